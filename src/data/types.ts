@@ -1,0 +1,38 @@
+import { UserError } from '../errors.ts';
+
+/** Distance metrics. Distances are the metric's own: squared L2; 1 - cosine; negative inner product. */
+export type Metric = 'l2' | 'ip' | 'angular';
+export const METRICS: readonly Metric[] = ['l2', 'ip', 'angular'];
+
+/** Row-major float32 vectors: `data[i * dim + j]`. */
+export interface VectorSet {
+  data: Float32Array;
+  n: number;
+  dim: number;
+}
+
+/** Neighbour lists, row-major: `ids[q * k + j]`, ascending distance. */
+export interface Neighbors {
+  ids: Int32Array;
+  /** Distances in the metric's own units; absent when a file carries ids only (.ivecs ground truth). */
+  distances?: Float32Array;
+  nq: number;
+  k: number;
+}
+
+/** A loaded dataset: base vectors, queries, and optional ground truth. */
+export interface Dataset {
+  name: string;
+  metric: Metric;
+  base: VectorSet;
+  queries: VectorSet;
+  groundTruth?: Neighbors;
+  /** Where it came from (paths), for reports. */
+  source: string;
+}
+
+export function parseMetric(value: string, field = 'metric'): Metric {
+  const m = value === 'euclidean' ? 'l2' : value === 'cosine' ? 'angular' : value === 'dot' ? 'ip' : value;
+  if ((METRICS as readonly string[]).includes(m)) return m as Metric;
+  throw new UserError(`${field}: unknown metric '${value}'; allowed: l2, ip, angular (aliases euclidean, dot, cosine)`);
+}
