@@ -1,4 +1,5 @@
 import type { Metric, VectorSet, Neighbors } from './types.ts';
+import { UserError } from '../errors.ts';
 
 /** Distance between row `i` of `a` and row `j` of `b`, in the metric's own units (CPU reference). */
 export function distance(metric: Metric, a: Float32Array, i: number, b: Float32Array, j: number, dim: number): number {
@@ -24,7 +25,7 @@ export function normalizeRows(set: VectorSet, what: string): void {
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let t = 0; t < dim; t++) s += data[i * dim + t] * data[i * dim + t];
-    if (!(s > 0)) throw new RangeError(`${what}: vector ${i} has zero length; angular (cosine) distance is undefined for it`);
+    if (!(s > 0)) throw new UserError(`${what}: vector ${i} has zero length; angular (cosine) distance is undefined for it`);
     const inv = 1 / Math.sqrt(s);
     for (let t = 0; t < dim; t++) data[i * dim + t] *= inv;
   }
