@@ -1,0 +1,66 @@
+// Top-K selection: each invocation reduces one segment of one row to its K smallest
+// (distance, id) pairs, sorted ascending. Applied repeatedly, it reduces whole rows:
+// pass 1 reads a distance matrix (ids implicit: id_base + column), later passes read the
+// (distance, id) lists earlier passes wrote. Ties keep the earlier position, which is the
+// smaller id, because every pass scans in id order and inserts only on a strict improvement.
+
+// Array lengths must be compile-time constants: the host rewrites this line per K.
+const K: u32 = 16u;
+override WG: u32 = 64;
+
+struct Params {
+  rows: u32,          // rows in this pass
+  len: u32,           // valid entries per row
+  seg_len: u32,       // entries per segment
+  segs: u32,          // segments per row = ceil(len / seg_len)
+  in_stride: u32,     // input row stride (entries)
+  out_stride: u32,    // output row stride (entries)
+  out_offset: u32,    // output column where this pass writes (entries)
+  id_base: u32,       // added to column ids in implicit mode
+  explicit_ids: u32,  // 0: id = id_base + column; 1: read ids_in
+  _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dist_in: array<f32>;
+@group(0) @binding(2) var<storage, read> ids_in: array<i32>;
+@group(0) @binding(3) var<storage, read_write> dist_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ids_out: array<i32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) ng: vec3<u32>) {
+  let task = gid.x + gid.y * ng.x * WG;
+  if (task >= params.rows * params.segs) { return; }
+  let row = task / params.segs;
+  let seg = task % params.segs;
+  let start = seg * params.seg_len;
+  let end = min(start + params.seg_len, params.len);
+
+  var bd: array<f32, K>;
+  var bi: array<i32, K>;
+  for (var j = 0u; j < K; j++) { bd[j] = 3.0e38; bi[j] = -1; }
+  var worst = 3.0e38;
+
+  let ib = row * params.in_stride;
+  for (var c = start; c < end; c++) {
+    let d = dist_in[ib + c];
+    if (d < worst) {
+      var id = i32(params.id_base + c);
+      if (params.explicit_ids != 0u) { id = ids_in[ib + c]; }
+      var p = K - 1u;
+      while (p > 0u && bd[p - 1u] > d) {
+        bd[p] = bd[p - 1u];
+        bi[p] = bi[p - 1u];
+        p--;
+      }
+      bd[p] = d;
+      bi[p] = id;
+      worst = bd[K - 1u];
+    }
+  }
+  let ob = row * params.out_stride + params.out_offset + seg * K;
+  for (var j = 0u; j < K; j++) {
+    dist_out[ob + j] = bd[j];
+    ids_out[ob + j] = bi[j];
+  }
+}

@@ -1,0 +1,194 @@
+import { UserError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { bindGroup, readBuffer, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
+import { encodePass, grid2d } from '../gpu/dispatch.ts';
+import { kernelPipeline, shaderSource, type Kernel } from '../gpu/shader.ts';
+import type { Metric, Neighbors, VectorSet } from './types.ts';
+
+const METRIC_CODE: Record<Metric, number> = { l2: 0, ip: 1, angular: 2 };
+/** The largest k the selection kernel is specialised for; its private lists live in registers/stack. */
+export const MAX_EXACT_K = 1024;
+/** Lists merged per reduction pass after the first. */
+const FAN_IN = 8;
+
+export interface ExactKnnTuning {
+  /** Workgroup shape of the distance kernel (base x query direction); each invocation does 4 x 4. */
+  wgX: number;
+  wgY: number;
+  /** Entries per segment in the first selection pass. */
+  firstSegment: number;
+  /** Upper bound on one distance block (bytes): trades parallelism against cache footprint. */
+  blockBytes: number;
+}
+
+export const DEFAULT_EXACT_TUNING: ExactKnnTuning = { wgX: 16, wgY: 4, firstSegment: 1024, blockBytes: 16 << 20 };
+
+/** Pads rows to a multiple of 4 floats so the kernel can read vec4s; zeros change no distance. */
+export function padRows(set: VectorSet): { data: Float32Array; dim4: number } {
+  const dim4 = Math.ceil(set.dim / 4);
+  if (dim4 * 4 === set.dim) return { data: set.data, dim4 };
+  const out = new Float32Array(set.n * dim4 * 4);
+  for (let i = 0; i < set.n; i++) out.set(set.data.subarray(i * set.dim, (i + 1) * set.dim), i * dim4 * 4);
+  return { data: out, dim4 };
+}
+
+function distanceKernel(t: ExactKnnTuning): Kernel {
+  return { name: 'knn_distances', cacheKey: `wg${t.wgX}x${t.wgY}`, source: shaderSource('knn_distances.wgsl'), constants: { WG_X: t.wgX, WG_Y: t.wgY } };
+}
+
+/** The select kernel's list length K is an array length, so it is substituted into the source. */
+export function selectKernel(K: number): Kernel {
+  const source = shaderSource('topk_select.wgsl').replace(/const K: u32 = \d+u;/, `const K: u32 = ${K}u;`);
+  return { name: 'topk_select', cacheKey: `K${K}`, source, constants: { WG: 64 } };
+}
+
+/** List lengths are rounded up so a handful of specialisations serve every k. */
+export function selectListLength(k: number): number {
+  return k <= 16 ? 16 : 1 << Math.ceil(Math.log2(k));
+}
+
+/**
+ * Brute-force kNN on the GPU: base uploaded once (in chunks that fit one storage binding),
+ * queries streamed in blocks; a distance pass per (query block, base chunk), then top-k
+ * selection passes that never leave the GPU. Ids ascend on ties.
+ */
+export class GpuBruteForce {
+  readonly ctx: GpuContext;
+  readonly metric: Metric;
+  readonly n: number;
+  readonly dim: number;
+  private readonly dim4: number;
+  private readonly chunks: { start: number; rows: number; buffer: GPUBuffer }[] = [];
+  private readonly tuning: ExactKnnTuning;
+
+  constructor(ctx: GpuContext, base: VectorSet, metric: Metric, tuning: Partial<ExactKnnTuning> = {}) {
+    this.ctx = ctx;
+    this.metric = metric;
+    this.n = base.n;
+    this.dim = base.dim;
+    this.tuning = { ...DEFAULT_EXACT_TUNING, ...tuning };
+    const { data, dim4 } = padRows(base);
+    this.dim4 = dim4;
+    const rowBytes = dim4 * 16;
+    const maxRows = Math.floor(ctx.limits.maxStorageBufferBindingSize / rowBytes);
+    if (maxRows < 4) throw new UserError(`base: one row of ${rowBytes} bytes does not fit this adapter's maxStorageBufferBindingSize ${ctx.limits.maxStorageBufferBindingSize}`);
+    // Chunks also bound the distance block: at least 4 query rows of it must fit the block budget.
+    const chunkRows = Math.max(4, Math.min(maxRows, Math.floor(this.tuning.blockBytes / 16)));
+    for (let start = 0; start < base.n; start += chunkRows) {
+      const rows = Math.min(chunkRows, base.n - start);
+      const view = data.subarray(start * dim4 * 4, (start + rows) * dim4 * 4);
+      this.chunks.push({ start, rows, buffer: storageBuffer(ctx, `base[${start}..${start + rows})`, view) });
+    }
+  }
+
+  async search(queries: VectorSet, k: number): Promise<Neighbors> {
+    if (queries.dim !== this.dim) throw new UserError(`queries: dimension ${queries.dim} does not match the base's ${this.dim}`);
+    if (!Number.isInteger(k) || k < 1) throw new UserError(`k: must be a positive integer, got ${k}`);
+    if (k > this.n) throw new UserError(`k: ${k} is larger than the base (${this.n} vectors)`);
+    if (k > MAX_EXACT_K) throw new UserError(`k: ${k} exceeds the largest supported k ${MAX_EXACT_K}`);
+    const ctx = this.ctx;
+    const K = selectListLength(k);
+    const t = this.tuning;
+    const [distPipe, selPipe] = await Promise.all([kernelPipeline(ctx, distanceKernel(t)), kernelPipeline(ctx, selectKernel(K))]);
+
+    const { data: qdata } = padRows(queries);
+    const maxChunk = Math.max(...this.chunks.map((c) => c.rows));
+    const byBudget = Math.floor(t.blockBytes / (maxChunk * 4));
+    const byBinding = Math.floor(ctx.limits.maxStorageBufferBindingSize / (maxChunk * 4));
+    const qBlock = Math.max(4, Math.min(queries.n, byBudget, byBinding));
+
+    const nChunks = this.chunks.length;
+    const firstSegs = Math.ceil(maxChunk / Math.max(K, t.firstSegment));
+    const tmpEntries = qBlock * Math.max(firstSegs, Math.ceil(nChunks / FAN_IN) + 1) * K;
+    const owned: GPUBuffer[] = [];
+    const mk = (label: string, size: number | ArrayBufferView) => {
+      const b = storageBuffer(ctx, label, size);
+      owned.push(b);
+      return b;
+    };
+    const distBuf = mk('knn:dist', qBlock * maxChunk * 4);
+    const tmp = [0, 1].map((i) => ({ d: mk(`knn:tmpd${i}`, tmpEntries * 4), i: mk(`knn:tmpi${i}`, tmpEntries * 4) }));
+    const cand = { d: mk('knn:candd', qBlock * nChunks * K * 4), i: mk('knn:candi', qBlock * nChunks * K * 4) };
+    const outBuf = { d: mk('knn:outd', qBlock * K * 4), i: mk('knn:outi', qBlock * K * 4) };
+    const dummyIds = mk('knn:noids', 16);
+
+    const ids = new Int32Array(queries.n * k);
+    const distances = new Float32Array(queries.n * k);
+    try {
+      for (let q0 = 0; q0 < queries.n; q0 += qBlock) {
+        const nq = Math.min(qBlock, queries.n - q0);
+        const qbuf = storageBuffer(ctx, `queries[${q0}..${q0 + nq})`, qdata.subarray(q0 * this.dim4 * 4, (q0 + nq) * this.dim4 * 4));
+        owned.push(qbuf);
+        const enc = ctx.device.createCommandEncoder({ label: 'exact-knn' });
+        const uniforms: GPUBuffer[] = [];
+        const select = (src: { d: GPUBuffer; i: GPUBuffer | null }, dst: { d: GPUBuffer; i: GPUBuffer }, p: number[]) => {
+          const u = uniformBuffer(ctx, 'topk:params', new Uint32Array([...p, 0, 0, 0]));
+          uniforms.push(u);
+          const tasks = p[0] * p[3];
+          const groups = grid2d(ctx, 'topk_select', Math.ceil(tasks / 64), 64);
+          encodePass(enc, 'topk_select', selPipe, bindGroup(ctx, selPipe, 'topk', [u, src.d, src.i ?? dummyIds, dst.d, dst.i]), groups);
+        };
+        /** Reduces rows of `len` entries to one sorted K-list each, written into dst at column `dstOffset`. */
+        const reduce = (src: { d: GPUBuffer; i: GPUBuffer | null }, len: number, inStride: number, idBase: number, dst: { d: GPUBuffer; i: GPUBuffer }, dstStride: number, dstOffset: number) => {
+          let segLen = src.i ? FAN_IN * K : Math.max(K, t.firstSegment);
+          let ping = 0;
+          for (;;) {
+            const segs = Math.ceil(len / segLen);
+            const explicit = src.i ? 1 : 0;
+            if (segs === 1) {
+              select(src, dst, [nq, len, segLen, 1, inStride, dstStride, dstOffset, idBase, explicit]);
+              return;
+            }
+            const out = tmp[ping];
+            select(src, out, [nq, len, segLen, segs, inStride, segs * K, 0, idBase, explicit]);
+            src = out;
+            len = segs * K;
+            inStride = segs * K;
+            segLen = FAN_IN * K;
+            ping ^= 1;
+          }
+        };
+        for (let c = 0; c < nChunks; c++) {
+          const chunk = this.chunks[c];
+          const u = uniformBuffer(ctx, 'knn:params', new Uint32Array([nq, chunk.rows, this.dim4, METRIC_CODE[this.metric]]));
+          uniforms.push(u);
+          const gx = Math.ceil(chunk.rows / (4 * t.wgX));
+          const gy = Math.ceil(nq / (4 * t.wgY));
+          ctx.checkDispatch('knn_distances', t.wgX * t.wgY, [gx, gy]);
+          encodePass(enc, 'knn_distances', distPipe, bindGroup(ctx, distPipe, 'knn', [u, qbuf, chunk.buffer, distBuf]), [gx, gy]);
+          if (nChunks === 1) reduce({ d: distBuf, i: null }, chunk.rows, chunk.rows, chunk.start, outBuf, K, 0);
+          else reduce({ d: distBuf, i: null }, chunk.rows, chunk.rows, chunk.start, cand, nChunks * K, c * K);
+        }
+        if (nChunks > 1) reduce(cand, nChunks * K, nChunks * K, 0, outBuf, K, 0);
+        ctx.device.queue.submit([enc.finish()]);
+        const [db, ib] = await Promise.all([readBuffer(ctx, outBuf.d, nq * K * 4), readBuffer(ctx, outBuf.i, nq * K * 4)]);
+        const dd = new Float32Array(db);
+        const ii = new Int32Array(ib);
+        for (let q = 0; q < nq; q++) {
+          distances.set(dd.subarray(q * K, q * K + k), (q0 + q) * k);
+          ids.set(ii.subarray(q * K, q * K + k), (q0 + q) * k);
+        }
+        for (const u of uniforms) u.destroy();
+        qbuf.destroy();
+      }
+    } finally {
+      for (const b of owned) b.destroy();
+    }
+    return { ids, distances, nq: queries.n, k };
+  }
+
+  destroy(): void {
+    for (const c of this.chunks) c.buffer.destroy();
+    this.chunks.length = 0;
+  }
+}
+
+/** One-shot exact kNN on the GPU. */
+export async function gpuExactKnn(ctx: GpuContext, base: VectorSet, queries: VectorSet, k: number, metric: Metric, tuning?: Partial<ExactKnnTuning>): Promise<Neighbors> {
+  const bf = new GpuBruteForce(ctx, base, metric, tuning);
+  try {
+    return await bf.search(queries, k);
+  } finally {
+    bf.destroy();
+  }
+}

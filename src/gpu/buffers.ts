@@ -1,0 +1,54 @@
+import type { GpuContext } from './device.ts';
+import { UserError } from '../errors.ts';
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+/** Storage buffers must be a multiple of 4 bytes and non-empty. */
+function paddedSize(bytes: number): number {
+  return Math.max(16, Math.ceil(bytes / 16) * 16);
+}
+
+/** Fails with both numbers when one binding would exceed the device's limit. */
+export function checkBindingSize(ctx: GpuContext, label: string, bytes: number): void {
+  const max = ctx.limits.maxStorageBufferBindingSize;
+  if (bytes > max) throw new UserError(`${label}: ${bytes} bytes exceed this adapter's maxStorageBufferBindingSize ${max}`);
+}
+
+export function storageBuffer(ctx: GpuContext, label: string, data: ArrayBufferView | number): GPUBuffer {
+  const bytes = typeof data === 'number' ? data : data.byteLength;
+  checkBindingSize(ctx, label, bytes);
+  const buf = ctx.device.createBuffer({ label, size: paddedSize(bytes), usage: STORAGE(), mappedAtCreation: typeof data !== 'number' });
+  if (typeof data !== 'number') {
+    new Uint8Array(buf.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    buf.unmap();
+  }
+  return buf;
+}
+
+export function uniformBuffer(ctx: GpuContext, label: string, words: Uint32Array | Float32Array): GPUBuffer {
+  const buf = ctx.device.createBuffer({ label, size: paddedSize(words.byteLength), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  ctx.device.queue.writeBuffer(buf, 0, words);
+  return buf;
+}
+
+/** Copies `bytes` from a storage buffer back to the host under the watchdog. */
+export async function readBuffer(ctx: GpuContext, src: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+  const staging = ctx.device.createBuffer({ label: `${src.label}:readback`, size: paddedSize(bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = ctx.device.createCommandEncoder({ label: 'readback' });
+  enc.copyBufferToBuffer(src, offset, staging, 0, Math.ceil(bytes / 4) * 4);
+  ctx.device.queue.submit([enc.finish()]);
+  await ctx.wait(staging.mapAsync(GPUMapMode.READ), `read back ${src.label}`);
+  const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
+  staging.unmap();
+  staging.destroy();
+  return out;
+}
+
+/** Binds buffers to group 0 in order. */
+export function bindGroup(ctx: GpuContext, pipeline: GPUComputePipeline, label: string, buffers: GPUBuffer[]): GPUBindGroup {
+  return ctx.device.createBindGroup({
+    label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+}

@@ -1,0 +1,119 @@
+import { GpuError, UserError } from '../errors.ts';
+import { COMPUTE_LIMITS, selectAdapter, type AdapterDescription, type AdapterQuery } from './adapters.ts';
+import { dawnProvider, type GpuProvider } from './provider.ts';
+import { watchdog, DEFAULT_GPU_TIMEOUT_MS } from './watchdog.ts';
+
+export interface OpenOptions extends AdapterQuery {
+  provider?: GpuProvider;
+  /** Print every generated WGSL source to stderr before compiling it. */
+  verbose?: boolean;
+  timeoutMs?: number;
+}
+
+const OPTIONAL_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;
+
+/**
+ * One opened device plus what we know about it. Device loss and uncaptured errors are recorded
+ * and rethrown by the next `wait`, so nothing hangs and nothing fails silently.
+ */
+export class GpuContext {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterDescription;
+  readonly features: ReadonlySet<string>;
+  readonly verbose: boolean;
+  readonly timeoutMs: number;
+  private lostMessage: string | undefined;
+  private readonly lostPromise: Promise<never>;
+  private errors: string[] = [];
+  private destroyed = false;
+  /** Keeps the GPU instance reachable for the device's lifetime (see AdapterCandidate.gpu). */
+  private readonly owner: unknown;
+
+  constructor(device: GPUDevice, adapter: AdapterDescription, opts: { verbose?: boolean; timeoutMs?: number; owner?: unknown } = {}) {
+    this.device = device;
+    this.owner = opts.owner;
+    this.adapter = adapter;
+    this.features = new Set([...device.features].map(String));
+    this.verbose = Boolean(opts.verbose);
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_GPU_TIMEOUT_MS;
+    this.lostPromise = device.lost.then((info) => {
+      if (!this.destroyed) this.lostMessage = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
+      throw new GpuError(this.lostMessage ?? 'GPU device destroyed');
+    });
+    this.lostPromise.catch(() => {});
+    device.addEventListener('uncapturederror', (ev) => {
+      this.errors.push((ev as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  get hasTimestamps(): boolean {
+    return this.features.has('timestamp-query');
+  }
+
+  get hasF16(): boolean {
+    return this.features.has('shader-f16');
+  }
+
+  /** Throws if the device was lost or an uncaptured error was reported since the last check. */
+  check(): void {
+    if (this.lostMessage) throw new GpuError(this.lostMessage);
+    if (this.destroyed) throw new GpuError('GPU device already destroyed');
+    if (this.errors.length) {
+      const errs = this.errors;
+      this.errors = [];
+      throw new GpuError(`GPU error: ${errs[0]}${errs.length > 1 ? ` (+${errs.length - 1} more)` : ''}`);
+    }
+  }
+
+  /** Awaits a GPU promise under the watchdog, failing fast on device loss. */
+  async wait<T>(p: Promise<T>, what: string): Promise<T> {
+    this.check();
+    const v = await watchdog(Promise.race([p, this.lostPromise]), what, this.timeoutMs);
+    this.check();
+    return v;
+  }
+
+  /** Waits until all submitted work finished (the harness's clock stops only here). */
+  async idle(what = 'queue idle'): Promise<void> {
+    await this.wait(this.device.queue.onSubmittedWorkDone(), what);
+  }
+
+  /** Checks a workgroup size and a dispatch count against this device's limits. */
+  checkDispatch(label: string, workgroupSize: number, groups: [number, number?, number?]): void {
+    const lim = this.device.limits;
+    if (workgroupSize > lim.maxComputeInvocationsPerWorkgroup) {
+      throw new UserError(`${label}: workgroup size ${workgroupSize} exceeds this adapter's maxComputeInvocationsPerWorkgroup ${lim.maxComputeInvocationsPerWorkgroup}`);
+    }
+    for (const g of groups) {
+      if (g !== undefined && g > lim.maxComputeWorkgroupsPerDimension) {
+        throw new UserError(`${label}: dispatch of ${g} workgroups exceeds this adapter's maxComputeWorkgroupsPerDimension ${lim.maxComputeWorkgroupsPerDimension}`);
+      }
+    }
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.device.destroy();
+  }
+}
+
+/** Opens the adapter the options name, asking for every compute limit at the adapter's maximum. */
+export async function openGpu(opts: OpenOptions = {}): Promise<GpuContext> {
+  const provider = opts.provider ?? (await dawnProvider());
+  const { gpu, adapter, description } = await selectAdapter(provider, opts);
+  const requiredLimits: Record<string, number> = {};
+  for (const k of COMPUTE_LIMITS) requiredLimits[k] = description.limits[k];
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  let device: GPUDevice;
+  try {
+    device = await watchdog(adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'crinn' }), 'requestDevice', opts.timeoutMs);
+  } catch (err) {
+    throw new GpuError(`cannot open a device on ${description.name}: ${(err as Error).message}`);
+  }
+  return new GpuContext(device, description, { ...opts, owner: gpu });
+}

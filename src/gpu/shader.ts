@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { GpuError } from '../errors.ts';
+import type { GpuContext } from './device.ts';
+
+/** One compiler message, positioned in the WGSL source (1-based line and column). */
+export interface ShaderDiagnostic {
+  type: 'error' | 'warning' | 'info';
+  line: number;
+  column: number;
+  message: string;
+}
+
+/** WGSL that failed to compile or link; `diagnostics` are what an LLM is shown to repair it. */
+export class ShaderCompileError extends GpuError {
+  override name = 'ShaderCompileError';
+  readonly label: string;
+  readonly diagnostics: ShaderDiagnostic[];
+  constructor(label: string, diagnostics: ShaderDiagnostic[], detail?: string) {
+    const first = diagnostics.find((d) => d.type === 'error');
+    super(`${label}: WGSL ${first ? `error at ${first.line}:${first.column}: ${first.message}` : (detail ?? 'pipeline creation failed')}`);
+    this.label = label;
+    this.diagnostics = diagnostics;
+  }
+}
+
+/**
+ * A kernel: name, the cache key of its compile-time specialisation only (never per-dispatch
+ * values, which go in uniforms), the WGSL source, and `override` constant values.
+ */
+export interface Kernel {
+  name: string;
+  cacheKey: string;
+  source: string;
+  entryPoint?: string;
+  constants?: Record<string, number>;
+}
+
+const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
+
+/** Reads a hand-written shader from the project's `shaders/` folder. */
+export function shaderSource(file: string): string {
+  return readFileSync(`${SHADER_DIR}${file}`, 'utf8');
+}
+
+export function formatDiagnostics(source: string, diagnostics: ShaderDiagnostic[]): string {
+  const lines = source.split('\n');
+  return diagnostics
+    .map((d) => `${d.type} ${d.line}:${d.column}: ${d.message}\n    ${lines[d.line - 1] ?? ''}`)
+    .join('\n');
+}
+
+/** Compiles WGSL and returns its diagnostics instead of throwing, for evaluators that report them. */
+export async function compileModule(ctx: GpuContext, label: string, source: string): Promise<{ module: GPUShaderModule; diagnostics: ShaderDiagnostic[] }> {
+  if (ctx.verbose) process.stderr.write(`// ---- WGSL ${label} ----\n${source}\n`);
+  ctx.device.pushErrorScope('validation');
+  const module = ctx.device.createShaderModule({ label, code: source });
+  const info = await ctx.wait(module.getCompilationInfo(), `compile ${label}`);
+  await ctx.wait(ctx.device.popErrorScope(), `compile ${label}`);
+  const diagnostics = info.messages.map((m) => ({ type: m.type, line: m.lineNum, column: m.linePos, message: m.message }));
+  return { module, diagnostics };
+}
+
+const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
+/** The compute pipeline of a kernel, compiled once per device and specialisation. */
+export function kernelPipeline(ctx: GpuContext, kernel: Kernel): Promise<GPUComputePipeline> {
+  let cache = pipelineCache.get(ctx.device);
+  if (!cache) pipelineCache.set(ctx.device, (cache = new Map()));
+  const key = `${kernel.name}|${kernel.cacheKey}|${JSON.stringify(kernel.constants ?? {})}|${kernel.source.length}`;
+  let p = cache.get(key);
+  if (!p) {
+    p = buildPipeline(ctx, kernel);
+    cache.set(key, p);
+    p.catch(() => cache!.delete(key));
+  }
+  return p;
+}
+
+async function buildPipeline(ctx: GpuContext, kernel: Kernel): Promise<GPUComputePipeline> {
+  const label = `${kernel.name}[${kernel.cacheKey}]`;
+  const { module, diagnostics } = await compileModule(ctx, label, kernel.source);
+  if (diagnostics.some((d) => d.type === 'error')) throw new ShaderCompileError(label, diagnostics);
+  try {
+    return await ctx.wait(
+      ctx.device.createComputePipelineAsync({
+        label,
+        layout: 'auto',
+        compute: { module, entryPoint: kernel.entryPoint ?? 'main', constants: kernel.constants },
+      }),
+      `pipeline ${label}`,
+    );
+  } catch (err) {
+    if (err instanceof GpuError) throw err;
+    throw new ShaderCompileError(label, diagnostics, (err as Error).message);
+  }
+}
