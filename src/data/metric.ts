@@ -51,3 +51,17 @@ export function bruteForceKnn(base: VectorSet, queries: VectorSet, k: number, me
   }
   return { ids, distances, nq: queries.n, k };
 }
+
+/** Throws a UserError naming the first row holding NaN or +-Inf; `rowBase` offsets the reported row index. */
+export function assertFiniteRows(set: VectorSet, what: string, rowBase = 0): void {
+  const { data, n, dim } = set;
+  for (let i = 0; i < n; i++) {
+    for (let t = 0; t < dim; t++) {
+      const v = data[i * dim + t];
+      // v - v is NaN exactly for NaN and +-Inf, and is cheaper than Number.isFinite in a hot loop.
+      if (v - v !== 0) {
+        throw new UserError(`${what}: row ${rowBase + i} has a non-finite value (${v}) at column ${t}`);
+      }
+    }
+  }
+}

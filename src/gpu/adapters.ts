@@ -37,7 +37,7 @@ export interface AdapterDescription {
 }
 
 /** Dawn toggles every process passes: unquantised timestamps make kernel timing usable. */
-export const BASE_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+export const BASE_FLAGS = ['disable-dawn-features=timestamp_quantization', ...(process.env.CRINN_DAWN_FLAGS ? process.env.CRINN_DAWN_FLAGS.split(' ') : [])];
 
 export function platformBackends(platform = process.platform): Backend[] {
   if (platform === 'darwin') return ['metal'];

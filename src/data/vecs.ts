@@ -1,0 +1,257 @@
+/**
+ * TEXMEX vector files: .fvecs (f32), .ivecs (i32), .bvecs (u8). Each record is a little-endian
+ * int32 `dim` followed by `dim` values. Readers stream through a file handle in bounded chunks
+ * and validate every record header, so a bad file fails with the record index instead of
+ * silently shifting every later row. Writers go through a temp file and a rename.
+ */
+import { open, rename, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import os from 'node:os';
+import { UserError } from '../errors.ts';
+import type { VectorSet } from './types.ts';
+
+export type VecsKind = 'fvecs' | 'ivecs' | 'bvecs';
+
+/** Integer rows (.ivecs), e.g. id-based ground truth: `data[i * dim + j]`. */
+export interface IntVectorSet {
+  data: Int32Array;
+  n: number;
+  dim: number;
+}
+
+export interface ReadVecsOptions {
+  /** Read only the first `limit` rows (the rest of the file is not checked). */
+  limit?: number;
+}
+
+/** Dimensions beyond this are taken as a sign of a wrong format, not a real vector. */
+export const MAX_DIM = 65536;
+const CHUNK_BYTES = 8 << 20;
+const ELEM_BYTES: Record<VecsKind, number> = { fvecs: 4, ivecs: 4, bvecs: 1 };
+
+if (os.endianness() !== 'LE') throw new Error('crinn: vector files are read through typed-array views, which needs a little-endian host');
+
+export function vecsKindOf(file: string): VecsKind | undefined {
+  const ext = path.extname(file).toLowerCase().slice(1);
+  return ext === 'fvecs' || ext === 'ivecs' || ext === 'bvecs' ? ext : undefined;
+}
+
+/** Opens a file for reading, turning the common fs failures into one-line UserErrors. */
+export async function openInput(file: string): Promise<{ fh: FileHandle; size: number }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    throw fsUserError(file, err);
+  }
+  const st = await fh.stat();
+  if (st.isDirectory()) {
+    await fh.close();
+    throw new UserError(`${file}: is a directory, expected a file`);
+  }
+  return { fh, size: st.size };
+}
+
+/** Maps ENOENT/EACCES/EISDIR to a UserError naming the file; other errors pass through. */
+export function fsUserError(file: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return new UserError(`${file}: file not found`);
+  if (code === 'EACCES' || code === 'EPERM') return new UserError(`${file}: permission denied`);
+  if (code === 'EISDIR') return new UserError(`${file}: is a directory, expected a file`);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export function checkLimit(limit: number | undefined, field = 'limit'): void {
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+    throw new UserError(`${field}: expected a positive integer, got ${limit}`);
+  }
+}
+
+/** Shape of a vecs file from its first header and size, without reading the rows. */
+export async function vecsShape(file: string, kind: VecsKind = vecsKindOf(file) ?? 'fvecs'): Promise<{ n: number; dim: number }> {
+  const { fh, size } = await openInput(file);
+  try {
+    const dim = await readFirstDim(fh, size, file, kind);
+    return { n: Math.floor(size / (4 + dim * ELEM_BYTES[kind])), dim };
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readFirstDim(fh: FileHandle, size: number, file: string, kind: VecsKind): Promise<number> {
+  if (size === 0) throw new UserError(`${file}: empty file, expected .${kind} records`);
+  if (size < 4) throw new UserError(`${file}: truncated: record 0 has ${size} of 4 header bytes`);
+  const head = Buffer.alloc(4);
+  await fh.read(head, 0, 4, 0);
+  const dim = head.readInt32LE(0);
+  if (dim <= 0 || dim > MAX_DIM) {
+    throw new UserError(`${file}: record 0 declares dimension ${dim}, expected 1..${MAX_DIM} (is this really a .${kind} file?)`);
+  }
+  return dim;
+}
+
+/**
+ * Streams all records (or the first `limit`) into one typed array. `copy` moves one record's
+ * values into the output at element offset `at`; `checkRow` validates a row after the copy.
+ */
+async function readRecords<T extends Float32Array | Int32Array>(
+  file: string,
+  kind: VecsKind,
+  opts: ReadVecsOptions,
+  alloc: (len: number) => T,
+  copy: (buf: Buffer, off: number, dim: number, out: T, at: number) => void,
+  checkRow?: (out: T, row: number, dim: number) => void,
+): Promise<{ data: T; n: number; dim: number }> {
+  checkLimit(opts.limit);
+  const { fh, size } = await openInput(file);
+  try {
+    const dim = await readFirstDim(fh, size, file, kind);
+    const recBytes = 4 + dim * ELEM_BYTES[kind];
+    const whole = Math.floor(size / recBytes);
+    const n = opts.limit !== undefined ? Math.min(opts.limit, whole) : whole;
+    // A partial trailing record is only reported when the read reaches it.
+    const wantTail = opts.limit === undefined || opts.limit > whole;
+    const out = alloc(n * dim);
+    const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / recBytes));
+    // An unpooled buffer starts at byte 0 of its ArrayBuffer, so 4-byte typed views line up.
+    const buf = Buffer.allocUnsafeSlow(rowsPerChunk * recBytes);
+    for (let row = 0; row < n; ) {
+      const rows = Math.min(rowsPerChunk, n - row);
+      const want = rows * recBytes;
+      const { bytesRead } = await fh.read(buf, 0, want, row * recBytes);
+      if (bytesRead !== want) throw new UserError(`${file}: file changed while reading (short read at record ${row})`);
+      for (let r = 0; r < rows; r++) {
+        const off = r * recBytes;
+        const d = buf.readInt32LE(off);
+        if (d !== dim) {
+          throw new UserError(`${file}: record ${row + r} has dimension ${d}, expected ${dim} (the dimension of record 0)`);
+        }
+        copy(buf, off + 4, dim, out, (row + r) * dim);
+        checkRow?.(out, row + r, dim);
+      }
+      row += rows;
+    }
+    if (wantTail && size !== whole * recBytes) {
+      const rest = size - whole * recBytes;
+      const head = Buffer.alloc(4);
+      if (rest >= 4) {
+        await fh.read(head, 0, 4, whole * recBytes);
+        const d = head.readInt32LE(0);
+        if (d !== dim) throw new UserError(`${file}: record ${whole} has dimension ${d}, expected ${dim} (the dimension of record 0)`);
+      }
+      throw new UserError(
+        `${file}: truncated: record ${whole} has ${rest} of ${recBytes} bytes (dim ${dim}); file size ${size} is not a multiple of the record size`,
+      );
+    }
+    return { data: out, n, dim };
+  } finally {
+    await fh.close();
+  }
+}
+
+function checkFiniteRow(file: string) {
+  return (out: Float32Array, row: number, dim: number): void => {
+    const base = row * dim;
+    for (let t = 0; t < dim; t++) {
+      const v = out[base + t];
+      if (v - v !== 0) throw new UserError(`${file}: row ${row} has a non-finite value (${v}) at column ${t}`);
+    }
+  };
+}
+
+export async function readFvecs(file: string, opts: ReadVecsOptions = {}): Promise<VectorSet> {
+  return readRecords(
+    file,
+    'fvecs',
+    opts,
+    (len) => new Float32Array(len),
+    (buf, off, dim, out, at) => out.set(new Float32Array(buf.buffer, buf.byteOffset + off, dim), at),
+    checkFiniteRow(file),
+  );
+}
+
+/** Reads .bvecs (u8 values) as float32 rows. */
+export async function readBvecs(file: string, opts: ReadVecsOptions = {}): Promise<VectorSet> {
+  return readRecords(
+    file,
+    'bvecs',
+    opts,
+    (len) => new Float32Array(len),
+    (buf, off, dim, out, at) => out.set(buf.subarray(off, off + dim), at),
+  );
+}
+
+export async function readIvecs(file: string, opts: ReadVecsOptions = {}): Promise<IntVectorSet> {
+  return readRecords(
+    file,
+    'ivecs',
+    opts,
+    (len) => new Int32Array(len),
+    (buf, off, dim, out, at) => out.set(new Int32Array(buf.buffer, buf.byteOffset + off, dim), at),
+  );
+}
+
+/** Reads .fvecs or .bvecs by extension (float rows). */
+export async function readFloatVecs(file: string, opts: ReadVecsOptions = {}): Promise<VectorSet> {
+  const kind = vecsKindOf(file);
+  if (kind === 'bvecs') return readBvecs(file, opts);
+  if (kind === 'fvecs') return readFvecs(file, opts);
+  throw new UserError(`${file}: expected a .fvecs or .bvecs file`);
+}
+
+/**
+ * Runs `write(tmp)` against a temp path in the destination's folder, then renames it into place;
+ * on any failure the temp file is removed, so the destination is either complete or untouched.
+ */
+export async function withTempFile<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
+  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const result = await write(tmp);
+    await rename(tmp, dest);
+    return result;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === 'ENOENT') throw new UserError(`${dest}: cannot write, folder ${path.dirname(dest)} does not exist`);
+    if (code === 'EACCES' || code === 'EPERM') throw new UserError(`${dest}: cannot write, permission denied`);
+    throw err;
+  }
+}
+
+async function writeRecords(file: string, values: Float32Array | Int32Array, n: number, dim: number): Promise<void> {
+  if (!(Number.isInteger(dim) && dim > 0 && dim <= MAX_DIM)) throw new UserError(`${file}: cannot write dimension ${dim}, expected 1..${MAX_DIM}`);
+  if (!(Number.isInteger(n) && n >= 0) || values.length !== n * dim) {
+    throw new UserError(`${file}: cannot write ${n} x ${dim} rows from ${values.length} values`);
+  }
+  const recBytes = 4 + dim * 4;
+  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / recBytes));
+  await withTempFile(file, async (tmp) => {
+    const fh = await open(tmp, 'w');
+    try {
+      const buf = Buffer.allocUnsafeSlow(rowsPerChunk * recBytes);
+      const src = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+      for (let row = 0; row < n; ) {
+        const rows = Math.min(rowsPerChunk, n - row);
+        for (let r = 0; r < rows; r++) {
+          buf.writeInt32LE(dim, r * recBytes);
+          buf.set(src.subarray((row + r) * dim * 4, (row + r + 1) * dim * 4), r * recBytes + 4);
+        }
+        await fh.write(buf, 0, rows * recBytes);
+        row += rows;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
+}
+
+export async function writeFvecs(file: string, set: VectorSet): Promise<void> {
+  await writeRecords(file, set.data, set.n, set.dim);
+}
+
+export async function writeIvecs(file: string, set: IntVectorSet): Promise<void> {
+  await writeRecords(file, set.data, set.n, set.dim);
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { formatQps, formatTable, renderTable } from '../../src/bench/table.ts';
+import { UserError } from '../../src/errors.ts';
+import { sampleBenchResult } from '../../scripts/check-report-screenshot.ts';
+
+describe('terminal table', () => {
+  it('aligns columns: numbers right, text left', () => {
+    const t = formatTable(['name', 'qps'], [['a', '1'], ['longer', '12,345']], ['l', 'r']);
+    expect(t.split('\n')).toEqual(['name       qps', '------  ------', 'a            1', 'longer  12,345']);
+  });
+
+  it('formats QPS with separators and dashes for missing values', () => {
+    expect(formatQps(29343.4)).toBe('29,343');
+    expect(formatQps(12.345)).toBe('12.3');
+    expect(formatQps(null)).toBe('-');
+  });
+
+  it('renders a result with AUC, QPS at recall, ratios and notes', () => {
+    const text = renderTable(sampleBenchResult());
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^synthetic-20k \(n=20000, dim=128, nq=200, l2, k=10\) on llvmpipe/);
+    expect(lines[1]).toMatch(/^system\s+kind\s+build s\s+AUC\s+QPS@0\.90\s+QPS@0\.95\s+QPS@0\.99\s+x vs gpu-beam\s+note$/);
+    const gpu = lines.find((l) => l.startsWith('gpu-beam'))!;
+    expect(gpu).toMatch(/29,343\s+30,000\s+21,000\s+9,800\s+1\.00$/);
+    const hnsw = lines.find((l) => l.startsWith('hnswlib-node'))!;
+    expect(hnsw).toMatch(/31,911\s+32,000\s+26,556\s+-\s+1\.09$/);
+    expect(lines.find((l) => l.startsWith('usearch'))).toMatch(/error: optional dependency usearch is not installed$/);
+    // Columns line up: every data row is as wide as the header up to the note column.
+    const noteCol = lines[1].indexOf('note');
+    for (const l of lines.slice(3)) expect(l.length).toBeGreaterThanOrEqual(noteCol - 2);
+  });
+
+  it('takes ratios against a chosen reference and rejects an unknown one', () => {
+    const text = renderTable(sampleBenchResult(), 'hnswlib-node');
+    expect(text).toContain('x vs hnswlib-node');
+    expect(text.split('\n').find((l) => l.startsWith('hnswlib-node'))).toMatch(/1\.00$/);
+    expect(() => renderTable(sampleBenchResult(), 'faiss')).toThrow(UserError);
+  });
+});
