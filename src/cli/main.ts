@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/** The `crinn` command line: parses arguments, dispatches to src/, maps errors to exit codes. */
+import { Command, CommanderError } from 'commander';
+import { exitCodeFor, oneLine } from '../errors.ts';
+import { registerDatasetCommands } from './commands/dataset.ts';
+import { registerAdapterCommands } from './commands/adapters.ts';
+import { registerGroundTruthCommand } from './commands/groundtruth.ts';
+import { VERSION } from '../version.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('crinn')
+    .description('ANN search kernels in WGSL on any WebGPU adapter, tuned by contrastive RL (CRINN)')
+    .version(VERSION)
+    .option('--data-dir <dir>', 'folder with named datasets (default $CRINN_DATA_DIR)')
+    .option('--adapter <name>', 'use the adapter whose name contains this text (see `crinn adapters`)')
+    .option('--backend <backend>', 'Dawn backend: vulkan, opengles, opengl, metal, d3d12, d3d11')
+    .option('--quiet', 'no progress bars or chatter on stderr')
+    .option('--verbose', 'print generated WGSL and extra diagnostics to stderr')
+    .showHelpAfterError()
+    .exitOverride();
+  registerAdapterCommands(program);
+  registerDatasetCommands(program);
+  registerGroundTruthCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  // Commander's exitOverride is per command.
+  const walk = (c: Command): void => { c.exitOverride(); c.commands.forEach(walk); };
+  walk(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors were already printed by commander.
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 1;
+    }
+    process.stderr.write(`crinn: ${oneLine(err)}\n`);
+    if (process.env.CRINN_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+const code = await main(process.argv);
+// Dawn keeps native threads alive; exit explicitly once output is flushed.
+process.stdout.write('', () => process.exit(code));
