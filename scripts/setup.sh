@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine lacks: npm dependencies (including Node 22 as
+# an npm package), and a software Vulkan driver (Mesa lavapipe) when no WebGPU adapter is
+# found. Safe to run again: each step is skipped when already satisfied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+apt_install() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; }
+
+if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+probe() { XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} timeout 120 node_modules/.bin/node scripts/probe-adapter.ts >/dev/null 2>&1; }
+
+if probe; then
+  echo "setup: a WebGPU adapter is available"
+else
+  echo "setup: no WebGPU adapter; installing Mesa's lavapipe (software Vulkan)"
+  if grep -q '^Suites:.*bookworm' /etc/apt/sources.list.d/debian.sources 2>/dev/null && ! grep -q 'bookworm-backports' /etc/apt/sources.list.d/debian.sources; then
+    # Bookworm's own Mesa 22.3 lavapipe lacks features Dawn requires; backports has 25.x.
+    $SUDO sed -i '0,/^Suites: bookworm\(.*\)$/s//Suites: bookworm\1 bookworm-backports/' /etc/apt/sources.list.d/debian.sources
+  fi
+  $SUDO apt-get update -qq
+  if apt-cache policy mesa-vulkan-drivers | grep -q bookworm-backports; then
+    apt_install -t bookworm-backports mesa-vulkan-drivers
+  else
+    apt_install mesa-vulkan-drivers
+  fi
+  probe || { echo "setup: still no WebGPU adapter after installing mesa-vulkan-drivers" >&2; exit 1; }
+  echo "setup: lavapipe installed"
+fi
+
+# The HTML report's screenshot check needs a real browser.
+if [ "${CRINN_SKIP_CHROMIUM:-}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium for the report screenshot check"
+  $SUDO apt-get update -qq
+  apt_install chromium
+fi
