@@ -1,0 +1,197 @@
+import { UserError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { bindGroup, readBuffer, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
+import { encodePass, grid2d } from '../gpu/dispatch.ts';
+import { kernelPipeline, shaderSource, type Kernel } from '../gpu/shader.ts';
+import { padRows, selectKernel, selectListLength } from '../data/exact-knn.ts';
+import { packRowsF16 } from '../data/f16.ts';
+import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
+import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
+
+const METRIC_CODE: Record<Metric, number> = { l2: 0, ip: 1, angular: 2 };
+const NONE = 0xffffffff;
+
+/** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
+export interface SearchableIndex {
+  metric: Metric;
+  dim: number;
+  n: number;
+  storage: 'f32' | 'f16';
+  vectors: Float32Array;
+  graph: { degree: number; neighbors: Uint32Array };
+  entryPoints: Uint32Array;
+}
+
+/** Kernel sources the search runs; the evolution loop swaps these for variants. */
+export interface SearchKernelSources {
+  beam: string;
+  baseF32: string;
+  baseF16: string;
+  refine: string;
+}
+
+export function defaultSearchSources(): SearchKernelSources {
+  return {
+    beam: shaderSource('beam_search.wgsl'),
+    baseF32: shaderSource('base_f32.wgsl'),
+    baseF16: shaderSource('base_f16.wgsl'),
+    refine: shaderSource('refine.wgsl'),
+  };
+}
+
+/** Workgroup memory one beam-search workgroup uses, mirroring the declarations in beam_search.wgsl. */
+export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number, dim4: number): number {
+  const qpw = p.workgroupSize / p.teamSize;
+  const cand = p.searchWidth * degree;
+  return qpw * (p.itopk * 8 + cand * 8 + (1 << p.hashBits) * 4 + 4 + dim4 * 16 + p.searchWidth * 4 + 4) + 4;
+}
+
+/**
+ * Batched graph search on the GPU: the index is uploaded once; each `search` call uploads the
+ * queries, runs one fused beam-search dispatch per batch (split only past binding limits),
+ * optionally reranks with exact f32 distances, and reads ids and distances back.
+ */
+export class GpuSearcher {
+  readonly ctx: GpuContext;
+  readonly index: SearchableIndex;
+  private readonly dim4: number;
+  private readonly baseSearch: GPUBuffer;
+  private readonly baseExact: GPUBuffer | null;
+  private readonly graphBuf: GPUBuffer;
+  private readonly entryBuf: GPUBuffer;
+  private readonly sources: SearchKernelSources;
+  private seedCounter = 0;
+
+  constructor(ctx: GpuContext, index: SearchableIndex, sources: SearchKernelSources = defaultSearchSources()) {
+    this.ctx = ctx;
+    this.index = index;
+    this.sources = sources;
+    const { data, dim4 } = padRows({ data: index.vectors, n: index.n, dim: index.dim });
+    this.dim4 = dim4;
+    const exact = storageBuffer(ctx, 'index:vectors-f32', data);
+    if (index.storage === 'f16') {
+      this.baseSearch = storageBuffer(ctx, 'index:vectors-f16', packRowsF16(index.vectors, index.n, index.dim, dim4));
+      this.baseExact = exact;
+    } else {
+      this.baseSearch = exact;
+      this.baseExact = null;
+    }
+    this.graphBuf = storageBuffer(ctx, 'index:graph', index.graph.neighbors);
+    this.entryBuf = storageBuffer(ctx, 'index:entries', index.entryPoints.length ? index.entryPoints : new Uint32Array([0]));
+  }
+
+  /** Resolves params for k and checks them against this device (workgroup memory, invocations). */
+  resolve(k: number, params: Partial<SearchParams>): ResolvedSearchParams {
+    const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16', this.index.entryPoints.length);
+    if (p.searchK > this.index.n) throw new UserError(`k: ${p.searchK} results per query but the index has ${this.index.n} vectors`);
+    const limit = this.ctx.limits.maxComputeWorkgroupStorageSize;
+    // Shrink the visited hash (it forgets more often) before giving up on the workgroup budget.
+    const minBits = Math.ceil(Math.log2(2 * p.searchWidth * this.index.graph.degree));
+    while (beamWorkgroupBytes(p, this.index.graph.degree, this.dim4) > limit && p.hashBits > minBits && params.hashBits === undefined) p.hashBits--;
+    const bytes = beamWorkgroupBytes(p, this.index.graph.degree, this.dim4);
+    if (bytes > limit) {
+      throw new UserError(`search params: one workgroup needs ${bytes} bytes of workgroup memory (itopk ${p.itopk}, hashBits ${p.hashBits}, ${p.workgroupSize / p.teamSize} queries) but this adapter allows ${limit}; lower itopk, hashBits or workgroupSize/teamSize`);
+    }
+    this.ctx.checkDispatch('beam_search', p.workgroupSize, [1]);
+    return p;
+  }
+
+  beamKernel(p: ResolvedSearchParams): Kernel {
+    const f16 = this.index.storage === 'f16';
+    const constants = {
+      WG: p.workgroupSize, TEAM: p.teamSize, ITOPK: p.itopk, DEGREE: this.index.graph.degree, SW: p.searchWidth,
+      HASH_BITS: p.hashBits, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
+    };
+    return {
+      name: 'beam_search',
+      cacheKey: f16 ? 'f16' : 'f32',
+      source: `${this.sources.beam}\n${f16 ? this.sources.baseF16 : this.sources.baseF32}`,
+      constants,
+    };
+  }
+
+  async search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}): Promise<Neighbors> {
+    if (queries.dim !== this.index.dim) throw new UserError(`queries: dimension ${queries.dim} does not match the index's ${this.index.dim}`);
+    if (!Number.isInteger(k) || k < 1) throw new UserError(`k: must be a positive integer, got ${k}`);
+    const p = this.resolve(k, params);
+    const ctx = this.ctx;
+    const beamPipe = await kernelPipeline(ctx, this.beamKernel(p));
+    const refine = this.baseExact !== null && p.refine > 0;
+    const K = selectListLength(k);
+    const refinePipe = refine
+      ? await kernelPipeline(ctx, { name: 'refine', cacheKey: 'f32', source: this.sources.refine, constants: { WG: 64, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric] } })
+      : null;
+    const selPipe = refine ? await kernelPipeline(ctx, selectKernel(K)) : null;
+
+    const { data: qdata } = padRows(queries);
+    const qpw = p.workgroupSize / p.teamSize;
+    // Batches only split where one binding would overflow (queries or results).
+    const maxBind = ctx.limits.maxStorageBufferBindingSize;
+    const perQuery = Math.max(this.dim4 * 16, p.searchK * 4 * (refine ? 2 : 1));
+    const batch = Math.max(1, Math.min(queries.n, Math.floor(maxBind / perQuery)));
+    const ids = new Int32Array(queries.n * k);
+    const distances = new Float32Array(queries.n * k);
+    for (let q0 = 0; q0 < queries.n; q0 += batch) {
+      const nq = Math.min(batch, queries.n - q0);
+      const owned: GPUBuffer[] = [];
+      const mk = (label: string, v: number | ArrayBufferView) => {
+        const b = storageBuffer(ctx, label, v);
+        owned.push(b);
+        return b;
+      };
+      try {
+        const qbuf = mk('search:queries', qdata.subarray(q0 * this.dim4 * 4, (q0 + nq) * this.dim4 * 4));
+        const outIds = mk('search:ids', nq * p.searchK * 4);
+        const outDist = mk('search:dist', nq * p.searchK * 4);
+        const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.index.entryPoints.length, p.searchK, p.maxIterations, this.seedCounter++ * 0x9e3779b1 >>> 0, 0, 0]));
+        const enc = ctx.device.createCommandEncoder({ label: 'search' });
+        const groups = grid2d(ctx, 'beam_search', Math.ceil(nq / qpw), p.workgroupSize);
+        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch, this.graphBuf, this.entryBuf, outIds, outDist]), groups);
+        let resIds = outIds;
+        let resDist = outDist;
+        let stride = p.searchK;
+        let u2: GPUBuffer | null = null;
+        let u3: GPUBuffer | null = null;
+        if (refine) {
+          const rd = mk('refine:dist', nq * p.searchK * 4);
+          const ri = mk('refine:ids', nq * p.searchK * 4);
+          u2 = uniformBuffer(ctx, 'refine:params', new Uint32Array([nq, p.searchK, this.index.n, 0]));
+          const tasks = nq * p.searchK;
+          encodePass(enc, 'refine', refinePipe!, bindGroup(ctx, refinePipe!, 'refine', [u2, qbuf, this.baseExact!, outIds, rd, ri]), grid2d(ctx, 'refine', Math.ceil(tasks / 64), 64));
+          const sd = mk('refine:topd', nq * K * 4);
+          const si = mk('refine:topi', nq * K * 4);
+          // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
+          u3 = uniformBuffer(ctx, 'refine:select', new Uint32Array([nq, p.searchK, p.searchK, 1, p.searchK, K, 0, 0, 1, 0, 0, 0]));
+          encodePass(enc, 'topk_select', selPipe!, bindGroup(ctx, selPipe!, 'refine-select', [u3, rd, ri, sd, si]), grid2d(ctx, 'topk_select', Math.ceil(nq / 64), 64));
+          resIds = si;
+          resDist = sd;
+          stride = K;
+        }
+        ctx.device.queue.submit([enc.finish()]);
+        const [ib, db] = await Promise.all([readBuffer(ctx, resIds, nq * stride * 4), readBuffer(ctx, resDist, nq * stride * 4)]);
+        u.destroy();
+        u2?.destroy();
+        u3?.destroy();
+        const ii = new Uint32Array(ib);
+        const dd = new Float32Array(db);
+        for (let q = 0; q < nq; q++) {
+          for (let j = 0; j < k; j++) {
+            const v = ii[q * stride + j];
+            ids[(q0 + q) * k + j] = v === NONE ? -1 : v;
+            distances[(q0 + q) * k + j] = dd[q * stride + j];
+          }
+        }
+      } finally {
+        for (const b of owned) b.destroy();
+      }
+    }
+    return { ids, distances, nq: queries.n, k };
+  }
+
+  destroy(): void {
+    this.baseSearch.destroy();
+    this.baseExact?.destroy();
+    this.graphBuf.destroy();
+    this.entryBuf.destroy();
+  }
+}
