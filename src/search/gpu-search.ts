@@ -60,7 +60,6 @@ export class GpuSearcher {
   private readonly graphBuf: GPUBuffer;
   private readonly entryBuf: GPUBuffer;
   private readonly sources: SearchKernelSources;
-  private seedCounter = 0;
 
   constructor(ctx: GpuContext, index: SearchableIndex, sources: SearchKernelSources = defaultSearchSources()) {
     this.ctx = ctx;
@@ -110,7 +109,7 @@ export class GpuSearcher {
     };
   }
 
-  async search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}): Promise<Neighbors> {
+  async search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}, seed = 0): Promise<Neighbors> {
     if (queries.dim !== this.index.dim) throw new UserError(`queries: dimension ${queries.dim} does not match the index's ${this.index.dim}`);
     if (!Number.isInteger(k) || k < 1) throw new UserError(`k: must be a positive integer, got ${k}`);
     const p = this.resolve(k, params);
@@ -143,7 +142,7 @@ export class GpuSearcher {
         const qbuf = mk('search:queries', qdata.subarray(q0 * this.dim4 * 4, (q0 + nq) * this.dim4 * 4));
         const outIds = mk('search:ids', nq * p.searchK * 4);
         const outDist = mk('search:dist', nq * p.searchK * 4);
-        const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.index.entryPoints.length, p.searchK, p.maxIterations, this.seedCounter++ * 0x9e3779b1 >>> 0, 0, 0]));
+        const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.index.entryPoints.length, p.searchK, p.maxIterations, seed >>> 0, 0, 0]));
         const enc = ctx.device.createCommandEncoder({ label: 'search' });
         const groups = grid2d(ctx, 'beam_search', Math.ceil(nq / qpw), p.workgroupSize);
         encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch, this.graphBuf, this.entryBuf, outIds, outDist]), groups);
