@@ -7,13 +7,16 @@
 // atomic compare-exchange, distance for the new ones. Ends when no parent is left or after
 // max_iter iterations. Storage of the base vectors comes from a base_*.wgsl file (base_vec4).
 
+// The query lives in a private array (registers or stack), far cheaper to re-read than workgroup
+// or storage memory; array lengths must be compile-time, so the host rewrites this line.
+const D4: u32 = 32u; // padded dimension in vec4s
+
 override WG: u32 = 64;
 override TEAM: u32 = 32;
 override ITOPK: u32 = 64;
 override DEGREE: u32 = 32;
 override SW: u32 = 1;
 override HASH_BITS: u32 = 11;
-override D4: u32 = 32;
 override METRIC: u32 = 0; // 0 = l2, 1 = inner product, 2 = angular (rows pre-normalised)
 override NSEEDS: u32 = 16; // entry points first, then pseudo-random nodes
 
@@ -23,7 +26,6 @@ override HASH_SIZE: u32 = 1u << HASH_BITS;
 override TOP_SLOTS: u32 = QPW * ITOPK;
 override CAND_SLOTS: u32 = QPW * CAND;
 override HASH_SLOTS: u32 = QPW * HASH_SIZE;
-override QUERY_SLOTS: u32 = QPW * D4;
 override PARENT_SLOTS: u32 = QPW * SW;
 
 const NONE: u32 = 0xffffffffu;
@@ -54,23 +56,22 @@ var<workgroup> cand_d: array<f32, CAND_SLOTS>;
 var<workgroup> cand_i: array<u32, CAND_SLOTS>;
 var<workgroup> visited: array<atomic<u32>, HASH_SLOTS>; // id + 1; 0 = empty
 var<workgroup> hash_fill: array<atomic<u32>, QPW>;
-var<workgroup> qv: array<vec4<f32>, QUERY_SLOTS>;
+var<private> qv: array<vec4<f32>, D4>;
 var<workgroup> parents: array<u32, PARENT_SLOTS>;
 var<workgroup> team_active: array<u32, QPW>;
 var<workgroup> any_active: u32;
 
-fn distance(s: u32, row: u32) -> f32 {
+fn distance(row: u32) -> f32 {
   var acc = vec4<f32>(0.0);
-  let qo = s * D4;
   if (METRIC == 0u) {
     for (var t = 0u; t < D4; t++) {
-      let d = qv[qo + t] - base_vec4(row, t);
+      let d = qv[t] - base_vec4(row, t);
       acc += d * d;
     }
     return acc.x + acc.y + acc.z + acc.w;
   }
   for (var t = 0u; t < D4; t++) {
-    acc += qv[qo + t] * base_vec4(row, t);
+    acc += qv[t] * base_vec4(row, t);
   }
   let dot4 = acc.x + acc.y + acc.z + acc.w;
   return select(1.0 - dot4, -dot4, METRIC == 1u);
@@ -150,7 +151,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let live = q < params.nq;
   let qc = min(q, params.nq - 1u);
 
-  for (var t = lane; t < D4; t += TEAM) { qv[s * D4 + t] = queries[qc * D4 + t]; }
+  for (var t = 0u; t < D4; t++) { qv[t] = queries[qc * D4 + t]; }
   for (var h = lane; h < HASH_SIZE; h += TEAM) { atomicStore(&visited[s * HASH_SIZE + h], 0u); }
   for (var j = lane; j < ITOPK; j += TEAM) { top_d[s * ITOPK + j] = FAR; top_i[s * ITOPK + j] = NONE; }
   for (var c = lane; c < CAND; c += TEAM) { cand_d[s * CAND + c] = FAR; }
@@ -163,7 +164,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var c = lane; c < CAND && first + c < NSEEDS; c += TEAM) {
       let node = seed_node(qc, first + c);
       if (live && visit(s, node)) {
-        cand_d[s * CAND + c] = distance(s, node);
+        cand_d[s * CAND + c] = distance(node);
         cand_i[s * CAND + c] = node;
       }
     }
@@ -203,7 +204,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       var nb = NONE;
       if (parent != NONE) {
         nb = graph[parent * DEGREE + c % DEGREE];
-        if (nb < params.n && visit(s, nb)) { d = distance(s, nb); }
+        if (nb < params.n && visit(s, nb)) { d = distance(nb); }
       }
       cand_d[s * CAND + c] = d;
       cand_i[s * CAND + c] = nb;

@@ -11,6 +11,13 @@ import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } fro
 const METRIC_CODE: Record<Metric, number> = { l2: 0, ip: 1, angular: 2 };
 const NONE = 0xffffffff;
 
+/** Rewrites a `const NAME: u32 = ...u;` line: WGSL array lengths must be compile-time constants. */
+export function withConst(source: string, name: string, value: number): string {
+  const re = new RegExp(`const ${name}: u32 = \\d+u;`);
+  if (!re.test(source)) throw new Error(`shader has no 'const ${name}: u32 = ...u;' line to specialise`);
+  return source.replace(re, `const ${name}: u32 = ${value}u;`);
+}
+
 /** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
 export interface SearchableIndex {
   metric: Metric;
@@ -40,10 +47,10 @@ export function defaultSearchSources(): SearchKernelSources {
 }
 
 /** Workgroup memory one beam-search workgroup uses, mirroring the declarations in beam_search.wgsl. */
-export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number, dim4: number): number {
+export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number): number {
   const qpw = p.workgroupSize / p.teamSize;
   const cand = p.searchWidth * degree;
-  return qpw * (p.itopk * 8 + cand * 8 + (1 << p.hashBits) * 4 + 4 + dim4 * 16 + p.searchWidth * 4 + 4) + 4;
+  return qpw * (p.itopk * 8 + cand * 8 + (1 << p.hashBits) * 4 + 4 + p.searchWidth * 4 + 4) + 4;
 }
 
 /**
@@ -86,8 +93,8 @@ export class GpuSearcher {
     const limit = this.ctx.limits.maxComputeWorkgroupStorageSize;
     // Shrink the visited hash (it forgets more often) before giving up on the workgroup budget.
     const minBits = Math.ceil(Math.log2(2 * p.searchWidth * this.index.graph.degree));
-    while (beamWorkgroupBytes(p, this.index.graph.degree, this.dim4) > limit && p.hashBits > minBits && params.hashBits === undefined) p.hashBits--;
-    const bytes = beamWorkgroupBytes(p, this.index.graph.degree, this.dim4);
+    while (beamWorkgroupBytes(p, this.index.graph.degree) > limit && p.hashBits > minBits && params.hashBits === undefined) p.hashBits--;
+    const bytes = beamWorkgroupBytes(p, this.index.graph.degree);
     if (bytes > limit) {
       throw new UserError(`search params: one workgroup needs ${bytes} bytes of workgroup memory (itopk ${p.itopk}, hashBits ${p.hashBits}, ${p.workgroupSize / p.teamSize} queries) but this adapter allows ${limit}; lower itopk, hashBits or workgroupSize/teamSize`);
     }
@@ -99,12 +106,12 @@ export class GpuSearcher {
     const f16 = this.index.storage === 'f16';
     const constants = {
       WG: p.workgroupSize, TEAM: p.teamSize, ITOPK: p.itopk, DEGREE: this.index.graph.degree, SW: p.searchWidth,
-      HASH_BITS: p.hashBits, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
+      HASH_BITS: p.hashBits, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
     };
     return {
       name: 'beam_search',
-      cacheKey: f16 ? 'f16' : 'f32',
-      source: `${this.sources.beam}\n${f16 ? this.sources.baseF16 : this.sources.baseF32}`,
+      cacheKey: `${f16 ? 'f16' : 'f32'}-d4=${this.dim4}`,
+      source: `${withConst(this.sources.beam, 'D4', this.dim4)}\n${f16 ? this.sources.baseF16 : this.sources.baseF32}`,
       constants,
     };
   }
