@@ -9,11 +9,13 @@
 
 // The query lives in a private array (registers or stack), far cheaper to re-read than workgroup
 // or storage memory; array lengths must be compile-time, so the host rewrites this line.
-const D4: u32 = 32u; // padded dimension in vec4s
+const D4: u32 = 32u;    // padded dimension in vec4s
+// The sorted top list is private to the team leader for the same reason: the leader's merge
+// and parent scan touch it element by element. Also rewritten by the host.
+const ITOPK: u32 = 64u;
 
 override WG: u32 = 64;
 override TEAM: u32 = 32;
-override ITOPK: u32 = 64;
 override DEGREE: u32 = 32;
 override SW: u32 = 1;
 override HASH_BITS: u32 = 11;
@@ -23,7 +25,6 @@ override NSEEDS: u32 = 16; // entry points first, then pseudo-random nodes
 override QPW: u32 = WG / TEAM;
 override CAND: u32 = SW * DEGREE;
 override HASH_SIZE: u32 = 1u << HASH_BITS;
-override TOP_SLOTS: u32 = QPW * ITOPK;
 override CAND_SLOTS: u32 = QPW * CAND;
 override HASH_SLOTS: u32 = QPW * HASH_SIZE;
 override PARENT_SLOTS: u32 = QPW * SW;
@@ -50,8 +51,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> out_ids: array<u32>;
 @group(0) @binding(6) var<storage, read_write> out_dist: array<f32>;
 
-var<workgroup> top_d: array<f32, TOP_SLOTS>;
-var<workgroup> top_i: array<u32, TOP_SLOTS>; // high bit: expanded
+var<private> top_d: array<f32, ITOPK>;
+var<private> top_i: array<u32, ITOPK>; // high bit: expanded
 var<workgroup> cand_d: array<f32, CAND_SLOTS>;
 var<workgroup> cand_i: array<u32, CAND_SLOTS>;
 var<workgroup> visited: array<atomic<u32>, HASH_SLOTS>; // id + 1; 0 = empty
@@ -100,19 +101,20 @@ fn visit(s: u32, id: u32) -> bool {
 
 // Leader only: merge this team's candidates into its sorted top list.
 fn merge_candidates(s: u32) {
-  let tb = s * ITOPK;
   let cb = s * CAND;
+  var worst = top_d[ITOPK - 1u];
   for (var c = 0u; c < CAND; c++) {
     let d = cand_d[cb + c];
-    if (d < top_d[tb + ITOPK - 1u]) {
+    if (d < worst) {
       var p = ITOPK - 1u;
-      while (p > 0u && top_d[tb + p - 1u] > d) {
-        top_d[tb + p] = top_d[tb + p - 1u];
-        top_i[tb + p] = top_i[tb + p - 1u];
+      while (p > 0u && top_d[p - 1u] > d) {
+        top_d[p] = top_d[p - 1u];
+        top_i[p] = top_i[p - 1u];
         p--;
       }
-      top_d[tb + p] = d;
-      top_i[tb + p] = cand_i[cb + c];
+      top_d[p] = d;
+      top_i[p] = cand_i[cb + c];
+      worst = top_d[ITOPK - 1u];
     }
     cand_d[cb + c] = FAR;
   }
@@ -125,10 +127,8 @@ fn maybe_forget(s: u32) {
   let hb = s * HASH_SIZE;
   for (var h = 0u; h < HASH_SIZE; h++) { atomicStore(&visited[hb + h], 0u); }
   atomicStore(&hash_fill[s], 0u);
-  let tb = s * ITOPK;
   for (var j = 0u; j < ITOPK; j++) {
-    let id = top_i[tb + j] & ~EXPANDED;
-    if (top_i[tb + j] != NONE) { _ = visit(s, id); }
+    if (top_i[j] != NONE) { _ = visit(s, top_i[j] & ~EXPANDED); }
   }
 }
 
@@ -153,7 +153,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 
   for (var t = 0u; t < D4; t++) { qv[t] = queries[qc * D4 + t]; }
   for (var h = lane; h < HASH_SIZE; h += TEAM) { atomicStore(&visited[s * HASH_SIZE + h], 0u); }
-  for (var j = lane; j < ITOPK; j += TEAM) { top_d[s * ITOPK + j] = FAR; top_i[s * ITOPK + j] = NONE; }
+  for (var j = 0u; j < ITOPK; j++) { top_d[j] = FAR; top_i[j] = NONE; }
   for (var c = lane; c < CAND; c += TEAM) { cand_d[s * CAND + c] = FAR; }
   if (leader) { atomicStore(&hash_fill[s], 0u); }
   workgroupBarrier();
@@ -178,12 +178,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       merge_candidates(s);
       maybe_forget(s);
       var picked = 0u;
-      let tb = s * ITOPK;
       for (var j = 0u; j < ITOPK && picked < SW; j++) {
-        let v = top_i[tb + j];
+        let v = top_i[j];
         if (v != NONE && (v & EXPANDED) == 0u) {
           parents[s * SW + picked] = v;
-          top_i[tb + j] = v | EXPANDED;
+          top_i[j] = v | EXPANDED;
           picked++;
         }
       }
@@ -215,10 +214,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   if (leader) { merge_candidates(s); }
   workgroupBarrier();
 
-  if (!live) { return; }
-  for (var j = lane; j < params.k_out; j += TEAM) {
-    let v = top_i[s * ITOPK + j];
+  if (!live || !leader) { return; }
+  for (var j = 0u; j < params.k_out; j++) {
+    let v = top_i[j];
     out_ids[q * params.k_out + j] = select(v & ~EXPANDED, NONE, v == NONE);
-    out_dist[q * params.k_out + j] = top_d[s * ITOPK + j];
+    out_dist[q * params.k_out + j] = top_d[j];
   }
 }

@@ -1,8 +1,7 @@
 // Top-K selection: each invocation reduces one segment of one row to its K smallest
-// (distance, id) pairs, sorted ascending. Applied repeatedly, it reduces whole rows:
+// (distance, id) pairs, sorted ascending (ties: smaller id first). Applied repeatedly, it reduces whole rows:
 // pass 1 reads a distance matrix (ids implicit: id_base + column), later passes read the
-// (distance, id) lists earlier passes wrote. Ties keep the earlier position, which is the
-// smaller id, because every pass scans in id order and inserts only on a strict improvement.
+// (distance, id) lists earlier passes wrote.
 
 // Array lengths must be compile-time constants: the host rewrites this line per K.
 const K: u32 = 16u;
@@ -27,6 +26,30 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> dist_out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ids_out: array<i32>;
 
+const FAR: f32 = 3.0e38;
+// Long lists keep a heap, short ones a sorted array (measured crossover on llvmpipe: K = 32..64).
+const HEAP: bool = K >= 64u;
+
+fn worse(d1: f32, i1: i32, d2: f32, i2: i32) -> bool {
+  return d1 > d2 || (d1 == d2 && i1 > i2);
+}
+
+// Places (d, id) at the root of the heap of `size` entries and sifts it down.
+fn sift_down(bd: ptr<function, array<f32, K>>, bi: ptr<function, array<i32, K>>, d: f32, id: i32, size: u32) {
+  var p = 0u;
+  loop {
+    var c = 2u * p + 1u;
+    if (c >= size) { break; }
+    if (c + 1u < size && worse((*bd)[c + 1u], (*bi)[c + 1u], (*bd)[c], (*bi)[c])) { c++; }
+    if (!worse((*bd)[c], (*bi)[c], d, id)) { break; }
+    (*bd)[p] = (*bd)[c];
+    (*bi)[p] = (*bi)[c];
+    p = c;
+  }
+  (*bd)[p] = d;
+  (*bi)[p] = id;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) ng: vec3<u32>) {
   let task = gid.x + gid.y * ng.x * WG;
@@ -38,24 +61,47 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
   var bd: array<f32, K>;
   var bi: array<i32, K>;
-  for (var j = 0u; j < K; j++) { bd[j] = 3.0e38; bi[j] = -1; }
-  var worst = 3.0e38;
-
+  for (var j = 0u; j < K; j++) { bd[j] = FAR; bi[j] = -1; }
   let ib = row * params.in_stride;
-  for (var c = start; c < end; c++) {
-    let d = dist_in[ib + c];
-    if (d < worst) {
-      var id = i32(params.id_base + c);
-      if (params.explicit_ids != 0u) { id = ids_in[ib + c]; }
-      var p = K - 1u;
-      while (p > 0u && bd[p - 1u] > d) {
-        bd[p] = bd[p - 1u];
-        bi[p] = bi[p - 1u];
-        p--;
+
+  if (HEAP) {
+    // A max-heap on (distance, id): the root is the worst kept entry, so each accepted entry
+    // costs log2(K) steps instead of the O(K) shifts of a sorted insert.
+    for (var c = start; c < end; c++) {
+      let d = dist_in[ib + c];
+      // Strict: entries arrive in ascending id order, so an equal distance never displaces a smaller id.
+      if (d < bd[0]) {
+        var id = i32(params.id_base + c);
+        if (params.explicit_ids != 0u) { id = ids_in[ib + c]; }
+        sift_down(&bd, &bi, d, id, K);
       }
-      bd[p] = d;
-      bi[p] = id;
-      worst = bd[K - 1u];
+    }
+    // Heap sort in place: ascending (distance, id).
+    for (var size = K - 1u; size > 0u; size--) {
+      let d = bd[size];
+      let id = bi[size];
+      bd[size] = bd[0];
+      bi[size] = bi[0];
+      sift_down(&bd, &bi, d, id, size);
+    }
+  } else {
+    // Short lists: a sorted insert is cheaper than heap upkeep.
+    var worst = FAR;
+    for (var c = start; c < end; c++) {
+      let d = dist_in[ib + c];
+      if (d < worst) {
+        var id = i32(params.id_base + c);
+        if (params.explicit_ids != 0u) { id = ids_in[ib + c]; }
+        var p = K - 1u;
+        while (p > 0u && bd[p - 1u] > d) {
+          bd[p] = bd[p - 1u];
+          bi[p] = bi[p - 1u];
+          p--;
+        }
+        bd[p] = d;
+        bi[p] = id;
+        worst = bd[K - 1u];
+      }
     }
   }
   let ob = row * params.out_stride + params.out_offset + seg * K;

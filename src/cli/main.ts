@@ -5,6 +5,7 @@ import { exitCodeFor, oneLine } from '../errors.ts';
 import { registerDatasetCommands } from './commands/dataset.ts';
 import { registerAdapterCommands } from './commands/adapters.ts';
 import { registerGroundTruthCommand } from './commands/groundtruth.ts';
+import { registerBenchCommands } from './commands/bench.ts';
 import { VERSION } from '../version.ts';
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerAdapterCommands(program);
   registerDatasetCommands(program);
   registerGroundTruthCommand(program);
+  registerBenchCommands(program);
   return program;
 }
 

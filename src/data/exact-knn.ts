@@ -12,16 +12,17 @@ export const MAX_EXACT_K = 1024;
 const FAN_IN = 8;
 
 export interface ExactKnnTuning {
-  /** Workgroup shape of the distance kernel (base x query direction); each invocation does 4 x 4. */
-  wgX: number;
-  wgY: number;
+  /** Invocations per workgroup of the distance kernel; each holds 8 queries. */
+  workgroupSize: number;
+  /** Base rows each distance invocation streams past its 8 queries. */
+  strip: number;
   /** Entries per segment in the first selection pass. */
   firstSegment: number;
   /** Upper bound on one distance block (bytes): trades parallelism against cache footprint. */
   blockBytes: number;
 }
 
-export const DEFAULT_EXACT_TUNING: ExactKnnTuning = { wgX: 16, wgY: 4, firstSegment: 1024, blockBytes: 16 << 20 };
+export const DEFAULT_EXACT_TUNING: ExactKnnTuning = { workgroupSize: 64, strip: 16, firstSegment: 1024, blockBytes: 16 << 20 };
 
 /** Pads rows to a multiple of 4 floats so the kernel can read vec4s; zeros change no distance. */
 export function padRows(set: VectorSet): { data: Float32Array; dim4: number } {
@@ -32,13 +33,25 @@ export function padRows(set: VectorSet): { data: Float32Array; dim4: number } {
   return { data: out, dim4 };
 }
 
-function distanceKernel(t: ExactKnnTuning): Kernel {
-  return { name: 'knn_distances', cacheKey: `wg${t.wgX}x${t.wgY}`, source: shaderSource('knn_distances.wgsl'), constants: { WG_X: t.wgX, WG_Y: t.wgY } };
+/** Rewrites a `const NAME: u32 = ...u;` line: WGSL array lengths must be compile-time constants. */
+export function withConst(source: string, name: string, value: number): string {
+  const re = new RegExp(`const ${name}: u32 = \\d+u;`);
+  if (!re.test(source)) throw new Error(`shader has no 'const ${name}: u32 = ...u;' line to specialise`);
+  return source.replace(re, `const ${name}: u32 = ${value}u;`);
+}
+
+function distanceKernel(t: ExactKnnTuning, dim4: number): Kernel {
+  return {
+    name: 'knn_distances',
+    cacheKey: `d4=${dim4}`,
+    source: withConst(shaderSource('knn_distances.wgsl'), 'D4', dim4),
+    constants: { WG: t.workgroupSize, STRIP: t.strip },
+  };
 }
 
 /** The select kernel's list length K is an array length, so it is substituted into the source. */
 export function selectKernel(K: number): Kernel {
-  const source = shaderSource('topk_select.wgsl').replace(/const K: u32 = \d+u;/, `const K: u32 = ${K}u;`);
+  const source = withConst(shaderSource('topk_select.wgsl'), 'K', K);
   return { name: 'topk_select', cacheKey: `K${K}`, source, constants: { WG: 64 } };
 }
 
@@ -89,7 +102,7 @@ export class GpuBruteForce {
     const ctx = this.ctx;
     const K = selectListLength(k);
     const t = this.tuning;
-    const [distPipe, selPipe] = await Promise.all([kernelPipeline(ctx, distanceKernel(t)), kernelPipeline(ctx, selectKernel(K))]);
+    const [distPipe, selPipe] = await Promise.all([kernelPipeline(ctx, distanceKernel(t, this.dim4)), kernelPipeline(ctx, selectKernel(K))]);
 
     const { data: qdata } = padRows(queries);
     const maxChunk = Math.max(...this.chunks.map((c) => c.rows));
@@ -150,11 +163,11 @@ export class GpuBruteForce {
         };
         for (let c = 0; c < nChunks; c++) {
           const chunk = this.chunks[c];
-          const u = uniformBuffer(ctx, 'knn:params', new Uint32Array([nq, chunk.rows, this.dim4, METRIC_CODE[this.metric]]));
+          const u = uniformBuffer(ctx, 'knn:params', new Uint32Array([nq, chunk.rows, METRIC_CODE[this.metric], 0]));
           uniforms.push(u);
-          const gx = Math.ceil(chunk.rows / (4 * t.wgX));
-          const gy = Math.ceil(nq / (4 * t.wgY));
-          ctx.checkDispatch('knn_distances', t.wgX * t.wgY, [gx, gy]);
+          const gx = Math.ceil(chunk.rows / (t.strip * t.workgroupSize));
+          const gy = Math.ceil(nq / 8);
+          ctx.checkDispatch('knn_distances', t.workgroupSize, [gx, gy]);
           encodePass(enc, 'knn_distances', distPipe, bindGroup(ctx, distPipe, 'knn', [u, qbuf, chunk.buffer, distBuf]), [gx, gy]);
           if (nChunks === 1) reduce({ d: distBuf, i: null }, chunk.rows, chunk.rows, chunk.start, outBuf, K, 0);
           else reduce({ d: distBuf, i: null }, chunk.rows, chunk.rows, chunk.start, cand, nChunks * K, c * K);

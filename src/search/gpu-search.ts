@@ -3,20 +3,13 @@ import type { GpuContext } from '../gpu/device.ts';
 import { bindGroup, readBuffer, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { kernelPipeline, shaderSource, type Kernel } from '../gpu/shader.ts';
-import { padRows, selectKernel, selectListLength } from '../data/exact-knn.ts';
+import { padRows, selectKernel, selectListLength, withConst } from '../data/exact-knn.ts';
 import { packRowsF16 } from '../data/f16.ts';
 import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
 import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
 
 const METRIC_CODE: Record<Metric, number> = { l2: 0, ip: 1, angular: 2 };
 const NONE = 0xffffffff;
-
-/** Rewrites a `const NAME: u32 = ...u;` line: WGSL array lengths must be compile-time constants. */
-export function withConst(source: string, name: string, value: number): string {
-  const re = new RegExp(`const ${name}: u32 = \\d+u;`);
-  if (!re.test(source)) throw new Error(`shader has no 'const ${name}: u32 = ...u;' line to specialise`);
-  return source.replace(re, `const ${name}: u32 = ${value}u;`);
-}
 
 /** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
 export interface SearchableIndex {
@@ -50,7 +43,7 @@ export function defaultSearchSources(): SearchKernelSources {
 export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number): number {
   const qpw = p.workgroupSize / p.teamSize;
   const cand = p.searchWidth * degree;
-  return qpw * (p.itopk * 8 + cand * 8 + (1 << p.hashBits) * 4 + 4 + p.searchWidth * 4 + 4) + 4;
+  return qpw * (cand * 8 + (1 << p.hashBits) * 4 + 4 + p.searchWidth * 4 + 4) + 4;
 }
 
 /**
@@ -105,13 +98,13 @@ export class GpuSearcher {
   beamKernel(p: ResolvedSearchParams): Kernel {
     const f16 = this.index.storage === 'f16';
     const constants = {
-      WG: p.workgroupSize, TEAM: p.teamSize, ITOPK: p.itopk, DEGREE: this.index.graph.degree, SW: p.searchWidth,
+      WG: p.workgroupSize, TEAM: p.teamSize, DEGREE: this.index.graph.degree, SW: p.searchWidth,
       HASH_BITS: p.hashBits, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
     };
     return {
       name: 'beam_search',
-      cacheKey: `${f16 ? 'f16' : 'f32'}-d4=${this.dim4}`,
-      source: `${withConst(this.sources.beam, 'D4', this.dim4)}\n${f16 ? this.sources.baseF16 : this.sources.baseF32}`,
+      cacheKey: `${f16 ? 'f16' : 'f32'}-d4=${this.dim4}-itopk=${p.itopk}`,
+      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${f16 ? this.sources.baseF16 : this.sources.baseF32}`,
       constants,
     };
   }

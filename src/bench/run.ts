@@ -1,0 +1,236 @@
+/**
+ * The bench driver: ground truth, builds, then effort sweeps of every system interleaved in a
+ * seeded random order (so machine drift hits all systems alike), each point the median QPS of
+ * `reps` timed batched search calls after a warm-up, recall recomputed here from the returned ids.
+ * The output is a schema-validated BenchResult. A system that fails (missing package, build or
+ * search error) is recorded with its error; the others still run.
+ */
+import os from 'node:os';
+import { UserError, oneLine } from '../errors.ts';
+import type { Dataset, Neighbors } from '../data/types.ts';
+import { datasetFingerprint } from '../data/fingerprint.ts';
+import { computeGroundTruth } from '../data/groundtruth.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import type { AdapterDescription } from '../gpu/adapters.ts';
+import { VERSION } from '../version.ts';
+import { groundTruthKthDistances, recallAtK } from './recall.ts';
+import { DEFAULT_WINDOW, summarize } from './reward.ts';
+import { measureMedian } from './stats.ts';
+import { SweepPlanner, seededRng, shuffle, type Measurement, type SweepPoint } from './sweep.ts';
+import { parseBenchResult, type AdapterInfo, type BenchResult, type BenchSystem as SystemResult } from './schema.ts';
+import { createSystem, packageVersion, systemEntry, type BenchSystem, type SystemKind, type SystemOptions } from './systems.ts';
+
+export type BenchEvent =
+  | { type: 'groundtruth'; state: 'start' | 'done'; cached?: boolean; seconds?: number }
+  | { type: 'build'; system: string; state: 'start' | 'done' | 'error'; seconds?: number; error?: string }
+  | { type: 'sweep'; state: 'start'; systems: string[]; plannedPoints: number }
+  | { type: 'point'; system: string; effort: number; recall: number; qps: number; index: number; plannedPoints: number }
+  | { type: 'error'; system: string; error: string };
+
+export interface RunBenchOptions {
+  dataset: Dataset;
+  /** Registered system names, or ready-made systems (tests, the evolution loop). */
+  systems: readonly (string | BenchSystem)[];
+  /** Per-system factory options, by system name. */
+  systemOptions?: Record<string, SystemOptions>;
+  k?: number;
+  window?: { lo: number; hi: number };
+  /** Timed repetitions per point (>= 3), after one warm-up call. */
+  reps?: number;
+  /** Seeds the measurement order (and build seeds where a library takes one). */
+  seed?: number;
+  /** Sweep refinement: points wanted inside the window, and a cap per system. */
+  minInWindow?: number;
+  maxPoints?: number;
+  onProgress?: (ev: BenchEvent) => void;
+  /**
+   * Opens a NEW GPU context per call (e.g. `() => openFromOptions(globals)`); runBench destroys
+   * every context it opens. Called at most twice: ground truth (only on a cache miss) and GPU systems.
+   */
+  ctxProvider?: () => Promise<GpuContext>;
+  /** Ground-truth cache folder (default $CRINN_CACHE_DIR or ~/.cache/crinn). */
+  cacheDir?: string;
+}
+
+interface Entry {
+  name: string;
+  kind: SystemKind;
+  system?: BenchSystem;
+  build: { seconds: number; params: Record<string, unknown> };
+  planner?: SweepPlanner;
+  error?: string;
+}
+
+function adapterInfo(a: AdapterDescription): AdapterInfo {
+  return {
+    name: a.name,
+    vendor: a.vendor,
+    architecture: a.architecture,
+    backend: a.backend,
+    type: a.type,
+    description: a.description,
+    limits: { ...a.limits },
+    features: [...a.features],
+  };
+}
+
+/** One context shared by all GPU systems, opened on first use. */
+function lazyGpu(open: () => Promise<GpuContext>) {
+  let pending: Promise<GpuContext> | undefined;
+  return {
+    get: () => (pending ??= open()),
+    async destroy() {
+      const p = pending;
+      pending = undefined;
+      if (p) (await p.catch(() => undefined))?.destroy();
+    },
+  };
+}
+
+async function noGpu(): Promise<GpuContext> {
+  throw new Error('no GPU provider given to runBench (ctxProvider)');
+}
+
+/** Ground truth: the dataset's own when deep enough, else exact kNN on the GPU (cached by content). */
+async function groundTruth(o: RunBenchOptions, k: number, open: () => Promise<GpuContext>): Promise<Neighbors> {
+  const ds = o.dataset;
+  if (ds.groundTruth && ds.groundTruth.k >= k) return ds.groundTruth;
+  o.onProgress?.({ type: 'groundtruth', state: 'start' });
+  const r = await computeGroundTruth({ base: ds.base, queries: ds.queries, k, metric: ds.metric, cacheDir: o.cacheDir, open });
+  o.onProgress?.({ type: 'groundtruth', state: 'done', cached: r.cached, seconds: r.seconds });
+  return r.neighbors;
+}
+
+/** A sweep planner in the system's own effort range (one fixed point when it has no efforts). */
+function plannerFor(s: BenchSystem, k: number, window: { lo: number; hi: number }, o: RunBenchOptions): SweepPlanner {
+  const fixed = s.efforts.length === 0;
+  const minEffort = fixed ? s.minEffort : Math.min(s.maxEffort, s.effortAtLeastK ? Math.max(k, s.minEffort) : s.minEffort);
+  const maxEffort = fixed ? s.minEffort : s.maxEffort;
+  return new SweepPlanner(fixed ? [minEffort] : s.efforts, {
+    lo: window.lo,
+    hi: window.hi,
+    minInWindow: o.minInWindow ?? 3,
+    maxPoints: o.maxPoints ?? 40,
+    minEffort,
+    maxEffort,
+    integer: true,
+  });
+}
+
+export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
+  const ds = o.dataset;
+  const k = o.k ?? 10;
+  const window = o.window ?? { ...DEFAULT_WINDOW };
+  const reps = o.reps ?? 3;
+  const seed = o.seed ?? 1;
+  const emit = o.onProgress ?? (() => {});
+  if (!(Number.isInteger(reps) && reps >= 3)) throw new UserError(`bench: reps must be an integer >= 3, got ${reps}`);
+  if (!(Number.isInteger(k) && k >= 1 && k <= ds.base.n)) throw new UserError(`bench: k must be an integer in 1..${ds.base.n} (the base size), got ${k}`);
+  // Unknown names fail before any work is done.
+  const requested = o.systems.map((s) => (typeof s === 'string' ? { name: s, kind: systemEntry(s).kind } : { name: s.name, kind: s.kind, system: s }));
+  const dup = requested.find((r, i) => requested.findIndex((x) => x.name === r.name) !== i);
+  if (dup) throw new UserError(`system '${dup.name}' is listed twice`);
+
+  let adapter: AdapterDescription | undefined;
+  const provider = o.ctxProvider ?? noGpu;
+  const openTracked = async () => {
+    const ctx = await provider();
+    adapter = ctx.adapter;
+    return ctx;
+  };
+  const gpu = lazyGpu(openTracked);
+  const entries: Entry[] = requested.map((r) => ({ ...r, build: { seconds: 0, params: {} } }));
+  const order: { system: string; effort: number }[] = [];
+  try {
+    const gt = await groundTruth(o, k, openTracked);
+    const kth = groundTruthKthDistances(gt, ds.base, ds.queries, ds.metric, k);
+
+    for (const e of entries) {
+      emit({ type: 'build', system: e.name, state: 'start' });
+      try {
+        e.system ??= await createSystem(e.name, { gpu: gpu.get }, { seed, ...o.systemOptions?.[e.name] });
+        const t0 = performance.now();
+        const b = await e.system.build(ds);
+        // The system's own figure is the build; the harness's wall clock is kept beside it.
+        e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000 } };
+        e.planner = plannerFor(e.system, k, window, o);
+        emit({ type: 'build', system: e.name, state: 'done', seconds: e.build.seconds });
+      } catch (err) {
+        e.error = `build: ${oneLine(err)}`;
+        emit({ type: 'build', system: e.name, state: 'error', error: e.error });
+      }
+    }
+
+    const measure = async (s: BenchSystem, effort: number): Promise<Measurement> => {
+      let ids: Int32Array | undefined;
+      const t = await measureMedian(async () => {
+        ids = await s.search(ds.queries, k, effort);
+      }, { reps, warmup: 1 });
+      if (!(ids instanceof Int32Array) || ids.length !== ds.queries.n * k) {
+        throw new Error(`search returned ${ids instanceof Int32Array ? ids.length : typeof ids} ids, expected an Int32Array of ${ds.queries.n} x ${k}`);
+      }
+      const { recall } = recallAtK({ ids, nq: ds.queries.n, k }, ds.base, ds.queries, ds.metric, kth, k);
+      return { recall, qps: ds.queries.n / t.median, seconds: t.seconds };
+    };
+
+    // Interleaved sweeps: like sweep.ts runInterleavedSweeps, but each system keeps its own
+    // effort range (a fixed-point system must not be "raised", itopk has its own ceiling).
+    const rng = seededRng(seed);
+    const live = entries.filter((e) => e.planner && !e.error);
+    let planned = live.reduce((a, e) => a + Math.max(1, e.system!.efforts.length), 0);
+    emit({ type: 'sweep', state: 'start', systems: live.map((e) => e.name), plannedPoints: planned });
+    for (;;) {
+      const round = live.filter((e) => !e.error).map((e) => ({ e, effort: e.planner!.next() })).filter((x) => x.effort !== null);
+      if (round.length === 0) break;
+      shuffle(round, rng);
+      for (const { e, effort } of round) {
+        const eff = effort as number;
+        order.push({ system: e.name, effort: eff });
+        planned = Math.max(planned, order.length);
+        try {
+          const p: SweepPoint = e.planner!.record(eff, await measure(e.system!, eff));
+          emit({ type: 'point', system: e.name, effort: eff, recall: p.recall, qps: p.qps, index: order.length, plannedPoints: planned });
+        } catch (err) {
+          e.error = `effort ${eff}: ${oneLine(err)}`;
+          emit({ type: 'error', system: e.name, error: e.error });
+        }
+      }
+    }
+  } finally {
+    for (const e of entries) await e.system?.close().catch(() => {});
+    await gpu.destroy();
+  }
+
+  const systems: SystemResult[] = entries.map((e) => {
+    const points = e.planner?.points() ?? [];
+    return {
+      name: e.name,
+      kind: e.system?.kind ?? e.kind,
+      params: { ...(e.system?.params ?? {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
+      build: e.build,
+      points,
+      summary: summarize(points, window.lo, window.hi),
+      reachedWindow: points.some((p) => p.recall >= window.lo),
+      ...(e.error !== undefined ? { error: e.error } : {}),
+    };
+  });
+  const versions: Record<string, string> = { node: process.version, crinn: VERSION };
+  const webgpu = packageVersion('webgpu');
+  if (webgpu) versions.webgpu = webgpu;
+  for (const e of entries) Object.assign(versions, e.system?.versions ?? {});
+
+  const result: BenchResult = {
+    schemaVersion: 1,
+    createdAt: new Date().toISOString(),
+    tool: { name: 'crinn-webgpu', version: VERSION },
+    machine: { cpus: os.availableParallelism(), platform: `${process.platform}-${process.arch} ${os.cpus()[0]?.model ?? ''}`.trim(), node: process.version },
+    dataset: { name: ds.name, fingerprint: datasetFingerprint(ds), n: ds.base.n, dim: ds.base.dim, nq: ds.queries.n, metric: ds.metric, k },
+    adapter: adapter ? adapterInfo(adapter) : null,
+    systems,
+    seeds: { order: seed, build: seed },
+    versions,
+    window: { lo: window.lo, hi: window.hi },
+    k,
+  };
+  return parseBenchResult(result, 'bench result');
+}

@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseBenchResultText } from '../../src/bench/schema.ts';
+import { repoRoot, tempDir } from '../data/helpers.ts';
+
+const CLI = path.join(repoRoot, 'src/cli/main.ts');
+const { dir, cleanup } = tempDir('crinn-cli-bench-');
+afterAll(cleanup);
+
+/** Runs the real CLI in a child process (Node 22 from node_modules/.bin when present). */
+function crinn(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const localNode = path.join(repoRoot, 'node_modules/.bin/node');
+  const r = spawnSync(existsSync(localNode) ? localNode : process.execPath, [CLI, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 90_000,
+    env: { ...process.env, CRINN_CACHE_DIR: path.join(dir, 'cache') },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('crinn bench (end to end)', () => {
+  it('benchmarks, prints the table and writes JSON and HTML', () => {
+    const json = path.join(dir, 'out.json');
+    const html = path.join(dir, 'out.html');
+    const r = crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce,usearch', '--json', json, '--html', html);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('synthetic-2000-d16');
+    expect(r.stdout).toMatch(/bruteforce\s+oracle/);
+    // --quiet: no progress lines.
+    expect(r.stderr).not.toContain('build bruteforce');
+    const result = parseBenchResultText(readFileSync(json, 'utf8'), json);
+    expect(result.systems.map((s) => s.name)).toEqual(['bruteforce', 'usearch']);
+    expect(result.systems[0].points[0].recall).toBe(1);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/^<!DOCTYPE html>/i);
+    expect(page).toContain('bruteforce');
+    // No temp files left beside the outputs.
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('--json - prints only JSON on stdout', () => {
+    const r = crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--json', '-');
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseBenchResultText(r.stdout, 'stdout').systems[0].name).toBe('bruteforce');
+  });
+
+  it('an unknown dataset exits 1 and lists the known names', () => {
+    const r = crinn('bench', '--dataset', 'no-such-set', '--peers', 'bruteforce');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("unknown dataset 'no-such-set'");
+    expect(r.stderr).toContain('siftsmall');
+    expect(r.stderr).toContain('synthetic-20k');
+  });
+
+  it('an unknown peer exits 1 and lists the allowed peers', () => {
+    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'faiss');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("unknown peer 'faiss'; allowed: gpu-exact, usearch, hnswlib, bruteforce");
+  });
+
+  it('an unwritable output folder exits 1 before any work', () => {
+    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--json', path.join(dir, 'no-such-folder', 'x.json'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--json: cannot write');
+    expect(r.stderr).not.toContain('build bruteforce');
+  });
+
+  it('compare: an unreadable file exits 1 naming it', () => {
+    const missing = path.join(dir, 'missing.json');
+    const r = crinn('bench', 'compare', missing);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${missing}: cannot read bench result`);
+  });
+});
