@@ -74,6 +74,15 @@ export interface SystemEntry {
  */
 const SYSTEMS = new Map<string, SystemEntry>([
   [
+    'crinn',
+    {
+      kind: 'gpu',
+      peer: false,
+      description: "this project's graph ANN: CPU-built graph, batched beam search in WGSL (effort = itopk)",
+      create: async (env, o) => (await import('./peers/crinn.ts')).createCrinn(env, o),
+    },
+  ],
+  [
     'gpu-exact',
     {
       kind: 'gpu',

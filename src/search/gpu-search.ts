@@ -4,12 +4,25 @@ import { bindGroup, readBuffer, storageBuffer, uniformBuffer } from '../gpu/buff
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { kernelPipeline, shaderSource, type Kernel } from '../gpu/shader.ts';
 import { padRows, selectKernel, selectListLength, withConst } from '../data/exact-knn.ts';
-import { packRowsF16 } from '../data/f16.ts';
+import { f32ToF16Bits } from '../index/f16.ts';
 import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
 import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
 
 const METRIC_CODE: Record<Metric, number> = { l2: 0, ip: 1, angular: 2 };
 const NONE = 0xffffffff;
+
+/** Rows padded to `dim4 * 4` halves, packed two per u32 (low half first), as unpack2x16float reads them. */
+export function packRowsF16(data: Float32Array, n: number, dim: number, dim4: number): Uint32Array {
+  const out = new Uint32Array(n * dim4 * 2);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < dim; j += 2) {
+      const lo = f32ToF16Bits(data[i * dim + j]);
+      const hi = j + 1 < dim ? f32ToF16Bits(data[i * dim + j + 1]) : 0;
+      out[i * dim4 * 2 + (j >> 1)] = (lo | (hi << 16)) >>> 0;
+    }
+  }
+  return out;
+}
 
 /** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
 export interface SearchableIndex {

@@ -1,0 +1,50 @@
+/**
+ * This project's graph ANN as a bench system: CPU graph build (GPU exact kNN for the initial
+ * graph on small sets), GPU beam search with effort = itopk.
+ */
+import type { Dataset, VectorSet } from '../../data/types.ts';
+import { AnnEngine, buildIndex } from '../../search/engine.ts';
+import { MAX_ITOPK, type SearchParams } from '../../search/params.ts';
+import type { BuildParamsInput } from '../../index/params.ts';
+import type { VectorStorage } from '../../index/index-file.ts';
+import type { BenchSystem, SystemEnv, SystemOptions } from '../systems.ts';
+
+export interface CrinnSystemOptions extends SystemOptions {
+  build?: BuildParamsInput;
+  search?: Partial<SearchParams>;
+  storage?: VectorStorage;
+}
+
+export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promise<BenchSystem> {
+  let engine: AnnEngine | undefined;
+  const buildParams: BuildParamsInput = { ...(o.build ?? {}) };
+  if (o.M) buildParams.graphDegree = o.M;
+  if (o.threads) buildParams.threads = o.threads;
+  if (o.seed !== undefined) buildParams.seed = o.seed;
+  const searchParams = o.search ?? {};
+  return {
+    name: 'crinn',
+    kind: 'gpu',
+    params: { ...searchParams, storage: o.storage ?? 'f32', effort: 'itopk' },
+    efforts: o.efforts ?? [16, 24, 32, 48, 64, 96, 128],
+    minEffort: o.minEffort ?? 8,
+    maxEffort: Math.min(o.maxEffort ?? MAX_ITOPK, MAX_ITOPK),
+    effortAtLeastK: true,
+    async build(ds: Dataset) {
+      const ctx = await env.gpu();
+      const t0 = performance.now();
+      const { index, stats } = await buildIndex(ds.base, ds.metric, buildParams, { ctx, storage: o.storage, quiet: true });
+      engine = new AnnEngine(ctx, index);
+      await ctx.idle('crinn upload');
+      return { seconds: (performance.now() - t0) / 1000, params: { ...index.buildParams, storage: index.storage, phases: stats.phases } as Record<string, unknown> };
+    },
+    async search(queries: VectorSet, k: number, effort: number) {
+      if (!engine) throw new Error('crinn: search before build');
+      return (await engine.search(queries, k, { ...searchParams, itopk: Math.max(effort, k) })).ids;
+    },
+    async close() {
+      engine?.destroy();
+      engine = undefined;
+    },
+  };
+}
