@@ -6,6 +6,7 @@ import { registerDatasetCommands } from './commands/dataset.ts';
 import { registerAdapterCommands } from './commands/adapters.ts';
 import { registerGroundTruthCommand } from './commands/groundtruth.ts';
 import { registerBenchCommands } from './commands/bench.ts';
+import { registerIndexCommands } from './commands/index-commands.ts';
 import { VERSION } from '../version.ts';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerAdapterCommands(program);
   registerDatasetCommands(program);
   registerGroundTruthCommand(program);
+  registerIndexCommands(program);
   registerBenchCommands(program);
   return program;
 }

@@ -1,0 +1,104 @@
+/** `crinn build` and `crinn search`: thin wrappers over the engine API. */
+import type { Command } from 'commander';
+import { UserError } from '../../errors.ts';
+import { loadDataset } from '../../data/resolve.ts';
+import { readFloatVecs, writeFvecs, writeIvecs } from '../../data/vecs.ts';
+import { normalizeRows } from '../../data/metric.ts';
+import { parseMetric, type Metric, type VectorSet } from '../../data/types.ts';
+import { distancesPathFor } from '../../data/groundtruth.ts';
+import { AnnEngine, buildIndex, loadIndex, saveIndex } from '../../search/engine.ts';
+import type { BuildParamsInput } from '../../index/params.ts';
+import { globals, openFromOptions, positiveInt, print } from '../context.ts';
+
+function optionalInt(v: string | undefined, flag: string): number | undefined {
+  return v === undefined ? undefined : v === '0' ? 0 : positiveInt(v, flag);
+}
+
+/** Base vectors from a file (all rows) or a named dataset, normalised for angular. */
+async function loadBase(o: { base?: string; dataset?: string; metric?: string }, dataDir?: string): Promise<{ base: VectorSet; metric: Metric; source: string }> {
+  if (!!o.base === !!o.dataset) throw new UserError('build: give exactly one of --base FILE or --dataset NAME');
+  if (o.dataset) {
+    const ds = await loadDataset(o.dataset, { dataDir });
+    if (o.metric && parseMetric(o.metric, '--metric') !== ds.metric) throw new UserError(`--metric: dataset ${o.dataset} is ${ds.metric}`);
+    return { base: ds.base, metric: ds.metric, source: o.dataset };
+  }
+  const file = o.base!;
+  const metric = parseMetric(o.metric ?? 'l2', '--metric');
+  let base: VectorSet;
+  if (/\.(f|b)vecs$/i.test(file)) base = await readFloatVecs(file);
+  else base = (await loadDataset(file, { dataDir, metric: /\.txt$/i.test(file) ? metric : undefined })).base;
+  if (metric === 'angular') normalizeRows(base, file);
+  return { base, metric, source: file };
+}
+
+export function registerIndexCommands(program: Command): void {
+  program
+    .command('build')
+    .description('build a graph index on the CPU (worker threads) and write it to an index file')
+    .option('--base <file>', 'base vectors: .fvecs, .bvecs, .hdf5 (train) or GloVe .txt')
+    .option('--dataset <name>', 'a named dataset instead of --base (see `crinn dataset list`)')
+    .option('--metric <metric>', 'l2, ip or angular (files only; named datasets fix their own)')
+    .requiredOption('--out <index>', 'index file to write')
+    .option('--algorithm <name>', 'cagra (kNN graph + rank-based pruning) or vamana (robust pruning)', 'cagra')
+    .option('--degree <n>', 'graph degree (CAGRA graph_degree; 0 = auto)')
+    .option('--intermediate-degree <n>', 'initial kNN graph degree (CAGRA intermediate_graph_degree; 0 = 2 x degree)')
+    .option('--storage <type>', 'vector storage: f32, or f16 (half the memory; searches refine in f32)', 'f32')
+    .option('--threads <n>', 'worker threads (0 = all cores)')
+    .option('--seed <n>', 'build seed', '1')
+    .action(async (o: { base?: string; dataset?: string; metric?: string; out: string; algorithm: string; degree?: string; intermediateDegree?: string; storage: string; threads?: string; seed: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const { base, metric, source } = await loadBase(o, g.dataDir);
+      if (o.algorithm !== 'cagra' && o.algorithm !== 'vamana') throw new UserError(`--algorithm: unknown '${o.algorithm}'; allowed: cagra, vamana`);
+      if (o.storage !== 'f32' && o.storage !== 'f16') throw new UserError(`--storage: unknown '${o.storage}'; allowed: f32, f16`);
+      const params: BuildParamsInput = {
+        algorithm: o.algorithm,
+        graphDegree: optionalInt(o.degree, '--degree'),
+        intermediateDegree: optionalInt(o.intermediateDegree, '--intermediate-degree'),
+        threads: optionalInt(o.threads, '--threads'),
+        seed: optionalInt(o.seed, '--seed'),
+      };
+      for (const k of Object.keys(params) as (keyof BuildParamsInput)[]) if (params[k] === undefined) delete params[k];
+      const ctx = await openFromOptions(g);
+      try {
+        const { index, stats } = await buildIndex(base, metric, params, { ctx, storage: o.storage, quiet: g.quiet });
+        await saveIndex(o.out, index);
+        if (!g.quiet) print(`built ${source}: n=${index.n} dim=${index.dim} ${metric} degree=${index.graph.degree} entry points=${index.entryPoints.length} storage=${index.storage} in ${stats.seconds.toFixed(2)} s (${stats.threads} threads) -> ${o.out}`);
+      } finally {
+        ctx.destroy();
+      }
+    });
+
+  program
+    .command('search')
+    .description('batched k-NN search of a query file on the GPU; writes ids as .ivecs and distances as .fvecs beside them')
+    .requiredOption('--index <file>', 'index file from `crinn build`')
+    .requiredOption('--queries <file>', 'query vectors (.fvecs or .bvecs)')
+    .requiredOption('--out <file.ivecs>', 'output ids; distances go to the same name with .fvecs')
+    .option('--k <k>', 'neighbours per query', '10')
+    .option('--ef <n>', 'search effort: the internal top list (CAGRA itopk, hnswlib ef)', '64')
+    .option('--search-width <n>', 'parents expanded per iteration (CAGRA search_width)', '1')
+    .option('--refine <n>', 'candidates reranked in f32 (0 = auto: 2k for f16 indexes)', '0')
+    .action(async (o: { index: string; queries: string; out: string; k: string; ef: string; searchWidth: string; refine: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const index = await loadIndex(o.index);
+      const queries = await readFloatVecs(o.queries);
+      if (queries.dim !== index.dim) throw new UserError(`${o.queries}: dimension ${queries.dim} does not match the index's ${index.dim}`);
+      if (index.metric === 'angular') normalizeRows(queries, o.queries);
+      const k = positiveInt(o.k, '--k');
+      if (k > index.n) throw new UserError(`--k: ${k} is larger than the index (${index.n} vectors)`);
+      const params = { itopk: positiveInt(o.ef, '--ef'), searchWidth: positiveInt(o.searchWidth, '--search-width'), refine: optionalInt(o.refine, '--refine') ?? 0 };
+      const ctx = await openFromOptions(g);
+      try {
+        const engine = new AnnEngine(ctx, index);
+        const t0 = performance.now();
+        const res = await engine.search(queries, k, params);
+        const s = (performance.now() - t0) / 1000;
+        engine.destroy();
+        await writeIvecs(o.out, { data: res.ids, n: res.nq, dim: k });
+        await writeFvecs(distancesPathFor(o.out), { data: res.distances!, n: res.nq, dim: k });
+        if (!g.quiet) print(`searched ${queries.n} queries, k=${k}, itopk=${params.itopk} in ${s.toFixed(3)} s (${Math.round(queries.n / s)} QPS, first call includes shader compilation) -> ${o.out}`);
+      } finally {
+        ctx.destroy();
+      }
+    });
+}

@@ -1,0 +1,231 @@
+/**
+ * Graph build orchestration: vectors into the shared arena (renumbered into a locality order),
+ * kNN graph (injected exact provider, CPU brute force, or NN-descent) -> CAGRA prune + reverse-edge
+ * merge, or Vamana; entry points; ids mapped back to the caller's numbering. One worker pool per
+ * build, always closed (also on error).
+ */
+import cliProgress from 'cli-progress';
+import type { Metric, VectorSet } from '../data/types.ts';
+import { METRICS } from '../data/types.ts';
+import { UserError } from '../errors.ts';
+import { resolveBuildParams, type BuildParams, type BuildParamsInput } from './params.ts';
+import { createGraph, NO_NEIGHBOR, type Graph } from './graph.ts';
+import { createArena } from './simd-kernels.ts';
+import { WorkerPool } from './pool.ts';
+import { knownBytesFor, nnDescent, nndIds, sampleSize } from './nn-descent.ts';
+import { cpuExactKnn, type KnnProvider } from './knn.ts';
+import { cagraOptimize } from './prune.ts';
+import { vamanaBuild } from './vamana.ts';
+import { connectGraph, selectEntryPoints } from './entry-points.ts';
+
+export type { KnnProvider } from './knn.ts';
+
+export interface BuildProgress {
+  phase: string;
+  /** Overall fraction done, 0..1. */
+  fraction: number;
+  seconds: number;
+}
+
+export interface BuildOptions {
+  /** Exact kNN source (the GPU brute force); used per params.knn. */
+  knn?: KnnProvider;
+  onProgress?: (p: BuildProgress) => void;
+  /** No progress bar on stderr. */
+  quiet?: boolean;
+}
+
+export interface BuildStats {
+  seconds: number;
+  /** Wall seconds per phase: order, entryPoints, knn (NN-descent's own split as knn.*), prune | vamana, finish. */
+  phases: Record<string, number>;
+  /** NN-descent rounds run and list changes per round, when NN-descent ran. */
+  nnDescentRounds?: number[];
+  threads: number;
+  /** Edges added so every node is reachable from the entry points; nodes still unreachable (normally 0). */
+  bridges?: number;
+  unreachable?: number;
+}
+
+export interface BuildResult {
+  graph: Graph;
+  entryPoints: Uint32Array;
+  /** The parameters with every auto resolved. */
+  params: BuildParams;
+  stats: BuildStats;
+}
+
+/** Below this many vectors per thread extra workers cost more to start than they save. */
+const MIN_ROWS_PER_THREAD = 2000;
+/** Overall progress weights of the phases. */
+const WEIGHTS: Record<string, [number, number]> = {
+  order: [0, 0.03],
+  entryPoints: [0.03, 0.05],
+  knn: [0.05, 0.85],
+  prune: [0.85, 0.98],
+  vamana: [0.05, 0.98],
+  finish: [0.98, 1],
+};
+
+function checkBase(base: VectorSet, metric: Metric): void {
+  if (!(METRICS as readonly string[]).includes(metric)) throw new UserError(`graph build: unknown metric '${metric}'`);
+  const { n, dim, data } = base;
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`graph build: the base needs at least 1 vector, got n = ${n}`);
+  if (!Number.isInteger(dim) || dim < 1) throw new UserError(`graph build: dimension must be a positive integer, got ${dim}`);
+  if (!(data instanceof Float32Array) || data.length < n * dim) {
+    throw new UserError(`graph build: base data holds ${data?.length ?? 0} floats, expected n * dim = ${n * dim}`);
+  }
+}
+
+/** A progress sink: the caller's callback, plus a bar on stderr once the build has run 1 s. */
+function reporter(opts: BuildOptions, started: number): { phase(name: string, frac: number): void; stop(): void } {
+  const wantBar = !opts.quiet && process.stderr.isTTY === true;
+  let bar: cliProgress.SingleBar | null = null;
+  return {
+    phase(name, frac) {
+      const [a, b] = WEIGHTS[name] ?? [0, 1];
+      const fraction = a + (b - a) * Math.min(1, Math.max(0, frac));
+      const seconds = (performance.now() - started) / 1000;
+      opts.onProgress?.({ phase: name, fraction, seconds });
+      if (!wantBar) return;
+      if (!bar && seconds > 1) {
+        bar = new cliProgress.SingleBar(
+          { format: 'graph build [{bar}] {percentage}% {phase} | {duration}s', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(1000, 0, { phase: name });
+      }
+      bar?.update(Math.round(fraction * 1000), { phase: name });
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
+
+/** Copy the caller's exact kNN lists (original ids) into the build numbering, checking them. */
+function knnToInternal(ext: Int32Array, n: number, K: number, perm: Int32Array, inv: Int32Array): Int32Array {
+  if (ext.length < n * K) throw new Error(`kNN provider returned ${ext.length} ids, expected n * k = ${n * K}`);
+  const out = new Int32Array(new SharedArrayBuffer(n * K * 4));
+  for (let i = 0; i < n; i++) {
+    const src = perm[i] * K;
+    for (let r = 0; r < K; r++) {
+      const id = ext[src + r];
+      if (!(id >= 0 && id < n) || id === perm[i]) throw new Error(`kNN provider returned an invalid neighbour ${id} for vector ${perm[i]}`);
+      out[i * K + r] = inv[id];
+    }
+  }
+  return out;
+}
+
+/**
+ * Build the search graph of `base` under `metric`. Angular data must already be L2-normalised.
+ * Deterministic for a fixed seed when params.threads = 1.
+ */
+export async function buildGraph(
+  base: VectorSet,
+  metric: Metric,
+  params: BuildParamsInput = {},
+  opts: BuildOptions = {},
+): Promise<BuildResult> {
+  checkBase(base, metric);
+  const started = performance.now();
+  const { n, dim } = base;
+  const p = resolveBuildParams(params, n, opts.knn !== undefined);
+  const threads = Math.max(1, Math.min(p.threads, Math.floor(n / MIN_ROWS_PER_THREAD)));
+  const phases: Record<string, number> = {};
+  let t0 = started;
+  const lap = (name: string): void => {
+    const t = performance.now();
+    phases[name] = (phases[name] ?? 0) + (t - t0) / 1000;
+    t0 = t;
+  };
+  const degree = p.graphDegree;
+  if (n === 1) {
+    return {
+      graph: createGraph(1, degree),
+      entryPoints: new Uint32Array([0]),
+      params: p,
+      stats: { seconds: (performance.now() - started) / 1000, phases, threads: 1 },
+    };
+  }
+
+  const progress = reporter(opts, started);
+  // NN-descent keeps its lists in the arena, where the wasm membership scan can read them.
+  const useNnd = p.algorithm === 'cagra' && p.knn === 'nn-descent';
+  const K = p.intermediateDegree;
+  const extras = useNnd ? { listInts: K, knownBytes: knownBytesFor(sampleSize(K, p.nnDescent.rho)) } : {};
+  const arena = createArena(base.data, n, dim, metric === 'l2', threads, extras);
+  const pool = await WorkerPool.create(arena, threads);
+  let rounds: number[] | undefined;
+  try {
+    // Renumber in RP-tree leaf order: near vectors get near ids, so the lists and vectors a
+    // local join touches share cache lines. Everything below runs in this numbering.
+    progress.phase('order', 0);
+    const perm = new Int32Array(new SharedArrayBuffer(n * 4));
+    await pool.run('rp.order', (t) => (t === 0 ? { perm, leafSize: 64, seed: p.seed } : null));
+    const f32 = new Float32Array(arena.memory.buffer);
+    const { dim4 } = arena.layout;
+    for (let i = 0; i < n; i++) f32.set(base.data.subarray(perm[i] * dim, perm[i] * dim + dim), i * dim4);
+    const inv = new Int32Array(n);
+    for (let i = 0; i < n; i++) inv[perm[i]] = i;
+    lap('order');
+
+    progress.phase('entryPoints', 0);
+    const entry = await selectEntryPoints(pool, n, p.numEntryPoints, p.seed);
+    lap('entryPoints');
+
+    let inner: Uint32Array;
+    if (p.algorithm === 'cagra') {
+      progress.phase('knn', 0);
+      let knn: Int32Array;
+      if (p.knn === 'exact') {
+        knn = opts.knn ? knnToInternal(await opts.knn(base, K, metric), n, K, perm, inv) : await cpuExactKnn(pool, n, K);
+      } else {
+        const lists = new Int32Array(arena.memory.buffer, arena.layout.listPtr, n * K);
+        const res = await nnDescent(pool, n, K, p.nnDescent, p.seed, lists, (r, max) => progress.phase('knn', r / max));
+        rounds = res.updates;
+        for (const [k, v] of Object.entries(res.seconds)) phases[`knn.${k}`] = v;
+        knn = nndIds(res.st);
+      }
+      lap('knn');
+      progress.phase('prune', 0);
+      const g = createGraph(n, degree);
+      await cagraOptimize(pool, knn, n, K, g);
+      inner = g.neighbors;
+      lap('prune');
+    } else {
+      progress.phase('vamana', 0);
+      inner = await vamanaBuild(pool, n, metric, p.vamana, entry[0], p.seed, (d, t) => progress.phase('vamana', d / t));
+      lap('vamana');
+    }
+
+    // Bridge whatever the entry points cannot reach (separated clusters), then back to the
+    // caller's ids: row perm[i] holds node i's edges, each mapped through perm.
+    progress.phase('finish', 0);
+    const { bridges, unreachable } = await connectGraph(pool, inner, degree, entry);
+    const graph = createGraph(n, degree);
+    const R = inner.length / n;
+    for (let i = 0; i < n; i++) {
+      const dst = perm[i] * degree;
+      for (let j = 0; j < degree; j++) {
+        const v = j < R ? inner[i * R + j] : NO_NEIGHBOR;
+        graph.neighbors[dst + j] = v === NO_NEIGHBOR ? NO_NEIGHBOR : perm[v];
+      }
+    }
+    const entryPoints = new Uint32Array(entry.length);
+    for (let i = 0; i < entry.length; i++) entryPoints[i] = perm[entry[i]];
+    lap('finish');
+    progress.phase('finish', 1);
+    return {
+      graph,
+      entryPoints,
+      params: { ...p, threads },
+      stats: { seconds: (performance.now() - started) / 1000, phases, nnDescentRounds: rounds, threads, bridges, unreachable },
+    };
+  } finally {
+    progress.stop();
+    await pool.close();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The build's worker pool: spawned once per build, closed at its end. Every phase of the build is
+ * an "op" run by all threads at once over shared memory (the vector arena and SharedArrayBuffers
+ * passed in the op's arguments); `run` resolves when every thread has finished, which is the
+ * phase barrier. With one thread the ops run inline on the calling thread: same code, no worker
+ * start-up, fully deterministic.
+ */
+import { Worker } from 'node:worker_threads';
+import { UserError } from '../errors.ts';
+import type { Arena, ArenaInit } from './simd-kernels.ts';
+import { createContext, handleOp } from './build-worker.ts';
+
+/** What an op sees on its thread. */
+export interface WorkerContext {
+  arena: Arena;
+  thread: number;
+  threads: number;
+  /** Per-thread scratch kept across ops (stamp arrays and the like), keyed by the op's module. */
+  cache: Map<string, unknown>;
+}
+
+export type OpHandler = (ctx: WorkerContext, args: any) => unknown;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: { name: string; message: string; stack?: string };
+}
+
+function reviveError(e: { name: string; message: string; stack?: string }): Error {
+  if (e.name === 'UserError') return new UserError(e.message);
+  const err = new Error(`graph build worker: ${e.message}`);
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+export class WorkerPool {
+  readonly threads: number;
+  #workers: Worker[] = [];
+  #inline: WorkerContext | null = null;
+  #pending = new Map<number, Pending>();
+  #nextId = 0;
+  #failure: Error | null = null;
+  #closed = false;
+
+  private constructor(threads: number) {
+    this.threads = threads;
+  }
+
+  /** Start `threads` workers over the arena (none for threads = 1). */
+  static async create(arena: ArenaInit, threads: number): Promise<WorkerPool> {
+    const pool = new WorkerPool(threads);
+    if (threads === 1) {
+      pool.#inline = createContext(arena, 0, 1);
+      return pool;
+    }
+    const url = new URL('./build-worker.ts', import.meta.url);
+    for (let t = 0; t < threads; t++) {
+      const w = new Worker(url, { workerData: { crinnBuildWorker: true, arena, thread: t, threads } });
+      w.on('message', (m: Reply) => pool.#onReply(m));
+      w.on('error', (err) => pool.#fail(err instanceof Error ? err : new Error(String(err))));
+      w.on('exit', (code) => {
+        if (!pool.#closed) pool.#fail(new Error(`graph build worker ${t} exited unexpectedly (code ${code})`));
+      });
+      pool.#workers.push(w);
+    }
+    try {
+      // A round trip proves every worker loaded its modules and attached the arena.
+      await pool.run('ping', () => null);
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  #onReply(m: Reply): void {
+    const p = this.#pending.get(m.id);
+    if (!p) return;
+    this.#pending.delete(m.id);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(reviveError(m.error!));
+  }
+
+  #fail(err: Error): void {
+    if (!this.#failure) this.#failure = err;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  /** Run `op` on every thread with per-thread arguments; resolves with the results in thread order. */
+  async run<R>(op: string, args: (thread: number) => unknown): Promise<R[]> {
+    if (this.#closed) throw new Error('graph build: worker pool already closed');
+    if (this.#failure) throw this.#failure;
+    if (this.#inline) return [handleOp(this.#inline, op, args(0)) as R];
+    const jobs = this.#workers.map((w, t) => {
+      const id = this.#nextId++;
+      return new Promise<R>((resolve, reject) => {
+        this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        w.postMessage({ id, op, args: args(t) });
+      });
+    });
+    // allSettled, so a failure never leaves another thread's reply dangling.
+    const settled = await Promise.allSettled(jobs);
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+  }
+
+  /** Terminate the workers; safe to call twice and after a failure. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const workers = this.#workers;
+    this.#workers = [];
+    await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
+  }
+}
+
+/** Split [0, n) into `parts` contiguous ranges; part t is [lo, hi). */
+export function rangeOf(n: number, parts: number, t: number): { lo: number; hi: number } {
+  return { lo: Math.floor((n * t) / parts), hi: Math.floor((n * (t + 1)) / parts) };
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { createArena } from '../../src/index/simd-kernels.ts';
+import { WorkerPool } from '../../src/index/pool.ts';
+import { gaussianMixture } from './helpers.ts';
+
+describe('worker pool', () => {
+  it('runs ops on every thread and reports worker errors as rejections', async () => {
+    const base = gaussianMixture(100, 8, 2, 0.5, 1);
+    const pool = await WorkerPool.create(createArena(base.data, 100, 8, true, 2), 2);
+    try {
+      expect(await pool.run('ping', () => null)).toEqual([null, null]);
+      await expect(pool.run('no-such-op', () => null)).rejects.toThrow("unknown build op 'no-such-op'");
+      // The pool survives an op error.
+      expect(await pool.run('ping', () => null)).toEqual([null, null]);
+    } finally {
+      await pool.close();
+    }
+    await expect(pool.run('ping', () => null)).rejects.toThrow(/closed/);
+  });
+
+  it('runs inline with one thread', async () => {
+    const base = gaussianMixture(10, 4, 2, 0.5, 1);
+    const pool = await WorkerPool.create(createArena(base.data, 10, 4, true, 1), 1);
+    expect(await pool.run('ping', () => null)).toEqual([null]);
+    await expect(pool.run('no-such-op', () => null)).rejects.toThrow('unknown build op');
+    await pool.close();
+  });
+});
