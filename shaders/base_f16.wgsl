@@ -1,8 +1,28 @@
-// Base vectors stored as f16, two per u32 (unpack2x16float needs no shader-f16 feature and
-// halves the bytes, and the loads, of every distance). Rows padded to D4 groups of four.
-@group(0) @binding(2) var<storage, read> base: array<vec2<u32>>;
+// Base vectors stored as f16, eight per vec4<u32> (unpack2x16float needs no shader-f16 feature).
+// One load brings eight dimensions: half the load instructions of f32, which is what a load
+// costs on adapters that issue one per lane (llvmpipe). Rows are padded to D4 / 2 such groups,
+// so D4 is even. Concatenated after a kernel that declares D4 and the private query `qv`.
+@group(0) @binding(2) var<storage, read> base: array<vec4<u32>>;
 
-fn base_vec4(row: u32, t: u32) -> vec4<f32> {
-  let w = base[row * D4 + t];
-  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
+fn l2_partial(row: u32) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  let o = row * (D4 / 2u);
+  for (var t = 0u; t < D4 / 2u; t++) {
+    let w = base[o + t];
+    let d0 = qv[2u * t] - vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
+    let d1 = qv[2u * t + 1u] - vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w));
+    acc += d0 * d0 + d1 * d1;
+  }
+  return acc;
+}
+
+fn dot_partial(row: u32) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  let o = row * (D4 / 2u);
+  for (var t = 0u; t < D4 / 2u; t++) {
+    let w = base[o + t];
+    acc += qv[2u * t] * vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
+    acc += qv[2u * t + 1u] * vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w));
+  }
+  return acc;
 }

@@ -5,7 +5,8 @@
 // Each iteration: the team leader merges the last candidates into the top list and picks the
 // next SW unexpanded parents; then every lane expands some of their neighbours: visited check by
 // atomic compare-exchange, distance for the new ones. Ends when no parent is left or after
-// max_iter iterations. Storage of the base vectors comes from a base_*.wgsl file (base_vec4).
+// max_iter iterations. Storage of the base vectors comes from a base_*.wgsl file, which
+// supplies l2_partial / dot_partial of one row against the private query qv.
 
 // The query lives in a private array (registers or stack), far cheaper to re-read than workgroup
 // or storage memory; array lengths must be compile-time, so the host rewrites this line.
@@ -63,17 +64,12 @@ var<workgroup> team_active: array<u32, QPW>;
 var<workgroup> any_active: u32;
 
 fn distance(row: u32) -> f32 {
-  var acc = vec4<f32>(0.0);
+  // The storage file sums per-lane partials against the private query qv.
   if (METRIC == 0u) {
-    for (var t = 0u; t < D4; t++) {
-      let d = qv[t] - base_vec4(row, t);
-      acc += d * d;
-    }
+    let acc = l2_partial(row);
     return acc.x + acc.y + acc.z + acc.w;
   }
-  for (var t = 0u; t < D4; t++) {
-    acc += qv[t] * base_vec4(row, t);
-  }
+  let acc = dot_partial(row);
   let dot4 = acc.x + acc.y + acc.z + acc.w;
   return select(1.0 - dot4, -dot4, METRIC == 1u);
 }

@@ -25,8 +25,7 @@ export interface ExactKnnTuning {
 export const DEFAULT_EXACT_TUNING: ExactKnnTuning = { workgroupSize: 64, strip: 16, firstSegment: 1024, blockBytes: 16 << 20 };
 
 /** Pads rows to a multiple of 4 floats so the kernel can read vec4s; zeros change no distance. */
-export function padRows(set: VectorSet): { data: Float32Array; dim4: number } {
-  const dim4 = Math.ceil(set.dim / 4);
+export function padRows(set: VectorSet, dim4 = Math.ceil(set.dim / 4)): { data: Float32Array; dim4: number } {
   if (dim4 * 4 === set.dim) return { data: set.data, dim4 };
   const out = new Float32Array(set.n * dim4 * 4);
   for (let i = 0; i < set.n; i++) out.set(set.data.subarray(i * set.dim, (i + 1) * set.dim), i * dim4 * 4);

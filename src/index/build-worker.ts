@@ -5,7 +5,7 @@
  * on its own (the pool terminates its workers in a finally).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { attachArena, type ArenaInit } from './simd-kernels.ts';
+import { attachArena, type ArenaInit } from './arena.ts';
 import type { OpHandler, WorkerContext } from './pool.ts';
 import { nndOps } from './nn-descent.ts';
 import { knnOps } from './knn.ts';

@@ -10,9 +10,9 @@ import { METRICS } from '../data/types.ts';
 import { UserError } from '../errors.ts';
 import { resolveBuildParams, type BuildParams, type BuildParamsInput } from './params.ts';
 import { createGraph, NO_NEIGHBOR, type Graph } from './graph.ts';
-import { createArena } from './simd-kernels.ts';
+import { createArena } from './arena.ts';
 import { WorkerPool } from './pool.ts';
-import { knownBytesFor, nnDescent, nndIds, sampleSize } from './nn-descent.ts';
+import { knownBytesFor, nnDescent, sampleSize } from './nn-descent.ts';
 import { cpuExactKnn, type KnnProvider } from './knn.ts';
 import { cagraOptimize } from './prune.ts';
 import { vamanaBuild } from './vamana.ts';
@@ -104,19 +104,25 @@ function reporter(opts: BuildOptions, started: number): { phase(name: string, fr
   };
 }
 
-/** Copy the caller's exact kNN lists (original ids) into the build numbering, checking them. */
-function knnToInternal(ext: Int32Array, n: number, K: number, perm: Int32Array, inv: Int32Array): Int32Array {
+/**
+ * Write the provider's exact kNN lists (caller's ids) into the arena's list region as codes in the
+ * build numbering, checking each row: ids in range, not the row itself, no repeats.
+ */
+function providerToLists(ext: Int32Array, lists: Int32Array, n: number, K: number, perm: Int32Array, inv: Int32Array): void {
   if (ext.length < n * K) throw new Error(`kNN provider returned ${ext.length} ids, expected n * k = ${n * K}`);
-  const out = new Int32Array(new SharedArrayBuffer(n * K * 4));
+  const seen = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
-    const src = perm[i] * K;
+    const self = perm[i];
+    const src = self * K;
     for (let r = 0; r < K; r++) {
       const id = ext[src + r];
-      if (!(id >= 0 && id < n) || id === perm[i]) throw new Error(`kNN provider returned an invalid neighbour ${id} for vector ${perm[i]}`);
-      out[i * K + r] = inv[id];
+      if (!(id >= 0 && id < n) || id === self || seen[id] === i) {
+        throw new Error(`kNN provider returned an invalid or repeated neighbour ${id} for vector ${self}`);
+      }
+      seen[id] = i;
+      lists[i * K + r] = inv[id] << 1;
     }
   }
-  return out;
 }
 
 /**
@@ -152,10 +158,11 @@ export async function buildGraph(
   }
 
   const progress = reporter(opts, started);
-  // NN-descent keeps its lists in the arena, where the wasm membership scan can read them.
-  const useNnd = p.algorithm === 'cagra' && p.knn === 'nn-descent';
+  // The kNN lists live in the arena, where the wasm membership scan and detour count read them.
+  const cagra = p.algorithm === 'cagra';
   const K = p.intermediateDegree;
-  const extras = useNnd ? { listInts: K, knownBytes: knownBytesFor(sampleSize(K, p.nnDescent.rho)) } : {};
+  const knownBytes = cagra && p.knn === 'nn-descent' ? knownBytesFor(sampleSize(K, p.nnDescent.rho)) : 0;
+  const extras = cagra ? { listInts: K, knownBytes } : {};
   const arena = createArena(base.data, n, dim, metric === 'l2', threads, extras);
   const pool = await WorkerPool.create(arena, threads);
   let rounds: number[] | undefined;
@@ -177,22 +184,23 @@ export async function buildGraph(
     lap('entryPoints');
 
     let inner: Uint32Array;
-    if (p.algorithm === 'cagra') {
+    if (cagra) {
       progress.phase('knn', 0);
-      let knn: Int32Array;
-      if (p.knn === 'exact') {
-        knn = opts.knn ? knnToInternal(await opts.knn(base, K, metric), n, K, perm, inv) : await cpuExactKnn(pool, n, K);
+      const lists = new Int32Array(arena.memory.buffer, arena.layout.listPtr, n * K);
+      if (p.knn === 'exact' && opts.knn) {
+        providerToLists(await opts.knn(base, K, metric), lists, n, K, perm, inv);
+      } else if (p.knn === 'exact') {
+        const knn = await cpuExactKnn(pool, n, K);
+        for (let i = 0; i < n * K; i++) lists[i] = knn[i] << 1;
       } else {
-        const lists = new Int32Array(arena.memory.buffer, arena.layout.listPtr, n * K);
         const res = await nnDescent(pool, n, K, p.nnDescent, p.seed, lists, (r, max) => progress.phase('knn', r / max));
         rounds = res.updates;
         for (const [k, v] of Object.entries(res.seconds)) phases[`knn.${k}`] = v;
-        knn = nndIds(res.st);
       }
       lap('knn');
       progress.phase('prune', 0);
       const g = createGraph(n, degree);
-      await cagraOptimize(pool, knn, n, K, g);
+      await cagraOptimize(pool, n, K, g);
       inner = g.neighbors;
       lap('prune');
     } else {
@@ -204,13 +212,19 @@ export async function buildGraph(
     // Bridge whatever the entry points cannot reach (separated clusters), then back to the
     // caller's ids: row perm[i] holds node i's edges, each mapped through perm.
     progress.phase('finish', 0);
-    const { bridges, unreachable } = await connectGraph(pool, inner, degree, entry);
-    const graph = createGraph(n, degree);
+    // Vamana rows are vamana.R long: keep the first graphDegree (nearest first) or pad.
     const R = inner.length / n;
+    let rows = inner;
+    if (R !== degree) {
+      rows = new Uint32Array(n * degree).fill(NO_NEIGHBOR);
+      for (let i = 0; i < n; i++) rows.set(inner.subarray(i * R, i * R + Math.min(R, degree)), i * degree);
+    }
+    const { bridges, unreachable } = await connectGraph(pool, rows, degree, entry);
+    const graph = createGraph(n, degree);
     for (let i = 0; i < n; i++) {
       const dst = perm[i] * degree;
       for (let j = 0; j < degree; j++) {
-        const v = j < R ? inner[i * R + j] : NO_NEIGHBOR;
+        const v = rows[i * degree + j];
         graph.neighbors[dst + j] = v === NO_NEIGHBOR ? NO_NEIGHBOR : perm[v];
       }
     }

@@ -9,7 +9,7 @@
  * Spreading uses squared L2 whatever the metric: coverage is a geometric notion.
  */
 import type { WorkerContext, WorkerPool } from './pool.ts';
-import { SCRATCH_INTS } from './simd-kernels.ts';
+import { SCRATCH_INTS } from './arena.ts';
 import { Rng, hash3 } from './rng.ts';
 
 interface ConnectArgs {

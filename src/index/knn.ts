@@ -4,7 +4,7 @@
  */
 import type { Metric, VectorSet } from '../data/types.ts';
 import type { WorkerContext, WorkerPool } from './pool.ts';
-import { SCRATCH_INTS } from './simd-kernels.ts';
+import { SCRATCH_INTS } from './arena.ts';
 
 /**
  * Exact k nearest neighbours of every base vector among the base, itself excluded: n * k ids,

@@ -6,17 +6,25 @@
  * both lists. Lists start from random-projection-tree leaves (as pynndescent does), which supply
  * most close pairs before the first round, topped up with random nodes.
  *
- * Parallel scheme (lists in SharedArrayBuffers): the sample and reverse phases give each thread a
- * fixed node range and write only there; the join phase hands out node chunks through an atomic
- * cursor and inserts into any list under a per-node spin lock (an Atomics CAS; an unlocked "beats
- * the worst entry?" test rejects most pairs first). With one thread no lock is taken and the
- * result is deterministic. Distances are bit-identical wherever computed (simd-kernels.ts), so a
- * duplicate entry can only sit among equal distances.
+ * Where the time goes and what keeps it down (100k x 128, one thread): most candidates of a join
+ * are already in each other's lists, so a membership matrix (a wasm scan over the lists) drops
+ * those pairs before any distance is computed, and the pair loop itself runs in wasm; the build renumbers nodes in tree order, so the
+ * lists a join touches sit close in memory; tree leaves are joined as a whole distance matrix and
+ * merged into each list once.
+ *
+ * Parallel scheme: the lists' ids (codes) live in the shared wasm arena, distances and samples in
+ * SharedArrayBuffers. The sample and reverse phases give each thread a fixed node range and write
+ * only there; the join phase hands out node chunks through an atomic cursor and inserts into any
+ * list under a per-node spin lock (an Atomics CAS; an unlocked "beats the worst entry?" test
+ * rejects most pairs first). With one thread no lock is taken and the result is deterministic.
+ * Distances are bit-identical wherever computed (simd-kernels.ts), so a duplicate entry can only
+ * sit among equal distances.
  */
 import type { WorkerContext, WorkerPool } from './pool.ts';
 import { rangeOf } from './pool.ts';
 import type { NnDescentParams } from './params.ts';
 import { rpSplit } from './rp-tree.ts';
+import { SCRATCH_INTS } from './arena.ts';
 import { Rng, hash3 } from './rng.ts';
 
 export interface NndState {
@@ -115,19 +123,21 @@ function insert(st: NndState, v: number, id: number, d: number): number {
 interface JoinScratch {
   /** slot[id] = 1 + the id's index among the current join's candidates, 0 otherwise (arena memory). */
   slot: Uint16Array;
-  /** known[p * (m + 1) + 1 + q] = 1 when candidate q is in candidate p's list (arena memory). */
-  known: Uint8Array;
-  worst: Float32Array;
-  sub: Int32Array;
+  /** The distance block read as i32, for the offers' indices. */
+  offI: Int32Array;
 }
+
+/** Candidates per join are at most 4S; the scratch offsets above hold up to 2048. */
+const MAX_CANDIDATES = 2048;
 
 function joinScratch(ctx: WorkerContext, maxM: number): JoinScratch {
   let s = ctx.cache.get('nnd.join') as JoinScratch | undefined;
-  if (!s || s.worst.length < maxM) {
-    if (ctx.arena.slot.length === 0 || ctx.arena.known.length < maxM * (maxM + 1)) {
-      throw new Error('NN-descent: the arena was made without list scratch');
+  if (!s) {
+    const a = ctx.arena;
+    if (a.slot.length === 0 || a.known.length < maxM * (maxM + 1) || maxM > MAX_CANDIDATES) {
+      throw new Error('NN-descent: the arena was made without room for the join scratch');
     }
-    s = { slot: ctx.arena.slot, known: ctx.arena.known, worst: new Float32Array(maxM), sub: new Int32Array(maxM) };
+    s = { slot: a.slot, offI: new Int32Array(a.out.buffer, a.outPtr, SCRATCH_INTS) };
     ctx.cache.set('nnd.join', s);
   }
   return s;
@@ -261,50 +271,42 @@ function joinLeaf(ctx: WorkerContext, st: NndState, m: number): number {
   return updates;
 }
 
+// Scratch offsets (in 4-byte words) inside the thread's id and distance blocks during a join:
+// ids: candidates at 0, a row's partner ids at SUB_IDS, their indices at SUB_IDX;
+// out: a row's distances at 0, per-candidate worst at WORST, offers (3 words each) from OFFERS.
+const SUB_IDS = SCRATCH_INTS >> 1;
+const SUB_IDX = (SCRATCH_INTS >> 2) * 3;
+const WORST = SCRATCH_INTS >> 3;
+const OFFERS = SCRATCH_INTS >> 2;
+
 /**
  * Local join of one node over the candidates in arena.ids[0..m), the first nNew being new: pairs
  * (i, j) with i < nNew, j > i. Most candidates are already in each other's lists, so a membership
- * matrix is built first (known[i][j]: j is in i's list; branch-free through `slot`), pairs known on
- * both sides are skipped before any distance is computed, and a surviving pair is offered only to
- * the side that lacks it.
+ * matrix is built first (wasm scanKnown); then per row the wasm joinRow skips pairs known on both
+ * sides, scores the rest and returns the offers (pair beats a side's worst, side lacks it). Only
+ * the list inserts run here; each refreshes the candidate's worst for the rows after it.
  */
 function localJoin(ctx: WorkerContext, st: NndState, m: number, nNew: number, s: JoinScratch): number {
   const a = ctx.arena;
   const stride = a.layout.stride;
-  const cand = a.ids, out = a.out, gworst = st.worst;
+  const cand = a.ids, gworst = st.worst;
+  const out = a.out, offI = s.offI;
   const K = st.K;
-  const { known, worst, sub } = s;
-  const kw = m + 1; // column 0 absorbs ids that are not candidates
-  known.fill(0, 0, m * kw);
-  for (let p = 0; p < m; p++) worst[p] = gworst[cand[p]];
+  const kw = m + 1; // column 0 of the matrix absorbs ids that are not candidates
+  for (let p = 0; p < m; p++) out[WORST + p] = gworst[cand[p]];
   a.scanKnown(a.layout.listPtr, K * 4, a.idsPtr, m, a.slotPtr, a.knownPtr, kw);
-  // The second half of the id scratch holds each row's surviving partners.
-  const subOff = cand.length >> 1;
-  const subPtr = a.idsPtr + subOff * 4;
+  const worstPtr = a.outPtr + WORST * 4, offersPtr = a.outPtr + OFFERS * 4;
+  const subIds = a.idsPtr + SUB_IDS * 4, subIdx = a.idsPtr + SUB_IDX * 4;
   let updates = 0;
   for (let i = 0; i < nNew; i++) {
-    const ci = cand[i];
-    const ki = i * kw;
-    let c = 0;
-    for (let jj = i + 1; jj < m; jj++) {
-      if (known[ki + jj + 1] & known[jj * kw + i + 1]) continue;
-      sub[c] = jj;
-      cand[subOff + c] = cand[jj];
-      c++;
-    }
-    if (c === 0) continue;
-    a.dist(ci * stride, 0, stride, subPtr, c, a.outPtr, stride);
-    for (let t = 0; t < c; t++) {
-      const d = out[t];
-      const jj = sub[t];
-      if (d < worst[i] && known[ki + jj + 1] === 0) {
-        updates += insert(st, ci, cand[jj], d);
-        worst[i] = gworst[ci];
-      }
-      if (d < worst[jj] && known[jj * kw + i + 1] === 0) {
-        const v = cand[jj];
-        updates += insert(st, v, ci, d);
-        worst[jj] = gworst[v];
+    const k = a.joinRow(a.idsPtr, m, i, a.knownPtr, worstPtr, subIds, subIdx, a.outPtr, offersPtr, stride);
+    for (let o = OFFERS, end = OFFERS + 3 * k; o < end; o += 3) {
+      const side = offI[o];
+      const v = cand[side];
+      const d = out[o + 2];
+      if (d < gworst[v]) {
+        updates += insert(st, v, cand[offI[o + 1]], d);
+        out[WORST + side] = gworst[v];
       }
     }
   }

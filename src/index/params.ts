@@ -10,17 +10,18 @@ export type BuildAlgorithm = 'cagra' | 'vamana';
 export type KnnSource = 'auto' | 'exact' | 'nn-descent';
 
 export interface NnDescentParams {
-  /** Maximum local-join rounds [NN-descent "iterations"; pynndescent n_iters]. Default 12. */
+  /** Maximum local-join rounds [NN-descent "iterations"; pynndescent n_iters]. Default 12 (100k x 128 converges in ~7). */
   iterations: number;
   /**
    * Sample rate [NN-descent rho]: each round a node joins at most ceil(rho * K) of its new
-   * neighbours (and as many reverse ones), K = intermediateDegree. Default 0.3: lower than the
-   * paper's 0.5-1.0 because the random-projection-tree start already supplies most close pairs.
+   * neighbours (and as many reverse ones), K = intermediateDegree. Default 0.2: lower than the
+   * paper's 0.5-1.0 because the random-projection-tree start already supplies most close pairs
+   * (measured on 100k x 128: 0.15-0.2 fastest at equal recall, 0.3 about 20% slower).
    */
   rho: number;
   /** Stop when a round changes fewer than delta * n * K list entries [NN-descent delta]. Default 0.001. */
   delta: number;
-  /** Random-projection trees used to seed the lists [pynndescent n_trees]; 0 = auto (2-6 by n). */
+  /** Random-projection trees used to seed the lists [pynndescent n_trees]; 0 = auto: 2 up to 20k, 4 up to 200k, else 6. */
   trees: number;
   /** Leaf size of those trees [pynndescent leaf_size]; 0 = auto (= K, at most 128). */
   leafSize: number;
@@ -29,9 +30,9 @@ export interface NnDescentParams {
 export interface VamanaParams {
   /** RobustPrune distance factor of the second pass [DiskANN alpha]. Default 1.2. */
   alpha: number;
-  /** Build beam width [DiskANN L]; 0 = auto = max(2R, 64)... capped at 256, see resolve. */
+  /** Build beam width [DiskANN L, typically 64-128]; 0 = auto = clamp(2R, 64, 256). */
   L: number;
-  /** Maximum out-degree during the build [DiskANN R]; 0 = graphDegree. */
+  /** Maximum out-degree during the build [DiskANN R]; 0 = graphDegree. The stored graph keeps each row's first graphDegree edges (nearest first) or pads. */
   R: number;
 }
 

@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
-import type { Arena, ArenaInit } from './simd-kernels.ts';
+import type { Arena, ArenaInit } from './arena.ts';
 import { createContext, handleOp } from './build-worker.ts';
 
 /** What an op sees on its thread. */
@@ -106,10 +106,14 @@ export class WorkerPool {
         w.postMessage({ id, op, args: args(t) });
       });
     });
-    // allSettled, so a failure never leaves another thread's reply dangling.
-    const settled = await Promise.allSettled(jobs);
-    for (const s of settled) if (s.status === 'rejected') throw s.reason;
-    return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+    try {
+      return await Promise.all(jobs);
+    } catch (err) {
+      // The other threads may still be inside the op: the pool is unusable, the build's finally
+      // terminates it.
+      this.#failure ??= err as Error;
+      throw err;
+    }
   }
 
   /** Terminate the workers; safe to call twice and after a failure. */

@@ -2,7 +2,7 @@
  * CAGRA graph optimisation (Ootomo et al., arXiv 2308.15136, section 3.2), from a kNN graph of
  * degree K sorted by distance to a fixed-degree graph of degree d:
  *
- * 1. Rank-based pruning. For node X with list L (ranks 0..K-1), an edge X->C at rank j is
+ * 1. Rank-based pruning (the counting loop is a wasm kernel, simd-kernels.ts). For node X with list L (ranks 0..K-1), an edge X->C at rank j is
  *    "detourable" through X->A (rank i) and A->C (rank r in A's list) when max(i, r) < j. Ranks
  *    stand in for distances, so no distance is computed. Keep the d edges with the fewest detours,
  *    ties by rank.
@@ -18,7 +18,6 @@ import { rangeOf } from './pool.ts';
 import type { Graph } from './graph.ts';
 
 interface DetourArgs {
-  knn: Int32Array;
   K: number;
   d: number;
   pruned: Int32Array;
@@ -46,45 +45,31 @@ interface MergeArgs {
   hi: number;
 }
 
-function scratch(ctx: WorkerContext, n: number): Uint16Array {
-  let s = ctx.cache.get('prune') as Uint16Array | undefined;
-  if (!s || s.length !== n) {
-    s = new Uint16Array(n);
-    ctx.cache.set('prune', s);
-  }
-  return s;
-}
-
 export const pruneOps = {
-  'prune.detour'(ctx: WorkerContext, { knn, K, d, pruned, lo, hi }: DetourArgs): null {
-    const n = knn.length / K;
-    // rank1[c] = 1 + c's rank in the current node's list, 0 for nodes not in it (reset after use).
-    const rank1 = scratch(ctx, n);
-    // detours[1 + j] counts rank j's detours; detours[0] absorbs the misses, so the loop has no branch.
-    const detours = new Int32Array(K + 1);
+  /** Rows [lo, hi): detour counts (wasm kernel over the arena's code lists), then the d best by (detours, rank). */
+  'prune.detour'(ctx: WorkerContext, { K, d, pruned, lo, hi }: DetourArgs): null {
+    const a = ctx.arena;
+    const lists = a.lists;
+    if (lists.length !== a.layout.n * K || a.slot.length === 0) throw new Error('prune: the arena holds no kNN lists');
+    // rank1[c] = 1 + c's rank in the current list, 0 otherwise (the NN-descent slot array, free now).
+    const rank1 = a.slot;
+    // detours[1 + j] counts rank j's detours; detours[0] absorbs the misses (the kernel has no branch).
+    const detours = new Int32Array(a.out.buffer, a.outPtr, K + 1);
     const bucketStart = new Int32Array(K + 1);
     const order = new Int32Array(K);
     for (let x = lo; x < hi; x++) {
       const row = x * K;
-      for (let j = 0; j < K; j++) rank1[knn[row + j]] = j + 1;
-      detours.fill(0);
-      for (let i = 0; i < K - 1; i++) {
-        const arow = knn[row + i] * K;
-        // A detour x->a->c needs rank(a) = i < j and rank of c in a's list r < j (j = c's rank).
-        for (let r = 0; r < K - 1; r++) {
-          const j1 = rank1[knn[arow + r]];
-          const lim = (i > r ? i : r) + 1;
-          detours[j1 > lim ? j1 : 0]++;
-        }
-      }
-      for (let j = 0; j < K; j++) rank1[knn[row + j]] = 0;
-      // Stable counting sort by detour count (counts are < K).
+      for (let j = 0; j < K; j++) rank1[lists[row + j] >> 1] = j + 1;
+      for (let j = 0; j <= K; j++) detours[j] = 0;
+      a.detours(a.layout.listPtr, K, x, a.slotPtr, a.outPtr, 0, 0);
+      for (let j = 0; j < K; j++) rank1[lists[row + j] >> 1] = 0;
+      // Stable counting sort by detour count (a count is at most its rank, < K).
       bucketStart.fill(0);
       for (let j = 0; j < K; j++) bucketStart[detours[j + 1] + 1]++;
       for (let b = 1; b <= K; b++) bucketStart[b] += bucketStart[b - 1];
       for (let j = 0; j < K; j++) order[bucketStart[detours[j + 1]]++] = j;
       const out = x * d;
-      for (let t = 0; t < d; t++) pruned[out + t] = knn[row + order[t]];
+      for (let t = 0; t < d; t++) pruned[out + t] = lists[row + order[t]] >> 1;
     }
     return null;
   },
@@ -130,12 +115,15 @@ function contains(a: Uint32Array, start: number, len: number, v: number): boolea
   return false;
 }
 
-/** kNN lists (n * K, sorted) -> CAGRA graph of degree d written into `graph`. */
-export async function cagraOptimize(pool: WorkerPool, knn: Int32Array, n: number, K: number, graph: Graph): Promise<void> {
+/**
+ * The arena's kNN lists (n * K codes, id << 1 | flag, each row sorted by distance) -> CAGRA
+ * graph of degree d written into `graph`.
+ */
+export async function cagraOptimize(pool: WorkerPool, n: number, K: number, graph: Graph): Promise<void> {
   const d = graph.degree;
   const T = pool.threads;
   const pruned = new Int32Array(new SharedArrayBuffer(Math.max(4, n * d * 4)));
-  await pool.run('prune.detour', (t) => ({ knn, K, d, pruned, ...rangeOf(n, T, t) }));
+  await pool.run('prune.detour', (t) => ({ K, d, pruned, ...rangeOf(n, T, t) }));
   const rev = new Int32Array(new SharedArrayBuffer(Math.max(4, n * d * 4)));
   const revCnt = new Int32Array(new SharedArrayBuffer(Math.max(4, n * 4)));
   await pool.run('prune.reverse', (t) => ({ pruned, n, d, rev, revCnt, ...rangeOf(n, T, t) }));

@@ -5,7 +5,7 @@
  * points get near ids (their lists and vectors then share cache lines and pages).
  */
 import type { WorkerContext } from './pool.ts';
-import { SCRATCH_INTS } from './simd-kernels.ts';
+import { SCRATCH_INTS } from './arena.ts';
 import { Rng, hash3 } from './rng.ts';
 
 function projScratch(ctx: WorkerContext, n: number): Float32Array {

@@ -5,7 +5,10 @@
  * SIMD, and the build is almost all distance computations. The module imports one shared memory,
  * so every worker thread runs the same kernels over the same vectors without copies.
  *
- * Both kernels have the signature
+ * Exports: `l2` and `negdot` (distances), `scanKnown` (NN-descent's membership matrix) and
+ * `detours` (CAGRA's detour count); the arena (arena.ts) lays out the memory they work on.
+ *
+ * The two distance kernels have the signature
  *   (q, base, stride, ids, count, out, dimBytes): out[k] = dist(q, base + ids[k] * stride)
  * with byte addresses; vectors are padded with zeros to a multiple of 4 floats (the padding
  * changes neither distance). `l2` gives squared L2, `negdot` gives -<q, x>: for ip and angular
@@ -15,14 +18,11 @@
  * it is computed (the kNN lists rely on that to detect duplicates by distance).
  */
 
-import { UserError } from '../errors.ts';
-
 // The WebAssembly globals, typed here: the project's lib settings (no DOM) do not declare them.
 export interface WasmMemory {
   readonly buffer: SharedArrayBuffer;
 }
 interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
@@ -165,8 +165,9 @@ function kernelBody(l2: boolean): number[] {
 }
 
 /**
- * NN-descent's membership scan, (lists, rowBytes, cand, nScan, slot, known, kw):
- * for p < nScan, for each entry code of list cand[p]: known[p * kw + slot[code >> 1]] = 1, where
+ * NN-descent's membership scan, (lists, rowBytes, cand, nScan, slot, known, kw): zero
+ * known[0 .. nScan * kw), then for p < nScan, for each entry code of list cand[p]:
+ * known[p * kw + slot[code >> 1]] = 1, where
  * lists hold i32 codes (id << 1 | flag), slot is a u16 array (id -> 1 + candidate index, or 0)
  * and known a u8 matrix. Branch-free; it is the hottest loop of the kNN build.
  */
@@ -176,7 +177,10 @@ function scanBody(): number[] {
   const AND = 0x71;
   const LOAD16U = [0x2f, 1, 0];
   const STORE8 = [0x3a, 0, 0];
+  const MEMORY_FILL = [0xfc, 0x0b, 0x00];
   const body = [
+    // known[0 .. nScan * kw) = 0
+    ...get(KNOWN), ...i32c(0), ...get(NSCAN), ...get(KW), MUL, ...MEMORY_FILL,
     ...i32c(0), ...set(P),
     ...BLOCK,
     ...LOOP,
@@ -203,17 +207,144 @@ function scanBody(): number[] {
   return [...uleb(code.length), ...code];
 }
 
+/**
+ * CAGRA's detour count for one node, (lists, K, x, rank1, detours, -, -): with L = the i32 code
+ * lists (id << 1 | flag, K per node), rank1 a u16 array (1 + rank in x's list, 0 if absent) and
+ * detours an i32[K + 1] array: for i < K - 1, a = L[x][i], for r < K - 1, j1 = rank1[L[a][r]]:
+ * detours[j1 > max(i, r) + 1 ? j1 : 0]++. Branch-free through `select`.
+ */
+function detourBody(): number[] {
+  const LISTS = 0, KK = 1, X = 2, RANK = 3, DET = 4;
+  const I = 7, R = 8, AROW = 9, J1 = 10, ADDR = 11, XROW = 12, LIM = 13;
+  const SHR_U = 0x76, SUB = 0x6b, SELECT = 0x1b, GT_S = 0x4a, I32_STORE = [0x36, 2, 0];
+  const LOAD16U = [0x2f, 1, 0];
+  const body = [
+    // xrow = lists + x * K * 4
+    ...get(LISTS), ...get(X), ...get(KK), MUL, ...i32c(2), SHL, ADD, ...set(XROW),
+    ...i32c(0), ...set(I),
+    ...BLOCK,
+    ...LOOP,
+    ...get(I), ...get(KK), ...i32c(1), SUB, GE_U, ...brIf(1),
+    // arow = lists + (L[x][i] >> 1) * K * 4
+    ...get(LISTS), ...get(XROW), ...get(I), ...i32c(2), SHL, ADD, ...LOAD32(0), ...i32c(1), SHR_U, ...get(KK), MUL, ...i32c(2), SHL, ADD, ...set(AROW),
+    ...i32c(0), ...set(R),
+    ...LOOP,
+    // j1 = rank1[L[a][r] >> 1]
+    ...get(RANK), ...get(AROW), ...get(R), ...i32c(2), SHL, ADD, ...LOAD32(0), ...i32c(1), SHR_U, ...i32c(1), SHL, ADD, ...LOAD16U, ...set(J1),
+    // lim = max(i, r) + 1
+    ...get(I), ...get(R), ...get(I), ...get(R), GT_S, SELECT, ...i32c(1), ADD, ...set(LIM),
+    // addr = det + (j1 > lim ? j1 : 0) * 4; *addr += 1
+    ...get(DET), ...get(J1), ...i32c(0), ...get(J1), ...get(LIM), GT_S, SELECT, ...i32c(2), SHL, ADD, ...set(ADDR),
+    ...get(ADDR), ...get(ADDR), ...LOAD32(0), ...i32c(1), ADD, ...I32_STORE,
+    ...get(R), ...i32c(1), ADD, ...set(R),
+    ...get(R), ...get(KK), ...i32c(1), SUB, LT_U, ...brIf(0),
+    END,
+    ...get(I), ...i32c(1), ADD, ...set(I),
+    ...br(0),
+    END,
+    END,
+    END,
+  ];
+  const code = [...vec([[...uleb(7), I32]]), ...body];
+  return [...uleb(code.length), ...code];
+}
+
+/**
+ * One row of NN-descent's local join, (cand, m, i, known, worst, subIds, subIdx, out, offers,
+ * stride) -> offer count. Partners jj > i that are not known on both sides are gathered
+ * (subIds: their ids, subIdx: their indices), scored by the distance kernel into out, and each
+ * pair that beats a side's worst (f32 per candidate) and is unknown to that side is written to
+ * offers as (side, other, d) triples of i32, i32, f32. The caller does the list inserts.
+ */
+function joinRowBody(l2: boolean): number[] {
+  const CAND = 0, M = 1, II = 2, KNOWN = 3, WORST = 4, SUBIDS = 5, SUBIDX = 6, OUT = 7, OFFERS = 8, STRIDE = 9;
+  const KW = 10, KI = 11, C = 12, JJ = 13, T = 14, NOFF = 15, ADDR = 16, D = 17, WI = 18;
+  const AND = 0x71, EQZ = 0x45, F32_LT = 0x5d, RETURN = 0x0f, CALL = 0x10;
+  const IF = [0x04, 0x40];
+  const LOAD8U = (off: number) => [0x2d, 0, ...uleb(off)];
+  const STORE32 = (off: number) => [0x36, 2, ...uleb(off)];
+  const F32_LOAD = [0x2a, 2, 0];
+  const F32_STORE_AT = (off: number) => [0x38, 2, ...uleb(off)];
+  const idx4 = (base: number, i: number) => [...get(base), ...get(i), ...i32c(2), SHL, ADD];
+  // known[row * kw + col + 1] with row/col locals
+  const knownAt = (row: number, col: number) => [...get(KNOWN), ...get(row), ...get(KW), MUL, ADD, ...get(col), ADD, ...LOAD8U(1)];
+  const emit = (side: number, other: number) => [
+    ...get(OFFERS), ...get(NOFF), ...i32c(12), MUL, ADD, ...set(ADDR),
+    ...get(ADDR), ...get(side), ...STORE32(0),
+    ...get(ADDR), ...get(other), ...STORE32(4),
+    ...get(ADDR), ...get(D), ...F32_STORE_AT(8),
+    ...get(NOFF), ...i32c(1), ADD, ...set(NOFF),
+  ];
+  const body = [
+    ...get(M), ...i32c(1), ADD, ...set(KW),
+    ...get(II), ...i32c(1), ADD, ...set(JJ),
+    ...i32c(0), ...set(C),
+    // Gather the partners not known on both sides.
+    ...BLOCK,
+    ...LOOP,
+    ...get(JJ), ...get(M), GE_U, ...brIf(1),
+    ...knownAt(II, JJ), ...knownAt(JJ, II), AND, EQZ,
+    ...IF,
+    ...idx4(SUBIDS, C), ...idx4(CAND, JJ), ...LOAD32(0), ...STORE32(0),
+    ...idx4(SUBIDX, C), ...get(JJ), ...STORE32(0),
+    ...get(C), ...i32c(1), ADD, ...set(C),
+    END,
+    ...get(JJ), ...i32c(1), ADD, ...set(JJ),
+    ...br(0),
+    END,
+    END,
+    ...get(C), EQZ, ...IF, ...i32c(0), RETURN, END,
+    // Score them: dist(cand[i], subIds[0..c)) -> out.
+    ...idx4(CAND, II), ...LOAD32(0), ...get(STRIDE), MUL, ...i32c(0), ...get(STRIDE), ...get(SUBIDS), ...get(C), ...get(OUT), ...get(STRIDE),
+    CALL, l2 ? 0 : 1,
+    ...idx4(WORST, II), ...F32_LOAD, ...set(WI),
+    ...i32c(0), ...set(NOFF),
+    ...i32c(0), ...set(T),
+    ...BLOCK,
+    ...LOOP,
+    ...get(T), ...get(C), GE_U, ...brIf(1),
+    ...idx4(OUT, T), ...F32_LOAD, ...set(D),
+    ...idx4(SUBIDX, T), ...LOAD32(0), ...set(JJ),
+    // Offer to i when it beats i's worst and i's list lacks jj.
+    ...get(D), ...get(WI), F32_LT, ...knownAt(II, JJ), EQZ, AND,
+    ...IF, ...emit(II, JJ), END,
+    // Offer to jj likewise.
+    ...get(D), ...idx4(WORST, JJ), ...F32_LOAD, F32_LT, ...knownAt(JJ, II), EQZ, AND,
+    ...IF, ...emit(JJ, II), END,
+    ...get(T), ...i32c(1), ADD, ...set(T),
+    ...br(0),
+    END,
+    END,
+    ...get(NOFF),
+    END,
+  ];
+  const F32 = 0x7d;
+  const code = [...vec([[...uleb(7), I32], [...uleb(2), F32]]), ...body];
+  return [...uleb(code.length), ...code];
+}
+
 /** The module bytes; `maxPages` is the shared memory's declared maximum (64 KiB pages). */
 export function kernelModuleBytes(maxPages: number): Uint8Array {
   const kernelType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), 0x00];
+  const joinType = [0x60, ...vec(new Array<number[]>(10).fill([I32])), ...vec([[I32]])];
   const memImport = [...str('env'), ...str('mem'), 0x02, 0x03, ...uleb(0), ...uleb(maxPages)];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([kernelType])),
+    ...section(1, vec([kernelType, joinType])),
     ...section(2, vec([memImport])),
-    ...section(3, vec([[0], [0], [0]])),
-    ...section(7, vec([[...str('l2'), 0x00, 0], [...str('negdot'), 0x00, 1], [...str('scanKnown'), 0x00, 2]])),
-    ...section(10, vec([kernelBody(true), kernelBody(false), scanBody()])),
+    ...section(3, vec([[0], [0], [0], [0], [1], [1]])),
+    ...section(
+      7,
+      vec([
+        [...str('l2'), 0x00, 0],
+        [...str('negdot'), 0x00, 1],
+        [...str('scanKnown'), 0x00, 2],
+        [...str('detours'), 0x00, 3],
+        [...str('joinRowL2'), 0x00, 4],
+        [...str('joinRowDot'), 0x00, 5],
+      ]),
+    ),
+    ...section(10, vec([kernelBody(true), kernelBody(false), scanBody(), detourBody(), joinRowBody(true), joinRowBody(false)])),
   ];
   return new Uint8Array(bytes);
 }
@@ -228,145 +359,23 @@ export const MAX_PAGES = 65536; // 4 GiB: the wasm32 limit
 /** See scanBody: (lists, rowBytes, cand, nScan, slot, known, kw), byte addresses. */
 export type ScanKernel = DistKernel;
 
-export function instantiateKernels(memory: WasmMemory, maxPages: number): { l2: DistKernel; negdot: DistKernel; scanKnown: ScanKernel } {
-  const module = new WA.Module(kernelModuleBytes(maxPages));
-  const inst = new WA.Instance(module, { env: { mem: memory } });
-  return inst.exports as unknown as { l2: DistKernel; negdot: DistKernel; scanKnown: ScanKernel };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The arena: the base vectors (zero-padded to a multiple of 4 floats) in one shared wasm memory,
-// followed by an iota table (0..n-1, for scans over every vector) and one scratch block per
-// thread (id lists in, distances out, a spare vector).
-
-/** Ids / distances one kernel call can take from a thread's scratch. */
-export const SCRATCH_INTS = 16384;
-
-export interface ArenaLayout {
-  n: number;
-  dim: number;
-  /** dim rounded up to a multiple of 4. */
-  dim4: number;
-  /** Bytes per stored vector (dim4 * 4). */
-  stride: number;
-  kernel: 'l2' | 'negdot';
-  iotaPtr: number;
-  /** NN-descent's kNN lists (n * listInts i32), or 0 bytes. */
-  listPtr: number;
-  listInts: number;
-  /** Per-thread extras inside the scratch block: a u16 per node (slot) and a u8 matrix (known). */
-  slotBytes: number;
-  knownBytes: number;
-  scratchPtr: number;
-  scratchBytes: number;
-  threads: number;
-  pages: number;
-}
-
-export interface ArenaInit {
-  memory: WasmMemory;
-  layout: ArenaLayout;
-}
-
-/** One thread's handle on the arena. */
-export interface Arena {
-  layout: ArenaLayout;
-  f32: Float32Array;
-  i32: Int32Array;
-  /** The metric's kernel (squared L2, or -dot for ip and angular). */
-  dist: DistKernel;
-  /** Both kernels, for geometry that is metric-independent (projections, spreading seeds). */
+export interface Kernels {
   l2: DistKernel;
   negdot: DistKernel;
-  /** Byte addresses of this thread's scratch: ids in, distances out, two spare vectors. */
-  idsPtr: number;
-  outPtr: number;
-  qPtr: number;
-  ids: Int32Array;
-  out: Float32Array;
-  q: Float32Array;
   scanKnown: ScanKernel;
-  slotPtr: number;
-  knownPtr: number;
-  /** n entries when the arena was made with lists, else empty. */
-  slot: Uint16Array;
-  known: Uint8Array;
-  /** The kNN lists region (n * listInts), empty when absent. */
-  lists: Int32Array;
+  /** See detourBody: (lists, K, x, rank1, detours, 0, 0), byte addresses except K and x. */
+  detours: DistKernel;
+  joinRowL2: JoinRowKernel;
+  joinRowDot: JoinRowKernel;
 }
 
-export interface ArenaExtras {
-  /** i32 per node reserved for kNN lists (NN-descent's K). */
-  listInts?: number;
-  /** Bytes of the per-thread u8 matrix. */
-  knownBytes?: number;
-}
+/** See joinRowBody: (cand, m, i, known, worst, subIds, subIdx, out, offers, stride) -> offers. */
+export type JoinRowKernel = (
+  cand: number, m: number, i: number, known: number, worst: number, subIds: number, subIdx: number, out: number, offers: number, stride: number,
+) => number;
 
-/** Copy the base into a fresh shared memory laid out for `threads` threads. */
-export function createArena(data: Float32Array, n: number, dim: number, l2: boolean, threads: number, extras: ArenaExtras = {}): ArenaInit {
-  const dim4 = (dim + 3) & ~3;
-  const stride = dim4 * 4;
-  const iotaPtr = n * stride;
-  const listInts = extras.listInts ?? 0;
-  const listPtr = iotaPtr + ((n * 4 + 15) & ~15);
-  const scratchPtr = listPtr + ((n * listInts * 4 + 15) & ~15);
-  const slotBytes = listInts ? (n * 2 + 15) & ~15 : 0;
-  const knownBytes = ((extras.knownBytes ?? 0) + 15) & ~15;
-  const scratchBytes = SCRATCH_INTS * 8 + 2 * stride + slotBytes + knownBytes;
-  const total = scratchPtr + threads * scratchBytes;
-  const pages = Math.ceil(total / WASM_PAGE);
-  if (pages > MAX_PAGES) {
-    throw new UserError(`graph build: ${n} x ${dim} vectors need ${(total / 2 ** 30).toFixed(2)} GiB of kernel memory; the limit is 4 GiB`);
-  }
-  const memory = new WA.Memory({ initial: pages, maximum: pages, shared: true });
-  const f32 = new Float32Array(memory.buffer);
-  if (dim4 === dim) {
-    f32.set(data.subarray(0, n * dim));
-  } else {
-    for (let i = 0; i < n; i++) f32.set(data.subarray(i * dim, (i + 1) * dim), i * dim4);
-  }
-  const iota = new Int32Array(memory.buffer, iotaPtr, n);
-  for (let i = 0; i < n; i++) iota[i] = i;
-  return {
-    memory,
-    layout: { n, dim, dim4, stride, kernel: l2 ? 'l2' : 'negdot', iotaPtr, listPtr, listInts, slotBytes, knownBytes, scratchPtr, scratchBytes, threads, pages },
-  };
-}
-
-export function attachArena(init: ArenaInit, thread: number): Arena {
-  const { memory, layout } = init;
-  const k = instantiateKernels(memory, layout.pages);
-  const base = layout.scratchPtr + thread * layout.scratchBytes;
-  const idsPtr = base;
-  const outPtr = base + SCRATCH_INTS * 4;
-  const qPtr = base + SCRATCH_INTS * 8;
-  const slotPtr = qPtr + 2 * layout.stride;
-  const knownPtr = slotPtr + layout.slotBytes;
-  return {
-    layout,
-    f32: new Float32Array(memory.buffer),
-    i32: new Int32Array(memory.buffer),
-    dist: layout.kernel === 'l2' ? k.l2 : k.negdot,
-    l2: k.l2,
-    negdot: k.negdot,
-    idsPtr,
-    outPtr,
-    qPtr,
-    ids: new Int32Array(memory.buffer, idsPtr, SCRATCH_INTS),
-    out: new Float32Array(memory.buffer, outPtr, SCRATCH_INTS),
-    q: new Float32Array(memory.buffer, qPtr, 2 * layout.dim4),
-    scanKnown: k.scanKnown,
-    slotPtr,
-    knownPtr,
-    slot: new Uint16Array(memory.buffer, slotPtr, layout.slotBytes ? layout.n : 0),
-    known: new Uint8Array(memory.buffer, knownPtr, layout.knownBytes),
-    lists: new Int32Array(memory.buffer, layout.listPtr, layout.n * layout.listInts),
-  };
-}
-
-/** Distance between two stored vectors (slow path: one kernel call per pair). */
-export function pairDistance(a: Arena, i: number, j: number): number {
-  a.ids[0] = j;
-  a.dist(i * a.layout.stride, 0, a.layout.stride, a.idsPtr, 1, a.outPtr, a.layout.stride);
-  return a.out[0];
+export function instantiateKernels(memory: WasmMemory, maxPages: number): Kernels {
+  const module = new WA.Module(kernelModuleBytes(maxPages));
+  const inst = new WA.Instance(module, { env: { mem: memory } });
+  return inst.exports as unknown as Kernels;
 }

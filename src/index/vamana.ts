@@ -15,7 +15,7 @@
 import type { Metric } from '../data/types.ts';
 import type { WorkerContext, WorkerPool } from './pool.ts';
 import { rangeOf } from './pool.ts';
-import { SCRATCH_INTS } from './simd-kernels.ts';
+import { SCRATCH_INTS } from './arena.ts';
 import { Rng, hash3 } from './rng.ts';
 
 export interface VamanaState {

@@ -11,7 +11,7 @@ import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } fro
 const METRIC_CODE: Record<Metric, number> = { l2: 0, ip: 1, angular: 2 };
 const NONE = 0xffffffff;
 
-/** Rows padded to `dim4 * 4` halves, packed two per u32 (low half first), as unpack2x16float reads them. */
+/** Rows padded to `dim4 * 4` halves (dim4 even: base_f16.wgsl reads eight per load), packed two per u32 (low half first). */
 export function packRowsF16(data: Float32Array, n: number, dim: number, dim4: number): Uint32Array {
   const out = new Uint32Array(n * dim4 * 2);
   for (let i = 0; i < n; i++) {
@@ -78,7 +78,9 @@ export class GpuSearcher {
     this.ctx = ctx;
     this.index = index;
     this.sources = sources;
-    const { data, dim4 } = padRows({ data: index.vectors, n: index.n, dim: index.dim });
+    // f16 rows are read eight dimensions per load, so they pad to a multiple of 8.
+    const dim4 = Math.ceil(index.dim / 4) + (index.storage === 'f16' ? Math.ceil(index.dim / 4) % 2 : 0);
+    const { data } = padRows({ data: index.vectors, n: index.n, dim: index.dim }, dim4);
     this.dim4 = dim4;
     const exact = storageBuffer(ctx, 'index:vectors-f32', data);
     if (index.storage === 'f16') {
@@ -135,7 +137,7 @@ export class GpuSearcher {
       : null;
     const selPipe = refine ? await kernelPipeline(ctx, selectKernel(K)) : null;
 
-    const { data: qdata } = padRows(queries);
+    const { data: qdata } = padRows(queries, this.dim4);
     const qpw = p.workgroupSize / p.teamSize;
     // Batches only split where one binding would overflow (queries or results).
     const maxBind = ctx.limits.maxStorageBufferBindingSize;

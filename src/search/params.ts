@@ -56,8 +56,8 @@ export function resolveSearchParams(input: Partial<SearchParams>, k: number, deg
   const p = { ...DEFAULT_SEARCH_PARAMS, ...input };
   const refine = intIn('refine', p.refine, 0, MAX_ITOPK) || (storesF16 ? Math.min(MAX_ITOPK, 2 * k) : 0);
   const searchK = Math.max(k, refine);
-  // The list must hold the results; round up to a multiple of 8 for tidy workgroup arrays.
-  const itopk = Math.ceil(Math.max(intIn('itopk', p.itopk, 1, MAX_ITOPK), searchK) / 8) * 8;
+  // The list must hold the results.
+  const itopk = Math.max(intIn('itopk', p.itopk, 1, MAX_ITOPK), searchK);
   if (itopk > MAX_ITOPK) throw new UserError(`search params: itopk ${itopk} (raised to cover k=${k} and refine=${refine}) exceeds ${MAX_ITOPK}`);
   const searchWidth = intIn('searchWidth', p.searchWidth, 1, 32);
   const maxIterations = intIn('maxIterations', p.maxIterations, 0, 100_000) || Math.ceil(itopk / searchWidth) + 32;

@@ -12,6 +12,7 @@ import type { BenchSystem, SystemEnv, SystemOptions } from '../systems.ts';
 export interface CrinnSystemOptions extends SystemOptions {
   build?: BuildParamsInput;
   search?: Partial<SearchParams>;
+  /** Vector storage; default f16 (eight dimensions per load, f32 rerank), as CAGRA and GLASS search. */
   storage?: VectorStorage;
 }
 
@@ -25,7 +26,7 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
   return {
     name: 'crinn',
     kind: 'gpu',
-    params: { ...searchParams, storage: o.storage ?? 'f32', effort: 'itopk' },
+    params: { ...searchParams, storage: o.storage ?? 'f16', effort: 'itopk' },
     efforts: o.efforts ?? [16, 24, 32, 48, 64, 96, 128],
     minEffort: o.minEffort ?? 8,
     maxEffort: Math.min(o.maxEffort ?? MAX_ITOPK, MAX_ITOPK),
@@ -33,7 +34,7 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
     async build(ds: Dataset) {
       const ctx = await env.gpu();
       const t0 = performance.now();
-      const { index, stats } = await buildIndex(ds.base, ds.metric, buildParams, { ctx, storage: o.storage, quiet: true });
+      const { index, stats } = await buildIndex(ds.base, ds.metric, buildParams, { ctx, storage: o.storage ?? 'f16', quiet: true });
       engine = new AnnEngine(ctx, index);
       await ctx.idle('crinn upload');
       return { seconds: (performance.now() - t0) / 1000, params: { ...index.buildParams, storage: index.storage, phases: stats.phases } as Record<string, unknown> };
