@@ -7,6 +7,7 @@ export interface GlobalOptions {
   dataDir?: string;
   adapter?: string;
   backend?: string;
+  power?: string;
   quiet?: boolean;
   verbose?: boolean;
 }
@@ -17,7 +18,10 @@ export function globals(cmd: Command): GlobalOptions {
 
 /** Opens the GPU the global options name. */
 export function openFromOptions(o: GlobalOptions): Promise<GpuContext> {
-  return openGpu({ adapter: o.adapter, backend: o.backend ? parseBackend(o.backend) : undefined, verbose: o.verbose });
+  if (o.power !== undefined && o.power !== 'high-performance' && o.power !== 'low-power') {
+    throw new UserError(`--power: unknown preference '${o.power}'; allowed: high-performance, low-power`);
+  }
+  return openGpu({ adapter: o.adapter, backend: o.backend ? parseBackend(o.backend) : undefined, powerPreference: o.power, verbose: o.verbose });
 }
 
 export function positiveInt(value: string | undefined, flag: string, fallback?: number): number {

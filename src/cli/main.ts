@@ -16,6 +16,7 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'folder with named datasets (default $CRINN_DATA_DIR)')
     .option('--adapter <name>', 'use the adapter whose name contains this text (see `crinn adapters`)')
     .option('--backend <backend>', 'Dawn backend: vulkan, opengles, opengl, metal, d3d12, d3d11')
+    .option('--power <preference>', 'adapter power preference: high-performance or low-power')
     .option('--quiet', 'no progress bars or chatter on stderr')
     .option('--verbose', 'print generated WGSL and extra diagnostics to stderr')
     .showHelpAfterError()
