@@ -37,7 +37,7 @@ export interface BuildOptions {
 
 export interface BuildStats {
   seconds: number;
-  /** Wall seconds per phase: order, entryPoints, knn (NN-descent's own split as knn.*), prune | vamana, finish. */
+  /** Wall seconds per phase: setup (arena, workers), order, entryPoints, knn (NN-descent's own split as knn.*), prune | vamana, finish. */
   phases: Record<string, number>;
   /** NN-descent rounds run and list changes per round, when NN-descent ran. */
   nnDescentRounds?: number[];
@@ -90,12 +90,12 @@ function reporter(opts: BuildOptions, started: number): { phase(name: string, fr
       if (!wantBar) return;
       if (!bar && seconds > 1) {
         bar = new cliProgress.SingleBar(
-          { format: 'graph build [{bar}] {percentage}% {phase} | {duration}s', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+          { format: 'graph build [{bar}] {percentage}% {phase} | {elapsed}s', stream: process.stderr, hideCursor: true, clearOnComplete: true },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(1000, 0, { phase: name });
+        bar.start(1000, Math.round(fraction * 1000), { phase: name, elapsed: seconds.toFixed(1) });
       }
-      bar?.update(Math.round(fraction * 1000), { phase: name });
+      bar?.update(Math.round(fraction * 1000), { phase: name, elapsed: seconds.toFixed(1) });
     },
     stop() {
       bar?.stop();
@@ -165,6 +165,7 @@ export async function buildGraph(
   const extras = cagra ? { listInts: K, knownBytes } : {};
   const arena = createArena(base.data, n, dim, metric === 'l2', threads, extras);
   const pool = await WorkerPool.create(arena, threads);
+  lap('setup');
   let rounds: number[] | undefined;
   try {
     // Renumber in RP-tree leaf order: near vectors get near ids, so the lists and vectors a

@@ -19,7 +19,25 @@ function searchRecall(b: VectorSet, q: VectorSet, graph: Graph, entry: Uint32Arr
   return recallAt(found, exact.ids, 10);
 }
 
-function expectWellFormed(graph: Graph, degree: number): void {
+/** Nodes reachable from the entry points. */
+function reachable(graph: Graph, entry: Uint32Array): number {
+  const seen = new Uint8Array(graph.n);
+  const queue = Array.from(entry);
+  for (const e of queue) seen[e] = 1;
+  for (let h = 0; h < queue.length; h++) {
+    for (let j = 0; j < graph.degree; j++) {
+      const v = graph.neighbors[queue[h] * graph.degree + j];
+      if (v < graph.n && !seen[v]) {
+        seen[v] = 1;
+        queue.push(v);
+      }
+    }
+  }
+  return queue.length;
+}
+
+function expectWellFormed(graph: Graph, degree: number, entry?: Uint32Array): void {
+  if (entry) expect(reachable(graph, entry)).toBe(graph.n);
   const c = checkGraph(graph);
   expect(graph.degree).toBe(degree);
   expect(c.minDegree).toBe(degree);
@@ -34,7 +52,7 @@ describe('buildGraph', () => {
   for (const algorithm of ['cagra', 'vamana'] as const) {
     it(`${algorithm}: full rows, distinct neighbours, recall@10 >= 0.95 at ef = 64`, async () => {
       const res = await buildGraph(base, 'l2', { algorithm, threads: 1, seed: 9 }, { quiet: true });
-      expectWellFormed(res.graph, 32);
+      expectWellFormed(res.graph, 32, res.entryPoints);
       expect(res.entryPoints.length).toBe(res.params.numEntryPoints);
       expect(new Set(res.entryPoints).size).toBe(res.entryPoints.length);
       expect(searchRecall(base, queries, res.graph, res.entryPoints, 'l2', 64)).toBeGreaterThanOrEqual(0.95);
@@ -51,10 +69,40 @@ describe('buildGraph', () => {
   }
 
   it('builds with two worker threads', async () => {
-    const res = await buildGraph(base, 'l2', { threads: 2 }, { quiet: true });
+    const progress: number[] = [];
+    const res = await buildGraph(base, 'l2', { threads: 2 }, { quiet: true, onProgress: (p) => progress.push(p.fraction) });
     expect(res.stats.threads).toBe(2);
-    expectWellFormed(res.graph, 32);
+    expectWellFormed(res.graph, 32, res.entryPoints);
     expect(searchRecall(base, queries, res.graph, res.entryPoints, 'l2', 64)).toBeGreaterThanOrEqual(0.95);
+    expect(progress.length).toBeGreaterThan(3);
+    expect(progress.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= progress[i - 1]))).toBe(true);
+    expect(progress[progress.length - 1]).toBe(1);
+  });
+
+  it('vamana gives the same graph on one and two threads', async () => {
+    const a = await buildGraph(base, 'l2', { algorithm: 'vamana', threads: 1, seed: 2 }, { quiet: true });
+    const b = await buildGraph(base, 'l2', { algorithm: 'vamana', threads: 2, seed: 2 }, { quiet: true });
+    expect(b.stats.threads).toBe(2);
+    expect(Buffer.from(a.graph.neighbors.buffer).equals(Buffer.from(b.graph.neighbors.buffer))).toBe(true);
+  });
+
+  it('vamana with R below graphDegree pads the rows', async () => {
+    const small: VectorSet = { data: base.data.subarray(0, 2000 * DIM), n: 2000, dim: DIM };
+    const res = await buildGraph(small, 'l2', { algorithm: 'vamana', threads: 1, vamana: { R: 16 } }, { quiet: true });
+    const c = checkGraph(res.graph);
+    expect(res.graph.degree).toBe(32);
+    expect(c.minDegree).toBeGreaterThanOrEqual(16);
+    expect(c.maxDegree).toBeLessThanOrEqual(17); // 16 plus, rarely, one bridge
+    expect([c.selfLoops, c.duplicates, c.outOfRange, c.holes]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('reaches every node on well-separated clusters', async () => {
+    // 20 tight clusters of ~200 far apart: kNN lists never leave a cluster, 4 entry points.
+    const sep = gaussianMixture(4000, 16, 20, 0.02, 21);
+    const res = await buildGraph(sep, 'l2', { threads: 1, numEntryPoints: 4 }, { quiet: true });
+    expectWellFormed(res.graph, 32, res.entryPoints);
+    expect(res.stats.bridges).toBeGreaterThan(0);
+    expect(res.stats.unreachable).toBe(0);
   });
 
   it('uses an injected exact-kNN provider', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bruteForceKnn } from '../../src/data/metric.ts';
-import { createArena } from '../../src/index/simd-kernels.ts';
+import { createArena } from '../../src/index/arena.ts';
 import { WorkerPool } from '../../src/index/pool.ts';
 import { knownBytesFor, nnDescent, nndIds, sampleSize } from '../../src/index/nn-descent.ts';
 import { cpuExactKnn } from '../../src/index/knn.ts';
