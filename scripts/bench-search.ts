@@ -1,6 +1,7 @@
 // Graph-search benchmark (not a test): build time and QPS at recall 0.90 / 0.95 / 0.99 for this
 // project's GPU search beside usearch and hnswlib-node, all measured in one process run with
 // interleaved sweeps. Usage: node scripts/bench-search.ts [--datasets a,b,c] [--out DIR] [--reps N]
+// [--queries N] [--seeds N] (crinn seeds per query; strongly clustered sets need more)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { runBench } from '../src/bench/run.ts';
 import { openGpu } from '../src/gpu/device.ts';
 import { formatTable } from '../src/bench/table.ts';
 import type { BenchResult } from '../src/bench/schema.ts';
+import type { CrinnSystemOptions } from '../src/bench/peers/crinn.ts';
 
 const { values } = parseArgs({
   options: {
@@ -17,10 +19,12 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'out/bench-search' },
     reps: { type: 'string', default: '3' },
     queries: { type: 'string' },
+    seeds: { type: 'string', default: '0' },
   },
 });
 const dataDir = process.env.CRINN_DATA_DIR ?? path.resolve(import.meta.dirname, '../../shared/datasets');
 mkdirSync(values.out!, { recursive: true });
+const crinnOptions: CrinnSystemOptions = { search: Number(values.seeds) ? { numSeeds: Number(values.seeds) } : {} };
 const rows: string[][] = [];
 let adapter = '';
 for (const name of values.datasets!.split(',')) {
@@ -30,6 +34,7 @@ for (const name of values.datasets!.split(',')) {
     dataset: ds,
     systems: ['crinn', 'usearch', 'hnswlib'],
     reps: Number(values.reps),
+    systemOptions: { crinn: crinnOptions },
     ctxProvider: () => openGpu({}),
     onProgress: (ev) => {
       if (ev.type === 'point') process.stderr.write(`  ${ev.system} effort ${ev.effort}: recall ${ev.recall.toFixed(4)} ${Math.round(ev.qps)} QPS\n`);

@@ -61,7 +61,7 @@ export function resolveSearchParams(input: Partial<SearchParams>, k: number, deg
   if (itopk > MAX_ITOPK) throw new UserError(`search params: itopk ${itopk} (raised to cover k=${k} and refine=${refine}) exceeds ${MAX_ITOPK}`);
   const searchWidth = intIn('searchWidth', p.searchWidth, 1, 32);
   const maxIterations = intIn('maxIterations', p.maxIterations, 0, 100_000) || Math.ceil(itopk / searchWidth) + 32;
-  const numSeeds = intIn('numSeeds', p.numSeeds, 0, 1024) || Math.min(1024, numEntryPoints + 16);
+  const numSeeds = intIn('numSeeds', p.numSeeds, 0, 4096) || Math.min(1024, numEntryPoints + 16);
   // Enough slots that a search rarely needs to forget: every expanded neighbour plus seeds, at most half full.
   const want = Math.ceil(Math.log2(2 * (numSeeds + maxIterations * searchWidth * degree)));
   const hashBits = intIn('hashBits', p.hashBits, 0, 16) || Math.min(13, Math.max(8, want));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { gpuExactKnn } from '../../src/data/exact-knn.ts';
+import { gpuKnnProvider } from '../../src/search/engine.ts';
 import { bruteForceKnn, normalizeRows } from '../../src/data/metric.ts';
 import { readFvecs, readIvecs } from '../../src/data/vecs.ts';
 import { recallAtK } from '../../src/bench/recall.ts';
@@ -20,15 +20,7 @@ afterAll(() => ctx?.destroy());
 
 /** A plain exact kNN graph (no pruning): enough to test the search itself against oracles. */
 async function knnGraphIndex(base: VectorSet, metric: Metric, degree: number, storage: 'f32' | 'f16' = 'f32'): Promise<SearchableIndex> {
-  const knn = await gpuExactKnn(ctx, base, base, degree + 1, metric);
-  const neighbors = new Uint32Array(base.n * degree);
-  for (let i = 0; i < base.n; i++) {
-    let o = 0;
-    for (let j = 0; j <= degree && o < degree; j++) {
-      const v = knn.ids[i * (degree + 1) + j];
-      if (v !== i) neighbors[i * degree + o++] = v;
-    }
-  }
+  const neighbors = new Uint32Array(await gpuKnnProvider(ctx)(base, degree, metric));
   const entryPoints = new Uint32Array(Array.from({ length: 8 }, (_, i) => Math.floor((i * base.n) / 8)));
   return { metric, dim: base.dim, n: base.n, storage, vectors: base.data, graph: { degree, neighbors }, entryPoints };
 }

@@ -12,6 +12,7 @@ import { renderReportHtml } from '../../bench/report-html.ts';
 import { compareResults } from '../../bench/compare.ts';
 import { peerNames, systemNames, type SystemOptions } from '../../bench/systems.ts';
 import { globals, openFromOptions, positiveInt, print } from '../context.ts';
+import type { CrinnSystemOptions } from '../../bench/peers/crinn.ts';
 
 interface BenchOpts {
   dataset?: string;
@@ -27,6 +28,8 @@ interface BenchOpts {
   html?: string;
   reference?: string;
   cacheDir?: string;
+  seeds?: string;
+  storage?: string;
 }
 
 /** The exact TypeScript scan is only a default where one batch takes seconds, not hours. */
@@ -57,6 +60,12 @@ async function checkWritable(file: string | undefined, flag: string): Promise<vo
   });
 }
 
+function crinnOptions(o: { seeds?: string; storage?: string }): CrinnSystemOptions {
+  if (o.storage !== undefined && o.storage !== 'f16' && o.storage !== 'f32') throw new UserError(`--storage: unknown '${o.storage}'; allowed: f16, f32`);
+  const seeds = o.seeds === undefined ? 0 : o.seeds === '0' ? 0 : positiveInt(o.seeds, '--seeds');
+  return { storage: o.storage as CrinnSystemOptions['storage'], search: seeds ? { numSeeds: seeds } : {} };
+}
+
 export function registerBenchCommands(program: Command): void {
   const bench = program
     .command('bench')
@@ -70,6 +79,8 @@ export function registerBenchCommands(program: Command): void {
     .option('--queries <n>', 'use only the first n queries')
     .option('--m <M>', 'graph degree of the HNSW peers (default 16)')
     .option('--ef-construction <n>', 'build candidate list of the HNSW peers (default 200)')
+    .option('--seeds <n>', 'seeds per query of the crinn search (SearchParams.numSeeds; 0 = auto); raise it on strongly clustered data')
+    .option('--storage <type>', 'vector storage of the crinn index: f16 (default) or f32')
     .option('--json <file>', "write the result JSON ('-' for stdout)")
     .option('--html <file>', 'write a self-contained HTML report')
     .option('--reference <system>', 'system the ratio column is taken against')
@@ -105,7 +116,7 @@ export function registerBenchCommands(program: Command): void {
         result = await runBench({
           dataset,
           systems: names,
-          systemOptions: { usearch: hnsw, hnswlib: hnsw },
+          systemOptions: { usearch: hnsw, hnswlib: hnsw, crinn: crinnOptions(o) },
           k,
           reps,
           seed,
