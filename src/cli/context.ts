@@ -33,6 +33,11 @@ export function positiveInt(value: string | undefined, flag: string, fallback?: 
   return Number(value);
 }
 
+/** A positive integer option that may be absent (undefined passes through). */
+export function optionalPositiveInt(value: string | undefined, flag: string): number | undefined {
+  return value === undefined ? undefined : positiveInt(value, flag);
+}
+
 export function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }

@@ -9,6 +9,7 @@ import type { LoadOptions } from '../../data/resolve.ts';
 import { datasetStats, formatStats } from '../../data/stats.ts';
 import { datasetFingerprint } from '../../data/fingerprint.ts';
 import { cachedDatasetPath, defaultCacheDir, downloadDataset } from '../../data/download.ts';
+import { optionalPositiveInt, print } from '../context.ts';
 
 interface GlobalOpts {
   dataDir?: string;
@@ -16,15 +17,6 @@ interface GlobalOpts {
   verbose?: boolean;
 }
 
-function positiveInt(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new UserError(`${flag}: expected a positive integer, got '${value}'`);
-  return Number(value);
-}
-
-function emit(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
 
 export function registerDatasetCommands(program: Command): void {
   const dataset = program
@@ -56,8 +48,8 @@ A dataset is a name or a path:
       const load: LoadOptions = {
         dataDir: o.dataDir,
         cacheDir: o.cacheDir,
-        limit: positiveInt(o.limit, '--limit'),
-        queries: q === undefined ? undefined : /^\d+$/.test(q) ? positiveInt(q, '--queries') : q,
+        limit: optionalPositiveInt(o.limit, '--limit'),
+        queries: q === undefined ? undefined : /^\d+$/.test(q) ? optionalPositiveInt(q, '--queries') : q,
         groundTruth: o.groundTruth,
         metric: o.metric === undefined ? undefined : parseMetric(o.metric, '--metric'),
         // Raw values: the norms of an angular set are the interesting part before normalising.
@@ -70,8 +62,8 @@ A dataset is a name or a path:
         normalizeRows(ds.queries, `${ds.source} (queries)`);
       }
       const fingerprint = datasetFingerprint(ds);
-      if (o.json) emit(JSON.stringify({ ...stats, fingerprint }, null, 2));
-      else emit(`${formatStats(stats)}\n\nfingerprint  ${fingerprint}${ds.metric === 'angular' ? ' (of the normalised vectors)' : ''}`);
+      if (o.json) print(JSON.stringify({ ...stats, fingerprint }, null, 2));
+      else print(`${formatStats(stats)}\n\nfingerprint  ${fingerprint}${ds.metric === 'angular' ? ' (of the normalised vectors)' : ''}`);
     });
 
   dataset
@@ -89,7 +81,7 @@ A dataset is a name or a path:
       if (!o.quiet) {
         process.stderr.write(r.cached ? `${name}: already cached (${r.bytes} bytes)\n` : `${name}: downloaded ${r.bytes} bytes from ${r.url}, sha256 ${r.sha256}\n`);
       }
-      emit(r.path);
+      print(r.path);
     });
 
   dataset
@@ -104,9 +96,9 @@ A dataset is a name or a path:
         ...d,
         downloaded: d.kind === 'ann-benchmarks' ? existsSync(cachedDatasetPath(d.name, cacheDir)) : undefined,
       }));
-      if (o.json) return emit(JSON.stringify(list, null, 2));
+      if (o.json) return print(JSON.stringify(list, null, 2));
       const w = Math.max(...list.map((d) => d.name.length));
-      emit(
+      print(
         list
           .map((d) => {
             const shape = `${d.n} x ${d.dim}, ${d.nq} queries`.padEnd(30);
