@@ -1,7 +1,8 @@
 // Batched greedy beam search over a fixed-degree graph (CAGRA single-CTA style).
 // A team of TEAM lanes serves one query; a workgroup holds WG / TEAM teams. Per query, in
-// workgroup memory: the sorted internal top list (itopk), the candidate buffer of one iteration
-// (search width x degree), an open-addressing visited hash, and the query itself.
+// workgroup memory: the candidate buffer of one iteration (search width x degree), the
+// open-addressing visited hash and the chosen parents; in private memory: the query (every
+// lane) and the sorted internal top list (itopk, used by the team leader).
 // Each iteration: the team leader merges the last candidates into the top list and picks the
 // next SW unexpanded parents; then every lane expands some of their neighbours: visited check by
 // atomic compare-exchange, distance for the new ones. Ends when no parent is left or after
