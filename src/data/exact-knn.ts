@@ -1,11 +1,10 @@
 import { UserError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { bindGroup, readBuffer, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
+import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
-import { kernelPipeline, shaderSource, type Kernel } from '../gpu/shader.ts';
-import type { Metric, Neighbors, VectorSet } from './types.ts';
+import { kernelPipeline, shaderSource, withConst, type Kernel } from '../gpu/shader.ts';
+import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from './types.ts';
 
-const METRIC_CODE: Record<Metric, number> = { l2: 0, ip: 1, angular: 2 };
 /** The largest k the selection kernel is specialised for; its private lists live in registers/stack. */
 export const MAX_EXACT_K = 1024;
 /** Lists merged per reduction pass after the first. */
@@ -30,13 +29,6 @@ export function padRows(set: VectorSet, dim4 = Math.ceil(set.dim / 4)): { data: 
   const out = new Float32Array(set.n * dim4 * 4);
   for (let i = 0; i < set.n; i++) out.set(set.data.subarray(i * set.dim, (i + 1) * set.dim), i * dim4 * 4);
   return { data: out, dim4 };
-}
-
-/** Rewrites a `const NAME: u32 = ...u;` line: WGSL array lengths must be compile-time constants. */
-export function withConst(source: string, name: string, value: number): string {
-  const re = new RegExp(`const ${name}: u32 = \\d+u;`);
-  if (!re.test(source)) throw new Error(`shader has no 'const ${name}: u32 = ...u;' line to specialise`);
-  return source.replace(re, `const ${name}: u32 = ${value}u;`);
 }
 
 function distanceKernel(t: ExactKnnTuning, dim4: number): Kernel {
@@ -173,7 +165,7 @@ export class GpuBruteForce {
         }
         if (nChunks > 1) reduce(cand, nChunks * K, nChunks * K, 0, outBuf, K, 0);
         ctx.device.queue.submit([enc.finish()]);
-        const [db, ib] = await Promise.all([readBuffer(ctx, outBuf.d, nq * K * 4), readBuffer(ctx, outBuf.i, nq * K * 4)]);
+        const [db, ib] = await readBuffers(ctx, [outBuf.d, outBuf.i], nq * K * 4);
         const dd = new Float32Array(db);
         const ii = new Int32Array(ib);
         for (let q = 0; q < nq; q++) {

@@ -3,6 +3,8 @@ import { UserError } from '../errors.ts';
 /** Distance metrics. Distances are the metric's own: squared L2; 1 - cosine; negative inner product. */
 export type Metric = 'l2' | 'ip' | 'angular';
 export const METRICS: readonly Metric[] = ['l2', 'ip', 'angular'];
+/** How every kernel's `metric` / `METRIC` value encodes the metric. */
+export const METRIC_CODE: Record<Metric, number> = { l2: 0, ip: 1, angular: 2 };
 
 /** Row-major float32 vectors: `data[i * dim + j]`. */
 export interface VectorSet {

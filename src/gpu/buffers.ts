@@ -44,6 +44,24 @@ export async function readBuffer(ctx: GpuContext, src: GPUBuffer, bytes: number,
   return out;
 }
 
+/**
+ * Reads `bytes` from each buffer with one copy submission and one map: results that come in
+ * pairs (ids and distances) cost one GPU round trip, not two.
+ */
+export async function readBuffers(ctx: GpuContext, srcs: GPUBuffer[], bytes: number): Promise<ArrayBuffer[]> {
+  const stride = Math.ceil(bytes / 16) * 16;
+  const staging = ctx.device.createBuffer({ label: 'readback', size: paddedSize(stride * srcs.length), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = ctx.device.createCommandEncoder({ label: 'readback' });
+  srcs.forEach((src, i) => enc.copyBufferToBuffer(src, 0, staging, i * stride, Math.ceil(bytes / 4) * 4));
+  ctx.device.queue.submit([enc.finish()]);
+  await ctx.wait(staging.mapAsync(GPUMapMode.READ), `read back ${srcs.map((s) => s.label).join(', ')}`);
+  const whole = staging.getMappedRange();
+  const out = srcs.map((_, i) => whole.slice(i * stride, i * stride + bytes));
+  staging.unmap();
+  staging.destroy();
+  return out;
+}
+
 /** Binds buffers to group 0 in order. */
 export function bindGroup(ctx: GpuContext, pipeline: GPUComputePipeline, label: string, buffers: GPUBuffer[]): GPUBindGroup {
   return ctx.device.createBindGroup({

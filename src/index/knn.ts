@@ -5,6 +5,7 @@
 import type { Metric, VectorSet } from '../data/types.ts';
 import type { WorkerContext, WorkerPool } from './pool.ts';
 import { SCRATCH_INTS } from './arena.ts';
+import { insertSorted } from '../data/topk.ts';
 
 /**
  * Exact k nearest neighbours of every base vector among the base, itself excluded: n * k ids,
@@ -40,15 +41,7 @@ export const knnOps = {
             const d = dd[i];
             const id = c + i;
             if (id === q || (size === k && !(d < topD[k - 1]))) continue;
-            // Insertion keeps ascending distance; equal distances keep the smaller id first.
-            let p = size < k ? size++ : k - 1;
-            while (p > 0 && topD[p - 1] > d) {
-              topD[p] = topD[p - 1];
-              topI[p] = topI[p - 1];
-              p--;
-            }
-            topD[p] = d;
-            topI[p] = id;
+            size = insertSorted(topD, topI, size, k, d, id);
           }
         }
         out.set(topI.subarray(0, k), q * k);

@@ -26,6 +26,7 @@ import type { NnDescentParams } from './params.ts';
 import { rpSplit } from './rp-tree.ts';
 import { SCRATCH_INTS } from './arena.ts';
 import { Rng, hash3 } from './rng.ts';
+import { insertSorted } from '../data/topk.ts';
 
 export interface NndState {
   n: number;
@@ -257,14 +258,7 @@ function joinLeaf(ctx: WorkerContext, st: NndState, m: number): number {
       if (j === i) continue;
       const d = mat[i * m + j];
       if (!(d < w) || (cnt === K && !(d < offD[K - 1]))) continue;
-      let p = cnt < K ? cnt++ : K - 1;
-      while (p > 0 && offD[p - 1] > d) {
-        offD[p] = offD[p - 1];
-        offI[p] = offI[p - 1];
-        p--;
-      }
-      offD[p] = d;
-      offI[p] = cand[j];
+      cnt = insertSorted(offD, offI, cnt, K, d, cand[j]);
     }
     if (cnt) updates += mergeOffers(st, u, offI, offD, cnt, s);
   }

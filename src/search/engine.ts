@@ -8,7 +8,7 @@ import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
 import { buildGraph, type BuildOptions, type BuildStats } from '../index/build.ts';
 import type { BuildParamsInput } from '../index/params.ts';
 import type { Index, VectorStorage } from '../index/index-file.ts';
-import { f16BitsToF32, f32ToF16Bits } from '../index/f16.ts';
+import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
 import { GpuSearcher } from './gpu-search.ts';
 import type { SearchParams } from './params.ts';
 import { UserError } from '../errors.ts';
@@ -52,7 +52,7 @@ export async function buildIndex(base: VectorSet, metric: Metric, params: BuildP
   if (storage !== 'f32' && storage !== 'f16') throw new UserError(`storage: unknown vector storage '${String(storage)}'; allowed: f32, f16`);
   const res = await buildGraph(base, metric, params, { ...opts, knn: opts.ctx && opts.ctx.adapter.type === 'gpu' ? gpuKnnProvider(opts.ctx) : undefined });
   // f16 indexes keep the rounded values in memory too, so a saved and reloaded index is identical.
-  const vectors = storage === 'f16' ? base.data.map((v) => f16BitsToF32(f32ToF16Bits(v))) : base.data;
+  const vectors = storage === 'f16' ? f16ToF32Array(f32ToF16Array(base.data)) : base.data;
   return {
     index: { metric, dim: base.dim, n: base.n, storage, vectors, graph: res.graph, entryPoints: res.entryPoints, buildParams: res.params },
     stats: res.stats,

@@ -1,14 +1,13 @@
 import { UserError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { bindGroup, readBuffer, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
+import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
-import { kernelPipeline, shaderSource, type Kernel } from '../gpu/shader.ts';
-import { padRows, selectKernel, selectListLength, withConst } from '../data/exact-knn.ts';
+import { kernelPipeline, shaderSource, withConst, type Kernel } from '../gpu/shader.ts';
+import { padRows, selectKernel, selectListLength } from '../data/exact-knn.ts';
 import { f32ToF16Bits } from '../index/f16.ts';
-import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
+import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from '../data/types.ts';
 import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
 
-const METRIC_CODE: Record<Metric, number> = { l2: 0, ip: 1, angular: 2 };
 const NONE = 0xffffffff;
 
 /** Rows padded to `dim4 * 4` halves (dim4 even: base_f16.wgsl reads eight per load), packed two per u32 (low half first). */
@@ -182,7 +181,7 @@ export class GpuSearcher {
           stride = K;
         }
         ctx.device.queue.submit([enc.finish()]);
-        const [ib, db] = await Promise.all([readBuffer(ctx, resIds, nq * stride * 4), readBuffer(ctx, resDist, nq * stride * 4)]);
+        const [ib, db] = await readBuffers(ctx, [resIds, resDist], nq * stride * 4);
         u.destroy();
         u2?.destroy();
         u3?.destroy();

@@ -6,6 +6,7 @@
 import type { Dataset, Metric, Neighbors, VectorSet } from '../../data/types.ts';
 import { UserError } from '../../errors.ts';
 import type { BenchSystem, SystemEnv, SystemOptions } from '../systems.ts';
+import { insertSorted } from '../../data/topk.ts';
 
 /**
  * The k nearest rows of `base` for every query, ascending distance, ties by smaller id. Distances
@@ -57,15 +58,7 @@ export function bruteForceSearch(base: VectorSet, queries: VectorSet, k: number,
       const sum = s0 + s1 + s2 + s3;
       const d = l2 ? sum : metric === 'ip' ? -sum : 1 - sum;
       if (size === k && !(d < worst)) continue;
-      // Insert after equal distances so earlier (smaller) ids win ties.
-      let j = size < k ? size++ : k - 1;
-      while (j > 0 && topD[j - 1] > d) {
-        topD[j] = topD[j - 1];
-        topI[j] = topI[j - 1];
-        j--;
-      }
-      topD[j] = d;
-      topI[j] = i;
+      size = insertSorted(topD, topI, size, k, d, i);
       if (size === k) worst = topD[k - 1];
     }
     for (let j = 0; j < k; j++) {
