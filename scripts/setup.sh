@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+# lavapipe before 24 lacks Vulkan features Dawn requires.
+MIN_MESA_MAJOR=24
 apt_install() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; }
 
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -25,13 +27,22 @@ else
     $SUDO sed -i '0,/^Suites: bookworm\(.*\)$/s//Suites: bookworm\1 bookworm-backports/' /etc/apt/sources.list.d/debian.sources
   fi
   $SUDO apt-get update -qq
-  if apt-cache policy mesa-vulkan-drivers | grep -q bookworm-backports; then
+  # Captured, not piped into grep -q: under pipefail an early grep exit SIGPIPEs apt-cache (141)
+  # and the wrong branch ran, installing bookworm's Mesa 22.3.
+  policy="$(apt-cache policy mesa-vulkan-drivers)"
+  if [[ "$policy" == *bookworm-backports* ]]; then
     apt_install -t bookworm-backports mesa-vulkan-drivers
   else
     apt_install mesa-vulkan-drivers
   fi
-  probe || { echo "setup: still no WebGPU adapter after installing mesa-vulkan-drivers" >&2; exit 1; }
-  echo "setup: lavapipe installed"
+  mesa="$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo none)"
+  mesa_major="${mesa#*:}"; mesa_major="${mesa_major%%.*}"
+  if ! [[ "$mesa_major" =~ ^[0-9]+$ ]] || (( mesa_major < MIN_MESA_MAJOR )); then
+    echo "setup: mesa-vulkan-drivers $mesa is installed; Dawn needs Mesa >= $MIN_MESA_MAJOR (bookworm-backports has 25.x)" >&2
+    exit 1
+  fi
+  probe || { echo "setup: still no WebGPU adapter after installing mesa-vulkan-drivers $mesa" >&2; exit 1; }
+  echo "setup: lavapipe installed (Mesa $mesa)"
 fi
 
 # The HTML report's screenshot check needs a real browser.

@@ -60,9 +60,33 @@ interface LocalDataset {
   groundTruth?: string;
   /** Rows held out from the end of `base` as queries. */
   holdout?: number;
+  /** Shipped in the package's datasets/embedded/ (see datasets/embedded.json); needs no data folder. */
+  embedded?: boolean;
 }
 
 const LOCAL: Record<string, LocalDataset> = {
+  'siftsmall-5k': {
+    metric: 'l2',
+    n: 5000,
+    nq: 100,
+    dim: 128,
+    description: 'embedded: the first 5,000 ANN_SIFT10K base rows and its 100 queries, top-100 ground truth',
+    base: 'siftsmall-5k/base.bvecs',
+    query: 'siftsmall-5k/query.bvecs',
+    groundTruth: 'siftsmall-5k/groundtruth.ivecs',
+    embedded: true,
+  },
+  'glove-50-5k': {
+    metric: 'angular',
+    n: 5000,
+    nq: 200,
+    dim: 50,
+    description: 'embedded: GloVe 6B 50-d, the 5,000 most frequent words; 200 rarer words as queries, top-100 ground truth',
+    base: 'glove-50-5k/base.fvecs',
+    query: 'glove-50-5k/query.fvecs',
+    groundTruth: 'glove-50-5k/groundtruth.ivecs',
+    embedded: true,
+  },
   siftsmall: {
     metric: 'l2',
     n: 10000,
@@ -84,8 +108,8 @@ const LOCAL: Record<string, LocalDataset> = {
   },
 };
 
-/** Where the shared development datasets sit beside a project checkout. */
-const SHARED_DATA_DIR = fileURLToPath(new URL('../../../shared/datasets', import.meta.url));
+/** The small real datasets shipped with the package (same depth from src/data and dist/data). */
+export const EMBEDDED_DATA_DIR = fileURLToPath(new URL('../../datasets/embedded', import.meta.url));
 
 /** Held-out query count for a file without queries: 5% of the rows, 1..1000. */
 export function defaultHoldout(n: number): number {
@@ -111,8 +135,19 @@ export function listKnownDatasets(): KnownDataset[] {
   return out;
 }
 
+/** A data folder the user named must exist: silently looking elsewhere would load other data. */
+async function checkDataDirs(opts: LoadOptions): Promise<void> {
+  const named: [string, string | undefined][] = [['--data-dir', opts.dataDir], ['CRINN_DATA_DIR', process.env.CRINN_DATA_DIR]];
+  for (const [what, dir] of named) {
+    if (dir === undefined || dir === '') continue;
+    const st = await stat(dir).catch(() => undefined);
+    if (!st) throw new UserError(`${what}: folder ${dir} does not exist`);
+    if (!st.isDirectory()) throw new UserError(`${what}: ${dir} is not a folder`);
+  }
+}
+
 function searchDirs(opts: LoadOptions): string[] {
-  const dirs = [opts.dataDir, process.env.CRINN_DATA_DIR, opts.cacheDir ?? defaultCacheDir(), SHARED_DATA_DIR];
+  const dirs = [opts.dataDir, process.env.CRINN_DATA_DIR, opts.cacheDir ?? defaultCacheDir()];
   return [...new Set(dirs.filter((d): d is string => !!d))];
 }
 
@@ -141,6 +176,7 @@ export async function loadDataset(nameOrPath: string, opts: LoadOptions = {}): P
   }
 
   if (looksLikePath(nameOrPath) || (await isFile(nameOrPath))) return loadPath(nameOrPath, opts);
+  await checkDataDirs(opts);
 
   const local = LOCAL[nameOrPath];
   if (local) return loadLocal(nameOrPath, local, opts);
@@ -168,7 +204,7 @@ export async function loadDataset(nameOrPath: string, opts: LoadOptions = {}): P
 }
 
 async function loadLocal(name: string, d: LocalDataset, opts: LoadOptions): Promise<Dataset> {
-  const dirs = searchDirs(opts);
+  const dirs = d.embedded ? [EMBEDDED_DATA_DIR] : searchDirs(opts);
   const dir = await findIn(dirs, d.base);
   if (!dir) {
     throw new UserError(`dataset '${name}': ${d.base} not found in ${dirs.join(', ')}; pass --data-dir or set CRINN_DATA_DIR`);
