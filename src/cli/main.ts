@@ -8,6 +8,8 @@ import { registerGroundTruthCommand } from './commands/groundtruth.ts';
 import { registerBenchCommands } from './commands/bench.ts';
 import { registerIndexCommands } from './commands/index-commands.ts';
 import { VERSION } from '../version.ts';
+import { adoptParentTerminal, relaunchFiltered } from './stderr-filter.ts';
+import { fileURLToPath } from 'node:url';
 
 export function buildProgram(): Command {
   const program = new Command('crinn')
@@ -48,6 +50,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv);
+// Dawn's limit warnings come from native code: filter them at the process boundary (stderr-filter.ts).
+const relaunched = await relaunchFiltered(fileURLToPath(import.meta.url), process.argv);
+if (relaunched === undefined) adoptParentTerminal();
+const code = relaunched ?? (await main(process.argv));
 // Dawn keeps native threads alive; exit explicitly once output is flushed.
 process.stdout.write('', () => process.exit(code));
