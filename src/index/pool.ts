@@ -60,7 +60,8 @@ export class WorkerPool {
       pool.#inline = createContext(arena, 0, 1);
       return pool;
     }
-    const url = new URL('./build-worker.ts', import.meta.url);
+    // From src/ the worker is the .ts source; from the built dist/ it is the emitted .js.
+    const url = new URL(import.meta.url.endsWith('.ts') ? './build-worker.ts' : './build-worker.js', import.meta.url);
     for (let t = 0; t < threads; t++) {
       const w = new Worker(url, { workerData: { crinnBuildWorker: true, arena, thread: t, threads } });
       w.on('message', (m: Reply) => pool.#onReply(m));
