@@ -1,6 +1,6 @@
 /**
  * Errors that reach the user. `UserError` is bad input (exit code 1); anything else that escapes
- * is an internal error (exit code 2). Messages are one line and name the file or field at fault.
+ * is an internal or environment error (exit code 2). Messages are one line and name the file or field at fault.
  */
 export class UserError extends Error {
   override name = 'UserError';
@@ -9,6 +9,11 @@ export class UserError extends Error {
 /** The GPU device was lost or a GPU wait exceeded its watchdog: an environment fault, not bad input. */
 export class GpuError extends Error {
   override name = 'GpuError';
+}
+
+/** The machine, not the input, is at fault (no network, a server error): exit code 2, like GpuError. */
+export class EnvironmentError extends Error {
+  override name = 'EnvironmentError';
 }
 
 export function exitCodeFor(err: unknown): number {

@@ -1,6 +1,7 @@
-import type { Command } from 'commander';
+import type { Command, Option } from 'commander';
 import { openGpu, type GpuContext } from '../gpu/device.ts';
 import { parseBackend } from '../gpu/adapters.ts';
+import { gpuTimeoutMs } from '../gpu/watchdog.ts';
 import { UserError } from '../errors.ts';
 
 export interface GlobalOptions {
@@ -16,12 +17,47 @@ export function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
+const POWER = ['high-performance', 'low-power'] as const;
+
+function parsePower(value: string | undefined): (typeof POWER)[number] | undefined {
+  if (value === undefined) return undefined;
+  if (!(POWER as readonly string[]).includes(value)) throw new UserError(`--power: unknown preference '${value}'; allowed: ${POWER.join(', ')}`);
+  return value as (typeof POWER)[number];
+}
+
+/**
+ * Checks the global options and the environment variables before any command runs, so a typo
+ * fails in a second with exit 1 instead of after (or silently during) the work.
+ */
+export function validateGlobals(o: GlobalOptions): void {
+  parsePower(o.power);
+  if (o.backend !== undefined) parseBackend(o.backend);
+  if (o.adapter !== undefined && o.adapter.trim() === '') throw new UserError('--adapter: expected part of an adapter name (see `crinn adapters`), got an empty string');
+  gpuTimeoutMs();
+}
+
+/**
+ * The root parses its options positionally (only before the subcommand), so that a parent such
+ * as `bench` cannot take the options meant for its subcommand (`bench compare --html`). To keep
+ * `crinn build ... --quiet` working, every subcommand also accepts the global options, hidden
+ * from its help; optsWithGlobals() merges them. Call after every command is registered.
+ */
+export function shareGlobalOptions(program: Command): void {
+  const globalsList = program.options.filter((o) => o.long && o.long !== '--version');
+  const visit = (cmd: Command): void => {
+    for (const opt of globalsList) {
+      if (cmd.options.some((o) => o.long === opt.long)) continue;
+      const copy = Object.assign(Object.create(Object.getPrototypeOf(opt)), opt) as Option;
+      cmd.addOption(copy.hideHelp());
+    }
+    cmd.commands.forEach(visit);
+  };
+  program.commands.forEach(visit);
+}
+
 /** Opens the GPU the global options name. */
 export function openFromOptions(o: GlobalOptions): Promise<GpuContext> {
-  if (o.power !== undefined && o.power !== 'high-performance' && o.power !== 'low-power') {
-    throw new UserError(`--power: unknown preference '${o.power}'; allowed: high-performance, low-power`);
-  }
-  return openGpu({ adapter: o.adapter, backend: o.backend ? parseBackend(o.backend) : undefined, powerPreference: o.power, verbose: o.verbose });
+  return openGpu({ adapter: o.adapter, backend: o.backend ? parseBackend(o.backend) : undefined, powerPreference: parsePower(o.power), verbose: o.verbose });
 }
 
 export function positiveInt(value: string | undefined, flag: string, fallback?: number): number {

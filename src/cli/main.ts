@@ -8,6 +8,8 @@ import { registerGroundTruthCommand } from './commands/groundtruth.ts';
 import { registerBenchCommands } from './commands/bench.ts';
 import { registerIndexCommands } from './commands/index-commands.ts';
 import { VERSION } from '../version.ts';
+import { shareGlobalOptions, validateGlobals } from './context.ts';
+import { installSignalCleanup } from './signals.ts';
 import { adoptParentTerminal, relaunchFiltered } from './stderr-filter.ts';
 import { fileURLToPath } from 'node:url';
 
@@ -22,12 +24,17 @@ export function buildProgram(): Command {
     .option('--quiet', 'no progress bars or chatter on stderr')
     .option('--verbose', 'print generated WGSL and extra diagnostics to stderr')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Before the subcommands are added, so they inherit it (see shareGlobalOptions).
+    .enablePositionalOptions()
+    // Global flags and environment variables are checked before any command does work.
+    .hook('preAction', (_root, action) => validateGlobals(action.optsWithGlobals()));
   registerAdapterCommands(program);
   registerDatasetCommands(program);
   registerGroundTruthCommand(program);
   registerIndexCommands(program);
   registerBenchCommands(program);
+  shareGlobalOptions(program);
   return program;
 }
 
@@ -52,7 +59,11 @@ export async function main(argv: string[]): Promise<number> {
 
 // Dawn's limit warnings come from native code: filter them at the process boundary (stderr-filter.ts).
 const relaunched = await relaunchFiltered(fileURLToPath(import.meta.url), process.argv);
-if (relaunched === undefined) adoptParentTerminal();
+if (relaunched === undefined) {
+  adoptParentTerminal();
+  // Only the process that writes files removes its temp files on SIGINT/SIGTERM (the filter parent forwards them).
+  installSignalCleanup();
+}
 const code = relaunched ?? (await main(process.argv));
 // Dawn keeps native threads alive; exit explicitly once output is flushed.
 process.stdout.write('', () => process.exit(code));

@@ -8,9 +8,10 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { UserError } from '../errors.ts';
+import { EnvironmentError, UserError } from '../errors.ts';
 import { annDatasets, findAnnDataset } from './manifest.ts';
 import { assertHdf5Signature } from './hdf5.ts';
+import { trackTemp } from './temp-files.ts';
 
 export interface DownloadOptions {
   cacheDir?: string;
@@ -86,6 +87,7 @@ export async function downloadDataset(name: string, opts: DownloadOptions = {}):
   const expectedBytes = opts.expectedBytes !== undefined ? opts.expectedBytes : opts.url ? null : (entry?.approxBytes ?? null);
   const sha256 = opts.sha256 !== undefined ? opts.sha256 : opts.url ? null : (entry?.sha256 ?? null);
   const part = `${dest}.part`;
+  const untrack = trackTemp(part);
   try {
     const got = await fetchTo(url, part, { quiet: opts.quiet ?? false, label: name });
     if (expectedBytes != null) {
@@ -107,6 +109,8 @@ export async function downloadDataset(name: string, opts: DownloadOptions = {}):
   } catch (err) {
     await rm(part, { force: true });
     throw err;
+  } finally {
+    untrack();
   }
 }
 
@@ -117,11 +121,14 @@ async function fetchTo(url: string, file: string, o: { quiet: boolean; label: st
     // identity: Content-Length must describe the bytes we count, not a compressed body.
     res = await fetch(url, { headers: { 'accept-encoding': 'identity' }, redirect: 'follow' });
   } catch (err) {
-    throw new UserError(`${url}: request failed (${describe(err)})`);
+    // No network, DNS failure, refused connection: the machine's fault, not the input's (exit 2).
+    throw new EnvironmentError(`${url}: request failed (${describe(err)})`);
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
-    throw new UserError(`${url}: HTTP ${res.status} ${res.statusText}`.trimEnd());
+    // 4xx: the URL is wrong (bad input); 5xx and the rest: the server is failing (environment).
+    const Err = res.status >= 400 && res.status < 500 ? UserError : EnvironmentError;
+    throw new Err(`${url}: HTTP ${res.status} ${res.statusText}`.trimEnd());
   }
   const lengthHeader = res.headers.get('content-length');
   const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
@@ -148,10 +155,10 @@ async function fetchTo(url: string, file: string, o: { quiet: boolean; label: st
         bar?.update(bytes, { done: mib(bytes) });
       }
     } catch (err) {
-      throw new UserError(`${url}: download failed after ${bytes}${total ? ` of ${total}` : ''} bytes (${describe(err)})`);
+      throw new EnvironmentError(`${url}: download failed after ${bytes}${total ? ` of ${total}` : ''} bytes (${describe(err)})`);
     }
     if (total !== undefined && bytes !== total) {
-      throw new UserError(`${url}: truncated download: received ${bytes} of ${total} bytes (Content-Length)`);
+      throw new EnvironmentError(`${url}: truncated download: received ${bytes} of ${total} bytes (Content-Length)`);
     }
     await fh.sync();
   } finally {

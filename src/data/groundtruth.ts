@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { GpuContext } from '../gpu/device.ts';
 import { gpuExactKnn } from './exact-knn.ts';
-import { normalizeRows } from './metric.ts';
-import { readFvecs, readIvecs, withTempFile, writeFvecs, writeIvecs } from './vecs.ts';
+import { distance, normalizeRows } from './metric.ts';
+import { readFvecs, readIvecs, withTempFiles, writeNeighborFiles } from './vecs.ts';
+import { assertDistancesFit } from './validate.ts';
 import { defaultCacheDir } from './download.ts';
 import type { Metric, Neighbors, VectorSet } from './types.ts';
 
@@ -34,6 +35,8 @@ export interface GroundTruthRequest {
   useCache?: boolean;
   baseLabel?: string;
   queriesLabel?: string;
+  /** Told why a cache entry was thrown away and recomputed (default: silent). */
+  onCacheRejected?: (reason: string) => void;
   /** Opens the GPU lazily, so a cache hit never touches the device. */
   open: () => Promise<GpuContext>;
 }
@@ -52,6 +55,9 @@ export interface GroundTruthResult {
  */
 export async function computeGroundTruth(req: GroundTruthRequest): Promise<GroundTruthResult> {
   let { base, queries } = req;
+  // Overflowing float32 distances would come back as -1 ids with no error.
+  assertDistancesFit(base, req.metric, req.baseLabel ?? 'base');
+  assertDistancesFit(queries, req.metric, req.queriesLabel ?? 'queries');
   if (req.metric === 'angular') {
     base = { ...base, data: base.data.slice() };
     queries = { ...queries, data: queries.data.slice() };
@@ -65,11 +71,12 @@ export async function computeGroundTruth(req: GroundTruthRequest): Promise<Groun
   let neighbors: Neighbors;
   let cached = false;
   let seconds: number | undefined;
-  if (req.useCache !== false && existsSync(cachedIds) && existsSync(cachedDist)) {
-    const [ids, dist] = await Promise.all([readIvecs(cachedIds), readFvecs(cachedDist)]);
-    neighbors = { ids: ids.data, distances: dist.data, nq: ids.n, k: ids.dim };
+  const hit = req.useCache !== false && existsSync(cachedIds) && existsSync(cachedDist) ? await readCacheEntry(cachedIds, cachedDist, base, queries, req.k, req.metric) : undefined;
+  if (hit && 'neighbors' in hit) {
+    neighbors = hit.neighbors;
     cached = true;
   } else {
+    if (hit) req.onCacheRejected?.(hit.rejected);
     const ctx = await req.open();
     try {
       const t0 = performance.now();
@@ -79,12 +86,53 @@ export async function computeGroundTruth(req: GroundTruthRequest): Promise<Groun
       ctx.destroy();
     }
     await mkdir(dir, { recursive: true });
-    await writeIvecs(cachedIds, { data: neighbors.ids, n: neighbors.nq, dim: neighbors.k });
-    await writeFvecs(cachedDist, { data: neighbors.distances!, n: neighbors.nq, dim: neighbors.k });
+    await writeNeighborFiles(cachedIds, { data: neighbors.ids, n: neighbors.nq, dim: neighbors.k }, cachedDist, { data: neighbors.distances!, n: neighbors.nq, dim: neighbors.k });
   }
   if (!req.out) return { neighbors, cached, seconds, idsPath: cachedIds, distancesPath: cachedDist };
   const distOut = distancesPathFor(req.out);
-  await withTempFile(req.out, (tmp) => copyFile(cachedIds, tmp));
-  await withTempFile(distOut, (tmp) => copyFile(cachedDist, tmp));
+  await withTempFiles([req.out, distOut], async ([ti, td]) => {
+    await copyFile(cachedIds, ti);
+    await copyFile(cachedDist, td);
+  });
   return { neighbors, cached, seconds, idsPath: req.out, distancesPath: distOut };
+}
+
+/**
+ * A cache entry is only served when it answers this exact question: the right shape, every id a
+ * row of the base, and every stored distance equal to the one recomputed for that id, in
+ * ascending order. Anything else (an edited, truncated or foreign file) is deleted and recomputed.
+ */
+export async function readCacheEntry(idsFile: string, distFile: string, base: VectorSet, queries: VectorSet, k: number, metric: Metric): Promise<{ neighbors: Neighbors } | { rejected: string }> {
+  const reject = async (why: string) => {
+    await Promise.all([rm(idsFile, { force: true }), rm(distFile, { force: true })]);
+    return { rejected: `ground-truth cache ${idsFile}: ${why}; recomputing` };
+  };
+  let ids, dist;
+  try {
+    [ids, dist] = await Promise.all([readIvecs(idsFile), readFvecs(distFile)]);
+  } catch (err) {
+    return reject((err as Error).message);
+  }
+  if (ids.n !== queries.n || ids.dim !== k || dist.n !== queries.n || dist.dim !== k) {
+    return reject(`holds ${ids.n} x ${ids.dim} ids and ${dist.n} x ${dist.dim} distances, expected ${queries.n} x ${k}`);
+  }
+  for (let q = 0; q < ids.n; q++) {
+    for (let j = 0; j < k; j++) {
+      const id = ids.data[q * k + j];
+      if (!(id >= 0 && id < base.n)) return reject(`query ${q} lists id ${id}, outside the base's 0..${base.n - 1}`);
+      const d = dist.data[q * k + j];
+      const want = distance(metric, queries.data, q, base.data, id, base.dim);
+      // f32 GPU sums against an f64 CPU sum: the error scales with the norms, not the (possibly cancelling) result.
+      const scale = Math.abs(want) + norm2(queries, q) + norm2(base, id);
+      if (!(Math.abs(d - want) <= 1e-5 * scale + 1e-6)) return reject(`query ${q}, id ${id}: stored distance ${d}, recomputed ${want}`);
+      if (j > 0 && d < dist.data[q * k + j - 1]) return reject(`query ${q}: distances not in ascending order at position ${j}`);
+    }
+  }
+  return { neighbors: { ids: ids.data, distances: dist.data, nq: ids.n, k } };
+}
+
+function norm2(set: VectorSet, row: number): number {
+  let s = 0;
+  for (let t = row * set.dim, end = t + set.dim; t < end; t++) s += set.data[t] * set.data[t];
+  return s;
 }

@@ -4,13 +4,14 @@
  * and validate every record header, so a bad file fails with the record index instead of
  * silently shifting every later row. Writers go through a temp file and a rename.
  */
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import os from 'node:os';
 import { UserError } from '../errors.ts';
 import type { VectorSet } from './types.ts';
+import { trackTemp } from './temp-files.ts';
 
 export type VecsKind = 'fvecs' | 'ivecs' | 'bvecs';
 
@@ -40,6 +41,7 @@ export function vecsKindOf(file: string): VecsKind | undefined {
 
 /** Opens a file for reading, turning the common fs failures into one-line UserErrors. */
 export async function openInput(file: string): Promise<{ fh: FileHandle; size: number }> {
+  await assertRegularFile(file);
   let fh: FileHandle;
   try {
     fh = await open(file, 'r');
@@ -52,6 +54,24 @@ export async function openInput(file: string): Promise<{ fh: FileHandle; size: n
     throw new UserError(`${file}: is a directory, expected a file`);
   }
   return { fh, size: st.size };
+}
+
+/**
+ * Refuses anything but a regular file (after following symlinks) before it is opened: opening a
+ * FIFO blocks until a writer appears, and a device such as /dev/urandom reports size 0.
+ */
+export async function assertRegularFile(file: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(file);
+  } catch (err) {
+    throw fsUserError(file, err);
+  }
+  if (st.isDirectory()) throw new UserError(`${file}: is a directory, expected a file`);
+  if (!st.isFile()) {
+    const kind = st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
+    throw new UserError(`${file}: is ${kind}, expected a regular file`);
+  }
 }
 
 /** Maps ENOENT/EACCES/EISDIR to a UserError naming the file; other errors pass through. */
@@ -201,57 +221,93 @@ export async function readFloatVecs(file: string, opts: ReadVecsOptions = {}): P
   throw new UserError(`${file}: expected a .fvecs or .bvecs file`);
 }
 
+function tempPathFor(dest: string): string {
+  return path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+function writeFailure(dest: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return new UserError(`${dest}: cannot write, folder ${path.dirname(dest)} does not exist`);
+  if (code === 'EACCES' || code === 'EPERM') return new UserError(`${dest}: cannot write, permission denied`);
+  if (code === 'EISDIR') return new UserError(`${dest}: is a directory, expected a file name`);
+  return err;
+}
+
 /**
  * Runs `write(tmp)` against a temp path in the destination's folder, then renames it into place;
  * on any failure the temp file is removed, so the destination is either complete or untouched.
  */
 export async function withTempFile<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
-  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return withTempFiles([dest], ([tmp]) => write(tmp));
+}
+
+/**
+ * Several outputs that belong together (ids and distances): every temp file is written before
+ * any is renamed, so a failure in any write leaves every destination untouched. Only a failing
+ * rename (after the pre-checks of src/cli/paths.ts, practically never) can split the pair.
+ */
+export async function withTempFiles<T>(dests: readonly string[], write: (tmps: string[]) => Promise<T>): Promise<T> {
+  const tmps = dests.map(tempPathFor);
+  const untrack = tmps.map(trackTemp);
+  let i = 0;
   try {
-    const result = await write(tmp);
-    await rename(tmp, dest);
+    const result = await write(tmps);
+    for (; i < dests.length; i++) await rename(tmps[i], dests[i]);
     return result;
   } catch (err) {
-    await rm(tmp, { force: true });
-    const code = (err as NodeJS.ErrnoException)?.code;
-    if (code === 'ENOENT') throw new UserError(`${dest}: cannot write, folder ${path.dirname(dest)} does not exist`);
-    if (code === 'EACCES' || code === 'EPERM') throw new UserError(`${dest}: cannot write, permission denied`);
-    throw err;
+    await Promise.all(tmps.map((t) => rm(t, { force: true })));
+    throw writeFailure(dests[Math.min(i, dests.length - 1)], err);
+  } finally {
+    untrack.forEach((u) => u());
   }
 }
 
-async function writeRecords(file: string, values: Float32Array | Int32Array, n: number, dim: number): Promise<void> {
+function checkShape(file: string, values: Float32Array | Int32Array, n: number, dim: number): void {
   if (!(Number.isInteger(dim) && dim > 0 && dim <= MAX_DIM)) throw new UserError(`${file}: cannot write dimension ${dim}, expected 1..${MAX_DIM}`);
   if (!(Number.isInteger(n) && n >= 0) || values.length !== n * dim) {
     throw new UserError(`${file}: cannot write ${n} x ${dim} rows from ${values.length} values`);
   }
+}
+
+/** Streams the records into `file` (a temp path; the caller renames it). */
+async function writeRecordsTo(file: string, values: Float32Array | Int32Array, n: number, dim: number): Promise<void> {
   const recBytes = 4 + dim * 4;
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / recBytes));
-  await withTempFile(file, async (tmp) => {
-    const fh = await open(tmp, 'w');
-    try {
-      const buf = Buffer.allocUnsafeSlow(rowsPerChunk * recBytes);
-      const src = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-      for (let row = 0; row < n; ) {
-        const rows = Math.min(rowsPerChunk, n - row);
-        for (let r = 0; r < rows; r++) {
-          buf.writeInt32LE(dim, r * recBytes);
-          buf.set(src.subarray((row + r) * dim * 4, (row + r + 1) * dim * 4), r * recBytes + 4);
-        }
-        await fh.write(buf, 0, rows * recBytes);
-        row += rows;
+  const fh = await open(file, 'w');
+  try {
+    const buf = Buffer.allocUnsafeSlow(rowsPerChunk * recBytes);
+    const src = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    for (let row = 0; row < n; ) {
+      const rows = Math.min(rowsPerChunk, n - row);
+      for (let r = 0; r < rows; r++) {
+        buf.writeInt32LE(dim, r * recBytes);
+        buf.set(src.subarray((row + r) * dim * 4, (row + r + 1) * dim * 4), r * recBytes + 4);
       }
-      await fh.sync();
-    } finally {
-      await fh.close();
+      await fh.write(buf, 0, rows * recBytes);
+      row += rows;
     }
-  });
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function writeFvecs(file: string, set: VectorSet): Promise<void> {
-  await writeRecords(file, set.data, set.n, set.dim);
+  checkShape(file, set.data, set.n, set.dim);
+  await withTempFile(file, (tmp) => writeRecordsTo(tmp, set.data, set.n, set.dim));
 }
 
 export async function writeIvecs(file: string, set: IntVectorSet): Promise<void> {
-  await writeRecords(file, set.data, set.n, set.dim);
+  checkShape(file, set.data, set.n, set.dim);
+  await withTempFile(file, (tmp) => writeRecordsTo(tmp, set.data, set.n, set.dim));
+}
+
+/** Ids (.ivecs) and distances (.fvecs) as a pair: both files are written, or neither is touched. */
+export async function writeNeighborFiles(idsPath: string, ids: IntVectorSet, distPath: string, dists: VectorSet): Promise<void> {
+  checkShape(idsPath, ids.data, ids.n, ids.dim);
+  checkShape(distPath, dists.data, dists.n, dists.dim);
+  await withTempFiles([idsPath, distPath], async ([ti, td]) => {
+    await writeRecordsTo(ti, ids.data, ids.n, ids.dim);
+    await writeRecordsTo(td, dists.data, dists.n, dists.dim);
+  });
 }

@@ -117,25 +117,36 @@ export interface AdapterQuery {
   powerPreference?: 'high-performance' | 'low-power';
 }
 
-export const NO_ADAPTER_HINT =
-  'no WebGPU adapter found: install a Vulkan driver (on Debian without a GPU: mesa-vulkan-drivers from bookworm-backports, see README "Set-up"), or choose another backend with --backend';
+/** What to do when no adapter answers: the set-up script, and the backends this platform has. */
+export function noAdapterHint(tried: readonly Backend[] = platformBackends()): string {
+  return `no WebGPU adapter found on backend ${tried.join(', ')}: run \`bash scripts/setup.sh\` (on Linux without a GPU it installs Mesa's lavapipe Vulkan driver), or pick another backend with --backend (available here: ${platformBackends().join(', ')})`;
+}
 
-export function parseBackend(value: string): Backend {
-  if ((BACKENDS as readonly string[]).includes(value)) return value as Backend;
-  throw new UserError(`--backend: unknown backend '${value}'; allowed: ${BACKENDS.join(', ')}`);
+/** Parses --backend; a backend Dawn cannot use on this platform (metal on Linux) is refused up front. */
+export function parseBackend(value: string, platform = process.platform): Backend {
+  if (!(BACKENDS as readonly string[]).includes(value)) {
+    throw new UserError(`--backend: unknown backend '${value}'; available here: ${platformBackends(platform).join(', ')}`);
+  }
+  if (!platformBackends(platform).includes(value as Backend)) {
+    throw new UserError(`--backend: '${value}' is not available on ${platform}; available here: ${platformBackends(platform).join(', ')}`);
+  }
+  return value as Backend;
+}
+
+/** Keeps the candidates whose name, vendor, architecture or description contains `needle` (case-insensitive). */
+export function filterAdapters(all: readonly AdapterCandidate[], needle: string): AdapterCandidate[] {
+  const n = needle.toLowerCase();
+  return all.filter(({ description: d }) => `${d.name} ${d.vendor} ${d.architecture} ${d.description}`.toLowerCase().includes(n));
 }
 
 /** Picks the adapter a query names; errors list what exists. */
 export async function selectAdapter(provider: GpuProvider, query: AdapterQuery = {}): Promise<AdapterCandidate> {
   const backends = query.backend ? [query.backend] : platformBackends();
   const all = await enumerateAdapters(provider, backends);
-  if (all.length === 0) throw new UserError(query.backend ? `${NO_ADAPTER_HINT} (backend ${query.backend})` : NO_ADAPTER_HINT);
+  if (all.length === 0) throw new UserError(noAdapterHint(backends));
   let pool = all;
   if (query.adapter) {
-    const needle = query.adapter.toLowerCase();
-    pool = all.filter(({ description: d }) =>
-      `${d.name} ${d.vendor} ${d.architecture} ${d.description}`.toLowerCase().includes(needle),
-    );
+    pool = filterAdapters(all, query.adapter);
     if (pool.length === 0) {
       throw new UserError(`--adapter: no adapter matches '${query.adapter}'; available: ${all.map((c) => c.description.name).join('; ')}`);
     }

@@ -1,7 +1,7 @@
 import { GpuError, UserError } from '../errors.ts';
 import { COMPUTE_LIMITS, selectAdapter, type AdapterDescription, type AdapterQuery } from './adapters.ts';
 import { dawnProvider, type GpuProvider } from './provider.ts';
-import { watchdog, DEFAULT_GPU_TIMEOUT_MS } from './watchdog.ts';
+import { watchdog, gpuTimeoutMs } from './watchdog.ts';
 
 export interface OpenOptions extends AdapterQuery {
   provider?: GpuProvider;
@@ -35,7 +35,7 @@ export class GpuContext {
     this.adapter = adapter;
     this.features = new Set([...device.features].map(String));
     this.verbose = Boolean(opts.verbose);
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_GPU_TIMEOUT_MS;
+    this.timeoutMs = opts.timeoutMs ?? gpuTimeoutMs();
     this.lostPromise = device.lost.then((info) => {
       if (!this.destroyed) this.lostMessage = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
       throw new GpuError(this.lostMessage ?? 'GPU device destroyed');
@@ -104,6 +104,8 @@ export class GpuContext {
 
 /** Opens the adapter the options name, asking for every compute limit at the adapter's maximum. */
 export async function openGpu(opts: OpenOptions = {}): Promise<GpuContext> {
+  // Read before any GPU work so a bad $CRINN_GPU_TIMEOUT_MS is reported as bad input, not a GPU error.
+  const timeoutMs = opts.timeoutMs ?? gpuTimeoutMs();
   const provider = opts.provider ?? (await dawnProvider());
   const { gpu, adapter, description } = await selectAdapter(provider, opts);
   const requiredLimits: Record<string, number> = {};
@@ -111,9 +113,9 @@ export async function openGpu(opts: OpenOptions = {}): Promise<GpuContext> {
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   let device: GPUDevice;
   try {
-    device = await watchdog(adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'crinn' }), 'requestDevice', opts.timeoutMs);
+    device = await watchdog(adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'crinn' }), 'requestDevice', timeoutMs);
   } catch (err) {
     throw new GpuError(`cannot open a device on ${description.name}: ${(err as Error).message}`);
   }
-  return new GpuContext(device, description, { ...opts, owner: gpu });
+  return new GpuContext(device, description, { ...opts, timeoutMs, owner: gpu });
 }

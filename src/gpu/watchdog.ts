@@ -1,10 +1,22 @@
-import { GpuError } from '../errors.ts';
+import { GpuError, UserError } from '../errors.ts';
 
-/** Default limit for one GPU wait; software adapters are slow, but a hang must become an error. */
-export const DEFAULT_GPU_TIMEOUT_MS = Number(process.env.CRINN_GPU_TIMEOUT_MS ?? 300_000);
+const FALLBACK_TIMEOUT_MS = 300_000;
+
+/**
+ * Limit for one GPU wait from $CRINN_GPU_TIMEOUT_MS (default 300000); software adapters are slow,
+ * but a hang must become an error. Read per call and validated like a flag: 'abc' or -5 is bad input.
+ */
+export function gpuTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.CRINN_GPU_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return FALLBACK_TIMEOUT_MS;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
+    throw new UserError(`CRINN_GPU_TIMEOUT_MS: expected a positive whole number of milliseconds, got '${raw}'`);
+  }
+  return Number(raw);
+}
 
 /** Rejects with a GpuError naming `what` if `p` has not settled within `ms`. */
-export function watchdog<T>(p: Promise<T>, what: string, ms = DEFAULT_GPU_TIMEOUT_MS): Promise<T> {
+export function watchdog<T>(p: Promise<T>, what: string, ms = gpuTimeoutMs()): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new GpuError(`GPU wait timed out after ${ms} ms: ${what}`)), ms);

@@ -349,9 +349,16 @@ export const nndOps = {
       slot[u] = 1;
       for (let r = 0; r < have; r++) slot[st.codes[base + r] >> 1] = 1;
       const rng = new Rng(hash3(st.seed, 0xf111, u));
+      // At most n - 1 other nodes exist; after 8K random misses, scan for the rest, so this always ends.
+      const want = Math.min(K, n - 1) - have;
       let m = 0;
-      while (have + m < K) {
+      for (let tries = 0; m < want && tries < 8 * K; tries++) {
         const v = rng.below(n);
+        if (slot[v]) continue;
+        slot[v] = 1;
+        a.ids[m++] = v;
+      }
+      for (let v = 0; m < want && v < n; v++) {
         if (slot[v]) continue;
         slot[v] = 1;
         a.ids[m++] = v;
@@ -359,6 +366,9 @@ export const nndOps = {
       a.dist(u * stride, 0, stride, a.idsPtr, m, a.outPtr, stride);
       for (let i = 0; i < m; i++) filled += insert(st, u, a.ids[i], a.out[i]);
       slot[u] = 0;
+      // Clear the offered ids too: one that was not inserted (an infinite distance) would stay
+      // marked for every later node, and once all n were marked the loop above could never end.
+      for (let i = 0; i < m; i++) slot[a.ids[i]] = 0;
       for (let r = 0; r < K; r++) slot[st.codes[base + r] >> 1] = 0;
     }
     st.locked = locked;

@@ -7,7 +7,17 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { downloadDataset, cachedDatasetPath } from '../../src/data/download.ts';
 import { readAnnHdf5, writeAnnHdf5 } from '../../src/data/hdf5.ts';
+import { EnvironmentError, exitCodeFor } from '../../src/errors.ts';
 import { expectUserError, tempDir } from './helpers.ts';
+
+async function expectEnvironmentError(p: Promise<unknown>, ...fragments: string[]): Promise<string> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err, 'expected an EnvironmentError').toBeInstanceOf(EnvironmentError);
+  expect(exitCodeFor(err)).toBe(2);
+  const msg = (err as Error).message;
+  for (const f of fragments) expect(msg).toContain(f);
+  return msg;
+}
 
 const { dir, cleanup } = tempDir('crinn-download-');
 let server: Server;
@@ -87,7 +97,7 @@ describe('dataset download', () => {
 
   it('a truncated response leaves no final file and no .part', async () => {
     const cacheDir = path.join(dir, 'c3');
-    const msg = await expectUserError(downloadDataset('cut', { cacheDir, url: `${base}/trunc.hdf5`, quiet: true }), `${base}/trunc.hdf5`);
+    const msg = await expectEnvironmentError(downloadDataset('cut', { cacheDir, url: `${base}/trunc.hdf5`, quiet: true }), `${base}/trunc.hdf5`);
     expect(msg).toMatch(/failed after \d+ of \d+ bytes|truncated download/);
     expect(cacheFiles(cacheDir)).toEqual([]);
   });
@@ -111,6 +121,8 @@ describe('dataset download', () => {
     await expectUserError(downloadDataset('not-in-manifest', { cacheDir }), "unknown dataset 'not-in-manifest'", 'sift-128-euclidean', '--url');
     await expectUserError(downloadDataset('../evil', { cacheDir, url: `${base}/ok.hdf5` }), "'../evil'");
     await expectUserError(downloadDataset('x', { cacheDir, url: 'ftp://example.com/x.hdf5' }), '--url', 'http');
-    await expectUserError(downloadDataset('x', { cacheDir, url: 'http://127.0.0.1:1/x.hdf5', quiet: true }), 'request failed');
+    // No network is the machine's fault: exit 2, not the bad-input exit 1.
+    const msg = await expectEnvironmentError(downloadDataset('x', { cacheDir, url: 'http://127.0.0.1:1/x.hdf5', quiet: true }), 'request failed');
+    expect(msg).toContain('127.0.0.1:1');
   });
 });

@@ -1,6 +1,6 @@
 /** `crinn bench` and `crinn bench compare`: thin wrappers over src/bench. */
-import { access, constants, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UserError } from '../../errors.ts';
 import { loadDataset } from '../../data/resolve.ts';
@@ -13,6 +13,10 @@ import { compareResults } from '../../bench/compare.ts';
 import { peerNames, systemNames, type SystemOptions } from '../../bench/systems.ts';
 import { globals, openFromOptions, positiveInt, print } from '../context.ts';
 import type { CrinnSystemOptions } from '../../bench/peers/crinn.ts';
+import { assertDistancesFit, assertF16Fits, fitsF16, F16_MAX } from '../../data/validate.ts';
+import type { VectorSet } from '../../data/types.ts';
+import { checkOutputs, type NamedPath } from '../paths.ts';
+import { watchOutputs } from '../signals.ts';
 
 interface BenchOpts {
   dataset?: string;
@@ -49,21 +53,28 @@ async function writeAtomic(file: string, text: string): Promise<void> {
   await withTempFile(file, (tmp) => writeFile(tmp, text));
 }
 
-/** Fails before a long run, not after it, when an output file cannot be written. */
-async function checkWritable(file: string | undefined, flag: string): Promise<void> {
-  if (file === undefined || file === '-') return;
-  const dir = path.dirname(path.resolve(file));
-  const st = await stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new UserError(`${flag}: cannot write ${file}, folder ${dir} does not exist`);
-  await access(dir, constants.W_OK).catch(() => {
-    throw new UserError(`${flag}: cannot write ${file}, folder ${dir} is not writable`);
-  });
-}
-
 function crinnOptions(o: { seeds?: string; storage?: string }): CrinnSystemOptions {
   if (o.storage !== undefined && o.storage !== 'f16' && o.storage !== 'f32') throw new UserError(`--storage: unknown '${o.storage}'; allowed: f16, f32`);
   const seeds = o.seeds === undefined ? 0 : o.seeds === '0' ? 0 : positiveInt(o.seeds, '--seeds');
   return { storage: o.storage as CrinnSystemOptions['storage'], search: seeds ? { numSeeds: seeds } : {} };
+}
+
+/**
+ * The default f16 storage turns values above 65504 into Infinity; such data runs in f32 with a
+ * note, and an explicit --storage f16 is refused.
+ */
+function storageFor(requested: string | undefined, base: VectorSet, label: string, quiet?: boolean): 'f16' | 'f32' | undefined {
+  if (requested === 'f16') assertF16Fits(base, label);
+  if (requested !== undefined) return requested as 'f16' | 'f32';
+  const f = fitsF16(base);
+  if (f.ok) return undefined;
+  if (!quiet) process.stderr.write(`crinn: ${label} holds |value| up to ${f.maxAbs.toExponential(3)}, beyond f16's ${F16_MAX}: the crinn index stores f32 instead of the default f16\n`);
+  return 'f32';
+}
+
+/** Files of a loaded dataset's `source` ("a.fvecs + b.fvecs", "x.fvecs (last ...)") that exist. */
+function sourceFiles(source: string): NamedPath[] {
+  return source.split(' + ').map((s) => s.replace(/ \(.*\)$/, '')).filter((f) => existsSync(f)).map((f) => ({ path: f, flag: '--dataset' }));
 }
 
 export function registerBenchCommands(program: Command): void {
@@ -100,9 +111,15 @@ export function registerBenchCommands(program: Command): void {
       if (o.m !== undefined) hnsw.M = positiveInt(o.m, '--m');
       if (o.efConstruction !== undefined) hnsw.efConstruction = positiveInt(o.efConstruction, '--ef-construction');
 
-      await checkWritable(o.json, '--json');
-      await checkWritable(o.html, '--html');
+      const outputs = [o.json === undefined ? undefined : { path: o.json, flag: '--json' }, o.html === undefined ? undefined : { path: o.html, flag: '--html' }];
+      await checkOutputs(outputs, [existsSync(o.dataset) ? { path: o.dataset, flag: '--dataset' } : undefined]);
+      watchOutputs([o.json, o.html]);
       const dataset = await loadDataset(o.dataset, { dataDir: g.dataDir, cacheDir: o.cacheDir, queries: o.queries === undefined ? undefined : positiveInt(o.queries, '--queries') });
+      // Loading is harmless; writing is not: check the files a named dataset resolved to as well.
+      await checkOutputs(outputs, sourceFiles(dataset.source));
+      assertDistancesFit(dataset.base, dataset.metric, `${dataset.name} (base)`);
+      assertDistancesFit(dataset.queries, dataset.metric, `${dataset.name} (queries)`);
+      const storage = own.includes('crinn') ? storageFor(o.storage, dataset.base, dataset.name, g.quiet) : o.storage;
       if (k > dataset.base.n) throw new UserError(`--k: ${k} is larger than the base of ${dataset.name} (${dataset.base.n} vectors)`);
       if (o.peers === undefined && 2 * dataset.base.n * dataset.queries.n * dataset.base.dim > BRUTEFORCE_DEFAULT_MAX_FLOPS) {
         peers = peers.filter((p) => p !== 'bruteforce');
@@ -116,7 +133,7 @@ export function registerBenchCommands(program: Command): void {
         result = await runBench({
           dataset,
           systems: names,
-          systemOptions: { usearch: hnsw, hnswlib: hnsw, crinn: crinnOptions(o) },
+          systemOptions: { usearch: hnsw, hnswlib: hnsw, crinn: crinnOptions({ ...o, storage }) },
           k,
           reps,
           seed,
@@ -146,7 +163,8 @@ export function registerBenchCommands(program: Command): void {
     .option('--html <file>', 'write a self-contained HTML report')
     .option('--reference <label>', "row the ratio column is taken against ('system @ adapter')")
     .action(async (files: string[], o: { html?: string; reference?: string }) => {
-      await checkWritable(o.html, '--html');
+      await checkOutputs([o.html === undefined ? undefined : { path: o.html, flag: '--html' }], files.map((f) => ({ path: f, flag: 'result file' })));
+      watchOutputs([o.html]);
       const cmp = await compareResults(files, { reference: o.reference });
       print(cmp.table);
       if (o.html) await writeAtomic(o.html, cmp.html);

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
-import { computeGroundTruth } from '../../data/groundtruth.ts';
+import { computeGroundTruth, distancesPathFor } from '../../data/groundtruth.ts';
 import { readFloatVecs } from '../../data/vecs.ts';
 import { parseMetric } from '../../data/types.ts';
 import { globals, openFromOptions, positiveInt, print } from '../context.ts';
+import { checkOutputs } from '../paths.ts';
+import { watchOutputs } from '../signals.ts';
 
 export function registerGroundTruthCommand(program: Command): void {
   program
@@ -19,10 +21,18 @@ export function registerGroundTruthCommand(program: Command): void {
       const g = globals(cmd);
       const metric = parseMetric(o.metric, '--metric');
       const k = positiveInt(o.k, '--k');
+      // The distances file beside the ids is an output too: `--out base.ivecs` must not overwrite base.fvecs.
+      const distOut = distancesPathFor(o.out);
+      await checkOutputs(
+        [{ path: o.out, flag: '--out' }, { path: distOut, flag: '--out (distances beside it)' }],
+        [{ path: o.base, flag: '--base' }, { path: o.queries, flag: '--queries' }],
+      );
+      watchOutputs([o.out, distOut]);
       const [base, queries] = await Promise.all([readFloatVecs(o.base), readFloatVecs(o.queries)]);
       const res = await computeGroundTruth({
         base, queries, k, metric, out: o.out, cacheDir: o.cacheDir, useCache: o.cache,
         baseLabel: o.base, queriesLabel: o.queries, open: () => openFromOptions(g),
+        onCacheRejected: (why) => { if (!g.quiet) process.stderr.write(`crinn: ${why}\n`); },
       });
       if (!g.quiet) print(`${res.cached ? 'cached' : 'computed'}: ${queries.n} x ${k} neighbours -> ${res.idsPath} and ${res.distancesPath}${res.seconds !== undefined ? ` in ${res.seconds.toFixed(2)} s` : ''}`);
     });

@@ -1,22 +1,32 @@
 /** `crinn build` and `crinn search`: thin wrappers over the engine API. */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../errors.ts';
 import { loadDataset } from '../../data/resolve.ts';
-import { readFloatVecs, writeFvecs, writeIvecs } from '../../data/vecs.ts';
+import { readFloatVecs, writeNeighborFiles } from '../../data/vecs.ts';
 import { normalizeRows } from '../../data/metric.ts';
 import { parseMetric, type Metric, type VectorSet } from '../../data/types.ts';
 import { distancesPathFor } from '../../data/groundtruth.ts';
+import { assertDistancesFit, assertF16Fits } from '../../data/validate.ts';
 import { AnnEngine, buildIndex, loadIndex, saveIndex } from '../../search/engine.ts';
+import { MAX_ITOPK, resolveSearchParams } from '../../search/params.ts';
 import type { BuildParamsInput } from '../../index/params.ts';
 import { globals, openFromOptions, positiveInt, print } from '../context.ts';
+import { checkOutputs } from '../paths.ts';
+import { watchOutputs } from '../signals.ts';
 
 function optionalInt(v: string | undefined, flag: string): number | undefined {
   return v === undefined ? undefined : v === '0' ? 0 : positiveInt(v, flag);
 }
 
+function intAtMost(v: string, flag: string, max: number, what: string): number {
+  const x = positiveInt(v, flag);
+  if (x > max) throw new UserError(`${flag}: ${x} exceeds the maximum ${max} (${what})`);
+  return x;
+}
+
 /** Base vectors from a file (all rows) or a named dataset, normalised for angular. */
 async function loadBase(o: { base?: string; dataset?: string; metric?: string }, dataDir?: string): Promise<{ base: VectorSet; metric: Metric; source: string }> {
-  if (!!o.base === !!o.dataset) throw new UserError('build: give exactly one of --base FILE or --dataset NAME');
   if (o.dataset) {
     const ds = await loadDataset(o.dataset, { dataDir });
     if (o.metric && parseMetric(o.metric, '--metric') !== ds.metric) throw new UserError(`--metric: dataset ${o.dataset} is ${ds.metric}`);
@@ -47,7 +57,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--seed <n>', 'build seed', '1')
     .action(async (o: { base?: string; dataset?: string; metric?: string; out: string; algorithm: string; degree?: string; intermediateDegree?: string; storage: string; threads?: string; seed: string }, cmd: Command) => {
       const g = globals(cmd);
-      const { base, metric, source } = await loadBase(o, g.dataDir);
+      if (!!o.base === !!o.dataset) throw new UserError('build: give exactly one of --base FILE or --dataset NAME');
       if (o.algorithm !== 'cagra' && o.algorithm !== 'vamana') throw new UserError(`--algorithm: unknown '${o.algorithm}'; allowed: cagra, vamana`);
       if (o.storage !== 'f32' && o.storage !== 'f16') throw new UserError(`--storage: unknown '${o.storage}'; allowed: f32, f16`);
       const params: BuildParamsInput = {
@@ -58,6 +68,13 @@ export function registerIndexCommands(program: Command): void {
         seed: optionalInt(o.seed, '--seed'),
       };
       for (const k of Object.keys(params) as (keyof BuildParamsInput)[]) if (params[k] === undefined) delete params[k];
+      // Before the build, not after it: a bad --out must not cost the whole build.
+      const input = o.base ?? (o.dataset && existsSync(o.dataset) ? o.dataset : undefined);
+      await checkOutputs([{ path: o.out, flag: '--out' }], [input === undefined ? undefined : { path: input, flag: o.base ? '--base' : '--dataset' }]);
+      watchOutputs([o.out]);
+      const { base, metric, source } = await loadBase(o, g.dataDir);
+      assertDistancesFit(base, metric, source);
+      if (o.storage === 'f16') assertF16Fits(base, source);
       const ctx = await openFromOptions(g);
       try {
         const { index, stats } = await buildIndex(base, metric, params, { ctx, storage: o.storage, quiet: g.quiet });
@@ -75,18 +92,33 @@ export function registerIndexCommands(program: Command): void {
     .requiredOption('--queries <file>', 'query vectors (.fvecs or .bvecs)')
     .requiredOption('--out <file.ivecs>', 'output ids; distances go to the same name with .fvecs')
     .option('--k <k>', 'neighbours per query', '10')
-    .option('--ef <n>', 'search effort: the internal top list (CAGRA itopk, hnswlib ef)', '64')
-    .option('--search-width <n>', 'parents expanded per iteration (CAGRA search_width)', '1')
-    .option('--refine <n>', 'candidates reranked in f32 (0 = auto: 2k for f16 indexes)', '0')
+    .option('--ef <n>', `search effort: the internal top list (CAGRA itopk, hnswlib ef), k..${MAX_ITOPK}`, '64')
+    .option('--search-width <n>', 'parents expanded per iteration (CAGRA search_width), 1..32', '1')
+    .option('--refine <n>', `candidates reranked in f32 (0 = auto: 2k for f16 indexes), 0..${MAX_ITOPK}`, '0')
     .action(async (o: { index: string; queries: string; out: string; k: string; ef: string; searchWidth: string; refine: string }, cmd: Command) => {
       const g = globals(cmd);
+      const k = intAtMost(o.k, '--k', MAX_ITOPK, 'the search list holds the results');
+      const ef = intAtMost(o.ef, '--ef', MAX_ITOPK, 'the largest search list the kernel supports');
+      // Refused rather than silently raised: the effort the user asked for is the effort reported.
+      if (ef < k) throw new UserError(`--ef ${ef} is smaller than --k ${k}: the search list must hold the k results; use --ef ${k} or more`);
+      const searchWidth = intAtMost(o.searchWidth, '--search-width', 32, 'parents per iteration');
+      const refine = o.refine === '0' ? 0 : intAtMost(o.refine, '--refine', MAX_ITOPK, 'the largest search list the kernel supports');
+      const distOut = distancesPathFor(o.out);
+      await checkOutputs(
+        [{ path: o.out, flag: '--out' }, { path: distOut, flag: '--out (distances beside it)' }],
+        [{ path: o.index, flag: '--index' }, { path: o.queries, flag: '--queries' }],
+      );
+      watchOutputs([o.out, distOut]);
       const index = await loadIndex(o.index);
       const queries = await readFloatVecs(o.queries);
       if (queries.dim !== index.dim) throw new UserError(`${o.queries}: dimension ${queries.dim} does not match the index's ${index.dim}`);
       if (index.metric === 'angular') normalizeRows(queries, o.queries);
-      const k = positiveInt(o.k, '--k');
+      assertDistancesFit(queries, index.metric, o.queries);
+      assertDistancesFit({ data: index.vectors, n: index.n, dim: index.dim }, index.metric, o.index);
       if (k > index.n) throw new UserError(`--k: ${k} is larger than the index (${index.n} vectors)`);
-      const params = { itopk: positiveInt(o.ef, '--ef'), searchWidth: positiveInt(o.searchWidth, '--search-width'), refine: optionalInt(o.refine, '--refine') ?? 0 };
+      const params = { itopk: ef, searchWidth, refine };
+      // The list the kernel really runs with: refinement of an f16 index may raise it further.
+      const effective = resolveSearchParams(params, k, index.graph.degree, index.storage === 'f16', index.entryPoints.length, index.n);
       const ctx = await openFromOptions(g);
       try {
         const engine = new AnnEngine(ctx, index);
@@ -94,9 +126,9 @@ export function registerIndexCommands(program: Command): void {
         const res = await engine.search(queries, k, params);
         const s = (performance.now() - t0) / 1000;
         engine.destroy();
-        await writeIvecs(o.out, { data: res.ids, n: res.nq, dim: k });
-        await writeFvecs(distancesPathFor(o.out), { data: res.distances!, n: res.nq, dim: k });
-        if (!g.quiet) print(`searched ${queries.n} queries, k=${k}, itopk=${params.itopk} in ${s.toFixed(3)} s (${Math.round(queries.n / s)} QPS, first call includes shader compilation) -> ${o.out}`);
+        await writeNeighborFiles(o.out, { data: res.ids, n: res.nq, dim: k }, distOut, { data: res.distances!, n: res.nq, dim: k });
+        const raised = effective.itopk !== ef ? ` (--ef ${ef} raised to hold refine=${effective.refine} candidates)` : '';
+        if (!g.quiet) print(`searched ${queries.n} queries, k=${k}, itopk=${effective.itopk}${raised} in ${s.toFixed(3)} s (${Math.round(queries.n / s)} QPS, first call includes shader compilation) -> ${o.out}`);
       } finally {
         ctx.destroy();
       }
