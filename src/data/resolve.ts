@@ -176,7 +176,6 @@ export async function loadDataset(nameOrPath: string, opts: LoadOptions = {}): P
   }
 
   if (looksLikePath(nameOrPath) || (await isFile(nameOrPath))) return loadPath(nameOrPath, opts);
-  await checkDataDirs(opts);
 
   const local = LOCAL[nameOrPath];
   if (local) return loadLocal(nameOrPath, local, opts);
@@ -190,6 +189,7 @@ export async function loadDataset(nameOrPath: string, opts: LoadOptions = {}): P
   }
 
   if (findAnnDataset(nameOrPath)) {
+    await checkDataDirs(opts);
     const dirs = [...new Set([opts.dataDir, process.env.CRINN_DATA_DIR].filter((d): d is string => !!d))];
     const dir = await findIn(dirs, `${nameOrPath}.hdf5`);
     const file = dir ? path.join(dir, `${nameOrPath}.hdf5`) : cachedDatasetPath(nameOrPath, opts.cacheDir ?? defaultCacheDir());
@@ -204,6 +204,7 @@ export async function loadDataset(nameOrPath: string, opts: LoadOptions = {}): P
 }
 
 async function loadLocal(name: string, d: LocalDataset, opts: LoadOptions): Promise<Dataset> {
+  if (!d.embedded) await checkDataDirs(opts);
   const dirs = d.embedded ? [EMBEDDED_DATA_DIR] : searchDirs(opts);
   const dir = await findIn(dirs, d.base);
   if (!dir) {
