@@ -1,0 +1,88 @@
+/**
+ * Process-level isolation for the sandbox child, found once per parent process and cached:
+ * - a network namespace (Node 22's permission model does not cover sockets): `unshare --net`
+ *   as root, `unshare --user --map-root-user --net` otherwise;
+ * - a PID namespace, so the child cannot signal the evaluator (a root child could otherwise
+ *   `process.kill(ppid)`);
+ * - a mount namespace with the scratch folder on a private, size-capped `noexec` tmpfs: under
+ *   `--allow-addons`, `process.dlopen` loads a `.node` file the JS side may not even read, so a
+ *   variant could write an ELF into its scratch folder and run native code outside the model.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors.ts';
+
+export type IsolationMethod = 'unshare' | 'unshare-user' | 'none';
+
+const NAMESPACE_FLAGS: Record<Exclude<IsolationMethod, 'none'>, string[]> = {
+  unshare: ['--net'],
+  'unshare-user': ['--user', '--map-root-user', '--net'],
+};
+
+// Mounts the scratch tmpfs inside the new mount namespace, then becomes the Node child.
+const MOUNT_SCRIPT = 'set -e; mount -t tmpfs -o "size=$2m,mode=0700,noexec,nosuid,nodev" crinn-scratch "$1"; shift 2; exec "$@"';
+
+let detected: IsolationMethod | undefined;
+
+function works(method: Exclude<IsolationMethod, 'none'>): boolean {
+  const dir = mkdtempSync(join(tmpdir(), 'crinn-ns-probe-'));
+  try {
+    const r = spawnSync('unshare', [...namespacePrefix(method), '--', 'sh', '-c', MOUNT_SCRIPT, 'sh', dir, '1', 'true'], { stdio: 'ignore', timeout: 10_000 });
+    return r.status === 0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The namespace method that works on this machine ('none' where neither does). Probed once. */
+export function isolationMethod(): IsolationMethod {
+  if (detected) return detected;
+  const order: Exclude<IsolationMethod, 'none'>[] = process.getuid?.() === 0 ? ['unshare', 'unshare-user'] : ['unshare-user', 'unshare'];
+  detected = order.find(works) ?? 'none';
+  return detected;
+}
+
+function namespacePrefix(method: Exclude<IsolationMethod, 'none'>): string[] {
+  // --fork: the PID namespace applies to children only; --kill-child: the Node child dies with unshare.
+  return [...NAMESPACE_FLAGS[method], '--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private'];
+}
+
+/**
+ * The argv that runs `command` isolated. Throws a UserError where no namespace works, unless
+ * the caller explicitly accepted a child with network access (and no PID or mount isolation).
+ */
+export function isolatedArgv(command: string[], opts: { allowNetwork?: boolean; scratch?: string; scratchMiB: number }): { argv: string[]; method: IsolationMethod } {
+  const method = isolationMethod();
+  if (method === 'none') {
+    if (!opts.allowNetwork) {
+      throw new UserError("sandbox: no network namespace is available here (tried 'unshare --net' and 'unshare --user --map-root-user --net'); refusing to run untrusted code; pass allowNetwork: true (--allow-network) to run it with network access");
+    }
+    return { argv: command, method };
+  }
+  const prefix = ['unshare', ...namespacePrefix(method), '--'];
+  if (!opts.scratch) return { argv: [...prefix, ...command], method };
+  return { argv: [...prefix, 'sh', '-c', MOUNT_SCRIPT, 'sh', opts.scratch, String(opts.scratchMiB), ...command], method };
+}
+
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A Node >= 22.13 binary (the permission model's stable flags): this one, else the npm `node` package's. */
+export function nodeBinary(): string {
+  const [maj, min] = process.versions.node.split('.').map(Number);
+  if (maj > 22 || (maj === 22 && min >= 13)) return process.execPath;
+  const local = join(PROJECT_ROOT, 'node_modules', '.bin', 'node');
+  if (existsSync(local)) return local;
+  throw new UserError(`sandbox: needs Node >= 22.13 for --permission; this is ${process.versions.node} and ${local} is missing (run 'npm ci')`);
+}
+
+/**
+ * What a child needs to read to run project code that opens the GPU: the library sources,
+ * the shipped shaders, dawn.node's package and the package.json that marks the project as ESM.
+ * Never the project root as a whole: it holds datasets and their ground truth.
+ */
+export function projectReadPaths(): string[] {
+  return ['src', 'shaders', 'package.json', join('node_modules', 'webgpu')].map((p) => join(PROJECT_ROOT, p));
+}

@@ -1,0 +1,228 @@
+/**
+ * The sandbox's fault suite: each hostile entry op must come back as a failure with the right
+ * reason while this (parent) process survives and can start the next sandbox. Real namespaces,
+ * real permission model, real Dawn on the machine's adapter.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, connect, type Server } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxOptions } from '../../src/evolve/sandbox.ts';
+import { isolationMethod, projectReadPaths } from '../../src/evolve/sandbox-isolation.ts';
+import { bruteForceKnn } from '../../src/data/metric.ts';
+import { randomSet } from '../gpu/helpers.ts';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const fixture = (name: string) => join(FIXTURES, name);
+const DENIED = /ERR_ACCESS_DENIED|Access to this API has been restricted/;
+
+let tmp: string;
+let scratch: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'crinn-sandbox-test-'));
+  scratch = join(tmp, 'scratch');
+  mkdirSync(scratch);
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function options(entry: string, extra: Partial<SandboxOptions> = {}): SandboxOptions {
+  return { entry: fixture(entry), readPaths: [FIXTURES, ...projectReadPaths()], scratch, timeouts: { startMs: 60_000, callMs: 30_000 }, memMiB: 1024, ...extra };
+}
+
+/** Runs one op in a fresh sandbox, closes it, and returns the outcome. */
+async function once(op: string, payload?: unknown, extra: Partial<SandboxOptions> & { timeoutMs?: number } = {}): Promise<CallOutcome> {
+  const sb = await Sandbox.start(options('hostile.ts', extra));
+  try {
+    return await sb.call(op, payload, { timeoutMs: extra.timeoutMs });
+  } finally {
+    await sb.close();
+  }
+}
+
+function failed(o: CallOutcome) {
+  if (o.ok) throw new Error(`expected a failure, got ${JSON.stringify(o.value).slice(0, 200)}`);
+  return o.failure;
+}
+
+describe('sandbox isolation on this machine', () => {
+  it('finds a network namespace (as root: plain unshare --net)', () => {
+    const m = isolationMethod();
+    expect(m).not.toBe('none');
+    if (process.getuid?.() === 0) expect(m).toBe('unshare');
+  });
+});
+
+describe('sandbox faults (each one fails, the parent survives)', () => {
+  it('host code that throws: reason thrown, and the sandbox keeps serving', async () => {
+    const sb = await Sandbox.start(options('hostile.ts'));
+    const f = failed(await sb.call('throws'));
+    expect(f).toMatchObject({ stage: 'throws', reason: 'thrown' });
+    expect(f.message).toContain('variant bug');
+    expect(await sb.call('echo', { x: 1 })).toMatchObject({ ok: true, value: { x: 1 } });
+    await sb.close();
+  });
+
+  it('an entry that throws while loading: start fails with the message', async () => {
+    const err = await Sandbox.start(options('load-throws.ts')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SandboxFailureError);
+    expect((err as SandboxFailureError).failure).toMatchObject({ stage: 'start', reason: 'thrown' });
+    expect((err as SandboxFailureError).failure.message).toContain('broken at import');
+  });
+
+  it('process.exit: reason crashed with the exit code', async () => {
+    const f = failed(await once('exit'));
+    expect(f).toMatchObject({ reason: 'crashed', exitCode: 3 });
+  });
+
+  it('a busy loop: reason timeout, killed by SIGKILL', async () => {
+    const t0 = performance.now();
+    const f = failed(await once('hang', undefined, { timeoutMs: 1500 }));
+    expect(f).toMatchObject({ stage: 'hang', reason: 'timeout', signal: 'SIGKILL' });
+    expect(performance.now() - t0).toBeLessThan(15_000);
+  });
+
+  it('unbounded typed-array allocation (outside the V8 heap): reason oom from the RSS watchdog', async () => {
+    const f = failed(await once('allocBuffers', undefined, { memMiB: 512 }));
+    expect(f.reason).toBe('oom');
+    expect(f.message).toMatch(/resident memory \d+ MiB exceeded the 512 MiB cap/);
+  });
+
+  it('unbounded JS-heap allocation: reason oom', async () => {
+    const f = failed(await once('allocHeap', undefined, { memMiB: 384 }));
+    expect(f.reason).toBe('oom');
+  });
+
+  it('a stdout flood: reason output-flood, captures bounded and flagged', async () => {
+    const f = failed(await once('flood', undefined, { output: { keepBytes: 4096, maxBytes: 1 << 20 } }));
+    expect(f.reason).toBe('output-flood');
+    expect(f.outputTruncated).toBe(true);
+    expect(f.stdout.length).toBeLessThan(3 * 4096);
+    expect(f.stdout).toMatch(/bytes dropped/);
+  });
+
+  it('reading a ground-truth file outside its allowance is denied', async () => {
+    const gt = join(tmp, 'groundtruth.ivecs');
+    writeFileSync(gt, 'the answers');
+    const f = failed(await once('read', { path: gt }));
+    expect(f.reason).toBe('thrown');
+    expect(f.message).toMatch(DENIED);
+  });
+
+  it('writing outside its scratch folder is denied and leaves nothing', async () => {
+    const target = join(tmp, 'outside.txt');
+    const f = failed(await once('write', { path: target }));
+    expect(f.message).toMatch(DENIED);
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('cannot read back what it wrote in scratch', async () => {
+    const f = failed(await once('readOwnWrite', { scratch }));
+    expect(f.message).toMatch(DENIED);
+    expect(readdirSync(scratch)).toEqual([]); // scratch is a private tmpfs inside the child's namespace
+  });
+
+  it('cannot load a native addon it wrote into scratch (noexec)', async () => {
+    const f = failed(await once('dlopenOwnWrite', { scratch }));
+    expect(f.message).toMatch(/failed to map segment|ERR_DLOPEN_FAILED/);
+  });
+
+  describe('network', () => {
+    let server: Server;
+    let port = 0;
+    let accepted = 0;
+    beforeAll(async () => {
+      server = createServer((s) => {
+        accepted++;
+        s.destroy();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      port = (server.address() as { port: number }).port;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+    it('a TCP connect to the parent\'s loopback server fails', async () => {
+      // Control: the server does accept connections from outside the sandbox.
+      await new Promise<void>((resolve, reject) => connect(port, '127.0.0.1', resolve).on('error', reject));
+      await new Promise((r) => setTimeout(r, 50));
+      const before = accepted;
+      expect(before).toBe(1);
+      const f = failed(await once('connect', { port }));
+      expect(f.reason).toBe('thrown');
+      expect(f.message).toMatch(/ENETUNREACH|ECONNREFUSED/);
+      expect(accepted).toBe(before);
+    });
+  });
+
+  it('spawning a process is denied', async () => {
+    const marker = join(tmp, 'spawned');
+    const f = failed(await once('spawn', { marker }));
+    expect(f.message).toMatch(DENIED);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('cannot signal the parent (own PID namespace)', async () => {
+    const f = failed(await once('signalParent', { pid: process.pid }));
+    expect(f.message).toMatch(/ESRCH/);
+  });
+
+  it('does not inherit the parent\'s environment', async () => {
+    process.env.OPENAI_API_KEY = 'sk-must-not-leak';
+    try {
+      const o = await once('env');
+      expect(o.ok).toBe(true);
+      expect(o.ok && (o.value as string[])).not.toContain('OPENAI_API_KEY');
+    } finally {
+      delete process.env.OPENAI_API_KEY;
+    }
+  });
+
+  it('a forged reply (wrong request id) is a protocol failure', async () => {
+    const f = failed(await once('forgeReply'));
+    expect(f.reason).toBe('protocol');
+  });
+
+  it('an oversized frame on the channel is a protocol failure', async () => {
+    const f = failed(await once('garbage'));
+    expect(f).toMatchObject({ reason: 'protocol' });
+    expect(f.message).toMatch(/exceeds the \d+-byte limit/);
+  });
+
+  it('a failed sandbox refuses further calls with reason closed', async () => {
+    const sb = await Sandbox.start(options('hostile.ts'));
+    failed(await sb.call('exit'));
+    const f = failed(await sb.call('echo', 1));
+    expect(f.reason).toBe('closed');
+    await sb.close();
+  });
+
+  it('the parent\'s clock decides: a patched child clock changes nothing', async () => {
+    const o = await once('patchClock');
+    expect(o.ok).toBe(true);
+    expect(o.ms).toBeGreaterThanOrEqual(140);
+  });
+});
+
+describe('sandbox with the GPU', () => {
+  it('a WGSL kernel that never terminates: only the parent\'s kill stops it', async () => {
+    const sb = await Sandbox.start(options('gpu-endless.ts'));
+    const f = failed(await sb.call('spin', undefined, { timeoutMs: 3000 }));
+    expect(f).toMatchObject({ stage: 'spin', reason: 'timeout', signal: 'SIGKILL' });
+    await sb.close();
+  });
+
+  it('happy path: opens the GPU, returns exact top-10 ids through the protocol', async () => {
+    const base = randomSet(2000, 128, 7);
+    const queries = randomSet(100, 128, 8);
+    const sb = await Sandbox.start(options('gpu-knn.ts'));
+    expect(sb.isolation).not.toBe('none');
+    expect(await sb.call('setBase', { data: base.data, n: base.n, dim: base.dim })).toMatchObject({ ok: true });
+    const o = await sb.call<{ ids: Int32Array }>('search', { queries: queries.data });
+    await sb.close();
+    if (!o.ok) throw new Error(`search failed: ${o.failure.reason}: ${o.failure.message}`);
+    expect(o.value.ids).toBeInstanceOf(Int32Array);
+    const truth = bruteForceKnn(base, queries, 10, 'l2');
+    expect(Array.from(o.value.ids)).toEqual(Array.from(truth.ids));
+  });
+});
