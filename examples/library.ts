@@ -2,7 +2,8 @@
  * The README's library example, as a user writes it: everything comes from the package's public
  * entry. Builds an index over a seeded synthetic set, saves and reloads it, searches it on the
  * GPU, and checks the result against exact (brute-force) neighbours.
- * Run: node examples/library.ts   (in a project that installed crinn-webgpu; Node >= 22.18)
+ * Run: node library.ts in a project that installed crinn-webgpu (Node >= 22.18); in this
+ * repository, npm run example (the `crinn-source` condition maps the package to src/).
  */
 import { rm } from 'node:fs/promises';
 import os from 'node:os';

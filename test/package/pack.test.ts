@@ -67,6 +67,10 @@ describe('installed into an empty project', () => {
     const adapters = JSON.parse(stdout) as { name: string }[];
     expect(adapters.length).toBeGreaterThan(0);
     expect(adapters[0].name).toMatch(/\S/);
+    // The dataset manifests are found from dist/ (paths relative to the module).
+    const list = (await exec('npx', ['--no', '--', 'crinn', 'dataset', 'list'], consumer)).stdout;
+    expect(list).toMatch(/^synthetic-20k\s/m);
+    expect(list).toMatch(/^glove-100-angular\s/m);
   });
 
   it('builds, saves, loads and searches through the public entry; recall checked against brute force', async () => {
