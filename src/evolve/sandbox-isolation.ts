@@ -54,8 +54,11 @@ function namespacePrefix(method: Exclude<IsolationMethod, 'none'>): string[] {
  * The argv that runs `command` isolated. Throws a UserError where no namespace works, unless
  * the caller explicitly accepted a child with network access (and no PID or mount isolation).
  */
-export function isolatedArgv(command: string[], opts: { allowNetwork?: boolean; scratch?: string; scratchMiB: number }): { argv: string[]; method: IsolationMethod } {
-  const method = isolationMethod();
+export function isolatedArgv(
+  command: string[],
+  opts: { allowNetwork?: boolean; scratch?: string; scratchMiB: number },
+  method: IsolationMethod = isolationMethod(),
+): { argv: string[]; method: IsolationMethod } {
   if (method === 'none') {
     if (!opts.allowNetwork) {
       throw new UserError("sandbox: no network namespace is available here (tried 'unshare --net' and 'unshare --user --map-root-user --net'); refusing to run untrusted code; pass allowNetwork: true (--allow-network) to run it with network access");

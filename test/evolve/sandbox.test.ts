@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxOptions } from '../../src/evolve/sandbox.ts';
-import { isolationMethod, projectReadPaths } from '../../src/evolve/sandbox-isolation.ts';
+import { isolatedArgv, isolationMethod, projectReadPaths } from '../../src/evolve/sandbox-isolation.ts';
+import { UserError } from '../../src/errors.ts';
 import { bruteForceKnn } from '../../src/data/metric.ts';
 import { randomSet } from '../gpu/helpers.ts';
 
@@ -51,6 +52,14 @@ describe('sandbox isolation on this machine', () => {
     const m = isolationMethod();
     expect(m).not.toBe('none');
     if (process.getuid?.() === 0) expect(m).toBe('unshare');
+  });
+
+  it('where no namespace works, refuses unless the caller allows the network', () => {
+    const cmd = ['node', 'x.ts'];
+    expect(() => isolatedArgv(cmd, { scratchMiB: 1 }, 'none')).toThrow(UserError);
+    expect(() => isolatedArgv(cmd, { scratchMiB: 1 }, 'none')).toThrow(/no network namespace.*allowNetwork: true/);
+    expect(isolatedArgv(cmd, { scratchMiB: 1, allowNetwork: true }, 'none').argv).toEqual(cmd);
+    expect(isolatedArgv(cmd, { scratchMiB: 1 }, 'unshare-user').argv.slice(0, 5)).toEqual(['unshare', '--user', '--map-root-user', '--net', '--pid']);
   });
 });
 
@@ -165,6 +174,11 @@ describe('sandbox faults (each one fails, the parent survives)', () => {
   it('cannot signal the parent (own PID namespace)', async () => {
     const f = failed(await once('signalParent', { pid: process.pid }));
     expect(f.message).toMatch(/ESRCH/);
+  });
+
+  it('workers are denied unless allowed (the graph module gets them)', async () => {
+    expect(failed(await once('worker')).message).toMatch(DENIED);
+    expect(await once('worker', undefined, { allowWorkers: true })).toMatchObject({ ok: true, value: 'worker says 42' });
   });
 
   it('does not inherit the parent\'s environment', async () => {
