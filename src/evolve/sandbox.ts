@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { encodeFrame, decodeFrame, FrameReader } from './sandbox-wire.ts';
@@ -130,11 +130,13 @@ export class Sandbox {
     // detached: its own process group, so one kill reaches unshare, sh and Node together.
     this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
     this.channel = this.child.stdio[3] as Socket;
+    // Settled once the child is gone and its output drained ('close'), or 1 s after 'exit' at most.
     this.exited = new Promise((resolve) => {
+      this.child.once('close', () => resolve());
       this.child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
         this.onExit();
-        resolve();
+        setTimeout(resolve, 1000).unref();
       });
     });
     this.child.once('error', (e) => this.fail('crashed', `cannot spawn ${argv[0]}: ${e.message}`));
@@ -272,8 +274,7 @@ export class Sandbox {
   }
 
   /** Fills in the exit status and final output, then settles the call in flight with the failure. */
-  private async finishFailure(): Promise<void> {
-    await new Promise((r) => setTimeout(r, 20)); // let the last stdio chunks land
+  private finishFailure(): void {
     const f = this.failure!;
     Object.assign(f, { exitCode: this.exitInfo?.code, signal: this.exitInfo?.signal }, this.outputFields());
     const p = this.pending;
@@ -311,17 +312,35 @@ export class Sandbox {
   }
 }
 
-/** Resident memory of a process and its descendants (unshare -> sh -> node), KiB. */
+/** Resident memory of a process and its descendants (unshare -> node), KiB. */
 function treeRssKiB(pid: number, depth = 0): number {
   let kib = 0;
   try {
     const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     if (m) kib += Number(m[1]);
-    if (depth < 4) {
-      for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ')) if (c.trim()) kib += treeRssKiB(Number(c), depth + 1);
-    }
   } catch {
-    // the process is gone or exiting
+    return 0; // gone or exiting
   }
+  if (depth < 4) for (const c of childrenOf(pid)) kib += treeRssKiB(c, depth + 1);
   return kib;
+}
+
+/** Child PIDs: from /proc/PID/task/PID/children, or by scanning /proc where a kernel lacks that file. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    const out: number[] = [];
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        // Field 4 of stat is the parent PID; the command name (field 2) may hold spaces, so split after ')'.
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+      } catch {
+        // raced with an exit
+      }
+    }
+    return out;
+  }
 }
