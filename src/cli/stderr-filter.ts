@@ -9,8 +9,16 @@ import { spawn } from 'node:child_process';
 import { Transform, type TransformCallback } from 'node:stream';
 import os from 'node:os';
 
-/** Lines Dawn prints that say nothing to a user of this tool. */
-export const DAWN_NOISE = /^Warning: max\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+/**
+ * Lines Dawn prints that say nothing to a user of this tool: the limit clamps, and adapter
+ * discovery probing an OpenGL library a GPU server need not have (Vulkan is used there).
+ */
+export const DAWN_NOISE = [
+  /^Warning: max\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/,
+  /^Warning: Failed to load lib(EGL|GL|GLESv2)\.so(\.\d+)?: ".*cannot open shared object file: No such file or directory"\.$/,
+];
+/** The indented detail lines (and the blank line) Dawn prints under a warning. */
+const DETAIL = /^( - While trying to discover a BackendType::\w+ adapter\.|    at \w+ \(.*\)|)$/;
 const PREFIX = 'Warning: ';
 /** Set in the child so it does not relaunch itself. */
 export const FILTERED_ENV = 'CRINN_STDERR_FILTERED';
@@ -21,6 +29,8 @@ export const FILTERED_ENV = 'CRINN_STDERR_FILTERED';
  */
 export class DawnNoiseFilter extends Transform {
   private pending = '';
+  /** True right after a dropped warning: its detail lines go too. */
+  private inNoise = false;
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
     let text = this.pending + chunk.toString();
@@ -29,12 +39,17 @@ export class DawnNoiseFilter extends Transform {
     while (text.length > 0) {
       const nl = text.indexOf('\n');
       if (nl < 0) {
-        if (PREFIX.startsWith(text) || text.startsWith(PREFIX)) this.pending = text;
+        if (PREFIX.startsWith(text) || text.startsWith(PREFIX) || (this.inNoise && text.length < 512 && /^( |$)/.test(text))) this.pending = text;
         else out += text;
         break;
       }
       const line = text.slice(0, nl);
-      if (!DAWN_NOISE.test(line)) out += `${line}\n`;
+      if (DAWN_NOISE.some((re) => re.test(line))) this.inNoise = true;
+      else if (this.inNoise && DETAIL.test(line)) this.inNoise = line !== '';
+      else {
+        this.inNoise = false;
+        out += `${line}\n`;
+      }
       text = text.slice(nl + 1);
     }
     done(null, out);

@@ -23,6 +23,9 @@ function crinn(...args: string[]) {
 describe('quiet normal run', () => {
   it('drops Dawn limit warnings even when split across chunks, and passes everything else through', async () => {
     expect(await filter([`${NOISE}\n`, 'progress 1/3\r', 'Warn', 'ing: max', 'Foo artificially reduced from 1 to 2 to fit dynamic offset allocation limit.\nreal line\n'])).toBe('progress 1/3\rreal line\n');
+    // Adapter discovery on a GPU server without libEGL: the warning and its detail lines go.
+    const egl = 'Warning: Failed to load libEGL.so: "libEGL.so: cannot open shared object file: No such file or directory".\n - While trying to discover a BackendType::OpenGLES adapter.\n    at InitializeWithDynamicLoading (/x/DisplayEGL.cpp:88)\n\n';
+    expect(await filter([egl, 'nvidia-h200 (vulkan)\n', egl.slice(0, 30), egl.slice(30), '  vendor nvidia\n'])).toBe('nvidia-h200 (vulkan)\n  vendor nvidia\n');
     // A user-facing warning that only looks similar is kept, as is an unterminated last line.
     expect(await filter(['Warning: something else\n', 'tail'])).toBe('Warning: something else\ntail');
   });
