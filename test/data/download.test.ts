@@ -122,7 +122,12 @@ describe('dataset download', () => {
     await expectUserError(downloadDataset('../evil', { cacheDir, url: `${base}/ok.hdf5` }), "'../evil'");
     await expectUserError(downloadDataset('x', { cacheDir, url: 'ftp://example.com/x.hdf5' }), '--url', 'http');
     // No network is the machine's fault: exit 2, not the bad-input exit 1.
-    const msg = await expectEnvironmentError(downloadDataset('x', { cacheDir, url: 'http://127.0.0.1:1/x.hdf5', quiet: true }), 'request failed');
-    expect(msg).toContain('127.0.0.1:1');
+    // A port that was just free: refused, as with no network (port 1 is a fetch "bad port" instead).
+    const probe = createServer();
+    await new Promise<void>((ok) => probe.listen(0, '127.0.0.1', ok));
+    const closed = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/x.hdf5`;
+    await new Promise((ok) => probe.close(ok));
+    const msg = await expectEnvironmentError(downloadDataset('x', { cacheDir, url: closed, quiet: true }), 'request failed');
+    expect(msg).toContain(closed);
   });
 });
