@@ -4,9 +4,12 @@
  *   as root, `unshare --user --map-root-user --net` otherwise;
  * - a PID namespace, so the child cannot signal the evaluator (a root child could otherwise
  *   `process.kill(ppid)`);
- * - a mount namespace with the scratch folder on a private, size-capped `noexec` tmpfs: under
- *   `--allow-addons`, `process.dlopen` loads a `.node` file the JS side may not even read, so a
- *   variant could write an ELF into its scratch folder and run native code outside the model.
+ * - a mount namespace in which every filesystem (but /proc, /sys, /dev) is read-only, /run and
+ *   /tmp/.X11-unix are hidden, and the scratch folder is a private, size-capped `noexec` tmpfs.
+ *   Why: under `--allow-addons`, `process.dlopen` loads a `.node` file the JS side may not even
+ *   read, so a variant could write an ELF into scratch and run native code outside the model;
+ *   and the model does not cover Unix sockets: a child could connect to /run's (systemd, docker,
+ *   dbus) or bind socket files anywhere. Sockets elsewhere on the filesystem stay reachable.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -22,15 +25,26 @@ const NAMESPACE_FLAGS: Record<Exclude<IsolationMethod, 'none'>, string[]> = {
   'unshare-user': ['--user', '--map-root-user', '--net'],
 };
 
-// Mounts the scratch tmpfs inside the new mount namespace, then becomes the Node child.
-const MOUNT_SCRIPT = 'set -e; mount -t tmpfs -o "size=$2m,mode=0700,noexec,nosuid,nodev" crinn-scratch "$1"; shift 2; exec "$@"';
+// Runs inside the new mount namespace as `sh -c JAIL sh SCRATCH MIB COMMAND...`, then becomes the
+// Node child. Only the root filesystem's remount must succeed; other mounts are best effort.
+const JAIL = `set -e
+scratch="$1"; mib="$2"; shift 2
+for d in /run /tmp/.X11-unix; do
+  if [ -d "$d" ] && [ ! -L "$d" ]; then mount -t tmpfs -o size=4k,mode=0555,ro crinn-hidden "$d"; fi
+done
+awk '{print $2}' /proc/self/mounts | while read -r m; do
+  case "$m" in /proc*|/sys*|/dev*|*\\\\*) continue ;; esac
+  mount -o remount,bind,ro "$m" 2>/dev/null || [ "$m" != / ]
+done
+if [ -n "$scratch" ]; then mount -t tmpfs -o "size=\${mib}m,mode=0700,noexec,nosuid,nodev" crinn-scratch "$scratch"; fi
+exec "$@"`;
 
 let detected: IsolationMethod | undefined;
 
 function works(method: Exclude<IsolationMethod, 'none'>): boolean {
   const dir = mkdtempSync(join(tmpdir(), 'crinn-ns-probe-'));
   try {
-    const r = spawnSync('unshare', [...namespacePrefix(method), '--', 'sh', '-c', MOUNT_SCRIPT, 'sh', dir, '1', 'true'], { stdio: 'ignore', timeout: 10_000 });
+    const r = spawnSync('unshare', [...namespacePrefix(method), '--', 'sh', '-c', JAIL, 'sh', dir, '1', 'true'], { stdio: 'ignore', timeout: 10_000 });
     return r.status === 0;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -65,9 +79,7 @@ export function isolatedArgv(
     }
     return { argv: command, method };
   }
-  const prefix = ['unshare', ...namespacePrefix(method), '--'];
-  if (!opts.scratch) return { argv: [...prefix, ...command], method };
-  return { argv: [...prefix, 'sh', '-c', MOUNT_SCRIPT, 'sh', opts.scratch, String(opts.scratchMiB), ...command], method };
+  return { argv: ['unshare', ...namespacePrefix(method), '--', 'sh', '-c', JAIL, 'sh', opts.scratch ?? '', String(opts.scratchMiB), ...command], method };
 }
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -164,6 +164,33 @@ describe('sandbox faults (each one fails, the parent survives)', () => {
     });
   });
 
+  it('cannot bind a Unix socket file outside scratch (the filesystem is read-only in its namespace)', async () => {
+    const path = join(tmp, 'evil.sock');
+    const f = failed(await once('unixListen', { path }));
+    expect(f.message).toMatch(/EROFS|EACCES/);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  // /run holds the sockets that matter (systemd, docker, dbus); a non-root runner may not write there.
+  const runSock = `/run/crinn-sandbox-test-${process.pid}.sock`;
+  it.runIf(process.getuid?.() === 0)('cannot connect to a Unix socket under /run (hidden in its namespace)', async () => {
+    let accepted = 0;
+    const server = createServer((s) => {
+      accepted++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => server.listen(runSock, r));
+    try {
+      await new Promise<void>((resolve, reject) => connect(runSock, resolve).on('error', reject)); // control
+      const f = failed(await once('unixConnect', { path: runSock }));
+      expect(f.message).toMatch(/ENOENT/);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(accepted).toBe(1);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('spawning a process is denied', async () => {
     const marker = join(tmp, 'spawned');
     const f = failed(await once('spawn', { marker }));
