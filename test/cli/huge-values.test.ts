@@ -59,3 +59,14 @@ describe('values beyond f16', () => {
     expect(fitsF16(randomRows(10, 4, 1, 1e5)).ok).toBe(false);
   });
 });
+
+describe('bench storage for data beyond f16', () => {
+  it('the default f16 falls back to f32 with a note; an explicit f16 is refused', async () => {
+    const { storageFor } = await import('../../src/cli/commands/bench.ts');
+    const big = randomRows(20, 4, 1, 1e5);
+    expect(storageFor(undefined, randomRows(20, 4, 1, 100), 'small', true)).toBeUndefined();
+    expect(storageFor(undefined, big, 'big', true)).toBe('f32');
+    expect(storageFor('f32', big, 'big', true)).toBe('f32');
+    expect(() => storageFor('f16', big, 'big', true)).toThrow(/--storage f16: big row \d+ holds/);
+  });
+});

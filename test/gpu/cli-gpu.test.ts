@@ -60,3 +60,39 @@ describe('crinn adapters / crinn groundtruth (CLI)', () => {
     }
   });
 });
+
+describe('crinn build / search (CLI) on synthetic data', () => {
+  it('writes ids and distances as a pair that match brute force, and reports the effort it really used', async () => {
+    const { writeFvecs } = await import('../../src/data/vecs.ts');
+    const { bruteForceKnn } = await import('../../src/data/metric.ts');
+    const { randomSet } = await import('./helpers.ts');
+    const { dir, cleanup } = tempDir('crinn-search-cli-');
+    try {
+      const base = randomSet(1000, 8, 1);
+      const queries = randomSet(20, 8, 2);
+      const [b, q] = [path.join(dir, 'b.fvecs'), path.join(dir, 'q.fvecs')];
+      await writeFvecs(b, base);
+      await writeFvecs(q, queries);
+      const env = { CRINN_STDERR_FILTERED: '1' };
+      for (const storage of ['f32', 'f16']) {
+        const idx = path.join(dir, `${storage}.idx`);
+        let r = cli(['build', '--base', b, '--storage', storage, '--threads', '1', '--out', idx], env);
+        expect(r.status, r.stderr).toBe(0);
+        const out = path.join(dir, `${storage}.ivecs`);
+        // --refine 20 makes the list hold 20 candidates: the report says so instead of printing itopk=10.
+        const refine = storage === 'f16' ? ['--refine', '20'] : [];
+        r = cli(['search', '--index', idx, '--queries', q, '--k', '10', '--ef', '10', ...refine, '--out', out], env);
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain(storage === 'f16' ? 'itopk=20 (--ef 10 raised to hold refine=20 candidates)' : 'itopk=10 in');
+        const ids = await readIvecs(out);
+        const dist = await readFvecs(path.join(dir, `${storage}.fvecs`));
+        expect([ids.n, ids.dim, dist.n, dist.dim]).toEqual([20, 10, 20, 10]);
+        const exact = bruteForceKnn(base, queries, 10, 'l2');
+        const recall = recallAtK({ ids: ids.data, nq: 20, k: 10 }, base, queries, 'l2', exact, 10);
+        expect(recall.recall).toBeGreaterThan(0.9);
+      }
+    } finally {
+      cleanup();
+    }
+  }, 300_000);
+});

@@ -63,7 +63,7 @@ function crinnOptions(o: { seeds?: string; storage?: string }): CrinnSystemOptio
  * The default f16 storage turns values above 65504 into Infinity; such data runs in f32 with a
  * note, and an explicit --storage f16 is refused.
  */
-function storageFor(requested: string | undefined, base: VectorSet, label: string, quiet?: boolean): 'f16' | 'f32' | undefined {
+export function storageFor(requested: string | undefined, base: VectorSet, label: string, quiet?: boolean): 'f16' | 'f32' | undefined {
   if (requested === 'f16') assertF16Fits(base, label);
   if (requested !== undefined) return requested as 'f16' | 'f32';
   const f = fitsF16(base);

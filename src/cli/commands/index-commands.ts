@@ -118,7 +118,7 @@ export function registerIndexCommands(program: Command): void {
       if (k > index.n) throw new UserError(`--k: ${k} is larger than the index (${index.n} vectors)`);
       const params = { itopk: ef, searchWidth, refine };
       // The list the kernel really runs with: refinement of an f16 index may raise it further.
-      const effective = resolveSearchParams(params, k, index.graph.degree, index.storage === 'f16', index.entryPoints.length, index.n);
+      const effective = resolveSearchParams(params, k, index.graph.degree, index.storage === 'f16');
       const ctx = await openFromOptions(g);
       try {
         const engine = new AnnEngine(ctx, index);
