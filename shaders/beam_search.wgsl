@@ -3,10 +3,13 @@
 // workgroup memory: the candidate buffer of one iteration (search width x degree), the
 // open-addressing visited hash and the chosen parents; in private memory: the query (every
 // lane) and the sorted internal top list (itopk, used by the team leader).
+// Two phases, one loop: phase 0 searches the entry layer (a small graph over a sample of the base,
+// node ids local to it, rows read through `entries`) with a list of UBEAM, starting from its first
+// NSEEDS nodes; its list, mapped to base ids, seeds phase 1 on the main graph with a list of ITOPK.
 // Each iteration: the team leader merges the last candidates into the top list and picks the
 // next SW unexpanded parents; then every lane expands some of their neighbours: visited check by
-// atomic compare-exchange, distance for the new ones. Ends when no parent is left or after
-// max_iter iterations. Storage of the base vectors comes from a base_*.wgsl file, which
+// atomic compare-exchange, distance for the new ones. A phase ends when no parent is left or after
+// its iteration cap (entry_iter, max_iter). Storage of the base vectors comes from a base_*.wgsl file, which
 // supplies l2_partial / dot_partial of one row against the private query qv.
 
 // The query lives in a private array (registers or stack), far cheaper to re-read than workgroup
@@ -22,10 +25,14 @@ override DEGREE: u32 = 32;
 override SW: u32 = 1;
 override HASH_BITS: u32 = 11;
 override METRIC: u32 = 0; // 0 = l2, 1 = inner product, 2 = angular (rows pre-normalised)
-override NSEEDS: u32 = 16; // entry points first, then pseudo-random nodes
+override NSEEDS: u32 = 16; // entry-layer start nodes: its first NSEEDS
+override UDEG: u32 = 32;   // entry-layer row length
+override UBEAM: u32 = 16;  // entry-layer list length (<= ITOPK)
+// Debug: count distance evaluations per query into out_evals (0 = off; the counter costs an atomic per distance).
+override COUNT_EVALS: bool = false;
 
 override QPW: u32 = WG / TEAM;
-override CAND: u32 = SW * DEGREE;
+override CAND: u32 = SW * max(DEGREE, UDEG);
 override HASH_SIZE: u32 = 1u << HASH_BITS;
 override CAND_SLOTS: u32 = QPW * CAND;
 override HASH_SLOTS: u32 = QPW * HASH_SIZE;
@@ -38,10 +45,10 @@ const FAR: f32 = 3.0e38;
 struct Params {
   nq: u32,        // queries in this dispatch
   n: u32,         // base rows
-  num_entry: u32, // index entry points available
+  num_entry: u32, // entry-layer nodes
   k_out: u32,     // results written per query
-  max_iter: u32,
-  seed: u32,
+  max_iter: u32,  // main-graph iteration cap
+  entry_iter: u32, // entry-layer iteration cap
   _pad0: u32,
   _pad1: u32,
 }
@@ -49,9 +56,11 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> queries: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> graph: array<u32>;
+// The entry layer: num_entry base ids (local id -> base row), then num_entry * UDEG edges (local ids).
 @group(0) @binding(4) var<storage, read> entries: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out_ids: array<u32>;
 @group(0) @binding(6) var<storage, read_write> out_dist: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out_evals: array<atomic<u32>>; // per query, when COUNT_EVALS
 
 var<private> top_d: array<f32, ITOPK>;
 var<private> top_i: array<u32, ITOPK>; // high bit: expanded
@@ -60,11 +69,13 @@ var<workgroup> cand_i: array<u32, CAND_SLOTS>;
 var<workgroup> visited: array<atomic<u32>, HASH_SLOTS>; // id + 1; 0 = empty
 var<workgroup> hash_fill: array<atomic<u32>, QPW>;
 var<private> qv: array<vec4<f32>, D4>;
+var<private> cur_q: u32;
 var<workgroup> parents: array<u32, PARENT_SLOTS>;
 var<workgroup> team_active: array<u32, QPW>;
 var<workgroup> any_active: u32;
 
 fn distance(row: u32) -> f32 {
+  if (COUNT_EVALS) { atomicAdd(&out_evals[min(cur_q, arrayLength(&out_evals) - 1u)], 1u); }
   // The storage file sums per-lane partials against the private query qv.
   if (METRIC == 0u) {
     let acc = l2_partial(row);
@@ -96,14 +107,14 @@ fn visit(s: u32, id: u32) -> bool {
   return true; // table full: treat as new (costs a duplicate distance, never a wrong answer)
 }
 
-// Leader only: merge this team's candidates into its sorted top list.
-fn merge_candidates(s: u32) {
+// Leader only: merge this team's candidates into the first `len` entries of its sorted top list.
+fn merge_candidates(s: u32, len: u32) {
   let cb = s * CAND;
-  var worst = top_d[ITOPK - 1u];
+  var worst = top_d[len - 1u];
   for (var c = 0u; c < CAND; c++) {
     let d = cand_d[cb + c];
     if (d < worst) {
-      var p = ITOPK - 1u;
+      var p = len - 1u;
       while (p > 0u && top_d[p - 1u] > d) {
         top_d[p] = top_d[p - 1u];
         top_i[p] = top_i[p - 1u];
@@ -111,7 +122,7 @@ fn merge_candidates(s: u32) {
       }
       top_d[p] = d;
       top_i[p] = cand_i[cb + c];
-      worst = top_d[ITOPK - 1u];
+      worst = top_d[len - 1u];
     }
     cand_d[cb + c] = FAR;
   }
@@ -129,16 +140,6 @@ fn maybe_forget(s: u32) {
   }
 }
 
-fn seed_node(q: u32, j: u32) -> u32 {
-  if (j < params.num_entry) { return entries[j]; }
-  // Per-query pseudo-random nodes, so not every query starts from the same places.
-  var h = ((q + params.seed) * 0x9e3779b1u) ^ (j * 0x85ebca6bu);
-  h ^= h >> 16u;
-  h *= 0x7feb352du;
-  h ^= h >> 15u;
-  return h % params.n;
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let s = lid / TEAM;
@@ -147,6 +148,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let q = (wid.x + wid.y * nwg.x) * QPW + s;
   let live = q < params.nq;
   let qc = min(q, params.nq - 1u);
+  cur_q = qc;
 
   for (var t = 0u; t < D4; t++) { qv[t] = queries[qc * D4 + t]; }
   for (var h = lane; h < HASH_SIZE; h += TEAM) { atomicStore(&visited[s * HASH_SIZE + h], 0u); }
@@ -155,61 +157,92 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   if (leader) { atomicStore(&hash_fill[s], 0u); }
   workgroupBarrier();
 
-  // Seeds (index entry points, then per-query pseudo-random nodes) go through the candidate
-  // buffer CAND at a time, like the neighbours of an iteration.
+  // Entry-layer seeds: its first NSEEDS nodes (local ids), through the candidate buffer CAND at a time.
   for (var first = 0u; first < NSEEDS; first += CAND) {
     for (var c = lane; c < CAND && first + c < NSEEDS; c += TEAM) {
-      let node = seed_node(qc, first + c);
+      let node = first + c;
       if (live && visit(s, node)) {
-        cand_d[s * CAND + c] = distance(node);
+        cand_d[s * CAND + c] = distance(entries[node]);
         cand_i[s * CAND + c] = node;
       }
     }
     workgroupBarrier();
-    if (leader && first + CAND < NSEEDS) { merge_candidates(s); }
+    if (leader && first + CAND < NSEEDS) { merge_candidates(s, UBEAM); }
     workgroupBarrier();
   }
 
-  for (var it = 0u; it < params.max_iter; it++) {
-    if (leader) {
-      merge_candidates(s);
-      maybe_forget(s);
-      var picked = 0u;
-      for (var j = 0u; j < ITOPK && picked < SW; j++) {
-        let v = top_i[j];
-        if (v != NONE && (v & EXPANDED) == 0u) {
-          parents[s * SW + picked] = v;
-          top_i[j] = v | EXPANDED;
-          picked++;
+  for (var phase = 0u; phase < 2u; phase++) {
+    let entry = phase == 0u;
+    let len = select(ITOPK, UBEAM, entry);
+    let deg = select(DEGREE, UDEG, entry);
+    let limit = select(params.n, params.num_entry, entry);
+    let cap = select(params.max_iter, params.entry_iter, entry);
+    for (var it = 0u; it < cap; it++) {
+      if (leader) {
+        merge_candidates(s, len);
+        maybe_forget(s);
+        var picked = 0u;
+        for (var j = 0u; j < len && picked < SW; j++) {
+          let v = top_i[j];
+          if (v != NONE && (v & EXPANDED) == 0u) {
+            parents[s * SW + picked] = v;
+            top_i[j] = v | EXPANDED;
+            picked++;
+          }
+        }
+        for (var p = picked; p < SW; p++) { parents[s * SW + p] = NONE; }
+        team_active[s] = select(0u, 1u, live && picked > 0u);
+      }
+      workgroupBarrier();
+      if (lid == 0u) {
+        var a = 0u;
+        for (var t = 0u; t < QPW; t++) { a |= team_active[t]; }
+        any_active = a;
+      }
+      if (workgroupUniformLoad(&any_active) == 0u) { break; }
+
+      for (var c = lane; c < SW * deg; c += TEAM) {
+        let parent = parents[s * SW + c / deg];
+        var d = FAR;
+        var nb = NONE;
+        if (parent != NONE) {
+          // One distance call site: each one inlines the whole row loop, and on lavapipe a third
+          // site made the LLVM compile of this kernel run for minutes.
+          var row = NONE;
+          if (entry) {
+            nb = entries[params.num_entry + parent * UDEG + c % UDEG];
+            if (nb < limit && visit(s, nb)) { row = entries[nb]; }
+          } else {
+            nb = graph[parent * DEGREE + c % DEGREE];
+            if (nb < limit && visit(s, nb)) { row = nb; }
+          }
+          if (row != NONE) { d = distance(row); }
+        }
+        cand_d[s * CAND + c] = d;
+        cand_i[s * CAND + c] = nb;
+      }
+      workgroupBarrier();
+    }
+    // Candidates of the last iteration, when the cap cut the loop short.
+    if (leader) { merge_candidates(s, len); }
+    workgroupBarrier();
+    if (entry) {
+      // Hand over: base ids, nothing expanded, a fresh visited set holding just these.
+      for (var h = lane; h < HASH_SIZE; h += TEAM) { atomicStore(&visited[s * HASH_SIZE + h], 0u); }
+      workgroupBarrier();
+      if (leader) {
+        atomicStore(&hash_fill[s], 0u);
+        for (var j = 0u; j < UBEAM; j++) {
+          let v = top_i[j];
+          if (v != NONE) {
+            top_i[j] = entries[v & ~EXPANDED];
+            _ = visit(s, top_i[j]);
+          }
         }
       }
-      for (var p = picked; p < SW; p++) { parents[s * SW + p] = NONE; }
-      team_active[s] = select(0u, 1u, live && picked > 0u);
+      workgroupBarrier();
     }
-    workgroupBarrier();
-    if (lid == 0u) {
-      var a = 0u;
-      for (var t = 0u; t < QPW; t++) { a |= team_active[t]; }
-      any_active = a;
-    }
-    if (workgroupUniformLoad(&any_active) == 0u) { break; }
-
-    for (var c = lane; c < CAND; c += TEAM) {
-      let parent = parents[s * SW + c / DEGREE];
-      var d = FAR;
-      var nb = NONE;
-      if (parent != NONE) {
-        nb = graph[parent * DEGREE + c % DEGREE];
-        if (nb < params.n && visit(s, nb)) { d = distance(nb); }
-      }
-      cand_d[s * CAND + c] = d;
-      cand_i[s * CAND + c] = nb;
-    }
-    workgroupBarrier();
   }
-  // Candidates of the last iteration, when max_iter cut the loop short.
-  if (leader) { merge_candidates(s); }
-  workgroupBarrier();
 
   if (!live || !leader) { return; }
   for (var j = 0u; j < params.k_out; j++) {

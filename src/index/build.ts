@@ -17,6 +17,7 @@ import { cpuExactKnn, type KnnProvider } from './knn.ts';
 import { cagraOptimize } from './prune.ts';
 import { vamanaBuild } from './vamana.ts';
 import { connectGraph, selectEntryPoints } from './entry-points.ts';
+import { buildEntryLayer, type EntryLayer } from './entry-layer.ts';
 
 export type { KnnProvider } from './knn.ts';
 
@@ -37,7 +38,7 @@ export interface BuildOptions {
 
 export interface BuildStats {
   seconds: number;
-  /** Wall seconds per phase: setup (arena, workers), order, entryPoints, knn (NN-descent's own split as knn.*), prune | vamana, finish. */
+  /** Wall seconds per phase: setup (arena, workers), order, entryPoints, knn (NN-descent's own split as knn.*), prune | vamana, finish, entryLayer. */
   phases: Record<string, number>;
   /** NN-descent rounds run and list changes per round, when NN-descent ran. */
   nnDescentRounds?: number[];
@@ -50,6 +51,8 @@ export interface BuildStats {
 export interface BuildResult {
   graph: Graph;
   entryPoints: Uint32Array;
+  /** The sampled upper graph the search starts in (src/index/entry-layer.ts). */
+  entryLayer: EntryLayer;
   /** The parameters with every auto resolved. */
   params: BuildParams;
   stats: BuildStats;
@@ -62,9 +65,10 @@ const WEIGHTS: Record<string, [number, number]> = {
   order: [0, 0.03],
   entryPoints: [0.03, 0.05],
   knn: [0.05, 0.85],
-  prune: [0.85, 0.98],
-  vamana: [0.05, 0.98],
-  finish: [0.98, 1],
+  prune: [0.85, 0.96],
+  vamana: [0.05, 0.96],
+  finish: [0.96, 0.98],
+  entryLayer: [0.98, 1],
 };
 
 function checkBase(base: VectorSet, metric: Metric): void {
@@ -152,6 +156,7 @@ export async function buildGraph(
     return {
       graph: createGraph(1, degree),
       entryPoints: new Uint32Array([0]),
+      entryLayer: buildEntryLayer(base.data, 1, dim, metric, new Uint32Array([0]), { seed: p.seed }),
       params: p,
       stats: { seconds: (performance.now() - started) / 1000, phases, threads: 1 },
     };
@@ -232,10 +237,14 @@ export async function buildGraph(
     const entryPoints = new Uint32Array(entry.length);
     for (let i = 0; i < entry.length; i++) entryPoints[i] = perm[entry[i]];
     lap('finish');
-    progress.phase('finish', 1);
+    progress.phase('entryLayer', 0);
+    const entryLayer = buildEntryLayer(base.data, n, dim, metric, entryPoints, { seed: p.seed });
+    lap('entryLayer');
+    progress.phase('entryLayer', 1);
     return {
       graph,
       entryPoints,
+      entryLayer,
       params: { ...p, threads },
       stats: { seconds: (performance.now() - started) / 1000, phases, nnDescentRounds: rounds, threads, bridges, unreachable },
     };

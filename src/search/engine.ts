@@ -54,7 +54,7 @@ export async function buildIndex(base: VectorSet, metric: Metric, params: BuildP
   // f16 indexes keep the rounded values in memory too, so a saved and reloaded index is identical.
   const vectors = storage === 'f16' ? f16ToF32Array(f32ToF16Array(base.data)) : base.data;
   return {
-    index: { metric, dim: base.dim, n: base.n, storage, vectors, graph: res.graph, entryPoints: res.entryPoints, buildParams: res.params },
+    index: { metric, dim: base.dim, n: base.n, storage, vectors, graph: res.graph, entryPoints: res.entryPoints, entryLayer: res.entryLayer, buildParams: res.params },
     stats: res.stats,
   };
 }

@@ -6,6 +6,8 @@ import { kernelPipeline, shaderSource, withConst, type Kernel } from '../gpu/sha
 import { padRows, selectKernel, selectListLength } from '../data/exact-knn.ts';
 import { f32ToF16Bits } from '../index/f16.ts';
 import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from '../data/types.ts';
+import type { EntryLayer } from '../index/entry-layer.ts';
+import { entryLayerOf } from './cpu-search.ts';
 import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
 
 const NONE = 0xffffffff;
@@ -32,6 +34,8 @@ export interface SearchableIndex {
   vectors: Float32Array;
   graph: { degree: number; neighbors: Uint32Array };
   entryPoints: Uint32Array;
+  /** The sampled upper graph searched first; absent (hand-built indexes): its entry points, no edges. */
+  entryLayer?: EntryLayer;
 }
 
 /** Kernel sources the search runs; the evolution loop swaps these for variants. */
@@ -52,9 +56,9 @@ export function defaultSearchSources(): SearchKernelSources {
 }
 
 /** Workgroup memory one beam-search workgroup uses, mirroring the declarations in beam_search.wgsl. */
-export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number): number {
+export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number, entryDegree = 1): number {
   const qpw = p.workgroupSize / p.teamSize;
-  const cand = p.searchWidth * degree;
+  const cand = p.searchWidth * Math.max(degree, entryDegree);
   return qpw * (cand * 8 + (1 << p.hashBits) * 4 + 4 + p.searchWidth * 4 + 4) + 4;
 }
 
@@ -71,6 +75,7 @@ export class GpuSearcher {
   private readonly baseExact: GPUBuffer | null;
   private readonly graphBuf: GPUBuffer;
   private readonly entryBuf: GPUBuffer;
+  private readonly layer: EntryLayer;
   private readonly sources: SearchKernelSources;
 
   constructor(ctx: GpuContext, index: SearchableIndex, sources: SearchKernelSources = defaultSearchSources()) {
@@ -90,18 +95,24 @@ export class GpuSearcher {
       this.baseExact = null;
     }
     this.graphBuf = storageBuffer(ctx, 'index:graph', index.graph.neighbors);
-    this.entryBuf = storageBuffer(ctx, 'index:entries', index.entryPoints.length ? index.entryPoints : new Uint32Array([0]));
+    // The entry layer in one binding: node ids, then rows (beam_search.wgsl `entries`).
+    this.layer = entryLayerOf(index);
+    const packed = new Uint32Array(this.layer.ids.length + this.layer.neighbors.length);
+    packed.set(this.layer.ids);
+    packed.set(this.layer.neighbors, this.layer.ids.length);
+    this.entryBuf = storageBuffer(ctx, 'index:entry-layer', packed);
   }
 
   /** Resolves params for k and checks them against this device (workgroup memory, invocations). */
   resolve(k: number, params: Partial<SearchParams>): ResolvedSearchParams {
-    const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16', this.index.entryPoints.length, this.index.n);
+    const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16', this.layer.ids.length, this.layer.degree);
     if (p.searchK > this.index.n) throw new UserError(`k: ${p.searchK} results per query but the index has ${this.index.n} vectors`);
     const limit = this.ctx.limits.maxComputeWorkgroupStorageSize;
     // Shrink the visited hash (it forgets more often) before giving up on the workgroup budget.
     const minBits = Math.ceil(Math.log2(2 * p.searchWidth * this.index.graph.degree));
-    while (beamWorkgroupBytes(p, this.index.graph.degree) > limit && p.hashBits > minBits && params.hashBits === undefined) p.hashBits--;
-    const bytes = beamWorkgroupBytes(p, this.index.graph.degree);
+    const ud = this.layer.degree;
+    while (beamWorkgroupBytes(p, this.index.graph.degree, ud) > limit && p.hashBits > minBits && params.hashBits === undefined) p.hashBits--;
+    const bytes = beamWorkgroupBytes(p, this.index.graph.degree, ud);
     if (bytes > limit) {
       throw new UserError(`search params: one workgroup needs ${bytes} bytes of workgroup memory (itopk ${p.itopk}, hashBits ${p.hashBits}, ${p.workgroupSize / p.teamSize} queries) but this adapter allows ${limit}; lower itopk, hashBits or workgroupSize/teamSize`);
     }
@@ -109,11 +120,12 @@ export class GpuSearcher {
     return p;
   }
 
-  beamKernel(p: ResolvedSearchParams): Kernel {
+  beamKernel(p: ResolvedSearchParams, countEvals = false): Kernel {
     const f16 = this.index.storage === 'f16';
     const constants = {
       WG: p.workgroupSize, TEAM: p.teamSize, DEGREE: this.index.graph.degree, SW: p.searchWidth,
       HASH_BITS: p.hashBits, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
+      UDEG: this.layer.degree, UBEAM: p.entryBeam, COUNT_EVALS: countEvals ? 1 : 0,
     };
     return {
       name: 'beam_search',
@@ -123,12 +135,17 @@ export class GpuSearcher {
     };
   }
 
-  async search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}, seed = 0): Promise<Neighbors> {
+  /**
+   * Top-k of every query. `countEvaluations` compiles the debug counter in and returns distance
+   * evaluations per query (beam search only; the refine pass adds searchK each when it runs).
+   */
+  async search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}, opts: { countEvaluations?: boolean } = {}): Promise<Neighbors & { evaluations?: Uint32Array }> {
     if (queries.dim !== this.index.dim) throw new UserError(`queries: dimension ${queries.dim} does not match the index's ${this.index.dim}`);
     if (!Number.isInteger(k) || k < 1) throw new UserError(`k: must be a positive integer, got ${k}`);
     const p = this.resolve(k, params);
     const ctx = this.ctx;
-    const beamPipe = await kernelPipeline(ctx, this.beamKernel(p));
+    const count = opts.countEvaluations === true;
+    const beamPipe = await kernelPipeline(ctx, this.beamKernel(p, count));
     const refine = this.baseExact !== null && p.refine > 0;
     const K = selectListLength(k);
     const refinePipe = refine
@@ -144,6 +161,7 @@ export class GpuSearcher {
     const batch = Math.max(1, Math.min(queries.n, Math.floor(maxBind / perQuery)));
     const ids = new Int32Array(queries.n * k);
     const distances = new Float32Array(queries.n * k);
+    const evaluations = count ? new Uint32Array(queries.n) : undefined;
     for (let q0 = 0; q0 < queries.n; q0 += batch) {
       const nq = Math.min(batch, queries.n - q0);
       const owned: GPUBuffer[] = [];
@@ -156,10 +174,11 @@ export class GpuSearcher {
         const qbuf = mk('search:queries', qdata.subarray(q0 * this.dim4 * 4, (q0 + nq) * this.dim4 * 4));
         const outIds = mk('search:ids', nq * p.searchK * 4);
         const outDist = mk('search:dist', nq * p.searchK * 4);
-        const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.index.entryPoints.length, p.searchK, p.maxIterations, seed >>> 0, 0, 0]));
+        const evalBuf = mk('search:evals', count ? nq * 4 : 4);
+        const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.layer.ids.length, p.searchK, p.maxIterations, p.entryIterations, 0, 0]));
         const enc = ctx.device.createCommandEncoder({ label: 'search' });
         const groups = grid2d(ctx, 'beam_search', Math.ceil(nq / qpw), p.workgroupSize);
-        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch, this.graphBuf, this.entryBuf, outIds, outDist]), groups);
+        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch, this.graphBuf, this.entryBuf, outIds, outDist, evalBuf]), groups);
         let resIds = outIds;
         let resDist = outDist;
         let stride = p.searchK;
@@ -182,6 +201,7 @@ export class GpuSearcher {
         }
         ctx.device.queue.submit([enc.finish()]);
         const [ib, db] = await readBuffers(ctx, [resIds, resDist], nq * stride * 4);
+        if (evaluations) evaluations.set(new Uint32Array((await readBuffers(ctx, [evalBuf], nq * 4))[0]), q0);
         u.destroy();
         u2?.destroy();
         u3?.destroy();
@@ -198,7 +218,7 @@ export class GpuSearcher {
         for (const b of owned) b.destroy();
       }
     }
-    return { ids, distances, nq: queries.n, k };
+    return { ids, distances, nq: queries.n, k, ...(evaluations ? { evaluations } : {}) };
   }
 
   destroy(): void {

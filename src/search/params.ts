@@ -12,19 +12,26 @@ export interface SearchParams {
   /** max_iterations (CAGRA; 0 = auto ~ itopk / searchWidth + log term): hard stop. */
   maxIterations: number;
   /**
-   * Seeds per query (CAGRA num_random_samplings): entry points first, then per-query
-   * pseudo-random nodes. 0 = auto = max(entry points + 16, n / 50), at most 4096: on clustered
-   * data a kNN-derived graph has few inter-cluster edges and the seeds must reach the query's
-   * cluster (synthetic-20k: QPS at recall 0.95 rose 4.8x from 116 to 400 seeds).
+   * Start nodes of the entry-layer search (the first nodes of the index's entry layer: medoid,
+   * then farthest-point picks). 0 = auto = 16. The entry layer, not a seed scan, gets each query
+   * to its cluster (src/index/entry-layer.ts).
    */
   numSeeds: number;
+  /** Beam (list length) of the entry-layer search; its best entries seed the main search. 0 = auto = 16, at most itopk. */
+  entryBeam: number;
+  /** Iteration cap of the entry-layer search; 0 = auto = 2 x entryBeam + 32. */
+  entryIterations: number;
   /** log2 of the per-query visited-hash slots (CAGRA hashmap_max_fill_rate analogue; 0 = auto from itopk and degree). */
   hashBits: number;
   /** Lanes that serve one query (CAGRA team_size; 0 = auto). Queries per workgroup = workgroupSize / teamSize. */
   teamSize: number;
   /** Invocations per workgroup (CAGRA thread_block_size; 0 = auto = 64). */
   workgroupSize: number;
-  /** Candidates reranked with exact f32 distances after an f16 search (GLASS rerank factor); 0 = auto: 2 x k when the index stores f16, else off. */
+  /**
+   * Candidates reranked with exact f32 distances after an f16 search (GLASS rerank factor); 0 = auto
+   * when the index stores f16: 2 x k, but never more than the itopk asked for (so itopk can go down
+   * to k and the effort knob reaches low recall), else off.
+   */
   refine: number;
 }
 
@@ -33,6 +40,8 @@ export const DEFAULT_SEARCH_PARAMS: SearchParams = {
   searchWidth: 1,
   maxIterations: 0,
   numSeeds: 0,
+  entryBeam: 0,
+  entryIterations: 0,
   hashBits: 0,
   teamSize: 0,
   workgroupSize: 0,
@@ -54,24 +63,32 @@ export interface ResolvedSearchParams extends SearchParams {
 }
 
 /** Validates user input and fills every auto (0) field for this index and k. */
-export function resolveSearchParams(input: Partial<SearchParams>, k: number, degree: number, storesF16: boolean, numEntryPoints = 0, n = 0): ResolvedSearchParams {
+export const DEFAULT_NUM_SEEDS = 16;
+export const DEFAULT_ENTRY_BEAM = 16;
+
+/** Validates user input and fills every auto (0) field for this index and k. `entryNodes` = size of the index's entry layer. */
+export function resolveSearchParams(input: Partial<SearchParams>, k: number, degree: number, storesF16: boolean, entryNodes = 1, entryDegree = 1): ResolvedSearchParams {
   for (const key of Object.keys(input)) {
     if (!(key in DEFAULT_SEARCH_PARAMS)) throw new UserError(`search params: unknown field '${key}'; allowed: ${Object.keys(DEFAULT_SEARCH_PARAMS).join(', ')}`);
   }
   const p = { ...DEFAULT_SEARCH_PARAMS, ...input };
-  const refine = intIn('refine', p.refine, 0, MAX_ITOPK) || (storesF16 ? Math.min(MAX_ITOPK, 2 * k) : 0);
+  const asked = intIn('itopk', p.itopk, 1, MAX_ITOPK);
+  const refine = intIn('refine', p.refine, 0, MAX_ITOPK) || (storesF16 ? Math.min(MAX_ITOPK, 2 * k, Math.max(k, asked)) : 0);
   const searchK = Math.max(k, refine);
   // The list must hold the results.
-  const itopk = Math.max(intIn('itopk', p.itopk, 1, MAX_ITOPK), searchK);
+  const itopk = Math.max(asked, searchK);
   if (itopk > MAX_ITOPK) throw new UserError(`search params: itopk ${itopk} (raised to cover k=${k} and refine=${refine}) exceeds ${MAX_ITOPK}`);
   const searchWidth = intIn('searchWidth', p.searchWidth, 1, 32);
   const maxIterations = intIn('maxIterations', p.maxIterations, 0, 100_000) || Math.ceil(itopk / searchWidth) + 32;
-  const numSeeds = intIn('numSeeds', p.numSeeds, 0, 4096) || Math.min(4096, Math.max(numEntryPoints + 16, Math.ceil(n / 50)));
+  const numSeeds = Math.min(Math.max(1, entryNodes), intIn('numSeeds', p.numSeeds, 0, 4096) || DEFAULT_NUM_SEEDS);
+  const entryBeam = Math.min(itopk, intIn('entryBeam', p.entryBeam, 0, MAX_ITOPK) || DEFAULT_ENTRY_BEAM);
+  const entryIterations = intIn('entryIterations', p.entryIterations, 0, 100_000) || 2 * entryBeam + 32;
   // Enough slots that a search rarely needs to forget: every expanded neighbour plus seeds, at most half full.
-  const want = Math.ceil(Math.log2(2 * (numSeeds + maxIterations * searchWidth * degree)));
+  const entryWant = numSeeds + entryIterations * searchWidth * entryDegree;
+  const want = Math.ceil(Math.log2(2 * Math.max(entryWant, entryBeam + maxIterations * searchWidth * degree)));
   const hashBits = intIn('hashBits', p.hashBits, 0, 16) || Math.min(13, Math.max(8, want));
   const workgroupSize = intIn('workgroupSize', p.workgroupSize, 0, 1024) || 64;
   const teamSize = intIn('teamSize', p.teamSize, 0, 1024) || Math.min(workgroupSize, 32);
   if (workgroupSize % teamSize !== 0) throw new UserError(`search params: workgroupSize ${workgroupSize} must be a multiple of teamSize ${teamSize}`);
-  return { itopk, searchWidth, maxIterations, numSeeds, hashBits, teamSize, workgroupSize, refine, searchK };
+  return { itopk, searchWidth, maxIterations, numSeeds, entryBeam, entryIterations, hashBits, teamSize, workgroupSize, refine, searchK };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ function sampleIndex(storage: 'f32' | 'f16', dim = 13): Index {
     vectors: base.data,
     graph: { n, degree, neighbors },
     entryPoints: new Uint32Array([3, 1, 4, 1 + 5]),
+    entryLayer: { ids: new Uint32Array([3, 1, 4, 6]), degree: 2, neighbors: new Uint32Array([1, 2, 0, 0xffffffff, 3, 0, 2, 1]) },
     buildParams: resolveBuildParams({ seed: 7 }, n, false),
   };
 }
@@ -53,6 +55,9 @@ describe('index file', () => {
     expect(Buffer.from(back.vectors.buffer).equals(Buffer.from(idx.vectors.buffer))).toBe(true);
     expect(Array.from(back.graph.neighbors)).toEqual(Array.from(idx.graph.neighbors));
     expect(Array.from(back.entryPoints)).toEqual(Array.from(idx.entryPoints));
+    expect(back.entryLayer.degree).toBe(2);
+    expect(Array.from(back.entryLayer.ids)).toEqual(Array.from(idx.entryLayer.ids));
+    expect(Array.from(back.entryLayer.neighbors)).toEqual(Array.from(idx.entryLayer.neighbors));
     expect(back.buildParams).toEqual(idx.buildParams);
     // Saving what was loaded reproduces the file byte for byte.
     await saveIndex(join(dir, 'a2.crinn'), back);
@@ -93,12 +98,45 @@ describe('index file', () => {
     await expectReject(foreign, /not a crinn index/);
 
     const future = join(dir, 'future.crinn');
-    const v2 = Buffer.from(good);
-    v2.writeUInt32LE(2, 8);
-    writeFileSync(future, v2);
-    await expectReject(future, /written by version 2, this build reads 1/);
+    const v3 = Buffer.from(good);
+    v3.writeUInt32LE(3, 8);
+    writeFileSync(future, v3);
+    await expectReject(future, /index version 3 is newer than this build reads \(2\)/);
+
+    // A version-1 file (before the entry layer) names its version and the fix.
+    const old = join(dir, 'old.crinn');
+    const v1 = Buffer.from(good);
+    v1.writeUInt32LE(1, 8);
+    writeFileSync(old, v1);
+    await expectReject(old, /index version 1, this build reads version 2: rebuild it with crinn build/);
 
     await expectReject(join(dir, 'missing.crinn'), /cannot read: ENOENT/);
+  });
+
+  // Issue 7: a file whose checksum is valid but whose ids are out of range was searched and
+  // returned garbage. Each id region is damaged and re-hashed, so only the range check can catch it.
+  it('rejects out-of-range graph edges, entry points and entry-layer ids even with a valid checksum', async () => {
+    const path = join(dir, 'ids.crinn');
+    await saveIndex(path, sampleIndex('f32'));
+    const good = readFileSync(path);
+    const body = good.length - 32;
+    const layerBytes = 4 * 4 + 4 * 8; // 4 ids + 4 x 2 edges
+    const entriesAt = body - layerBytes - 4 * 4;
+    const graphAt = entriesAt - 300 * 8 * 4;
+    const cases: [string, number, number, RegExp][] = [
+      ['graph', graphAt + 4 * (8 * 7 + 3), 300, /graph: node 7 edge 3 is 300, expected < n = 300/],
+      ['entries', entriesAt + 4 * 2, 1000, /entry points: entry 2 is 1000, expected < n = 300/],
+      ['layer-ids', body - layerBytes + 4, 300, /entry layer node 1: id 300 >= n = 300/],
+      ['layer-edges', body - 4 * 8 + 4 * 5, 4, /entry layer edge 5: 4 >= 4 nodes/],
+    ];
+    for (const [name, at, value, message] of cases) {
+      const bad = Buffer.from(good);
+      bad.writeUInt32LE(value, at);
+      createHash('sha256').update(bad.subarray(0, body)).digest().copy(bad, body);
+      const file = join(dir, `bad-${name}.crinn`);
+      writeFileSync(file, bad);
+      await expectReject(file, message);
+    }
   });
 
   it('leaves no partial file when a save fails', async () => {

@@ -54,8 +54,8 @@ describe('GPU beam search', () => {
     const s = new GpuSearcher(ctx, sift.index);
     try {
       for (const params of [{ itopk: 32 }, { itopk: 64, searchWidth: 2, teamSize: 8 }]) {
-        const gpu = await s.search(sift.queries, 10, params, 7);
-        const cpu = cpuBeamSearch(sift.index, sift.queries, 10, params, 7);
+        const gpu = await s.search(sift.queries, 10, params);
+        const cpu = cpuBeamSearch(sift.index, sift.queries, 10, params);
         const rg = recallAtK(gpu, sift.base, sift.queries, 'l2', sift.truth, 10).recall;
         const rc = recallAtK(cpu, sift.base, sift.queries, 'l2', sift.truth, 10).recall;
         expect(Math.abs(rg - rc)).toBeLessThanOrEqual(0.01);

@@ -1,0 +1,196 @@
+/**
+ * The entry layer: a small navigable graph over a sample of the base (HNSW's upper layer, one
+ * level). The search first runs a narrow beam search here and seeds the main graph search with its
+ * best nodes, so a query reaches its own cluster without scoring n/50 random seeds: a kNN-derived
+ * graph has few inter-cluster edges, and on synthetic-100k (316 clusters) the seed scan was 80-89%
+ * of all distance evaluations.
+ *
+ * Sample: the graph's entry points (medoid + farthest-point picks, so every separated cluster has
+ * a node) first, then random nodes up to `fraction` of n. Edges: exact `k`-NN within the sample,
+ * made symmetric (reverse edges appended nearest first up to `degree`), then bridged so every
+ * sample node is reachable from sample node 0 (the medoid).
+ * Exact kNN over 2% of n costs (0.02 n)^2 / 2 distances: 0.2 s at 100k x 128 in plain TS.
+ */
+import type { Metric } from '../data/types.ts';
+import { NO_NEIGHBOR } from './graph.ts';
+import { Rng, hash3 } from './rng.ts';
+
+export interface EntryLayer {
+  /** Base ids of the sample nodes; ids[0] is the medoid, the graph's entry points come first. */
+  ids: Uint32Array;
+  /** Fixed row length of `neighbors`. */
+  degree: number;
+  /** ids.length * degree local indices (into `ids`), nearest first, NO_NEIGHBOR padding at the end. */
+  neighbors: Uint32Array;
+}
+
+export interface EntryLayerParams {
+  /** Share of the base sampled (0.02: HNSW's level-1 share at M = 50 is about the same). */
+  fraction: number;
+  /** Nearest neighbours per sample node before symmetrising. */
+  k: number;
+  /** Row length after symmetrising. */
+  degree: number;
+  seed: number;
+}
+
+export const DEFAULT_ENTRY_LAYER: EntryLayerParams = { fraction: 0.02, k: 16, degree: 32, seed: 1 };
+/** Below this many sample nodes the layer is the whole sample of at least this size (or all of n). */
+const MIN_SAMPLE = 64;
+
+function sqL2(v: Float32Array, a: number, b: number, dim: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let t = 0;
+  const ao = a * dim, bo = b * dim;
+  for (; t + 4 <= dim; t += 4) {
+    const d0 = v[ao + t] - v[bo + t];
+    const d1 = v[ao + t + 1] - v[bo + t + 1];
+    const d2 = v[ao + t + 2] - v[bo + t + 2];
+    const d3 = v[ao + t + 3] - v[bo + t + 3];
+    s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3;
+  }
+  for (; t < dim; t++) {
+    const d = v[ao + t] - v[bo + t];
+    s0 += d * d;
+  }
+  return s0 + s1 + s2 + s3;
+}
+
+function negDot(v: Float32Array, a: number, b: number, dim: number): number {
+  let s = 0;
+  const ao = a * dim, bo = b * dim;
+  for (let t = 0; t < dim; t++) s += v[ao + t] * v[bo + t];
+  return -s;
+}
+
+/** Build the entry layer over `vectors` (n x dim, caller's numbering). */
+export function buildEntryLayer(vectors: Float32Array, n: number, dim: number, metric: Metric, entryPoints: Uint32Array, params: Partial<EntryLayerParams> = {}): EntryLayer {
+  const p = { ...DEFAULT_ENTRY_LAYER, ...params };
+  const m = Math.min(n, Math.max(MIN_SAMPLE, entryPoints.length, Math.round(n * p.fraction)));
+  const ids = new Uint32Array(m);
+  const taken = new Uint8Array(n);
+  let c = 0;
+  for (const e of entryPoints) if (c < m && !taken[e]) { taken[e] = 1; ids[c++] = e; }
+  if (m === n) {
+    for (let v = 0; v < n; v++) if (!taken[v]) ids[c++] = v;
+  } else {
+    const rng = new Rng(hash3(p.seed, 0xe1a7, 1));
+    while (c < m) {
+      const v = rng.below(n);
+      if (!taken[v]) { taken[v] = 1; ids[c++] = v; }
+    }
+  }
+  // Inner product ranks by -dot; l2 and angular (rows normalised) by squared L2.
+  const dist = metric === 'ip' ? negDot : sqL2;
+  const k = Math.min(p.k, m - 1);
+  const degree = Math.max(1, Math.min(p.degree, m - 1));
+  // Exact k-NN within the sample: a bounded sorted list per node, each pair computed once.
+  const knnD = new Float64Array(m * k).fill(Infinity);
+  const knnI = new Int32Array(m * k).fill(-1);
+  const push = (a: number, b: number, d: number): void => {
+    const o = a * k;
+    if (!(d < knnD[o + k - 1])) return;
+    let pos = k - 1;
+    while (pos > 0 && knnD[o + pos - 1] > d) {
+      knnD[o + pos] = knnD[o + pos - 1];
+      knnI[o + pos] = knnI[o + pos - 1];
+      pos--;
+    }
+    knnD[o + pos] = d;
+    knnI[o + pos] = b;
+  };
+  if (k > 0) {
+    for (let a = 0; a < m; a++) {
+      for (let b = a + 1; b < m; b++) {
+        const d = dist(vectors, ids[a], ids[b], dim);
+        push(a, b, d);
+        push(b, a, d);
+      }
+    }
+  }
+  // Symmetrise: forward edges, then reverse edges (nearest first) while the row has room.
+  const rev: { d: number; from: number }[][] = Array.from({ length: m }, () => []);
+  for (let a = 0; a < m; a++) {
+    for (let r = 0; r < k; r++) {
+      const b = knnI[a * k + r];
+      if (b >= 0) rev[b].push({ d: knnD[a * k + r], from: a });
+    }
+  }
+  const neighbors = new Uint32Array(m * degree).fill(NO_NEIGHBOR);
+  const fill = new Int32Array(m);
+  const has = (a: number, b: number): boolean => {
+    for (let j = 0; j < fill[a]; j++) if (neighbors[a * degree + j] === b) return true;
+    return false;
+  };
+  const add = (a: number, b: number): void => {
+    if (a === b || has(a, b)) return;
+    // A full row gives up its last (weakest) slot: bridges must land.
+    const slot = fill[a] < degree ? fill[a]++ : degree - 1;
+    neighbors[a * degree + slot] = b;
+  };
+  for (let a = 0; a < m; a++) for (let r = 0; r < k && fill[a] < degree; r++) if (knnI[a * k + r] >= 0) add(a, knnI[a * k + r]);
+  for (let a = 0; a < m; a++) {
+    rev[a].sort((x, y) => x.d - y.d);
+    for (const { from } of rev[a]) {
+      if (fill[a] >= degree) break;
+      add(a, from);
+    }
+  }
+  bridge(vectors, ids, dim, dist, neighbors, degree, fill, add);
+  return { ids, degree, neighbors };
+}
+
+/** Connect every sample node to node 0's component: each unreached node gets two-way edges to its nearest reached node. */
+function bridge(
+  vectors: Float32Array, ids: Uint32Array, dim: number, dist: (v: Float32Array, a: number, b: number, dim: number) => number,
+  neighbors: Uint32Array, degree: number, fill: Int32Array, add: (a: number, b: number) => void,
+): void {
+  const m = ids.length;
+  const reached = new Uint8Array(m);
+  const queue = new Int32Array(m);
+  let tail = 0;
+  const bfs = (head: number): void => {
+    while (head < tail) {
+      const x = queue[head++];
+      for (let j = 0; j < fill[x]; j++) {
+        const y = neighbors[x * degree + j];
+        if (!reached[y]) { reached[y] = 1; queue[tail++] = y; }
+      }
+    }
+  };
+  reached[0] = 1;
+  queue[tail++] = 0;
+  bfs(0);
+  for (let u = 0; u < m && tail < m; u++) {
+    if (reached[u]) continue;
+    let best = -1, bestD = Infinity;
+    for (let i = 0; i < tail; i++) {
+      const d = dist(vectors, ids[u], ids[queue[i]], dim);
+      if (d < bestD) { bestD = d; best = queue[i]; }
+    }
+    add(best, u);
+    add(u, best);
+    reached[u] = 1;
+    const from = tail;
+    queue[tail++] = u;
+    bfs(from);
+  }
+}
+
+/** A layer with no edges over the given nodes: the search then just scores them (indexes built by hand in tests). */
+export function flatEntryLayer(nodes: Uint32Array): EntryLayer {
+  return { ids: nodes.slice(), degree: 1, neighbors: new Uint32Array(nodes.length).fill(NO_NEIGHBOR) };
+}
+
+/** Range checks: every id < n, every edge < ids.length or NO_NEIGHBOR. Returns the first problem, or null. */
+export function checkEntryLayer(layer: EntryLayer, n: number): string | null {
+  const { ids, neighbors, degree } = layer;
+  if (ids.length === 0) return 'entry layer: no nodes';
+  if (!(degree >= 1) || neighbors.length !== ids.length * degree) return `entry layer: ${neighbors.length} edges, expected ${ids.length} x ${degree}`;
+  for (let i = 0; i < ids.length; i++) if (ids[i] >= n) return `entry layer node ${i}: id ${ids[i]} >= n = ${n}`;
+  for (let i = 0; i < neighbors.length; i++) {
+    const v = neighbors[i];
+    if (v !== NO_NEIGHBOR && v >= ids.length) return `entry layer edge ${i}: ${v} >= ${ids.length} nodes`;
+  }
+  return null;
+}
