@@ -11,12 +11,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { encodeFrame, decodeFrame, FrameReader } from './sandbox-wire.ts';
 import { OutputTap } from './sandbox-output.ts';
 import { isolatedArgv, nodeBinary, type IsolationMethod } from './sandbox-isolation.ts';
+import { UserError } from '../errors.ts';
 
 export type FailureReason = 'timeout' | 'crashed' | 'oom' | 'output-flood' | 'protocol' | 'thrown' | 'closed';
 
@@ -101,6 +103,7 @@ export class Sandbox {
   private onReady: ((msg: { t: string; error?: string }) => void) | undefined;
 
   private constructor(opts: SandboxOptions) {
+    checkPaths(opts);
     this.opts = opts;
     const keep = opts.output?.keepBytes ?? DEFAULTS.keepBytes;
     this.out = new OutputTap(keep);
@@ -309,6 +312,22 @@ export class Sandbox {
 
   private stopWatch(): void {
     clearInterval(this.rssTimer);
+  }
+}
+
+/**
+ * Bad options are refused before anything starts. The child must never read what it can write:
+ * a readable scratch would let it import, or dlopen, code it wrote itself.
+ */
+function checkPaths(opts: SandboxOptions): void {
+  if (!isAbsolute(opts.entry) || !existsSync(opts.entry)) throw new UserError(`sandbox: entry '${opts.entry}' must be an existing absolute path`);
+  for (const p of opts.readPaths ?? []) if (!isAbsolute(p)) throw new UserError(`sandbox: read path '${p}' must be absolute`);
+  if (!opts.scratch) return;
+  const scratch = resolve(opts.scratch);
+  if (!isAbsolute(opts.scratch) || !existsSync(scratch) || !statSync(scratch).isDirectory()) throw new UserError(`sandbox: scratch '${opts.scratch}' must be an existing absolute folder`);
+  const overlaps = (a: string, b: string) => a === b || a.startsWith(b + sep) || b.startsWith(a + sep);
+  for (const p of [opts.entry, ...(opts.readPaths ?? [])]) {
+    if (overlaps(resolve(p), scratch)) throw new UserError(`sandbox: read path '${p}' overlaps the scratch folder '${opts.scratch}'; the child must not read what it can write`);
   }
 }
 

@@ -54,6 +54,13 @@ describe('sandbox isolation on this machine', () => {
     if (process.getuid?.() === 0) expect(m).toBe('unshare');
   });
 
+  it('refuses options that would let the child read what it can write', async () => {
+    await expect(Sandbox.start(options('echo.ts', { readPaths: [tmp] }))).rejects.toThrow(/read path '.*' overlaps the scratch folder/);
+    await expect(Sandbox.start(options('echo.ts', { readPaths: [join(scratch, 'x')] }))).rejects.toThrow(UserError);
+    await expect(Sandbox.start(options('echo.ts', { scratch: join(tmp, 'missing') }))).rejects.toThrow(/scratch '.*missing' must be an existing absolute folder/);
+    await expect(Sandbox.start(options('nope.ts'))).rejects.toThrow(/entry '.*nope.ts' must be an existing absolute path/);
+  });
+
   it('where no namespace works, refuses unless the caller allows the network', () => {
     const cmd = ['node', 'x.ts'];
     expect(() => isolatedArgv(cmd, { scratchMiB: 1 }, 'none')).toThrow(UserError);
