@@ -40,6 +40,16 @@ if [ -n "$scratch" ]; then mount -t tmpfs -o "size=\${mib}m,mode=0700,noexec,nos
 exec "$@"`;
 
 let detected: IsolationMethod | undefined;
+let deathSignal: string[] | undefined;
+
+/**
+ * `setpriv --pdeathsig KILL` where util-linux has it: the child dies with the parent even when the
+ * parent is killed outright (no 'exit' handler runs) and the child's JS thread is stuck in a loop.
+ */
+function deathSignalPrefix(): string[] {
+  deathSignal ??= spawnSync('setpriv', ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore', timeout: 10_000 }).status === 0 ? ['setpriv', '--pdeathsig', 'KILL'] : [];
+  return deathSignal;
+}
 
 function works(method: Exclude<IsolationMethod, 'none'>): boolean {
   const dir = mkdtempSync(join(tmpdir(), 'crinn-ns-probe-'));
@@ -77,9 +87,9 @@ export function isolatedArgv(
     if (!opts.allowNetwork) {
       throw new UserError("sandbox: no network namespace is available here (tried 'unshare --net' and 'unshare --user --map-root-user --net'); refusing to run untrusted code; pass allowNetwork: true (--allow-network) to run it with network access");
     }
-    return { argv: command, method };
+    return { argv: [...deathSignalPrefix(), ...command], method };
   }
-  return { argv: ['unshare', ...namespacePrefix(method), '--', 'sh', '-c', JAIL, 'sh', opts.scratch ?? '', String(opts.scratchMiB), ...command], method };
+  return { argv: [...deathSignalPrefix(), 'unshare', ...namespacePrefix(method), '--', 'sh', '-c', JAIL, 'sh', opts.scratch ?? '', String(opts.scratchMiB), ...command], method };
 }
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));

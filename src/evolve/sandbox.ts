@@ -196,6 +196,11 @@ export class Sandbox {
     });
   }
 
+  /** PID of the child's process-group leader (the wrapper that runs Node). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** Output captured so far (bounded). */
   output(): { stdout: string; stderr: string; truncated: boolean } {
     return { stdout: this.out.text(), stderr: this.err.text(), truncated: this.out.truncated || this.err.truncated };

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, connect, type Server } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +43,21 @@ async function once(op: string, payload?: unknown, extra: Partial<SandboxOptions
   }
 }
 
+/** True while any process of the group lives (zombies count as gone: a container's init may not reap them). */
+function alive(pgid: number): boolean {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z') return true;
+    } catch {
+      // exited while we looked
+    }
+  }
+  return false;
+}
+
 function failed(o: CallOutcome) {
   if (o.ok) throw new Error(`expected a failure, got ${JSON.stringify(o.value).slice(0, 200)}`);
   return o.failure;
@@ -65,8 +81,9 @@ describe('sandbox isolation on this machine', () => {
     const cmd = ['node', 'x.ts'];
     expect(() => isolatedArgv(cmd, { scratchMiB: 1 }, 'none')).toThrow(UserError);
     expect(() => isolatedArgv(cmd, { scratchMiB: 1 }, 'none')).toThrow(/no network namespace.*allowNetwork: true/);
-    expect(isolatedArgv(cmd, { scratchMiB: 1, allowNetwork: true }, 'none').argv).toEqual(cmd);
-    expect(isolatedArgv(cmd, { scratchMiB: 1 }, 'unshare-user').argv.slice(0, 5)).toEqual(['unshare', '--user', '--map-root-user', '--net', '--pid']);
+    expect(isolatedArgv(cmd, { scratchMiB: 1, allowNetwork: true }, 'none').argv.slice(-2)).toEqual(cmd);
+    const argv = isolatedArgv(cmd, { scratchMiB: 1 }, 'unshare-user').argv;
+    expect(argv.slice(argv.indexOf('unshare'), argv.indexOf('unshare') + 5)).toEqual(['unshare', '--user', '--map-root-user', '--net', '--pid']);
   });
 });
 
@@ -235,6 +252,22 @@ describe('sandbox faults (each one fails, the parent survives)', () => {
     const f = failed(await once('garbage'));
     expect(f).toMatchObject({ reason: 'protocol' });
     expect(f.message).toMatch(/exceeds the \d+-byte limit/);
+  });
+
+  it('dies with its parent, even a parent killed with SIGKILL while the child spins', async () => {
+    const parent = spawn(process.execPath, [fixture('orphan-parent.ts'), fixture('hostile.ts'), scratch], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = await new Promise<number>((resolve, reject) => {
+      parent.stdout!.on('data', (d: Buffer) => {
+        const m = /spinning (\d+)/.exec(d.toString());
+        if (m) resolve(Number(m[1]));
+      });
+      parent.once('exit', (code) => reject(new Error(`orphan-parent exited early (${code})`)));
+    });
+    expect(alive(pid)).toBe(true);
+    parent.kill('SIGKILL');
+    const t0 = performance.now();
+    while (alive(pid) && performance.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(pid)).toBe(false);
   });
 
   it('a failed sandbox refuses further calls with reason closed', async () => {
