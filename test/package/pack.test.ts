@@ -5,7 +5,7 @@
  * out (--omit=optional): that keeps the install lean (hnswlib-node compiles from source) and
  * checks that the library and bench work without them.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,6 +71,21 @@ describe('installed into an empty project', () => {
     const list = (await exec('npx', ['--no', '--', 'crinn', 'dataset', 'list'], consumer)).stdout;
     expect(list).toMatch(/^synthetic-20k\s/m);
     expect(list).toMatch(/^glove-100-angular\s/m);
+  });
+
+  // Only where this machine has an older Node beside the one running the tests (system Node 20 here).
+  const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find((f) => {
+    try {
+      const [major, minor] = execFileSync(f, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim().split('.').map(Number);
+      return major < 22 || (major === 22 && minor < 18);
+    } catch {
+      return false;
+    }
+  });
+  it.skipIf(!oldNode)('the installed bin refuses an old Node with one line, exit 2', async () => {
+    const err = await exec(oldNode!, ['node_modules/.bin/crinn', '--version'], consumer).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 2 });
+    expect((err as { stderr: string }).stderr).toMatch(/^crinn: needs Node >= 22\.18 \(this is v[\d.]+\); install Node 22\.18 or later/);
   });
 
   it('builds, saves, loads and searches through the public entry; recall checked against brute force', async () => {
