@@ -8,6 +8,11 @@
  *
  * The parent talks to the child over fd 3 (sandbox-wire.ts); each request carries a fresh random
  * id, so a reply cannot be sent ahead of its request. Time is measured here, around `call`.
+ *
+ *   const sb = await Sandbox.start({ entry, readPaths: [variantDir, ...projectReadPaths()], scratch, memMiB: 4096 });
+ *   const r = await sb.call('search', { queries }, { timeoutMs: 30_000, stage: 'timing' });
+ *   if (!r.ok) record(r.failure); // { stage, reason: timeout | crashed | oom | output-flood | protocol | thrown | closed, message, ... }
+ *   await sb.close();
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -130,7 +135,7 @@ export class Sandbox {
     env.XDG_RUNTIME_DIR ??= '/tmp';
     env.EGL_PLATFORM ??= 'surfaceless';
     Object.assign(env, opts.env);
-    // detached: its own process group, so one kill reaches unshare, sh and Node together.
+    // detached: its own process group, so one SIGKILL reaches the wrapper (unshare) and Node together.
     this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
     this.channel = this.child.stdio[3] as Socket;
     // Settled once the child is gone and its output drained ('close'), or 1 s after 'exit' at most.
