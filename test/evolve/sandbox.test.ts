@@ -289,6 +289,7 @@ describe('sandbox with the GPU', () => {
   it('a WGSL kernel that never terminates: only the parent\'s kill stops it', async () => {
     const sb = await Sandbox.start(options('gpu-endless.ts'));
     const f = failed(await sb.call('spin', undefined, { timeoutMs: 3000 }));
+    // 'timeout', not 'thrown': the child's 500 ms watchdog fired, but its device.destroy() then hung.
     expect(f).toMatchObject({ stage: 'spin', reason: 'timeout', signal: 'SIGKILL' });
     await sb.close();
   });
