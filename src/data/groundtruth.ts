@@ -116,15 +116,17 @@ export async function readCacheEntry(idsFile: string, distFile: string, base: Ve
   if (ids.n !== queries.n || ids.dim !== k || dist.n !== queries.n || dist.dim !== k) {
     return reject(`holds ${ids.n} x ${ids.dim} ids and ${dist.n} x ${dist.dim} distances, expected ${queries.n} x ${k}`);
   }
+  const rel = Math.max(1e-5, 2 * base.dim * 2 ** -24);
   for (let q = 0; q < ids.n; q++) {
     for (let j = 0; j < k; j++) {
       const id = ids.data[q * k + j];
       if (!(id >= 0 && id < base.n)) return reject(`query ${q} lists id ${id}, outside the base's 0..${base.n - 1}`);
       const d = dist.data[q * k + j];
       const want = distance(metric, queries.data, q, base.data, id, base.dim);
-      // f32 GPU sums against an f64 CPU sum: the error scales with the norms, not the (possibly cancelling) result.
+      // f32 GPU sums against an f64 CPU sum: the error grows with dim and with the norms, not with
+      // the (possibly cancelling) result; a wrong id is off by far more.
       const scale = Math.abs(want) + norm2(queries, q) + norm2(base, id);
-      if (!(Math.abs(d - want) <= 1e-5 * scale + 1e-6)) return reject(`query ${q}, id ${id}: stored distance ${d}, recomputed ${want}`);
+      if (!(Math.abs(d - want) <= rel * scale + 1e-6)) return reject(`query ${q}, id ${id}: stored distance ${d}, recomputed ${want}`);
       if (j > 0 && d < dist.data[q * k + j - 1]) return reject(`query ${q}: distances not in ascending order at position ${j}`);
     }
   }
