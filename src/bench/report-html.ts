@@ -5,7 +5,7 @@
  */
 import type { BenchResult, BenchSystem } from './schema.ts';
 import { paretoFrontier } from './reward.ts';
-import { adapterLabel, formatQps, systemRows } from './table.ts';
+import { adapterLabel, formatEvaluations, formatQps, systemNote, systemRows } from './table.ts';
 
 /** Curve colours (Tableau 10); the screenshot check looks for these in the plot. */
 export const SERIES_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7b4173', '#bcbd22', '#17becf'] as const;
@@ -24,15 +24,17 @@ export function escapeHtml(s: string): string {
 interface Series {
   label: string;
   system: BenchSystem;
+  /** The recall window of the result the system came from. */
+  window?: { lo: number; hi: number };
   /** A SERIES_COLORS entry, or null when the system has no curve (no points or an error). */
   color: string | null;
 }
 
 function collectSeries(results: readonly BenchResult[]): Series[] {
   let next = 0;
-  return systemRows(results).map(({ label, system }) => {
+  return systemRows(results).map(({ label, system, result }) => {
     const drawable = !system.error && system.points.some((p) => p.qps > 0);
-    return { label, system, color: drawable ? SERIES_COLORS[next++ % SERIES_COLORS.length] : null };
+    return { label, system, window: result?.window, color: drawable ? SERIES_COLORS[next++ % SERIES_COLORS.length] : null };
   });
 }
 
@@ -142,7 +144,7 @@ function renderSystemsTable(series: readonly Series[]): string {
     const sm = s.system.summary;
     const swatch = s.color ? `<span class="swatch" style="background:${s.color}"></span>` : '<span class="swatch none"></span>';
     const ratio = ref && !s.system.error ? (sm.auc / ref.system.summary.auc).toFixed(2) : '-';
-    const note = s.system.error ? `error: ${s.system.error}` : s.system.points.length === 0 ? 'no points' : s.system.reachedWindow ? '' : 'window not reached';
+    const note = systemNote(s.system, s.window);
     const cells = [
       // Keep the swatch and system name together; the "@ adapter" part may wrap.
       `<span class="nowrap">${swatch}${escapeHtml(s.system.name)}</span>${escapeHtml(s.label.slice(s.system.name.length))}`,
@@ -152,18 +154,19 @@ function renderSystemsTable(series: readonly Series[]): string {
       formatQps(sm.qpsAt90),
       formatQps(sm.qpsAt95),
       formatQps(sm.qpsAt99),
+      formatEvaluations(sm.evaluationsAt95),
       ratio,
       String(s.system.points.length),
       escapeHtml(note),
     ];
-    const cls = (i: number) => (i >= 2 && i <= 8 ? ' class="num"' : i === 9 ? ' class="note"' : '');
+    const cls = (i: number) => (i >= 2 && i <= 9 ? ' class="num"' : i === 10 ? ' class="note"' : '');
     return `<tr${s.system.error ? ' class="err"' : ''}>${cells.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`;
   });
   const caption = ref ? `<caption>AUC ratio: against ${escapeHtml(ref.label)}.</caption>` : '';
   return [
     '<table class="systems">',
     caption,
-    '<thead><tr><th>system</th><th>kind</th><th>build s</th><th>AUC (mean QPS)</th><th>QPS@0.90</th><th>QPS@0.95</th><th>QPS@0.99</th><th>AUC ratio</th><th>points</th><th>note</th></tr></thead>',
+    '<thead><tr><th>system</th><th>kind</th><th>build s</th><th>AUC (mean QPS)</th><th>QPS@0.90</th><th>QPS@0.95</th><th>QPS@0.99</th><th>evals/query@0.95</th><th>AUC ratio</th><th>points</th><th>note</th></tr></thead>',
     `<tbody>${rows.join('\n')}</tbody>`,
     '</table>',
   ].join('\n');

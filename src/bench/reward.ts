@@ -107,6 +107,30 @@ export function summarize(points: readonly { recall: number; qps: number }[], lo
 }
 
 /**
+ * Distance evaluations per query at recall r: linear in recall between the cheapest point that
+ * reaches r and the most expensive cheaper one below it (points without a count are skipped);
+ * null when no counted point reaches r.
+ */
+export function evaluationsAtRecall(points: readonly { recall: number; evaluations?: number }[], r: number): number | null {
+  const pts = points.filter((p) => p.evaluations !== undefined).sort((a, b) => a.evaluations! - b.evaluations!);
+  const i = pts.findIndex((p) => p.recall >= r);
+  if (i < 0) return null;
+  const hi = pts[i];
+  let lo: (typeof pts)[number] | undefined;
+  for (let j = i - 1; j >= 0 && !lo; j--) if (pts[j].recall < r) lo = pts[j];
+  if (!lo || !(hi.recall > lo.recall)) return hi.evaluations!;
+  return lo.evaluations! + ((r - lo.recall) / (hi.recall - lo.recall)) * (hi.evaluations! - lo.evaluations!);
+}
+
+/** Points with lo <= recall <= hi: the sweep wants at least 3 (DESIGN.md "Sweep"). */
+export function pointsInWindow(points: readonly { recall: number }[], lo: number = DEFAULT_WINDOW.lo, hi: number = DEFAULT_WINDOW.hi): number {
+  return points.filter((p) => p.recall >= lo && p.recall <= hi).length;
+}
+
+/** Fewer points than this inside the window is flagged in every report. */
+export const MIN_WINDOW_POINTS = 3;
+
+/**
  * RL reward: AUC(variant) / AUC(baseline), both measured interleaved in the same process.
  * A baseline that scores 0 (never reaches the window) leaves the ratio undefined: that is a broken
  * setup (sweep too narrow, index too weak), so it throws instead of inventing a number.

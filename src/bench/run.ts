@@ -14,7 +14,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { AdapterDescription } from '../gpu/adapters.ts';
 import { VERSION } from '../version.ts';
 import { groundTruthKthDistances, recallAtK } from './recall.ts';
-import { DEFAULT_WINDOW, summarize } from './reward.ts';
+import { DEFAULT_WINDOW, evaluationsAtRecall, pointsInWindow, summarize } from './reward.ts';
 import { measureMedian } from './stats.ts';
 import { SweepPlanner, seededRng, shuffle, type Measurement, type SweepPoint } from './sweep.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult, type BenchSystem as SystemResult } from './schema.ts';
@@ -170,7 +170,9 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
         throw new Error(`search returned ${ids instanceof Int32Array ? ids.length : typeof ids} ids, expected an Int32Array of ${ds.queries.n} x ${k}`);
       }
       const { recall } = recallAtK({ ids, nq: ds.queries.n, k }, ds.base, ds.queries, ds.metric, kth, k);
-      return { recall, qps: ds.queries.n / t.median, seconds: t.seconds };
+      // Counted outside the timed calls.
+      const evaluations = s.evaluations ? await s.evaluations(ds.queries, k, effort) : undefined;
+      return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}) };
     };
 
     // Interleaved sweeps: like sweep.ts runInterleavedSweeps, but each system keeps its own
@@ -209,8 +211,9 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
       params: { ...(e.system?.params ?? {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
       build: e.build,
       points,
-      summary: summarize(points, window.lo, window.hi),
+      summary: { ...summarize(points, window.lo, window.hi), ...(points.some((p) => p.evaluations !== undefined) ? { evaluationsAt95: evaluationsAtRecall(points, 0.95) } : {}) },
       reachedWindow: points.some((p) => p.recall >= window.lo),
+      inWindow: pointsInWindow(points, window.lo, window.hi),
       ...(e.error !== undefined ? { error: e.error } : {}),
     };
   });

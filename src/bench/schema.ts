@@ -12,6 +12,8 @@ export const pointSchema = z.object({
   qps: nonNeg,
   /** Per-repetition wall-clock seconds. */
   seconds: z.array(nonNeg),
+  /** Mean distance evaluations per query, for systems that count them. */
+  evaluations: nonNeg.optional(),
 });
 
 export const summarySchema = z.object({
@@ -19,6 +21,8 @@ export const summarySchema = z.object({
   qpsAt90: nonNeg.nullable(),
   qpsAt95: nonNeg.nullable(),
   qpsAt99: nonNeg.nullable(),
+  /** Distance evaluations per query at recall 0.95 (interpolated), when counted. */
+  evaluationsAt95: nonNeg.nullable().optional(),
 });
 
 export const systemSchema = z.object({
@@ -29,6 +33,8 @@ export const systemSchema = z.object({
   points: z.array(pointSchema),
   summary: summarySchema,
   reachedWindow: z.boolean(),
+  /** Points inside the window; fewer than 3 is flagged (the AUC then rests on too few points). */
+  inWindow: count.optional(),
   error: z.string().optional(),
 });
 

@@ -11,6 +11,8 @@ export interface Measurement {
   qps: number;
   /** Per-repetition seconds, kept for the result file. */
   seconds?: number[];
+  /** Mean distance evaluations per query, when the system can count them. */
+  evaluations?: number;
 }
 
 export interface SweepPoint {
@@ -18,6 +20,7 @@ export interface SweepPoint {
   recall: number;
   qps: number;
   seconds: number[];
+  evaluations?: number;
 }
 
 export interface SweepOptions {
@@ -94,6 +97,10 @@ export class SweepPlanner {
     if (!(Number.isFinite(m.recall) && m.recall >= 0 && m.recall <= 1)) throw new Error(`sweep: effort ${effort} measured recall ${m.recall}, expected a number in [0, 1]`);
     if (!(Number.isFinite(m.qps) && m.qps >= 0)) throw new Error(`sweep: effort ${effort} measured QPS ${m.qps}, expected a finite number >= 0`);
     const p: SweepPoint = { effort, recall: m.recall, qps: m.qps, seconds: m.seconds ? [...m.seconds] : [] };
+    if (m.evaluations !== undefined) {
+      if (!(Number.isFinite(m.evaluations) && m.evaluations >= 0)) throw new Error(`sweep: effort ${effort} counted ${m.evaluations} evaluations per query, expected a finite number >= 0`);
+      p.evaluations = m.evaluations;
+    }
     this.measured.set(effort, p);
     return p;
   }

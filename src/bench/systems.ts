@@ -33,6 +33,8 @@ export interface BenchSystem {
   build(ds: Dataset): Promise<BuildInfo>;
   /** One batched search over all queries: nq * k ids, row-major, -1 where a row has fewer than k. */
   search(queries: VectorSet, k: number, effort: number): Promise<Int32Array>;
+  /** Mean distance evaluations per query at this effort (work that carries over between adapters), where the system can count them. */
+  evaluations?(queries: VectorSet, k: number, effort: number): Promise<number>;
   /** Frees native/GPU resources; must not destroy the shared GPU context. */
   close(): Promise<void>;
 }

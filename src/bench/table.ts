@@ -1,6 +1,7 @@
 /** Plain-text terminal tables for bench results (aligned columns, no colour codes). */
 import { UserError } from '../errors.ts';
 import type { BenchResult, BenchSystem } from './schema.ts';
+import { MIN_WINDOW_POINTS, pointsInWindow } from './reward.ts';
 
 /** One row of a results table: a system, labelled (possibly with its adapter when comparing). */
 export interface SystemRow {
@@ -31,11 +32,25 @@ function formatSeconds(s: number): string {
   return s >= 100 ? s.toFixed(0) : s >= 10 ? s.toFixed(1) : s.toFixed(2);
 }
 
-function note(s: BenchSystem): string {
+/** Points inside the result's window (recorded, or recounted for files written before it was). */
+export function windowPoints(s: BenchSystem, window: { lo: number; hi: number }): number {
+  return s.inWindow ?? pointsInWindow(s.points, window.lo, window.hi);
+}
+
+/** The row's note: an error, no curve, or a curve too thin in the window for its AUC to mean much. */
+export function systemNote(s: BenchSystem, window: { lo: number; hi: number } = { lo: 0.85, hi: 0.95 }): string {
   if (s.error) return `error: ${s.error.replace(/\s+/g, ' ')}`;
   if (s.points.length === 0) return 'no points';
   if (!s.reachedWindow) return 'window not reached';
+  // A fixed-point system (one effort) cannot have a curve; flag only swept ones.
+  const w = windowPoints(s, window);
+  if (s.points.length > 1 && w < MIN_WINDOW_POINTS) return `only ${w} point${w === 1 ? '' : 's'} in window (< ${MIN_WINDOW_POINTS})`;
   return '';
+}
+
+/** Distance evaluations per query, or '-' when not counted. */
+export function formatEvaluations(e: number | null | undefined): string {
+  return e === null || e === undefined || !Number.isFinite(e) ? '-' : Math.round(e).toLocaleString('en-US');
 }
 
 /**
@@ -49,7 +64,7 @@ export function renderSystemsTable(rows: readonly SystemRow[], reference?: strin
   }
   const refAuc = ref?.system.summary.auc ?? 0;
   const ratioHeader = ref ? `x vs ${ref.label}` : 'x vs ref';
-  const body = rows.map(({ label, system: s }) => [
+  const body = rows.map(({ label, system: s, result }) => [
     label,
     s.kind,
     formatSeconds(s.build.seconds),
@@ -57,13 +72,14 @@ export function renderSystemsTable(rows: readonly SystemRow[], reference?: strin
     formatQps(s.summary.qpsAt90),
     formatQps(s.summary.qpsAt95),
     formatQps(s.summary.qpsAt99),
+    formatEvaluations(s.summary.evaluationsAt95),
     refAuc > 0 && !s.error ? (s.summary.auc / refAuc).toFixed(2) : '-',
-    note(s),
+    systemNote(s, result?.window),
   ]);
   return formatTable(
-    ['system', 'kind', 'build s', 'AUC', 'QPS@0.90', 'QPS@0.95', 'QPS@0.99', ratioHeader, 'note'],
+    ['system', 'kind', 'build s', 'AUC', 'QPS@0.90', 'QPS@0.95', 'QPS@0.99', 'evals/q@0.95', ratioHeader, 'note'],
     body,
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
 }
 

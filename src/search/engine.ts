@@ -10,7 +10,8 @@ import type { BuildParamsInput } from '../index/params.ts';
 import type { Index, VectorStorage } from '../index/index-file.ts';
 import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
 import { GpuSearcher } from './gpu-search.ts';
-import type { SearchParams } from './params.ts';
+import { cpuBeamSearch } from './cpu-search.ts';
+import { resolveSearchParams, type SearchParams } from './params.ts';
 import { UserError } from '../errors.ts';
 
 export { saveIndex, loadIndex, type Index } from '../index/index-file.ts';
@@ -72,6 +73,21 @@ export class AnnEngine {
   /** Top-k ids (-1 where fewer were found) and distances for every query, in one batched call. */
   search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}): Promise<Neighbors> {
     return this.searcher.search(queries, k, params);
+  }
+
+  /**
+   * Mean distance evaluations per query of `search` with these params, counted by the CPU reference
+   * on the same index (it visits exactly what the kernel visits; the kernel's forgettable hash can
+   * only add revisits of nodes that no longer matter), plus the refine pass's exact distances.
+   * For the kernel's own count, GpuSearcher.search with countEvaluations.
+   */
+  evaluations(queries: VectorSet, k: number, params: Partial<SearchParams> = {}): number {
+    const r = cpuBeamSearch(this.index, queries, k, params);
+    let sum = 0;
+    for (const e of r.evaluations) sum += e;
+    const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16');
+    const refine = this.index.storage === 'f16' && p.refine > 0 ? p.searchK : 0;
+    return sum / Math.max(1, r.nq) + refine;
   }
 
   destroy(): void {

@@ -29,6 +29,15 @@ describe('renderReportHtml', () => {
     expect(html).toContain('29,343');
     expect(html).toContain('llvmpipe (LLVM 19.1.7, 256 bits)');
     expect(html).toContain('n=20000, dim=128, queries=200');
+    // Work per query has a column; a swept curve thin in the window is flagged.
+    expect(html).toContain('<th>evals/query@0.95</th>');
+    expect(html).toContain('only 1 point in window (&lt; 3)');
+  });
+
+  it('shows distance evaluations per query at recall 0.95', () => {
+    const r = sampleBenchResult();
+    r.systems[0].summary.evaluationsAt95 = 1234.4;
+    expect(renderReportHtml([r])).toContain('<td class="num">1,234</td>');
   });
 
   it('escapes every inserted text', () => {

@@ -41,6 +41,10 @@ function curveSystem(name: string): BenchSystem {
       for (let i = 0; i < ids.length; i++) ids[i] = i < good * k ? exact![i] : (exact![i] + Math.floor(n / 2)) % n;
       return ids;
     },
+    // Work per query: a made-up 10 per unit of effort, so the recorded figures can be checked.
+    async evaluations(_q: VectorSet, _k: number, effort: number) {
+      return effort * 10;
+    },
     async close() {},
   };
 }
@@ -155,7 +159,13 @@ describe('runBench', () => {
     // The sweep refined the window (recall ~ effort / 64: [0.85, 0.95] is effort ~54..61).
     const curve = a.r.systems.find((s) => s.name === 'curve-a')!;
     expect(curve.points.filter((p) => p.recall >= 0.85 && p.recall <= 0.95).length).toBeGreaterThanOrEqual(3);
+    expect(curve.inWindow).toBe(curve.points.filter((p) => p.recall >= 0.85 && p.recall <= 0.95).length);
     expect(curve.summary.auc).toBeGreaterThan(0);
+    // Evaluations per query ride along with every point, and at recall 0.95 in the summary.
+    for (const p of curve.points) expect(p.evaluations).toBe(p.effort * 10);
+    expect(curve.summary.evaluationsAt95).toBeGreaterThan(540);
+    expect(curve.summary.evaluationsAt95).toBeLessThanOrEqual(640);
+    expect(a.r.systems.find((s) => s.name === 'bruteforce')!.points[0].evaluations).toBeUndefined();
   });
 
   it('records a curve that never reaches the window, and failing systems, without stopping the others', async () => {

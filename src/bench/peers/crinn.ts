@@ -4,7 +4,7 @@
  */
 import type { Dataset, VectorSet } from '../../data/types.ts';
 import { AnnEngine, buildIndex } from '../../search/engine.ts';
-import { MAX_ITOPK, type SearchParams } from '../../search/params.ts';
+import { MAX_ITOPK, effortParams, type SearchParams } from '../../search/params.ts';
 import type { BuildParamsInput } from '../../index/params.ts';
 import type { VectorStorage } from '../../index/index-file.ts';
 import type { BenchSystem, SystemEnv, SystemOptions } from '../systems.ts';
@@ -26,11 +26,10 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
   return {
     name: 'crinn',
     kind: 'gpu',
-    params: { ...searchParams, storage: o.storage ?? 'f16', effort: 'itopk' },
-    efforts: o.efforts ?? [16, 24, 32, 48, 64, 96, 128],
-    minEffort: o.minEffort ?? 8,
+    params: { ...searchParams, storage: o.storage ?? 'f16', effort: 'itopk (>= k), else itopk = k and maxIterations = effort' },
+    efforts: o.efforts ?? [4, 8, 16, 24, 32, 48, 64, 96],
+    minEffort: o.minEffort ?? 1,
     maxEffort: Math.min(o.maxEffort ?? MAX_ITOPK, MAX_ITOPK),
-    effortAtLeastK: true,
     async build(ds: Dataset) {
       const ctx = await env.gpu();
       const t0 = performance.now();
@@ -41,7 +40,11 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
     },
     async search(queries: VectorSet, k: number, effort: number) {
       if (!engine) throw new Error('crinn: search before build');
-      return (await engine.search(queries, k, { ...searchParams, itopk: Math.max(effort, k) })).ids;
+      return (await engine.search(queries, k, { ...searchParams, ...effortParams(effort, k) })).ids;
+    },
+    async evaluations(queries: VectorSet, k: number, effort: number) {
+      if (!engine) throw new Error('crinn: evaluations before build');
+      return engine.evaluations(queries, k, { ...searchParams, ...effortParams(effort, k) });
     },
     async close() {
       engine?.destroy();
