@@ -77,6 +77,15 @@ describe('recallAtK rules (query at the origin, squared L2)', () => {
     expect(groundTruthKthDistances(gt, base, queries, 'l2', 10)[0]).toBe(100);
   });
 
+  it('sorts an unsorted (deeper) ground-truth row before taking d_k, from ids or from distances', () => {
+    const all = bruteForceKnn(base, queries, 14, 'l2');
+    const ids = Int32Array.from(all.ids).reverse();
+    const distances = Float32Array.from(all.distances!).reverse();
+    expect(groundTruthKthDistances({ ids, nq: 1, k: 14 }, base, queries, 'l2', 10)[0]).toBe(100);
+    expect(groundTruthKthDistances({ ids, distances, nq: 1, k: 14 }, base, queries, 'l2', 10)[0]).toBe(100);
+    expect(recallAtK(single(truth), base, queries, 'l2', { ids, nq: 1, k: 14 }, 10).recall).toBe(1);
+  });
+
   it('an id tied with the k-th distance counts', () => {
     expect(score([0, 1, 2, 3, 4, 5, 6, 7, 8, 10])).toBe(1);
   });
