@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Metric, VectorSet } from '../../src/data/types.ts';
 import { bruteForceKnn, normalizeRows } from '../../src/data/metric.ts';
+import { checkEntryLayer } from '../../src/index/entry-layer.ts';
 import { UserError } from '../../src/errors.ts';
 import { buildGraph, type KnnProvider } from '../../src/index/build.ts';
 import { checkGraph, type Graph } from '../../src/index/graph.ts';
@@ -65,6 +66,10 @@ describe('buildGraph', () => {
       const b = await buildGraph(small, 'l2', { algorithm, threads: 1, seed: 4 }, { quiet: true });
       expect(Buffer.from(a.graph.neighbors.buffer).equals(Buffer.from(b.graph.neighbors.buffer))).toBe(true);
       expect(Array.from(a.entryPoints)).toEqual(Array.from(b.entryPoints));
+      // The entry layer: entry points first, ids in range, and reproducible too.
+      expect(checkEntryLayer(a.entryLayer, 2000)).toBeNull();
+      expect(Array.from(a.entryLayer.ids.subarray(0, a.entryPoints.length))).toEqual(Array.from(a.entryPoints));
+      expect(Buffer.from(a.entryLayer.neighbors.buffer).equals(Buffer.from(b.entryLayer.neighbors.buffer))).toBe(true);
     });
   }
 
@@ -153,6 +158,8 @@ describe('buildGraph', () => {
     expectWellFormed(res.graph, 4);
     const one = await buildGraph({ data: base.data.subarray(0, DIM), n: 1, dim: DIM }, 'l2', {}, { quiet: true });
     expect(Array.from(one.entryPoints)).toEqual([0]);
+    expect(Array.from(res.entryLayer.ids).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(Array.from(one.entryLayer.ids)).toEqual([0]);
   });
 
   it('rejects bad input with a UserError', async () => {
