@@ -69,11 +69,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     // costs log2(K) steps instead of the O(K) shifts of a sorted insert.
     for (var c = start; c < end; c++) {
       let d = dist_in[ib + c];
-      // Strict: entries arrive in ascending id order, so an equal distance never displaces a smaller id.
-      if (d < bd[0]) {
+      // The full (distance, id) order: explicit ids (refinement, later passes) arrive in any order.
+      if (d <= bd[0]) {
         var id = i32(params.id_base + c);
         if (params.explicit_ids != 0u) { id = ids_in[ib + c]; }
-        sift_down(&bd, &bi, d, id, K);
+        if (worse(bd[0], bi[0], d, id)) { sift_down(&bd, &bi, d, id, K); }
       }
     }
     // Heap sort in place: ascending (distance, id).
@@ -86,21 +86,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
   } else {
     // Short lists: a sorted insert is cheaper than heap upkeep.
-    var worst = FAR;
     for (var c = start; c < end; c++) {
       let d = dist_in[ib + c];
-      if (d < worst) {
+      if (d <= bd[K - 1u]) {
         var id = i32(params.id_base + c);
         if (params.explicit_ids != 0u) { id = ids_in[ib + c]; }
+        if (!worse(bd[K - 1u], bi[K - 1u], d, id)) { continue; }
         var p = K - 1u;
-        while (p > 0u && bd[p - 1u] > d) {
+        while (p > 0u && worse(bd[p - 1u], bi[p - 1u], d, id)) {
           bd[p] = bd[p - 1u];
           bi[p] = bi[p - 1u];
           p--;
         }
         bd[p] = d;
         bi[p] = id;
-        worst = bd[K - 1u];
       }
     }
   }
