@@ -154,7 +154,7 @@ export class GpuBruteForce {
         };
         for (let c = 0; c < nChunks; c++) {
           const chunk = this.chunks[c];
-          const u = uniformBuffer(ctx, 'knn:params', new Uint32Array([nq, chunk.rows, METRIC_CODE[this.metric], 0]));
+          const u = uniformBuffer(ctx, 'knn:params', new Uint32Array([nq, chunk.rows, METRIC_CODE[this.metric], this.dim4]));
           uniforms.push(u);
           const gx = Math.ceil(chunk.rows / (t.strip * t.workgroupSize));
           const gy = Math.ceil(nq / 8);
