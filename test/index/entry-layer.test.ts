@@ -55,6 +55,19 @@ describe('entry layer (sampled upper graph)', () => {
     expect(seen.size).toBe(m);
   });
 
+  it('bridges well-separated blobs, whose 16-NN graphs never meet', () => {
+    const two = gaussianMixture(4000, 8, 1, 1, 9);
+    for (let i = 2000; i < 4000; i++) two.data[i * 8] += 1000; // the second half far away
+    const l = buildEntryLayer(two.data, two.n, 8, 'l2', new Uint32Array([0]), { seed: 2 });
+    const seen = new Set([0]);
+    const queue = [0];
+    while (queue.length) {
+      const x = queue.pop()!;
+      for (const y of l.neighbors.subarray(x * l.degree, (x + 1) * l.degree)) if (y !== NO_NEIGHBOR && !seen.has(y)) { seen.add(y); queue.push(y); }
+    }
+    expect(seen.size).toBe(l.ids.length);
+  });
+
   it('is deterministic for a seed and covers tiny bases whole', () => {
     const again = buildEntryLayer(base.data, base.n, base.dim, 'l2', entryPoints, { seed: 5 });
     expect(Buffer.from(again.neighbors.buffer).equals(Buffer.from(layer.neighbors.buffer))).toBe(true);
