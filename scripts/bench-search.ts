@@ -1,7 +1,7 @@
 // Graph-search benchmark (not a test): build time and QPS at recall 0.90 / 0.95 / 0.99 for this
 // project's GPU search beside usearch and hnswlib-node, all measured in one process run with
 // interleaved sweeps. Usage: node scripts/bench-search.ts [--datasets a,b,c] [--out DIR] [--reps N]
-// [--queries N] [--seeds N] (crinn seeds per query; strongly clustered sets need more)
+// [--queries N] [--seeds N] (crinn: start nodes of the entry-layer search; 0 = auto)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,10 +49,14 @@ for (const name of values.datasets!.split(',')) {
     rows.push([
       name, s.name, s.build.seconds.toFixed(2), fmt(s.summary.qpsAt90), fmt(s.summary.qpsAt95), fmt(s.summary.qpsAt99), fmt(s.summary.auc),
       s.name === 'crinn' ? ratio(s.summary.qpsAt95, by.usearch?.summary.qpsAt95) : '',
+      s.name === 'crinn' ? ratio(s.summary.auc, by.usearch?.summary.auc) : '',
+      String(s.inWindow ?? '-'),
+      s.summary.evaluationsAt95 == null ? '-' : `${fmt(s.summary.evaluationsAt95)} (${((100 * s.summary.evaluationsAt95) / ds.base.n).toFixed(2)}% of n)`,
       s.name === 'crinn' ? ratio(by.usearch?.build.seconds, s.build.seconds) : '',
       s.error ?? '',
     ]);
   }
 }
 console.log(`graph search on ${adapter}; ${os.availableParallelism()} CPU threads; QPS = median of batched calls over all queries`);
-console.log(formatTable(['dataset', 'system', 'build s', 'QPS@0.90', 'QPS@0.95', 'QPS@0.99', 'AUC', 'QPS@0.95 vs usearch', 'build speed vs usearch', 'error'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']));
+console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(formatTable(['dataset', 'system', 'build s', 'QPS@0.90', 'QPS@0.95', 'QPS@0.99', 'AUC', 'QPS@0.95 vs usearch', 'AUC vs usearch', 'points in window', 'evals/query@0.95', 'build speed vs usearch', 'error'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']));
