@@ -1,0 +1,78 @@
+/**
+ * The contract between the evaluator (`crinn evaluate`) and the optimisation loop (`crinn optimize`):
+ * module manifests, variant folders and verdicts. Both sides validate with these schemas, so a
+ * variant written by a policy and a verdict written by the evaluator mean the same thing to all.
+ */
+import { z } from 'zod';
+
+export const MODULE_NAMES = ['graph', 'search', 'refine'] as const;
+export type ModuleName = (typeof MODULE_NAMES)[number];
+
+/** One tunable scalar: the loop samples it in [min, max], on a log scale when scale is 'log'. */
+export const knobSchema = z.object({
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/),
+  min: z.number(),
+  max: z.number(),
+  default: z.number(),
+  scale: z.enum(['linear', 'log']).default('linear'),
+  integer: z.boolean().default(true),
+  /** Paper / CAGRA / hnswlib name, for people and for the LLM prompt. */
+  doc: z.string().default(''),
+}).refine((k) => k.min <= k.default && k.default <= k.max, { message: 'expected min <= default <= max' });
+export type Knob = z.infer<typeof knobSchema>;
+
+/** A module's manifest.json: what a variant of it may change, and under which contract. */
+export const moduleManifestSchema = z.object({
+  module: z.enum(MODULE_NAMES),
+  kind: z.enum(['wgsl', 'typescript', 'wgsl+typescript']),
+  /** Contract version; a variant written for another version is refused at the load stage. */
+  contract: z.number().int().positive(),
+  /** Files of the module, relative to the variant folder (the baseline: relative to the repo). */
+  files: z.array(z.string().min(1)).min(1),
+  knobs: z.array(knobSchema),
+  /** The search-effort knob (swept by the harness, never tuned): named apart from the tunables. */
+  effort: z.object({ name: z.string(), min: z.number(), max: z.number() }).optional(),
+  description: z.string().default(''),
+});
+export type ModuleManifest = z.infer<typeof moduleManifestSchema>;
+
+/** variant.json in a variant folder: the module's manifest plus this variant's knob values. */
+export const variantSchema = z.object({
+  manifest: moduleManifestSchema,
+  knobValues: z.record(z.string(), z.number()),
+  /** Content hash (sha256 of files + knob values) of each parent variant; [] for the baseline. */
+  parents: z.array(z.string()).default([]),
+  /** Who made it: 'baseline' | 'autotune' | 'llm' | 'user'. */
+  origin: z.string().default('user'),
+});
+export type Variant = z.infer<typeof variantSchema>;
+
+export const STAGES = ['load', 'compile', 'correctness', 'timing', 'reward'] as const;
+export type Stage = (typeof STAGES)[number];
+
+const curvePoint = z.object({ effort: z.number(), recall: z.number(), qps: z.number(), evaluations: z.number().optional() });
+
+/** What `crinn evaluate` prints as JSON and the loop journals: one variant against the baseline. */
+export const verdictSchema = z.object({
+  status: z.enum(['ok', 'failed']),
+  /** The stage that failed, or 'reward' when all passed. */
+  stage: z.enum(STAGES),
+  reason: z.string(),
+  module: z.enum(MODULE_NAMES),
+  variantHash: z.string(),
+  dataset: z.string(),
+  adapter: z.string(),
+  variantAuc: z.number().nullable(),
+  baselineAuc: z.number().nullable(),
+  /** variantAuc / baselineAuc, both measured interleaved in this evaluation. */
+  reward: z.number().nullable(),
+  qpsAt90: z.number().nullable(),
+  qpsAt95: z.number().nullable(),
+  qpsAt99: z.number().nullable(),
+  /** Distance evaluations per query at recall 0.95. */
+  evaluationsAt95: z.number().nullable(),
+  variantCurve: z.array(curvePoint),
+  baselineCurve: z.array(curvePoint),
+  seconds: z.number(),
+});
+export type Verdict = z.infer<typeof verdictSchema>;
