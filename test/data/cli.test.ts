@@ -47,6 +47,13 @@ describe('crinn dataset', () => {
     expect(json.base.norm.max).toBeGreaterThan(1.5);
   });
 
+  it('info on the embedded angular set shows raw norms (no data folder needed), and a named --data-dir must exist', async () => {
+    const json = JSON.parse(await run('dataset', 'info', 'glove-50-5k', '--json', '--cache-dir', dir));
+    expect(json).toMatchObject({ name: 'glove-50-5k', metric: 'angular', base: { n: 5000, dim: 50 }, queries: { n: 200 } });
+    expect(json.base.norm.max).toBeGreaterThan(1.5);
+    await expectUserError(run('--data-dir', path.join(dir, 'missing'), 'dataset', 'info', 'siftsmall', '--cache-dir', dir), '--data-dir', 'does not exist');
+  });
+
   it('bad options are UserErrors', async () => {
     await expectUserError(run('dataset', 'info', 'synthetic-1000', '--limit', 'abc'), '--limit', 'abc');
     await expectUserError(run('dataset', 'info', 'synthetic-1000', '--metric', 'hamming'), '--metric', 'hamming');
@@ -55,6 +62,6 @@ describe('crinn dataset', () => {
 
   it('list shows every known name', async () => {
     const out = await run('dataset', 'list', '--cache-dir', dir);
-    for (const n of ['siftsmall', 'glove-50-10k', 'synthetic-20k', 'sift-128-euclidean']) expect(out).toContain(n);
+    for (const n of ['siftsmall-5k', 'glove-50-5k', 'siftsmall', 'glove-50-10k', 'synthetic-20k', 'sift-128-euclidean']) expect(out).toContain(n);
   });
 });
