@@ -13,7 +13,9 @@ apt_install() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
 
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund
+  # The system npm runs on the machine's Node (20 here) and warns EBADENGINE for every package that
+  # needs 22; npm ci installs that Node 22 (the node package), so those warnings say nothing.
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 probe() { XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} timeout 120 node_modules/.bin/node scripts/probe-adapter.ts >/dev/null 2>&1; }
