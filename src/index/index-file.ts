@@ -29,49 +29,13 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import type { Metric } from '../data/types.ts';
 import { UserError } from '../errors.ts';
-import { NO_NEIGHBOR, type Graph } from './graph.ts';
-import { checkEntryLayer, type EntryLayer } from './entry-layer.ts';
-import type { BuildParams } from './params.ts';
-import { f16ToF32Array, f32ToF16Array } from './f16.ts';
+import { checkEntryLayer } from './entry-layer.ts';
+import { f32ToF16Array } from './f16.ts';
+// Layout and decoding live in a Node-free module the browser loader shares.
+import { decodeIndex, digestMatches, HEADER_BYTES, INDEX_MAGIC, INDEX_VERSION, layout, METRIC_CODES, pad4, parseIndexHeader, type Index } from './index-format.ts';
 
-export const INDEX_MAGIC = 'CRNNIDX\0';
-export const INDEX_VERSION = 2;
-const HEADER_BYTES = 52;
-const HASH_BYTES = 32;
-const METRIC_CODES: readonly Metric[] = ['l2', 'ip', 'angular'];
-
-export type VectorStorage = 'f32' | 'f16';
-
-export interface Index {
-  metric: Metric;
-  dim: number;
-  n: number;
-  /** How the file stores the vectors (and how the GPU uploads them). */
-  storage: VectorStorage;
-  /** Always f32 in memory; with f16 storage these are the f16-rounded values. */
-  vectors: Float32Array;
-  graph: Graph;
-  entryPoints: Uint32Array;
-  /** The sampled upper graph the search starts in. */
-  entryLayer: EntryLayer;
-  /** The parameters the graph was built with, as recorded. */
-  buildParams: BuildParams;
-}
-
-const pad4 = (x: number): number => (x + 3) & ~3;
-
-function layout(n: number, dim: number, degree: number, storage: VectorStorage, entries: number, jsonBytes: number, layerNodes: number, layerDegree: number) {
-  const vectorsAt = HEADER_BYTES + pad4(jsonBytes);
-  const vectorBytes = n * dim * (storage === 'f16' ? 2 : 4);
-  const graphAt = vectorsAt + pad4(vectorBytes);
-  const entriesAt = graphAt + n * degree * 4;
-  const layerIdsAt = entriesAt + entries * 4;
-  const layerEdgesAt = layerIdsAt + layerNodes * 4;
-  const hashAt = layerEdgesAt + layerNodes * layerDegree * 4;
-  return { vectorsAt, vectorBytes, graphAt, entriesAt, layerIdsAt, layerEdgesAt, hashAt, total: hashAt + HASH_BYTES };
-}
+export { INDEX_MAGIC, INDEX_VERSION, type Index, type VectorStorage } from './index-format.ts';
 
 function checkHost(): void {
   if (endianness() !== 'LE') throw new UserError('index files are little-endian; this host is big-endian');
@@ -149,48 +113,7 @@ export async function loadIndex(path: string): Promise<Index> {
   const fail = (what: string): never => {
     throw new UserError(`${path}: ${what}`);
   };
-  if (buf.length < 8 || buf.toString('latin1', 0, 8) !== INDEX_MAGIC) fail('not a crinn index (bad magic)');
-  if (buf.length < 12) fail(`truncated: expected at least ${HEADER_BYTES} bytes, file has ${buf.length}`);
-  const u32 = (i: number): number => buf.readUInt32LE(8 + 4 * i);
-  const version = u32(0);
-  if (version !== INDEX_VERSION) {
-    fail(version < INDEX_VERSION ? `index version ${version}, this build reads version ${INDEX_VERSION}: rebuild it with crinn build` : `index version ${version} is newer than this build reads (${INDEX_VERSION}): upgrade crinn`);
-  }
-  if (buf.length < HEADER_BYTES) fail(`truncated: expected at least ${HEADER_BYTES} bytes, file has ${buf.length}`);
-  const [metricCode, dim, n, degree, storageCode, entries, , jsonLen, layerNodes, layerDegree] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(u32);
-  if (metricCode >= METRIC_CODES.length || storageCode > 1) fail(`corrupted header (metric ${metricCode}, storage ${storageCode})`);
-  if (layerNodes < 1 || layerDegree < 1) fail(`corrupted header (entry layer ${layerNodes} nodes x ${layerDegree})`);
-  const storage: VectorStorage = storageCode === 1 ? 'f16' : 'f32';
-  const L = layout(n, dim, degree, storage, entries, jsonLen, layerNodes, layerDegree);
-  if (buf.length !== L.total) {
-    fail(buf.length < L.total ? `truncated: expected ${L.total} bytes, file has ${buf.length}` : `corrupted: expected ${L.total} bytes, file has ${buf.length}`);
-  }
-  const digest = createHash('sha256').update(buf.subarray(0, L.hashAt)).digest();
-  if (!digest.equals(buf.subarray(L.hashAt))) fail('corrupted (checksum mismatch)');
-
-  let buildParams: BuildParams;
-  try {
-    buildParams = JSON.parse(buf.toString('utf8', HEADER_BYTES, HEADER_BYTES + jsonLen)) as BuildParams;
-  } catch {
-    return fail('corrupted (build params are not JSON)');
-  }
-  // Copies: a file buffer's offset need not suit typed-array alignment, and the index outlives it.
-  const slice = (at: number, bytes: number): ArrayBuffer => buf.buffer.slice(buf.byteOffset + at, buf.byteOffset + at + bytes) as ArrayBuffer;
-  const vectors = storage === 'f16' ? f16ToF32Array(new Uint16Array(slice(L.vectorsAt, L.vectorBytes))) : new Float32Array(slice(L.vectorsAt, L.vectorBytes));
-  const neighbors = new Uint32Array(slice(L.graphAt, n * degree * 4));
-  const entryPoints = new Uint32Array(slice(L.entriesAt, entries * 4));
-  const entryLayer: EntryLayer = {
-    ids: new Uint32Array(slice(L.layerIdsAt, layerNodes * 4)),
-    degree: layerDegree,
-    neighbors: new Uint32Array(slice(L.layerEdgesAt, layerNodes * layerDegree * 4)),
-  };
-  // Ids in range: the GPU reads vectors and rows at these, unchecked.
-  for (let i = 0; i < neighbors.length; i++) {
-    const v = neighbors[i];
-    if (v !== NO_NEIGHBOR && v >= n) fail(`graph: node ${Math.floor(i / degree)} edge ${i % degree} is ${v}, expected < n = ${n}`);
-  }
-  for (let i = 0; i < entries; i++) if (entryPoints[i] >= n) fail(`entry points: entry ${i} is ${entryPoints[i]}, expected < n = ${n}`);
-  const bad = checkEntryLayer(entryLayer, n);
-  if (bad) fail(bad);
-  return { metric: METRIC_CODES[metricCode], dim, n, storage, vectors, graph: { n, degree, neighbors }, entryPoints, entryLayer, buildParams };
+  const h = parseIndexHeader(buf, fail);
+  if (!digestMatches(buf, h, createHash('sha256').update(buf.subarray(0, h.layout.hashAt)).digest())) fail('corrupted (checksum mismatch)');
+  return decodeIndex(buf, h, fail);
 }
