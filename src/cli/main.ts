@@ -11,6 +11,7 @@ import { VERSION } from '../version.ts';
 import { shareGlobalOptions, validateGlobals } from './context.ts';
 import { installSignalCleanup } from './signals.ts';
 import { adoptParentTerminal, relaunchFiltered } from './stderr-filter.ts';
+import { showSlowGpuWaits } from './slow-wait.ts';
 import { fileURLToPath } from 'node:url';
 
 export function buildProgram(): Command {
@@ -63,6 +64,7 @@ if (relaunched === undefined) {
   adoptParentTerminal();
   // Only the process that writes files removes its temp files on SIGINT/SIGTERM (the filter parent forwards them).
   installSignalCleanup();
+  if (!process.argv.includes('--quiet')) showSlowGpuWaits();
 }
 const code = relaunched ?? (await main(process.argv));
 // Dawn keeps native threads alive; exit explicitly once output is flushed.
