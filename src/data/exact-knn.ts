@@ -4,6 +4,10 @@ import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buf
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { kernelPipeline, shaderSource, withConst, type Kernel } from '../gpu/shader.ts';
 import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from './types.ts';
+// Node-free row padding and select specialisation, shared with the browser loader.
+import { padRows, selectKernelFrom, selectListLength } from '../gpu/kernel-text.ts';
+
+export { padRows, selectListLength };
 
 /** The largest k the selection kernel is specialised for; its private lists live in registers/stack. */
 export const MAX_EXACT_K = 1024;
@@ -23,14 +27,6 @@ export interface ExactKnnTuning {
 
 export const DEFAULT_EXACT_TUNING: ExactKnnTuning = { workgroupSize: 64, strip: 16, firstSegment: 1024, blockBytes: 16 << 20 };
 
-/** Pads rows to a multiple of 4 floats so the kernel can read vec4s; zeros change no distance. */
-export function padRows(set: VectorSet, dim4 = Math.ceil(set.dim / 4)): { data: Float32Array; dim4: number } {
-  if (dim4 * 4 === set.dim) return { data: set.data, dim4 };
-  const out = new Float32Array(set.n * dim4 * 4);
-  for (let i = 0; i < set.n; i++) out.set(set.data.subarray(i * set.dim, (i + 1) * set.dim), i * dim4 * 4);
-  return { data: out, dim4 };
-}
-
 function distanceKernel(t: ExactKnnTuning, dim4: number): Kernel {
   return {
     name: 'knn_distances',
@@ -40,15 +36,8 @@ function distanceKernel(t: ExactKnnTuning, dim4: number): Kernel {
   };
 }
 
-/** The select kernel's list length K is an array length, so it is substituted into the source. */
 export function selectKernel(K: number): Kernel {
-  const source = withConst(shaderSource('topk_select.wgsl'), 'K', K);
-  return { name: 'topk_select', cacheKey: `K${K}`, source, constants: { WG: 64 } };
-}
-
-/** List lengths are rounded up so a handful of specialisations serve every k. */
-export function selectListLength(k: number): number {
-  return k <= 16 ? 16 : 1 << Math.ceil(Math.log2(k));
+  return selectKernelFrom(shaderSource('topk_select.wgsl'), K);
 }
 
 /**

@@ -38,12 +38,8 @@ export interface Kernel {
 
 const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
 
-/** Rewrites a `const NAME: u32 = ...u;` line: WGSL array lengths must be compile-time constants. */
-export function withConst(source: string, name: string, value: number): string {
-  const re = new RegExp(`const ${name}: u32 = \\d+u;`);
-  if (!re.test(source)) throw new Error(`shader has no 'const ${name}: u32 = ...u;' line to specialise`);
-  return source.replace(re, `const ${name}: u32 = ${value}u;`);
-}
+// Node-free, shared with the browser loader.
+export { withConst } from './kernel-text.ts';
 
 /** Reads a hand-written shader from the project's `shaders/` folder. */
 export function shaderSource(file: string): string {

@@ -1,50 +1,9 @@
-import { UserError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
-import { encodePass, grid2d } from '../gpu/dispatch.ts';
-import { kernelPipeline, shaderSource, withConst, type Kernel } from '../gpu/shader.ts';
-import { padRows, selectKernel, selectListLength } from '../data/exact-knn.ts';
-import { f32ToF16Bits } from '../index/f16.ts';
-import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from '../data/types.ts';
-import type { EntryLayer } from '../index/entry-layer.ts';
-import { entryLayerOf } from './cpu-search.ts';
-import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
+import { kernelPipeline, shaderSource } from '../gpu/shader.ts';
+import { BeamSearchCore, type SearchableIndex, type SearchKernelSources } from './beam-core.ts';
 
-const NONE = 0xffffffff;
-
-/** Rows padded to `dim4 * 4` halves (dim4 even: base_f16.wgsl reads eight per load), packed two per u32 (low half first). */
-export function packRowsF16(data: Float32Array, n: number, dim: number, dim4: number): Uint32Array {
-  const out = new Uint32Array(n * dim4 * 2);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < dim; j += 2) {
-      const lo = f32ToF16Bits(data[i * dim + j]);
-      const hi = j + 1 < dim ? f32ToF16Bits(data[i * dim + j + 1]) : 0;
-      out[i * dim4 * 2 + (j >> 1)] = (lo | (hi << 16)) >>> 0;
-    }
-  }
-  return out;
-}
-
-/** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
-export interface SearchableIndex {
-  metric: Metric;
-  dim: number;
-  n: number;
-  storage: 'f32' | 'f16';
-  vectors: Float32Array;
-  graph: { degree: number; neighbors: Uint32Array };
-  entryPoints: Uint32Array;
-  /** The sampled upper graph searched first; absent (hand-built indexes): its entry points, no edges. */
-  entryLayer?: EntryLayer;
-}
-
-/** Kernel sources the search runs; the evolution loop swaps these for variants. */
-export interface SearchKernelSources {
-  beam: string;
-  baseF32: string;
-  baseF16: string;
-  refine: string;
-}
+// The host side lives in the Node-free beam-core.ts (shared with the browser loader).
+export { beamWorkgroupBytes, packRowsF16, type SearchableIndex, type SearchKernelSources } from './beam-core.ts';
 
 export function defaultSearchSources(): SearchKernelSources {
   return {
@@ -52,14 +11,8 @@ export function defaultSearchSources(): SearchKernelSources {
     baseF32: shaderSource('base_f32.wgsl'),
     baseF16: shaderSource('base_f16.wgsl'),
     refine: shaderSource('refine.wgsl'),
+    topk: shaderSource('topk_select.wgsl'),
   };
-}
-
-/** Workgroup memory one beam-search workgroup uses, mirroring the declarations in beam_search.wgsl. */
-export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number, entryDegree = 1): number {
-  const qpw = p.workgroupSize / p.teamSize;
-  const cand = p.searchWidth * Math.max(degree, entryDegree);
-  return qpw * (cand * 8 + (1 << p.hashBits) * 4 + 4 + p.searchWidth * 4 + 4) + 4;
 }
 
 /**
@@ -67,164 +20,8 @@ export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number, entr
  * queries, runs one fused beam-search dispatch per batch (split only past binding limits),
  * optionally reranks with exact f32 distances, and reads ids and distances back.
  */
-export class GpuSearcher {
-  readonly ctx: GpuContext;
-  readonly index: SearchableIndex;
-  private readonly dim4: number;
-  private readonly baseSearch: GPUBuffer;
-  private readonly baseExact: GPUBuffer | null;
-  private readonly graphBuf: GPUBuffer;
-  private readonly entryBuf: GPUBuffer;
-  private readonly layer: EntryLayer;
-  private readonly sources: SearchKernelSources;
-
-  constructor(ctx: GpuContext, index: SearchableIndex, sources: SearchKernelSources = defaultSearchSources()) {
-    this.ctx = ctx;
-    this.index = index;
-    this.sources = sources;
-    // f16 rows are read eight dimensions per load, so they pad to a multiple of 8.
-    const dim4 = Math.ceil(index.dim / 4) + (index.storage === 'f16' ? Math.ceil(index.dim / 4) % 2 : 0);
-    const { data } = padRows({ data: index.vectors, n: index.n, dim: index.dim }, dim4);
-    this.dim4 = dim4;
-    const exact = storageBuffer(ctx, 'index:vectors-f32', data);
-    if (index.storage === 'f16') {
-      this.baseSearch = storageBuffer(ctx, 'index:vectors-f16', packRowsF16(index.vectors, index.n, index.dim, dim4));
-      this.baseExact = exact;
-    } else {
-      this.baseSearch = exact;
-      this.baseExact = null;
-    }
-    this.graphBuf = storageBuffer(ctx, 'index:graph', index.graph.neighbors);
-    // The entry layer in one binding: node ids, then rows (beam_search.wgsl `entries`).
-    this.layer = entryLayerOf(index);
-    const packed = new Uint32Array(this.layer.ids.length + this.layer.neighbors.length);
-    packed.set(this.layer.ids);
-    packed.set(this.layer.neighbors, this.layer.ids.length);
-    this.entryBuf = storageBuffer(ctx, 'index:entry-layer', packed);
-  }
-
-  /** Resolves params for k and checks them against this device (workgroup memory, invocations). */
-  resolve(k: number, params: Partial<SearchParams>): ResolvedSearchParams {
-    const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16', this.layer.ids.length, this.layer.degree);
-    if (p.searchK > this.index.n) throw new UserError(`k: ${p.searchK} results per query but the index has ${this.index.n} vectors`);
-    const limit = this.ctx.limits.maxComputeWorkgroupStorageSize;
-    // Shrink the visited hash (it forgets more often) before giving up on the workgroup budget.
-    const minBits = Math.ceil(Math.log2(2 * p.searchWidth * this.index.graph.degree));
-    const ud = this.layer.degree;
-    while (beamWorkgroupBytes(p, this.index.graph.degree, ud) > limit && p.hashBits > minBits && params.hashBits === undefined) p.hashBits--;
-    const bytes = beamWorkgroupBytes(p, this.index.graph.degree, ud);
-    if (bytes > limit) {
-      throw new UserError(`search params: one workgroup needs ${bytes} bytes of workgroup memory (itopk ${p.itopk}, hashBits ${p.hashBits}, ${p.workgroupSize / p.teamSize} queries) but this adapter allows ${limit}; lower itopk, hashBits or workgroupSize/teamSize`);
-    }
-    this.ctx.checkDispatch('beam_search', p.workgroupSize, [1]);
-    return p;
-  }
-
-  beamKernel(p: ResolvedSearchParams, countEvals = false): Kernel {
-    const f16 = this.index.storage === 'f16';
-    const constants = {
-      WG: p.workgroupSize, TEAM: p.teamSize, DEGREE: this.index.graph.degree, SW: p.searchWidth,
-      HASH_BITS: p.hashBits, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
-      UDEG: this.layer.degree, UBEAM: p.entryBeam, COUNT_EVALS: countEvals ? 1 : 0,
-    };
-    return {
-      name: 'beam_search',
-      cacheKey: `${f16 ? 'f16' : 'f32'}-d4=${this.dim4}-itopk=${p.itopk}`,
-      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${f16 ? this.sources.baseF16 : this.sources.baseF32}`,
-      constants,
-    };
-  }
-
-  /**
-   * Top-k of every query. `countEvaluations` compiles the debug counter in and returns distance
-   * evaluations per query (beam search only; the refine pass adds searchK each when it runs).
-   */
-  async search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}, opts: { countEvaluations?: boolean } = {}): Promise<Neighbors & { evaluations?: Uint32Array }> {
-    if (queries.dim !== this.index.dim) throw new UserError(`queries: dimension ${queries.dim} does not match the index's ${this.index.dim}`);
-    if (!Number.isInteger(k) || k < 1) throw new UserError(`k: must be a positive integer, got ${k}`);
-    const p = this.resolve(k, params);
-    const ctx = this.ctx;
-    const count = opts.countEvaluations === true;
-    const beamPipe = await kernelPipeline(ctx, this.beamKernel(p, count));
-    const refine = this.baseExact !== null && p.refine > 0;
-    const K = selectListLength(k);
-    const refinePipe = refine
-      ? await kernelPipeline(ctx, { name: 'refine', cacheKey: 'f32', source: this.sources.refine, constants: { WG: 64, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric] } })
-      : null;
-    const selPipe = refine ? await kernelPipeline(ctx, selectKernel(K)) : null;
-
-    const { data: qdata } = padRows(queries, this.dim4);
-    const qpw = p.workgroupSize / p.teamSize;
-    // Batches only split where one binding would overflow (queries or results).
-    const maxBind = ctx.limits.maxStorageBufferBindingSize;
-    const perQuery = Math.max(this.dim4 * 16, p.searchK * 4 * (refine ? 2 : 1));
-    const batch = Math.max(1, Math.min(queries.n, Math.floor(maxBind / perQuery)));
-    const ids = new Int32Array(queries.n * k);
-    const distances = new Float32Array(queries.n * k);
-    const evaluations = count ? new Uint32Array(queries.n) : undefined;
-    for (let q0 = 0; q0 < queries.n; q0 += batch) {
-      const nq = Math.min(batch, queries.n - q0);
-      const owned: GPUBuffer[] = [];
-      const mk = (label: string, v: number | ArrayBufferView) => {
-        const b = storageBuffer(ctx, label, v);
-        owned.push(b);
-        return b;
-      };
-      try {
-        const qbuf = mk('search:queries', qdata.subarray(q0 * this.dim4 * 4, (q0 + nq) * this.dim4 * 4));
-        const outIds = mk('search:ids', nq * p.searchK * 4);
-        const outDist = mk('search:dist', nq * p.searchK * 4);
-        const evalBuf = mk('search:evals', count ? nq * 4 : 4);
-        const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.layer.ids.length, p.searchK, p.maxIterations, p.entryIterations, 0, 0]));
-        const enc = ctx.device.createCommandEncoder({ label: 'search' });
-        const groups = grid2d(ctx, 'beam_search', Math.ceil(nq / qpw), p.workgroupSize);
-        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch, this.graphBuf, this.entryBuf, outIds, outDist, evalBuf]), groups);
-        let resIds = outIds;
-        let resDist = outDist;
-        let stride = p.searchK;
-        let u2: GPUBuffer | null = null;
-        let u3: GPUBuffer | null = null;
-        if (refine) {
-          const rd = mk('refine:dist', nq * p.searchK * 4);
-          const ri = mk('refine:ids', nq * p.searchK * 4);
-          u2 = uniformBuffer(ctx, 'refine:params', new Uint32Array([nq, p.searchK, this.index.n, 0]));
-          const tasks = nq * p.searchK;
-          encodePass(enc, 'refine', refinePipe!, bindGroup(ctx, refinePipe!, 'refine', [u2, qbuf, this.baseExact!, outIds, rd, ri]), grid2d(ctx, 'refine', Math.ceil(tasks / 64), 64));
-          const sd = mk('refine:topd', nq * K * 4);
-          const si = mk('refine:topi', nq * K * 4);
-          // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
-          u3 = uniformBuffer(ctx, 'refine:select', new Uint32Array([nq, p.searchK, p.searchK, 1, p.searchK, K, 0, 0, 1, 0, 0, 0]));
-          encodePass(enc, 'topk_select', selPipe!, bindGroup(ctx, selPipe!, 'refine-select', [u3, rd, ri, sd, si]), grid2d(ctx, 'topk_select', Math.ceil(nq / 64), 64));
-          resIds = si;
-          resDist = sd;
-          stride = K;
-        }
-        ctx.device.queue.submit([enc.finish()]);
-        const [ib, db] = await readBuffers(ctx, [resIds, resDist], nq * stride * 4);
-        if (evaluations) evaluations.set(new Uint32Array((await readBuffers(ctx, [evalBuf], nq * 4))[0]), q0);
-        u.destroy();
-        u2?.destroy();
-        u3?.destroy();
-        const ii = new Uint32Array(ib);
-        const dd = new Float32Array(db);
-        for (let q = 0; q < nq; q++) {
-          for (let j = 0; j < k; j++) {
-            const v = ii[q * stride + j];
-            ids[(q0 + q) * k + j] = v === NONE ? -1 : v;
-            distances[(q0 + q) * k + j] = dd[q * stride + j];
-          }
-        }
-      } finally {
-        for (const b of owned) b.destroy();
-      }
-    }
-    return { ids, distances, nq: queries.n, k, ...(evaluations ? { evaluations } : {}) };
-  }
-
-  destroy(): void {
-    this.baseSearch.destroy();
-    this.baseExact?.destroy();
-    this.graphBuf.destroy();
-    this.entryBuf.destroy();
+export class GpuSearcher extends BeamSearchCore {
+  constructor(ctx: GpuContext, index: SearchableIndex, sources: Partial<SearchKernelSources> = {}) {
+    super(ctx, index, { ...defaultSearchSources(), ...sources }, (kernel) => kernelPipeline(ctx, kernel));
   }
 }

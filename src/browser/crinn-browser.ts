@@ -1,0 +1,182 @@
+/**
+ * crinn in a web page: no Node APIs, no dependencies. Parses an index file's bytes (the same
+ * format module as the Node engine) and searches it on a WebGPU device with a bundle's WGSL, run by
+ * the same host code as the Node engine (src/search/beam-core.ts: bind layout, uniforms, dispatch).
+ *
+ *   import { open, loadBundle } from 'crinn-webgpu/browser';
+ *   const device = await (await navigator.gpu.requestAdapter()).requestDevice(...);
+ *   const s = await open(device, await (await fetch('index.crinn')).arrayBuffer(), await loadBundle('kernels/x/'));
+ *   const { ids, distances } = await s.search(queries, 10, 64);
+ */
+import type { GpuContext } from '../gpu/device.ts';
+import type { Kernel } from '../gpu/shader.ts';
+import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../index/index-format.ts';
+import { BeamSearchCore, type SearchKernelSources } from '../search/beam-core.ts';
+import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
+
+/** A kernel bundle: WGSL files by name, host search parameters, and the manifest they came from. */
+export interface Bundle {
+  files: Record<string, string>;
+  params?: Partial<SearchParams>;
+  manifest?: Record<string, unknown>;
+}
+
+/** Roles of the search kernels and the file names that fill them (by base name). */
+const ROLES: Record<keyof SearchKernelSources, string> = {
+  beam: 'beam_search.wgsl',
+  baseF32: 'base_f32.wgsl',
+  baseF16: 'base_f16.wgsl',
+  refine: 'refine.wgsl',
+  topk: 'topk_select.wgsl',
+};
+
+const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+
+/** WGSL file names a manifest lists: `files` as an array or a {role: file} object, or `kernels`. */
+function manifestFiles(m: Record<string, unknown>): string[] {
+  const f = m.files ?? m.kernels;
+  if (Array.isArray(f)) return f.filter((x): x is string => typeof x === 'string');
+  if (f && typeof f === 'object') return Object.values(f).filter((x): x is string => typeof x === 'string');
+  return [];
+}
+
+/** Search parameters a manifest carries (`params`, `searchParams`, `knobValues` or `host`), known fields only. */
+export function manifestParams(m: Record<string, unknown>): Partial<SearchParams> {
+  const out: Partial<SearchParams> = {};
+  for (const key of ['params', 'searchParams', 'host', 'knobValues']) {
+    const v = m[key];
+    if (!v || typeof v !== 'object') continue;
+    const inner = (v as Record<string, unknown>).search;
+    const src = (inner && typeof inner === 'object' ? inner : v) as Record<string, unknown>;
+    for (const [k, x] of Object.entries(src)) {
+      // The effort knob is the caller's; an exported itopk only says where the sweep started.
+      if (k in DEFAULT_SEARCH_PARAMS && k !== 'itopk' && k !== 'maxIterations' && typeof x === 'number') (out as Record<string, number>)[k] = x;
+    }
+  }
+  return out;
+}
+
+/** Fetches `manifest.json` under `base` and every WGSL file it names (relative to it). */
+export async function loadBundle(base: string | URL, fetchFn: typeof fetch = fetch): Promise<Bundle> {
+  const root = new URL('./', new URL(String(base), (globalThis as { location?: { href: string } }).location?.href ?? 'http://localhost/'));
+  const get = async (name: string): Promise<Response> => {
+    const r = await fetchFn(new URL(name, root));
+    if (!r.ok) throw new Error(`bundle ${root.href}: ${name}: HTTP ${r.status}`);
+    return r;
+  };
+  const manifest = (await (await get('manifest.json')).json()) as Record<string, unknown>;
+  const files: Record<string, string> = {};
+  for (const f of manifestFiles(manifest).filter((x) => x.endsWith('.wgsl'))) files[f] = await (await get(f)).text();
+  return { files, params: manifestParams(manifest), manifest };
+}
+
+/** The kernel sources of `bundle`, each missing role taken from `fallback` (the baseline bundle). */
+export function bundleSources(bundle: Bundle, fallback?: Bundle): SearchKernelSources {
+  const pick = (b: Bundle | undefined, file: string): string | undefined => {
+    if (!b) return undefined;
+    const hit = Object.keys(b.files).find((k) => baseName(k) === file);
+    return hit === undefined ? undefined : b.files[hit];
+  };
+  const out = {} as SearchKernelSources;
+  for (const [role, file] of Object.entries(ROLES) as [keyof SearchKernelSources, string][]) {
+    const src = pick(bundle, file) ?? pick(fallback, file);
+    if (src === undefined) throw new Error(`bundle: no ${file} (and no fallback bundle holds one)`);
+    out[role] = src;
+  }
+  return out;
+}
+
+/** Parses and validates index file bytes (magic, version, size, SHA-256 via WebCrypto, id ranges). */
+export async function parseIndex(bytes: ArrayBuffer | Uint8Array, name = 'index'): Promise<Index> {
+  const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const fail = (what: string): never => {
+    throw new Error(`${name}: ${what}`);
+  };
+  const h = parseIndexHeader(buf, fail);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buf.subarray(0, h.layout.hashAt)));
+  if (!digestMatches(buf, h, digest)) fail('corrupted (checksum mismatch)');
+  return decodeIndex(buf, h, fail);
+}
+
+/** The part of the Node GpuContext the shared search code uses, over a plain GPUDevice. */
+function browserContext(device: GPUDevice): GpuContext {
+  const ctx = {
+    device,
+    limits: device.limits,
+    verbose: false,
+    wait: <T>(p: Promise<T>): Promise<T> => p,
+    checkDispatch(label: string, workgroupSize: number, groups: (number | undefined)[]): void {
+      const lim = device.limits;
+      if (workgroupSize > lim.maxComputeInvocationsPerWorkgroup) throw new Error(`${label}: workgroup size ${workgroupSize} exceeds this adapter's maxComputeInvocationsPerWorkgroup ${lim.maxComputeInvocationsPerWorkgroup}`);
+      for (const g of groups) if (g !== undefined && g > lim.maxComputeWorkgroupsPerDimension) throw new Error(`${label}: dispatch of ${g} workgroups exceeds maxComputeWorkgroupsPerDimension ${lim.maxComputeWorkgroupsPerDimension}`);
+    },
+  };
+  return ctx as unknown as GpuContext;
+}
+
+/** Compiles each specialisation once; WGSL errors come back with line and column. */
+function pipelineCache(device: GPUDevice): (kernel: Kernel) => Promise<GPUComputePipeline> {
+  const cache = new Map<string, Promise<GPUComputePipeline>>();
+  const build = async (kernel: Kernel): Promise<GPUComputePipeline> => {
+    const label = `${kernel.name}[${kernel.cacheKey}]`;
+    const module = device.createShaderModule({ label, code: kernel.source });
+    const info = await module.getCompilationInfo();
+    const err = info.messages.find((m) => m.type === 'error');
+    if (err) throw new Error(`${label}: WGSL error at ${err.lineNum}:${err.linePos}: ${err.message}`);
+    return device.createComputePipelineAsync({ label, layout: 'auto', compute: { module, entryPoint: kernel.entryPoint ?? 'main', constants: kernel.constants } });
+  };
+  return (kernel) => {
+    const key = `${kernel.name}|${kernel.cacheKey}|${JSON.stringify(kernel.constants ?? {})}|${kernel.source.length}`;
+    let p = cache.get(key);
+    if (!p) {
+      p = build(kernel);
+      cache.set(key, p);
+      p.catch(() => cache.delete(key));
+    }
+    return p;
+  };
+}
+
+export interface SearchResult {
+  /** nq * k, row-major; -1 where a row has fewer than k. */
+  ids: Int32Array;
+  distances: Float32Array;
+}
+
+/** An index on one device with one bundle's kernels. */
+export class CrinnSearcher {
+  readonly index: Index;
+  readonly params: Partial<SearchParams>;
+  private readonly core: BeamSearchCore;
+
+  constructor(device: GPUDevice, index: Index, sources: SearchKernelSources, params: Partial<SearchParams> = {}) {
+    this.index = index;
+    this.params = params;
+    this.core = new BeamSearchCore(browserContext(device), index, sources, pipelineCache(device));
+  }
+
+  /**
+   * Top-k of every query (row-major, index.dim floats each). `effort` is the bench's knob: itopk
+   * when >= k, else itopk = k with that many main-graph iterations; `extra` overrides bundle params.
+   */
+  async search(queries: Float32Array | ArrayLike<number>[], k: number, effort = 64, extra: Partial<SearchParams> = {}): Promise<SearchResult> {
+    const dim = this.index.dim;
+    const data = queries instanceof Float32Array ? queries : Float32Array.from(queries.flatMap((q) => Array.from(q)));
+    if (data.length % dim !== 0) throw new Error(`queries: ${data.length} floats is not a multiple of the index's dimension ${dim}`);
+    const r = await this.core.search({ data, n: data.length / dim, dim }, k, { ...this.params, ...effortParams(effort, k), ...extra });
+    return { ids: r.ids, distances: r.distances ?? new Float32Array(r.ids.length) };
+  }
+
+  destroy(): void {
+    this.core.destroy();
+  }
+}
+
+/**
+ * Opens an index (file bytes) on `device` with `bundle`'s kernels and host params; roles the
+ * bundle lacks come from `opts.fallback` (the shipped baseline bundle).
+ */
+export async function open(device: GPUDevice, indexBytes: ArrayBuffer | Uint8Array, bundle: Bundle, opts: { fallback?: Bundle; name?: string } = {}): Promise<CrinnSearcher> {
+  const index = await parseIndex(indexBytes, opts.name);
+  return new CrinnSearcher(device, index, bundleSources(bundle, opts.fallback), bundle.params ?? {});
+}

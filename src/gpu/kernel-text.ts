@@ -1,0 +1,30 @@
+/**
+ * Node-free helpers that specialise WGSL text and lay out rows for it: shared by the Node engine
+ * (shader.ts, exact-knn.ts, gpu-search.ts) and the browser loader (src/browser/).
+ */
+import type { Kernel } from './shader.ts';
+
+/** Rewrites a `const NAME: u32 = ...u;` line: WGSL array lengths must be compile-time constants. */
+export function withConst(source: string, name: string, value: number): string {
+  const re = new RegExp(`const ${name}: u32 = \\d+u;`);
+  if (!re.test(source)) throw new Error(`shader has no 'const ${name}: u32 = ...u;' line to specialise`);
+  return source.replace(re, `const ${name}: u32 = ${value}u;`);
+}
+
+/** Rows zero-padded to `dim4 * 4` floats (kernels read vec4s). */
+export function padRows(set: { data: Float32Array; n: number; dim: number }, dim4 = Math.ceil(set.dim / 4)): { data: Float32Array; dim4: number } {
+  if (dim4 * 4 === set.dim) return { data: set.data, dim4 };
+  const out = new Float32Array(set.n * dim4 * 4);
+  for (let i = 0; i < set.n; i++) out.set(set.data.subarray(i * set.dim, (i + 1) * set.dim), i * dim4 * 4);
+  return { data: out, dim4 };
+}
+
+/** The select kernel's list length K is an array length, so it is substituted into the source. */
+export function selectKernelFrom(topkSource: string, K: number): Kernel {
+  return { name: 'topk_select', cacheKey: `K${K}`, source: withConst(topkSource, 'K', K), constants: { WG: 64 } };
+}
+
+/** List lengths are rounded up so a handful of specialisations serve every k. */
+export function selectListLength(k: number): number {
+  return k <= 16 ? 16 : 1 << Math.ceil(Math.log2(k));
+}
