@@ -7,6 +7,8 @@ import { registerAdapterCommands } from './commands/adapters.ts';
 import { registerGroundTruthCommand } from './commands/groundtruth.ts';
 import { registerBenchCommands } from './commands/bench.ts';
 import { registerIndexCommands } from './commands/index-commands.ts';
+import { registerOptimizeCommands } from './commands/optimize.ts';
+import { registerRunsCommands } from './commands/runs.ts';
 import { VERSION } from '../version.ts';
 import { shareGlobalOptions, validateGlobals } from './context.ts';
 import { installSignalCleanup } from './signals.ts';
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerGroundTruthCommand(program);
   registerIndexCommands(program);
   registerBenchCommands(program);
+  registerOptimizeCommands(program);
+  registerRunsCommands(program);
   shareGlobalOptions(program);
   return program;
 }

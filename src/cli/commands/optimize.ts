@@ -1,0 +1,195 @@
+/** `crinn optimize` and `crinn resume`: thin wrappers over src/evolve/loop.ts. */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import cliProgress from 'cli-progress';
+import { Option, type Command } from 'commander';
+import { UserError } from '../../errors.ts';
+import { MODULE_NAMES, type ModuleName } from '../../evolve/contract.ts';
+import { newRunId, resumeRun, startRun, type BaselineSource, type Evaluator, type LoopDeps, type LoopEvent } from '../../evolve/loop.ts';
+import type { RunConfig } from '../../evolve/journal.ts';
+import { renderSummary } from '../../evolve/runs.ts';
+import { loadBaseline } from '../../evolve/modules.ts';
+import { globals, positiveInt, print, type GlobalOptions } from '../context.ts';
+
+export const DEFAULT_DATASET = 'siftsmall-5k';
+export const DEFAULT_BUDGET = '5m';
+export const DEFAULT_SPREAD = 0.05;
+
+/** Where runs live unless --run-dir says otherwise. */
+export function runsRoot(): string {
+  return path.resolve(process.env.CRINN_RUNS_DIR ?? 'runs');
+}
+
+/** '40' -> 40 evaluations; '90s', '5m', '1.5h' -> seconds; 'a,b' -> both limits, whichever comes first. */
+export function parseBudget(text: string): RunConfig['budget'] {
+  const budget: RunConfig['budget'] = {};
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const d = /^(\d+(?:\.\d+)?)(s|m|h)$/.exec(part);
+    if (d) budget.seconds = Number(d[1]) * { s: 1, m: 60, h: 3600 }[d[2] as 's' | 'm' | 'h'];
+    else if (/^\d+$/.test(part) && Number(part) > 0) budget.evals = Number(part);
+    else throw new UserError(`--budget: expected evaluations (40), a duration (90s, 5m, 1h) or both (40,5m), got '${text}'`);
+  }
+  if (budget.evals === undefined && budget.seconds === undefined) throw new UserError(`--budget: expected evaluations or a duration, got '${text}'`);
+  if (budget.seconds !== undefined && !(budget.seconds > 0)) throw new UserError(`--budget: duration must be above 0, got '${text}'`);
+  return budget;
+}
+
+export function parseStages(text: string): ModuleName[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new UserError(`--stages: expected a comma-separated list of ${MODULE_NAMES.join(', ')}`);
+  for (const n of names) if (!(MODULE_NAMES as readonly string[]).includes(n)) throw new UserError(`--stages: unknown stage '${n}'; allowed: ${MODULE_NAMES.join(', ')}`);
+  if (new Set(names).size !== names.length) throw new UserError(`--stages: '${text}' names a stage twice`);
+  // CRINN's order: each stage builds on the ones before it.
+  return MODULE_NAMES.filter((m) => names.includes(m));
+}
+
+/**
+ * The evaluator and baselines: a module given by --evaluator (exports `evaluate` and optionally
+ * `baseline`; the loop tests use it for a GPU-free fixture), else the real evaluator of `crinn evaluate`.
+ */
+async function loopDeps(evaluatorModule: string | undefined, g: GlobalOptions): Promise<Pick<LoopDeps, 'evaluate' | 'baseline'>> {
+  const shipped: BaselineSource = async (module) => {
+    const b = loadBaseline(module);
+    return {
+      variant: { manifest: { ...b.manifest, files: Object.keys(b.sources) }, knobValues: b.knobs, parents: [], origin: 'baseline' },
+      files: Object.entries(b.sources).map(([p, text]) => ({ path: p, content: Buffer.from(text) })),
+    };
+  };
+  if (evaluatorModule) {
+    if (!existsSync(evaluatorModule)) throw new UserError(`--evaluator: ${evaluatorModule} does not exist`);
+    const m = (await import(pathToFileURL(path.resolve(evaluatorModule)).href)) as { evaluate?: Evaluator; baseline?: BaselineSource };
+    if (typeof m.evaluate !== 'function') throw new UserError(`--evaluator: ${evaluatorModule} exports no evaluate function`);
+    return { evaluate: m.evaluate, baseline: m.baseline ?? shipped };
+  }
+  const { realEvaluator } = await import('../../evolve/evaluator-adapter.ts');
+  return { evaluate: realEvaluator(g), baseline: shipped };
+}
+
+/** Evaluations, failures, stage and best reward: a bar on a TTY, plain lines otherwise, nothing with --quiet. */
+export function loopProgress(quiet: boolean | undefined, budgetEvals: number | undefined, stream: NodeJS.WriteStream = process.stderr): { onEvent: (ev: LoopEvent) => void; stop: () => void } {
+  if (quiet) return { onEvent: () => {}, stop: () => {} };
+  const fmt = (r: number | null) => (r === null ? '-' : r.toFixed(3));
+  if (!stream.isTTY) {
+    return {
+      stop: () => {},
+      onEvent(ev) {
+        if (ev.type === 'resumed') stream.write(`resume: ${ev.evaluations} evaluations kept, ${ev.pending} in flight to redo${ev.dropped ? ', torn last journal line dropped' : ''}\n`);
+        else if (ev.type === 'stage-start') stream.write(`stage ${ev.stage}${ev.budget ? ` (up to ${ev.budget} evaluations)` : ''}\n`);
+        else if (ev.type === 'verdict') {
+          const v = ev.verdict;
+          stream.write(`[${ev.done}] ${ev.stage} ${ev.hash.slice(0, 12)}: ${v.status === 'ok' ? `reward ${fmt(v.reward)}` : `failed at ${v.stage}: ${v.reason.slice(0, 120)}`} | best ${fmt(ev.best)} | failures ${ev.failures}\n`);
+        } else if (ev.type === 'stage-end') stream.write(`stage ${ev.stage} done (${ev.reason}): ${fmt(ev.startReward)} -> ${fmt(ev.bestReward)}\n`);
+      },
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    { stream, format: `optimize {bar} {value}${budgetEvals ? '/{total}' : ''} evals | failed {failures} | stage {stage} | best {best} | {status}`, hideCursor: true, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  const payload = { failures: 0, stage: '-', best: '-', status: '' };
+  return {
+    stop: () => bar.stop(),
+    onEvent(ev) {
+      if (!started) {
+        bar.start(budgetEvals ?? 0, 0, payload);
+        started = true;
+      }
+      if (ev.type === 'stage-start') bar.update({ stage: ev.stage, status: 'baseline' });
+      else if (ev.type === 'evaluating') bar.update({ status: `evaluating ${ev.hash.slice(0, 8)}` });
+      else if (ev.type === 'verdict') bar.update(ev.done, { failures: ev.failures, best: fmt(ev.best), status: ev.verdict.status === 'ok' ? `last ${fmt(ev.verdict.reward)}` : `last failed (${ev.verdict.stage})` });
+      else if (ev.type === 'stage-end') bar.update({ status: `${ev.stage} ${fmt(ev.startReward)} -> ${fmt(ev.bestReward)}` });
+    },
+  };
+}
+
+interface OptimizeOpts {
+  dataset?: string;
+  policy: string;
+  stages: string;
+  budget: string;
+  runDir?: string;
+  seed: string;
+  spread: string;
+  patience: string;
+  evaluator?: string;
+}
+
+function parseSpread(s: string): number {
+  const x = Number(s);
+  if (!(s.trim() !== '' && Number.isFinite(x) && x >= 0 && x < 1)) throw new UserError(`--spread: expected a reward spread in [0, 1), got '${s}'`);
+  return x;
+}
+
+export function registerOptimizeCommands(program: Command): void {
+  program
+    .command('optimize')
+    .description('evolve the modules for this adapter and dataset (stages graph -> search -> refine); keeps every result in a run folder')
+    .option('--dataset <name|path>', 'dataset name or file (see `crinn dataset list`)', DEFAULT_DATASET)
+    .option('--policy <policy>', 'proposal policy: autotune (knob search, no LLM)', 'autotune')
+    .option('--stages <list>', 'stages in order, comma-separated', MODULE_NAMES.join(','))
+    .option('--budget <evals|duration>', 'evaluations (40), wall time (90s, 5m, 1h) or both (40,5m) for the whole run', DEFAULT_BUDGET)
+    .option('--run-dir <dir>', 'run folder (default $CRINN_RUNS_DIR or ./runs, then a new name)')
+    .option('--seed <n>', 'seed of the proposals and of the evaluator', '1')
+    .option('--spread <x>', "the evaluator's self-vs-self reward spread: a stage stops once gains stay below it", String(DEFAULT_SPREAD))
+    .option('--patience <n>', 'evaluations without a gain above the spread before a stage stops', '8')
+    .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline()) instead of the real evaluator').hideHelp())
+    .action(async (o: OptimizeOpts, cmd: Command) => {
+      const g = globals(cmd);
+      if (o.policy !== 'autotune') throw new UserError(`--policy: unknown policy '${o.policy}'; allowed: autotune`);
+      if (!/^\d+$/.test(o.seed)) throw new UserError(`--seed: expected a non-negative integer, got '${o.seed}'`);
+      const config: RunConfig = {
+        dataset: o.dataset ?? DEFAULT_DATASET,
+        policy: 'autotune',
+        stages: parseStages(o.stages),
+        budget: parseBudget(o.budget),
+        seed: Number(o.seed),
+        spread: parseSpread(o.spread),
+        patience: positiveInt(o.patience, '--patience'),
+        evaluator: {},
+      };
+      const runDir = o.runDir ?? path.join(runsRoot(), newRunId(config.dataset));
+      if (existsSync(runDir) && readdirSync(runDir).length > 0) {
+        throw new UserError(`--run-dir: ${runDir} is not empty${existsSync(path.join(runDir, 'journal.jsonl')) ? `; continue it with \`crinn resume ${runDir}\`` : ''}`);
+      }
+      const deps = await loopDeps(o.evaluator, g);
+      if (!g.quiet) process.stderr.write(`run folder: ${runDir}\n`);
+      const progress = loopProgress(g.quiet, config.budget.evals);
+      let st;
+      try {
+        st = await startRun(runDir, config, { ...deps, onEvent: progress.onEvent });
+      } finally {
+        progress.stop();
+      }
+      print(renderSummary(st));
+      print(`run folder: ${runDir} (crinn runs show ${runDir}; crinn export ${runDir})`);
+    });
+
+  program
+    .command('resume')
+    .description('continue a stopped or killed run from its journal (only evaluations in flight are redone)')
+    .argument('<run>', 'run folder (or a run name under $CRINN_RUNS_DIR / ./runs)')
+    .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline())').hideHelp())
+    .action(async (run: string, o: { evaluator?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const runDir = resolveRun(run);
+      const deps = await loopDeps(o.evaluator, g);
+      const progress = loopProgress(g.quiet, undefined);
+      let st;
+      try {
+        st = await resumeRun(runDir, { ...deps, onEvent: progress.onEvent });
+      } finally {
+        progress.stop();
+      }
+      print(renderSummary(st));
+    });
+}
+
+/** A run folder as given, or a run name under the runs root. */
+export function resolveRun(run: string): string {
+  if (existsSync(path.join(run, 'journal.jsonl'))) return run;
+  const named = path.join(runsRoot(), run);
+  if (existsSync(path.join(named, 'journal.jsonl'))) return named;
+  throw new UserError(`${run}: not a run folder (no journal.jsonl there or under ${runsRoot()})`);
+}

@@ -1,0 +1,168 @@
+/**
+ * The autotune policy: a knob sampler that learns from results, with no LLM. The first proposals
+ * of a stage are a seeded Latin hypercube over the manifest's knob table (unit cube; log knobs on
+ * a log scale); after that a small TPE (tree-structured Parzen estimator, Bergstra et al. 2011):
+ * the evaluated points are split into the best quarter and the rest, one Parzen density per knob
+ * is fitted to each, and of candidates drawn around the good points the one maximising
+ * l(x)/g(x) is proposed. Failed evaluations count among the bad points.
+ *
+ * Proposals are a pure function of (knobs, seed, index, history), so a resumed run proposes
+ * exactly what the uninterrupted one would have.
+ */
+import type { Knob } from './contract.ts';
+
+export interface Observation {
+  knobValues: Record<string, number>;
+  /** null: the evaluation failed. */
+  reward: number | null;
+}
+
+export interface AutotuneOptions {
+  seed: number;
+  /** Proposal number within the stage (0-based, the starting point not counted). */
+  index: number;
+  /** Latin hypercube points before TPE takes over. */
+  initial?: number;
+  /** Fraction of the evaluated points that count as good. */
+  gamma?: number;
+  /** Candidates drawn per TPE proposal. */
+  candidates?: number;
+}
+
+/** mulberry32: small, fast, good enough for sampling, and the same on every platform. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function mix(...xs: number[]): number {
+  let h = 0x811c9dc5;
+  for (const x of xs) h = Math.imul(h ^ (x >>> 0), 0x01000193) ^ (h >>> 13);
+  return h >>> 0;
+}
+
+const isLog = (k: Knob) => k.scale === 'log' && k.min > 0;
+
+export function toUnit(k: Knob, v: number): number {
+  if (k.max === k.min) return 0.5;
+  const u = isLog(k) ? (Math.log(v) - Math.log(k.min)) / (Math.log(k.max) - Math.log(k.min)) : (v - k.min) / (k.max - k.min);
+  return Math.min(1, Math.max(0, u));
+}
+
+export function fromUnit(k: Knob, u: number): number {
+  const c = Math.min(1, Math.max(0, u));
+  let v = isLog(k) ? Math.exp(Math.log(k.min) + c * (Math.log(k.max) - Math.log(k.min))) : k.min + c * (k.max - k.min);
+  if (k.integer) v = Math.round(v);
+  return Math.min(k.max, Math.max(k.min, v));
+}
+
+export function defaults(knobs: readonly Knob[]): Record<string, number> {
+  return Object.fromEntries(knobs.map((k) => [k.name, k.default]));
+}
+
+function key(knobs: readonly Knob[], x: Record<string, number>): string {
+  return knobs.map((k) => x[k.name]).join(',');
+}
+
+/** n points of a Latin hypercube in [0,1]^d: each knob's range cut in n strata, one point per stratum. */
+export function latinHypercube(n: number, d: number, rand: () => number): number[][] {
+  const pts = Array.from({ length: n }, () => new Array<number>(d).fill(0));
+  for (let j = 0; j < d; j++) {
+    const perm = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const r = Math.floor(rand() * (i + 1));
+      [perm[i], perm[r]] = [perm[r], perm[i]];
+    }
+    for (let i = 0; i < n; i++) pts[i][j] = (perm[i] + rand()) / n;
+  }
+  return pts;
+}
+
+function gauss(rand: () => number): number {
+  const u = Math.max(rand(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+}
+
+/** Log density of a 1-D Parzen mixture on [0,1] (Gaussians at the points, plus a uniform prior). */
+function parzenLog(u: number, centres: number[], bw: number): number {
+  const w = 1 / (centres.length + 1);
+  let p = w; // uniform prior component
+  for (const c of centres) p += (w * Math.exp(-0.5 * ((u - c) / bw) ** 2)) / (bw * Math.sqrt(2 * Math.PI));
+  return Math.log(p);
+}
+
+function bandwidth(n: number): number {
+  return Math.max(0.05, 0.5 * n ** -0.3);
+}
+
+/** The next knob values to evaluate. `history` are this stage's evaluated points (start included). */
+export function proposeNext(knobs: readonly Knob[], history: readonly Observation[], o: AutotuneOptions): Record<string, number> {
+  const d = knobs.length;
+  if (d === 0) return {};
+  const initial = o.initial ?? Math.max(4, Math.min(10, 2 * d));
+  const seen = new Set(history.map((h) => key(knobs, h.knobValues)));
+  const rand = rng(mix(o.seed, o.index, 0x9e3779b9));
+  const asValues = (u: number[]) => Object.fromEntries(knobs.map((k, j) => [k.name, fromUnit(k, u[j])]));
+
+  if (o.index < initial) {
+    // Same hypercube for every index of a stage (seeded by o.seed alone), one point each.
+    const lhs = latinHypercube(initial, d, rng(mix(o.seed, 0x51ed27)));
+    const x = asValues(lhs[o.index]);
+    if (!seen.has(key(knobs, x))) return x;
+  }
+
+  const scored = history.map((h) => ({ u: knobs.map((k) => toUnit(k, h.knobValues[k.name] ?? k.default)), r: h.reward ?? -Infinity }));
+  scored.sort((a, b) => b.r - a.r);
+  const nGood = Math.max(1, Math.ceil((o.gamma ?? 0.25) * scored.filter((s) => s.r > -Infinity).length));
+  const good = scored.slice(0, nGood);
+  const bad = scored.slice(nGood);
+  const bwL = bandwidth(good.length);
+  const bwG = bandwidth(Math.max(1, bad.length));
+  const nCand = o.candidates ?? 32;
+  let best: { x: Record<string, number>; score: number } | undefined;
+  for (let c = 0; c < nCand; c++) {
+    const centre = good[Math.floor(rand() * good.length)]?.u ?? knobs.map(() => rand());
+    const u = centre.map((m) => Math.min(1, Math.max(0, m + bwL * gauss(rand))));
+    const x = asValues(u);
+    if (seen.has(key(knobs, x))) continue;
+    // Score the rounded point, so integer knobs are judged where they will really be evaluated.
+    let score = 0;
+    knobs.forEach((k, j) => {
+      const uj = toUnit(k, x[k.name]);
+      score += parzenLog(uj, good.map((g) => g.u[j]), bwL) - parzenLog(uj, bad.map((b) => b.u[j]), bwG);
+    });
+    if (!best || score > best.score) best = { x, score };
+  }
+  if (best) return best.x;
+  // Every candidate was already evaluated (a small integer grid): fall back to uniform draws.
+  for (let t = 0; t < 64; t++) {
+    const x = asValues(knobs.map(() => rand()));
+    if (!seen.has(key(knobs, x))) return x;
+  }
+  return asValues(knobs.map(() => rand()));
+}
+
+/** Uniform random proposals: the baseline autotune must beat. */
+export function proposeRandom(knobs: readonly Knob[], o: { seed: number; index: number }): Record<string, number> {
+  const rand = rng(mix(o.seed, o.index, 0x7f4a7c15));
+  return Object.fromEntries(knobs.map((k) => [k.name, fromUnit(k, rand())]));
+}
+
+/**
+ * Early stop: the last `patience` evaluations raised the best reward by less than `spread` (the
+ * evaluator's self-vs-self spread), so further gains would not be distinguishable from noise.
+ */
+export function converged(rewards: readonly (number | null)[], spread: number, patience: number): boolean {
+  if (rewards.length <= patience) return false;
+  const best = (xs: readonly (number | null)[]) => xs.reduce<number>((m, r) => (r !== null && r > m ? r : m), -Infinity);
+  const before = best(rewards.slice(0, rewards.length - patience));
+  const after = best(rewards);
+  if (before === -Infinity) return after === -Infinity && rewards.length > 2 * patience;
+  return after - before < spread;
+}

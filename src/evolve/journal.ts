@@ -1,0 +1,146 @@
+/**
+ * The run journal: RUN/journal.jsonl, one JSON record per line, appended and fsynced one at a
+ * time. It is the source of truth of a run; the store (store.ts) only holds what records point at,
+ * and run-state.ts rebuilds everything else from it. A crash can leave only the last line torn
+ * (no newline, or not JSON): readJournal drops it and says so; damage anywhere else is refused.
+ */
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { MODULE_NAMES, verdictSchema } from './contract.ts';
+import { UserError } from '../errors.ts';
+
+export const JOURNAL_FILE = 'journal.jsonl';
+export const JOURNAL_VERSION = 1;
+
+const moduleName = z.enum(MODULE_NAMES);
+const hash = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const runConfigSchema = z.object({
+  /** Dataset name or path as given, and its content fingerprint when the evaluator reported one. */
+  dataset: z.string().min(1),
+  policy: z.enum(['autotune']),
+  stages: z.array(moduleName).min(1),
+  /** Evaluations for the whole run and/or wall-clock seconds; at least one. */
+  budget: z.object({ evals: z.number().int().positive().optional(), seconds: z.number().positive().optional() })
+    .refine((b) => b.evals !== undefined || b.seconds !== undefined, { message: 'expected evals or seconds' }),
+  seed: z.number().int().nonnegative(),
+  /** The evaluator's reward spread (self-vs-self): gains below it do not count. */
+  spread: z.number().nonnegative(),
+  /** Evaluations without a gain above the spread before a stage stops early. */
+  patience: z.number().int().positive(),
+  /** Options handed to the evaluator unchanged (k, reps, queries...). */
+  evaluator: z.record(z.string(), z.unknown()).default({}),
+});
+export type RunConfig = z.infer<typeof runConfigSchema>;
+
+const base = { time: z.string() };
+
+export const recordSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('run-start'), ...base, version: z.literal(JOURNAL_VERSION), runId: z.string(), config: runConfigSchema }),
+  z.object({ type: z.literal('resume'), ...base, pid: z.number().int() }),
+  z.object({ type: z.literal('stage-start'), ...base, stage: moduleName, startHash: hash }),
+  z.object({
+    type: z.literal('variant-proposed'), ...base,
+    stage: moduleName, hash, parents: z.array(hash), origin: z.string(),
+    knobValues: z.record(z.string(), z.number()),
+    /** Best variants of the earlier stages' modules that this one is evaluated on top of. */
+    context: z.record(z.string(), hash).default({}),
+  }),
+  z.object({ type: z.literal('verdict'), ...base, stage: moduleName, hash, verdict: verdictSchema }),
+  z.object({
+    type: z.literal('stage-end'), ...base, stage: moduleName,
+    reason: z.enum(['budget', 'converged', 'exhausted', 'time']),
+    bestHash: hash, startReward: z.number().nullable(), bestReward: z.number().nullable(),
+  }),
+  z.object({ type: z.literal('run-end'), ...base, reason: z.string() }),
+]);
+export type JournalRecord = z.infer<typeof recordSchema>;
+/** A record before the journal stamps its time. */
+export type NewRecord = JournalRecord extends infer R ? (R extends JournalRecord ? Omit<R, 'time'> : never) : never;
+
+export interface ReadResult {
+  records: JournalRecord[];
+  /** Byte length of the intact prefix (everything before a torn last line). */
+  validBytes: number;
+  /** The dropped torn last line, if any (for the message). */
+  torn?: string;
+}
+
+/** Parses a journal; a torn last line is dropped, any other bad line is a UserError naming it. */
+export function parseJournal(text: string, file: string): ReadResult {
+  const records: JournalRecord[] = [];
+  let pos = 0;
+  let lineNo = 0;
+  while (pos < text.length) {
+    const nl = text.indexOf('\n', pos);
+    const last = nl < 0 || text.slice(nl + 1).length === 0;
+    const line = text.slice(pos, nl < 0 ? text.length : nl);
+    lineNo++;
+    let rec: JournalRecord | undefined;
+    let why = '';
+    try {
+      const r = recordSchema.safeParse(JSON.parse(line));
+      if (r.success) rec = r.data;
+      else why = r.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ');
+    } catch (err) {
+      why = (err as Error).message;
+    }
+    // A line without its newline was being written when the process died, even if it parses.
+    if (nl < 0 || (rec === undefined && last)) {
+      return { records, validBytes: Buffer.byteLength(text.slice(0, pos)), torn: line };
+    }
+    if (rec === undefined) throw new UserError(`${file}: line ${lineNo} is not a valid journal record (${why}); only a torn last line can be dropped`);
+    records.push(rec);
+    pos = nl + 1;
+  }
+  return { records, validBytes: Buffer.byteLength(text) };
+}
+
+export function readJournal(runDir: string): ReadResult {
+  const file = path.join(runDir, JOURNAL_FILE);
+  if (!existsSync(file)) throw new UserError(`${runDir}: not a run folder (no ${JOURNAL_FILE})`);
+  const r = parseJournal(readFileSync(file, 'utf8'), file);
+  if (r.records.length === 0 || r.records[0].type !== 'run-start') throw new UserError(`${file}: the first record must be run-start`);
+  return r;
+}
+
+/** Appends records, one write + fsync each, so a record on disk is a record that happened. */
+export class JournalWriter {
+  readonly file: string;
+  #fd: number;
+
+  private constructor(file: string, fd: number) {
+    this.file = file;
+    this.#fd = fd;
+  }
+
+  /** A new journal; refuses to overwrite one. */
+  static create(runDir: string): JournalWriter {
+    const file = path.join(runDir, JOURNAL_FILE);
+    if (existsSync(file)) throw new UserError(`${runDir}: already holds a run (${JOURNAL_FILE}); use \`crinn resume ${runDir}\``);
+    return new JournalWriter(file, openSync(file, 'wx'));
+  }
+
+  /** Reopens after a crash: cuts a torn last line off so the next record starts on a clean line. */
+  static reopen(runDir: string, read: ReadResult): JournalWriter {
+    const file = path.join(runDir, JOURNAL_FILE);
+    const fd = openSync(file, 'r+');
+    ftruncateSync(fd, read.validBytes);
+    fsyncSync(fd);
+    closeSync(fd);
+    return new JournalWriter(file, openSync(file, 'a'));
+  }
+
+  append(rec: NewRecord): JournalRecord {
+    const full = recordSchema.parse({ ...rec, time: new Date().toISOString() });
+    writeSync(this.#fd, `${JSON.stringify(full)}\n`);
+    fsyncSync(this.#fd);
+    return full;
+  }
+
+  close(): void {
+    if (this.#fd >= 0) closeSync(this.#fd);
+    this.#fd = -1;
+  }
+}

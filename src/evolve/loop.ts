@@ -1,0 +1,201 @@
+/**
+ * The optimisation loop: stages graph -> search -> refine, each starting from the baseline of its
+ * module evaluated on top of the best variants of the earlier stages; within a stage the policy
+ * (autotune.ts) proposes knob values, each variant is stored whole (store.ts), journaled, then
+ * evaluated, and its verdict journaled (journal.ts). Everything the loop decides is a function of
+ * the journal (run-state.ts), so `resume` continues a killed run where it stopped: the only thing
+ * lost is the evaluation that was in flight, which is run again.
+ */
+import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { verdictSchema, type ModuleName, type Variant, type Verdict } from './contract.ts';
+import { JournalWriter, readJournal, runConfigSchema, type RunConfig } from './journal.ts';
+import { getVariant, putVariant, type VariantFile } from './store.ts';
+import { bestOf, bestPerModule, evaluated, foldJournal, ok, pending, startOf, totals, type Proposal, type RunState, type StageState } from './run-state.ts';
+import { converged, proposeNext } from './autotune.ts';
+import { UserError } from '../errors.ts';
+
+export interface EvaluateOptions {
+  dataset: string;
+  module: ModuleName;
+  /** Variant folders of the best earlier-stage modules this variant runs on top of. */
+  context: Partial<Record<ModuleName, string>>;
+  seed: number;
+  /** RunConfig.evaluator, unchanged. */
+  options: Record<string, unknown>;
+}
+
+/** Evaluates one variant folder against the baseline (the evaluator of `crinn evaluate`). */
+export type Evaluator = (variantDir: string, opts: EvaluateOptions) => Promise<Verdict>;
+
+/** Where the loop gets a module's baseline: its manifest and file contents. */
+export type BaselineSource = (module: ModuleName) => Promise<{ variant: Variant; files: VariantFile[] }>;
+
+export type LoopEvent =
+  | { type: 'stage-start'; stage: ModuleName; budget: number | undefined }
+  | { type: 'evaluating'; stage: ModuleName; hash: string; origin: string; knobValues: Record<string, number> }
+  | { type: 'verdict'; stage: ModuleName; hash: string; verdict: Verdict; done: number; failures: number; best: number | null; stageEvaluations: number }
+  | { type: 'stage-end'; stage: ModuleName; reason: string; startReward: number | null; bestReward: number | null }
+  | { type: 'resumed'; evaluations: number; pending: number; dropped: boolean };
+
+export interface LoopDeps {
+  evaluate: Evaluator;
+  baseline: BaselineSource;
+  onEvent?: (ev: LoopEvent) => void;
+}
+
+/** Consecutive evaluator exceptions (not failed verdicts) after which the run stops, resumable. */
+const MAX_EVALUATOR_ERRORS = 3;
+
+export function newRunId(dataset: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  const name = path.basename(dataset).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40) || 'run';
+  return `${stamp}-${name}-${randomBytes(2).toString('hex')}`;
+}
+
+/** Starts a new run in `runDir` (created; must not hold a journal) and runs it to the end. */
+export async function startRun(runDir: string, config: RunConfig, deps: LoopDeps): Promise<RunState> {
+  const cfg = runConfigSchema.parse(config);
+  mkdirSync(runDir, { recursive: true });
+  const journal = JournalWriter.create(runDir);
+  try {
+    journal.append({ type: 'run-start', version: 1, runId: path.basename(path.resolve(runDir)), config: cfg });
+    return await drive(runDir, journal, deps);
+  } finally {
+    journal.close();
+  }
+}
+
+/** Rebuilds the run from its journal (dropping a torn last line) and runs it to the end. */
+export async function resumeRun(runDir: string, deps: LoopDeps): Promise<RunState> {
+  const read = readJournal(runDir);
+  const journal = JournalWriter.reopen(runDir, read);
+  try {
+    const before = foldJournal(read.records, journal.file);
+    const t = totals(before);
+    deps.onEvent?.({ type: 'resumed', evaluations: t.evaluations, pending: t.pending, dropped: read.torn !== undefined });
+    if (before.ended !== undefined) return before;
+    journal.append({ type: 'resume', pid: process.pid });
+    return await drive(runDir, journal, deps);
+  } finally {
+    journal.close();
+  }
+}
+
+function state(journal: JournalWriter): RunState {
+  return foldJournal(readJournal(path.dirname(journal.file)).records, journal.file);
+}
+
+/** Evaluations left for this stage: an equal share of what the run has left. */
+function stageBudget(st: RunState, idx: number): number | undefined {
+  const { evals } = st.config.budget;
+  if (evals === undefined) return undefined;
+  const usedBefore = st.stages.slice(0, idx).reduce((n, s) => n + evaluated(s).length, 0);
+  const left = st.stages.length - idx;
+  return Math.max(1, Math.floor((evals - usedBefore) / left));
+}
+
+/** Seconds this stage may still run: an equal share of what the run had left when it started. */
+function stageSecondsLeft(st: RunState, idx: number): number {
+  const total = st.config.budget.seconds;
+  const s = st.stages[idx];
+  if (total === undefined || s.activeAtStart === undefined) return Infinity;
+  const share = (total - s.activeAtStart) / (st.stages.length - idx);
+  return s.activeAtStart + share - st.activeSeconds;
+}
+
+async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Promise<RunState> {
+  let st = state(journal);
+  let errors = 0;
+  for (let idx = 0; idx < st.stages.length; idx++) {
+    let stage = st.stages[idx];
+    if (stage.ended) continue;
+    const module = stage.module;
+    const context: Record<string, string> = {};
+    for (const s of st.stages.slice(0, idx)) {
+      const b = bestPerModule(st)[s.module];
+      if (b) context[s.module] = b.hash;
+    }
+    if (!stage.startHash) {
+      const base = await deps.baseline(module);
+      const stored = putVariant(runDir, { ...base.variant, parents: [], origin: 'baseline' }, base.files);
+      journal.append({ type: 'stage-start', stage: module, startHash: stored.hash });
+      journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: [], origin: 'baseline', knobValues: stored.variant.knobValues, context });
+      st = state(journal);
+      stage = st.stages[idx];
+    }
+    const budget = stageBudget(st, idx);
+    deps.onEvent?.({ type: 'stage-start', stage: module, budget });
+    const start = getVariant(runDir, stage.startHash!);
+    const knobs = start.variant.manifest.knobs;
+    let reason: 'budget' | 'converged' | 'exhausted' | 'time' = 'budget';
+
+    for (;;) {
+      // 1. Run what is journaled but unanswered (after a crash: the evaluation that was in flight).
+      const todo = pending(stage)[0];
+      if (todo) {
+        const r = await evaluateOne(runDir, st, todo, deps);
+        if ('error' in r) {
+          if (++errors >= MAX_EVALUATOR_ERRORS) throw new Error(`evaluator failed ${errors} times in a row (${r.error}); the run is kept: crinn resume ${runDir}`);
+        } else errors = 0;
+        journal.append({ type: 'verdict', stage: module, hash: todo.hash, verdict: 'error' in r ? thrownVerdict(todo, st, r.error) : r.verdict });
+        st = state(journal);
+        stage = st.stages[idx];
+        const t = totals(st);
+        const b = bestOf(stage);
+        const v = stage.proposals[todo.index].verdict!;
+        deps.onEvent?.({ type: 'verdict', stage: module, hash: todo.hash, verdict: v, done: t.evaluations, failures: t.failures, best: b?.verdict?.reward ?? null, stageEvaluations: evaluated(stage).length });
+        continue;
+      }
+      // 2. Stop: budget, wall time, or gains below the evaluator's spread.
+      const done = evaluated(stage);
+      if (budget !== undefined && done.length >= budget) { reason = 'budget'; break; }
+      if (stageSecondsLeft(st, idx) <= 0) { reason = 'time'; break; }
+      const rewards = done.map((p) => (ok(p) ? p.verdict.reward : null));
+      if (converged(rewards, st.config.spread, st.config.patience)) { reason = 'converged'; break; }
+      if (knobs.length === 0) { reason = 'exhausted'; break; }
+      // 3. Propose, store, journal, and loop back to evaluate it.
+      const history = done.map((p) => ({ knobValues: p.knobValues, reward: ok(p) ? p.verdict.reward : null }));
+      const x = proposeNext(knobs, history, { seed: st.config.seed * 31 + idx, index: stage.proposals.length - 1 });
+      const parent = bestOf(stage)?.hash ?? stage.startHash!;
+      const stored = putVariant(runDir, { ...start.variant, knobValues: x, parents: [parent], origin: st.config.policy }, start.files);
+      journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: [parent], origin: st.config.policy, knobValues: x, context });
+      deps.onEvent?.({ type: 'evaluating', stage: module, hash: stored.hash, origin: st.config.policy, knobValues: x });
+      st = state(journal);
+      stage = st.stages[idx];
+    }
+    const best = bestOf(stage);
+    const startP = startOf(stage);
+    const startReward = startP && ok(startP) ? startP.verdict.reward : null;
+    journal.append({ type: 'stage-end', stage: module, reason, bestHash: best?.hash ?? stage.startHash!, startReward, bestReward: best?.verdict?.reward ?? null });
+    deps.onEvent?.({ type: 'stage-end', stage: module, reason, startReward, bestReward: best?.verdict?.reward ?? null });
+    st = state(journal);
+  }
+  journal.append({ type: 'run-end', reason: 'done' });
+  return state(journal);
+}
+
+/** The verdict, or the message when the evaluator threw (an internal error, not a verdict on the variant). */
+async function evaluateOne(runDir: string, st: RunState, p: Proposal, deps: LoopDeps): Promise<{ verdict: Verdict } | { error: string }> {
+  const dir = getVariant(runDir, p.hash).dir;
+  const context: Partial<Record<ModuleName, string>> = {};
+  for (const [m, h] of Object.entries(p.context)) context[m as ModuleName] = getVariant(runDir, h).dir;
+  deps.onEvent?.({ type: 'evaluating', stage: p.stage, hash: p.hash, origin: p.origin, knobValues: p.knobValues });
+  try {
+    return { verdict: verdictSchema.parse(await deps.evaluate(dir, { dataset: st.config.dataset, module: p.stage, context, seed: st.config.seed + p.index, options: st.config.evaluator })) };
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function thrownVerdict(p: Proposal, st: RunState, message: string): Verdict {
+  return {
+    status: 'failed', stage: 'load', reason: `evaluator error: ${message}`.slice(0, 2000), module: p.stage, variantHash: p.hash,
+    dataset: st.config.dataset, adapter: '', variantAuc: null, baselineAuc: null, reward: null,
+    qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null, variantCurve: [], baselineCurve: [], seconds: 0,
+  };
+}
+
+export type { RunConfig, RunState, StageState };

@@ -1,0 +1,150 @@
+/**
+ * The state of a run, folded from its journal records (journal.ts) and nothing else, so a
+ * resumed run and an uninterrupted one see the same variants, verdicts, best-so-far and budget.
+ */
+import type { ModuleName, Verdict } from './contract.ts';
+import type { JournalRecord, RunConfig } from './journal.ts';
+import { UserError } from '../errors.ts';
+
+export interface Proposal {
+  hash: string;
+  stage: ModuleName;
+  parents: string[];
+  origin: string;
+  knobValues: Record<string, number>;
+  context: Record<string, string>;
+  /** Position in the stage's proposal order (0 = the stage's starting point). */
+  index: number;
+  verdict?: Verdict;
+}
+
+export interface StageState {
+  module: ModuleName;
+  startHash?: string;
+  /** RunState.activeSeconds when the stage started (its share of a time budget counts from here). */
+  activeAtStart?: number;
+  proposals: Proposal[];
+  ended?: { reason: string; bestHash: string; startReward: number | null; bestReward: number | null };
+}
+
+export interface RunState {
+  runId: string;
+  config: RunConfig;
+  stages: StageState[];
+  /** Every stored variant the journal names, by hash (first proposal wins). */
+  variants: Map<string, Proposal>;
+  ended?: string;
+  /** Seconds the run has been active, summed over its sessions (start and each resume). */
+  activeSeconds: number;
+  sessions: number;
+}
+
+export function ok(p: Proposal): p is Proposal & { verdict: Verdict & { reward: number } } {
+  return p.verdict?.status === 'ok' && typeof p.verdict.reward === 'number' && Number.isFinite(p.verdict.reward);
+}
+
+export function evaluated(s: StageState): Proposal[] {
+  return s.proposals.filter((p) => p.verdict !== undefined);
+}
+
+/** Proposals journaled but never answered: the evaluations that were in flight at a crash. */
+export function pending(s: StageState): Proposal[] {
+  return s.proposals.filter((p) => p.verdict === undefined);
+}
+
+/** The best evaluated proposal of a stage by reward (ties: the earlier one). */
+export function bestOf(s: StageState): Proposal | undefined {
+  let best: Proposal | undefined;
+  for (const p of s.proposals) if (ok(p) && (!best || p.verdict.reward > best.verdict!.reward!)) best = p;
+  return best;
+}
+
+export function startOf(s: StageState): Proposal | undefined {
+  return s.proposals.find((p) => p.hash === s.startHash && p.index === 0);
+}
+
+export function stageOf(state: RunState, module: ModuleName): StageState {
+  const s = state.stages.find((x) => x.module === module);
+  if (!s) throw new Error(`run ${state.runId}: no stage ${module}`);
+  return s;
+}
+
+/** Best variant per module so far (the stage's best, else its start). */
+export function bestPerModule(state: RunState): Partial<Record<ModuleName, { hash: string; reward: number | null }>> {
+  const out: Partial<Record<ModuleName, { hash: string; reward: number | null }>> = {};
+  for (const s of state.stages) {
+    const b = bestOf(s);
+    if (b) out[s.module] = { hash: b.hash, reward: b.verdict!.reward };
+    else if (s.startHash) out[s.module] = { hash: s.startHash, reward: null };
+  }
+  return out;
+}
+
+export function totals(state: RunState): { evaluations: number; failures: number; pending: number } {
+  let evaluations = 0;
+  let failures = 0;
+  let pend = 0;
+  for (const s of state.stages) {
+    for (const p of s.proposals) {
+      if (!p.verdict) pend++;
+      else {
+        evaluations++;
+        if (p.verdict.status !== 'ok') failures++;
+      }
+    }
+  }
+  return { evaluations, failures, pending: pend };
+}
+
+export function foldJournal(records: readonly JournalRecord[], file = 'journal'): RunState {
+  const first = records[0];
+  if (!first || first.type !== 'run-start') throw new UserError(`${file}: the first record must be run-start`);
+  const state: RunState = {
+    runId: first.runId,
+    config: first.config,
+    stages: first.config.stages.map((module) => ({ module, proposals: [] })),
+    variants: new Map(),
+    activeSeconds: 0,
+    sessions: 0,
+  };
+  let sessionStart = Date.parse(first.time);
+  let lastTime = sessionStart;
+  const bad = (i: number, why: string): never => {
+    throw new UserError(`${file}: record ${i + 1} (${records[i].type}): ${why}`);
+  };
+  records.forEach((r, i) => {
+    const t = Date.parse(r.time);
+    const activeNow = state.activeSeconds + Math.max(0, t - sessionStart) / 1000;
+    if (r.type === 'run-start') {
+      if (i !== 0) bad(i, 'a second run-start');
+      state.sessions = 1;
+    } else if (r.type === 'resume') {
+      state.activeSeconds += Math.max(0, lastTime - sessionStart) / 1000;
+      sessionStart = t;
+      state.sessions++;
+    } else if (r.type === 'run-end') {
+      state.ended = r.reason;
+    } else {
+      const s = state.stages.find((x) => x.module === r.stage) ?? bad(i, `stage '${r.stage}' is not in the run's stages`);
+      if (r.type === 'stage-start') {
+        if (s.startHash) bad(i, `stage ${r.stage} started twice`);
+        s.startHash = r.startHash;
+        s.activeAtStart = activeNow;
+      } else if (r.type === 'variant-proposed') {
+        if (!s.startHash) bad(i, `proposal before stage ${r.stage} started`);
+        const p: Proposal = { hash: r.hash, stage: r.stage, parents: r.parents, origin: r.origin, knobValues: r.knobValues, context: r.context, index: s.proposals.length };
+        s.proposals.push(p);
+        if (!state.variants.has(r.hash)) state.variants.set(r.hash, p);
+      } else if (r.type === 'verdict') {
+        // The oldest unanswered proposal of this hash: proposals are evaluated one at a time, in order.
+        const p = s.proposals.find((x) => x.hash === r.hash && !x.verdict) ?? bad(i, `verdict for ${r.hash.slice(0, 12)} without a pending proposal`);
+        p.verdict = r.verdict;
+      } else if (r.type === 'stage-end') {
+        s.ended = { reason: r.reason, bestHash: r.bestHash, startReward: r.startReward, bestReward: r.bestReward };
+      }
+    }
+    lastTime = t;
+  });
+  state.activeSeconds += Math.max(0, lastTime - sessionStart) / 1000;
+  return state;
+}

@@ -1,0 +1,184 @@
+/**
+ * Reading runs back for people: the per-stage summary `crinn optimize` ends with, the run list,
+ * a stage's leaderboard and a variant's lineage. Everything comes from the journal (run-state.ts).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { ModuleName } from './contract.ts';
+import { JOURNAL_FILE, readJournal } from './journal.ts';
+import { bestOf, evaluated, foldJournal, ok, startOf, totals, type Proposal, type RunState } from './run-state.ts';
+import { evaluationsAtRecall, qpsAtRecall } from '../bench/reward.ts';
+import { formatQps, formatTable } from '../bench/table.ts';
+
+export interface StageSummary {
+  stage: ModuleName;
+  evaluations: number;
+  failures: number;
+  /** The stage's starting point (baseline module on the earlier stages' best) and its best. */
+  startReward: number | null;
+  bestReward: number | null;
+  /** bestReward / startReward: what this stage added. */
+  gain: number | null;
+  bestHash: string | null;
+  baselineAuc: number | null;
+  bestAuc: number | null;
+  baselineQps95: number | null;
+  bestQps95: number | null;
+  baselineWork95: number | null;
+  bestWork95: number | null;
+  status: string;
+}
+
+export function loadRun(runDir: string): RunState {
+  const r = readJournal(runDir);
+  return foldJournal(r.records, path.join(runDir, JOURNAL_FILE));
+}
+
+export function summarizeStages(st: RunState): StageSummary[] {
+  return st.stages.map((s) => {
+    const done = evaluated(s);
+    const best = bestOf(s);
+    const start = startOf(s);
+    const startReward = start && ok(start) ? start.verdict.reward : null;
+    const bestReward = best?.verdict?.reward ?? null;
+    const v = best?.verdict;
+    return {
+      stage: s.module,
+      evaluations: done.length,
+      failures: done.filter((p) => p.verdict!.status !== 'ok').length,
+      startReward,
+      bestReward,
+      gain: startReward && bestReward !== null ? bestReward / startReward : null,
+      bestHash: best?.hash ?? null,
+      baselineAuc: v?.baselineAuc ?? null,
+      bestAuc: v?.variantAuc ?? null,
+      baselineQps95: v ? qpsAtRecall(v.baselineCurve, 0.95) : null,
+      bestQps95: v?.qpsAt95 ?? null,
+      baselineWork95: v ? evaluationsAtRecall(v.baselineCurve, 0.95) : null,
+      bestWork95: v?.evaluationsAt95 ?? null,
+      status: s.ended ? s.ended.reason : s.startHash ? 'running' : 'not started',
+    };
+  });
+}
+
+const num = (x: number | null, digits = 3) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(digits));
+const work = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' : Math.round(x).toLocaleString('en-US'));
+
+/** The table `crinn optimize` and `crinn runs show` print: baseline vs best per stage. */
+export function renderSummary(st: RunState): string {
+  const rows = summarizeStages(st).map((s) => [
+    s.stage, String(s.evaluations), String(s.failures), num(s.startReward), num(s.bestReward), s.gain === null ? '-' : `${num(s.gain)}x`,
+    formatQps(s.baselineAuc), formatQps(s.bestAuc), formatQps(s.baselineQps95), formatQps(s.bestQps95), work(s.baselineWork95), work(s.bestWork95),
+    s.bestHash ? s.bestHash.slice(0, 12) : '-', s.status,
+  ]);
+  const t = totals(st);
+  const final = [...summarizeStages(st)].reverse().find((s) => s.bestReward !== null);
+  return [
+    formatTable(
+      ['stage', 'evals', 'failed', 'start', 'best', 'gain', 'AUC base', 'AUC best', 'QPS@.95 base', 'QPS@.95 best', 'work@.95 base', 'work@.95 best', 'best variant', 'stop'],
+      rows,
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+    ),
+    '',
+    `run ${st.runId}: ${t.evaluations} evaluations (${t.failures} failed${t.pending ? `, ${t.pending} in flight` : ''}) in ${st.activeSeconds.toFixed(0)} s; ` +
+      `reward = AUC / baseline AUC measured interleaved; gains below the spread ${st.config.spread} are noise` +
+      (final ? `; overall ${num(final.bestReward)}x the baseline` : ''),
+  ].join('\n');
+}
+
+/** The top variants of each stage by reward. */
+export function renderLeaderboard(st: RunState, top = 10): string {
+  const out: string[] = [];
+  for (const s of st.stages) {
+    const ranked = evaluated(s).sort((a, b) => (b.verdict!.reward ?? -Infinity) - (a.verdict!.reward ?? -Infinity)).slice(0, top);
+    if (ranked.length === 0) continue;
+    out.push(`stage ${s.module}`);
+    out.push(formatTable(
+      ['#', 'variant', 'origin', 'reward', 'AUC', 'QPS@.95', 'work@.95', 'parent', 'knobs / failure'],
+      ranked.map((p, i) => [
+        String(i + 1), p.hash.slice(0, 12), p.origin, num(p.verdict!.reward), formatQps(p.verdict!.variantAuc), formatQps(p.verdict!.qpsAt95), work(p.verdict!.evaluationsAt95),
+        p.parents[0]?.slice(0, 12) ?? '-',
+        p.verdict!.status === 'ok' ? knobText(p) : `${p.verdict!.stage}: ${p.verdict!.reason}`.slice(0, 80),
+      ]),
+      ['r', 'l', 'l', 'r', 'r', 'r', 'r', 'l', 'l'],
+    ));
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function knobText(p: Proposal): string {
+  return Object.entries(p.knobValues).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(3)}`).join(' ');
+}
+
+/** The chain of parents from a variant back to its baseline, plus the earlier stages it ran on. */
+export function lineage(st: RunState, hash: string): Proposal[] {
+  const chain: Proposal[] = [];
+  const seen = new Set<string>();
+  let h: string | undefined = hash;
+  while (h && !seen.has(h)) {
+    seen.add(h);
+    const p = st.variants.get(h);
+    if (!p) break;
+    chain.push(p);
+    h = p.parents[0];
+  }
+  return chain;
+}
+
+export function renderLineage(st: RunState): string {
+  const lines: string[] = [];
+  for (const s of st.stages) {
+    const best = bestOf(s);
+    if (!best) continue;
+    lines.push(`${s.module}: best ${best.hash.slice(0, 12)} (reward ${num(best.verdict!.reward)})`);
+    for (const p of lineage(st, best.hash)) {
+      const r = s.proposals.find((x) => x.hash === p.hash && x.verdict)?.verdict?.reward ?? null;
+      lines.push(`  <- ${p.hash.slice(0, 12)} ${p.origin.padEnd(8)} reward ${num(r)}  ${knobText(p)}`);
+    }
+    const ctx = Object.entries(best.context);
+    if (ctx.length) lines.push(`  on top of: ${ctx.map(([m, h]) => `${m} ${h.slice(0, 12)}`).join(', ')}`);
+  }
+  return lines.join('\n');
+}
+
+export interface RunListing {
+  dir: string;
+  runId: string;
+  dataset: string;
+  stages: string;
+  evaluations: number;
+  failures: number;
+  best: number | null;
+  status: string;
+  error?: string;
+}
+
+/** Every run folder (one holding a journal) directly under `runsDir`, newest first. */
+export function listRuns(runsDir: string): RunListing[] {
+  if (!existsSync(runsDir)) return [];
+  const dirs = readdirSync(runsDir).map((d) => path.join(runsDir, d)).filter((d) => existsSync(path.join(d, JOURNAL_FILE)));
+  dirs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return dirs.map((dir) => {
+    try {
+      const st = loadRun(dir);
+      const t = totals(st);
+      const final = [...summarizeStages(st)].reverse().find((s) => s.bestReward !== null);
+      return {
+        dir, runId: st.runId, dataset: st.config.dataset, stages: st.config.stages.join(','), evaluations: t.evaluations, failures: t.failures,
+        best: final?.bestReward ?? null, status: st.ended ? 'done' : 'stopped (resumable)',
+      };
+    } catch (err) {
+      return { dir, runId: path.basename(dir), dataset: '-', stages: '-', evaluations: 0, failures: 0, best: null, status: 'unreadable', error: (err as Error).message };
+    }
+  });
+}
+
+export function renderRunList(runs: readonly RunListing[]): string {
+  if (runs.length === 0) return 'no runs';
+  return formatTable(
+    ['run', 'dataset', 'stages', 'evals', 'failed', 'best reward', 'status'],
+    runs.map((r) => [r.runId, r.dataset, r.stages, String(r.evaluations), String(r.failures), num(r.best), r.error ? `${r.status}: ${r.error}` : r.status]),
+    ['l', 'l', 'l', 'r', 'r', 'r', 'l'],
+  );
+}
