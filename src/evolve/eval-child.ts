@@ -1,0 +1,83 @@
+/**
+ * The evaluator's sandbox entry (src/evolve/sandbox.ts runs it): builds a searcher from a module's
+ * sources and knob values and answers searches. It receives vectors and the graph, never queries'
+ * ground truth; the parent decides the queries, holds the clock and scores the ids.
+ *
+ * Ops: open({ module, sources, knobs, k, index | build, adapter? }) -> { adapter, buildSeconds }
+ *      search({ queries, dim, k, effort }) -> { ids }      drain() -> true
+ */
+import { openGpu, type GpuContext } from '../gpu/device.ts';
+import { kernelPipeline } from '../gpu/shader.ts';
+import { GpuSearcher, defaultSearchSources, type SearchKernelSources, type SearchableIndex } from '../search/gpu-search.ts';
+import { buildIndex } from '../search/engine.ts';
+import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
+import type { Metric } from '../data/types.ts';
+import type { ModuleName } from './contract.ts';
+import { buildParamsFor, searchParamsFor, usesF16, type Knobs } from './knob-params.ts';
+
+export interface OpenPayload {
+  module: ModuleName;
+  sources: Record<string, string>;
+  knobs: Knobs;
+  k: number;
+  /** search/refine: the index the parent built. */
+  index?: SearchableIndex;
+  /** graph: the base vectors to build from. */
+  build?: { vectors: Float32Array; n: number; dim: number; metric: Metric };
+  adapter?: { adapter?: string; backend?: string };
+}
+
+let ctx: GpuContext | undefined;
+let searcher: GpuSearcher | undefined;
+let state: { module: ModuleName; knobs: Knobs; dim: number } | undefined;
+
+function sourcesFor(module: ModuleName, files: Record<string, string>): SearchKernelSources {
+  const s = defaultSearchSources();
+  if (module === 'search') {
+    s.beam = files['beam_search.wgsl'] ?? s.beam;
+    s.baseF32 = files['base_f32.wgsl'] ?? s.baseF32;
+    s.baseF16 = files['base_f16.wgsl'] ?? s.baseF16;
+  }
+  if (module === 'refine') s.refine = files['refine.wgsl'] ?? s.refine;
+  return s;
+}
+
+export const ops = {
+  async open(p: OpenPayload) {
+    ctx = await openGpu({ adapter: p.adapter?.adapter, backend: p.adapter?.backend as 'vulkan' | undefined });
+    const t0 = performance.now();
+    let index: SearchableIndex;
+    if (p.module === 'graph') {
+      const b = p.build!;
+      index = (await buildIndex({ data: b.vectors, n: b.n, dim: b.dim }, b.metric, buildParamsFor(p.knobs), { quiet: true })).index;
+    } else {
+      index = p.index!;
+    }
+    const buildSeconds = (performance.now() - t0) / 1000;
+    if (usesF16(p.module, p.knobs)) index = { ...index, storage: 'f16', vectors: f16ToF32Array(f32ToF16Array(index.vectors)) };
+    searcher = new GpuSearcher(ctx, index, sourcesFor(p.module, p.sources));
+    state = { module: p.module, knobs: p.knobs, dim: index.dim };
+    // Compile now (stage 'compile'), without running anything: the kernels at a mid effort.
+    const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, 64, p.k));
+    await kernelPipeline(ctx, searcher.beamKernel(rp));
+    if (index.storage === 'f16' && rp.refine > 0) {
+      const f16 = true;
+      const dim4 = Math.ceil(index.dim / 4) + (f16 ? Math.ceil(index.dim / 4) % 2 : 0);
+      await kernelPipeline(ctx, { name: 'refine', cacheKey: 'f32', source: sourcesFor(p.module, p.sources).refine, constants: { WG: 64, D4: dim4, METRIC: { l2: 0, ip: 1, angular: 2 }[index.metric] } });
+    }
+    return { adapter: ctx.adapter.name, buildSeconds };
+  },
+
+  async search(p: { queries: Float32Array; dim: number; k: number; effort: number }) {
+    if (!searcher || !state) throw new Error('open first');
+    const n = p.queries.length / p.dim;
+    const r = await searcher.search({ data: p.queries, n, dim: p.dim }, p.k, searchParamsFor(state.module, state.knobs, p.effort, p.k));
+    return { ids: r.ids };
+  },
+
+  async drain() {
+    if (!ctx) throw new Error('open first');
+    await ctx.wait(ctx.device.queue.onSubmittedWorkDone(), 'drain the queue');
+    return true;
+  },
+};

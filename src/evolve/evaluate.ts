@@ -1,0 +1,347 @@
+/**
+ * The evaluator: one variant against the shipped baseline of its module, interleaved in random
+ * order in the same evaluation, each in its own sandbox child (sandbox.ts, entry eval-child.ts).
+ * The variant computes ids; everything else is decided here (DESIGN.md "The evaluator"):
+ *  - queries: perturbed held-out queries (query-pool.ts), a fresh batch per timed call, ground
+ *    truth computed in this process and never sent;
+ *  - time: this process's clock around the search call plus a queue drain (work left queued is paid for);
+ *  - scoring: every repetition's ids are checked (range, duplicates) and scored; a point whose reps
+ *    disagree beyond sampling noise is rejected; points whose probe answers are identical (the same
+ *    configuration, e.g. a variant that ignores the effort) are merged before the Pareto frontier;
+ *  - reward: AUC(variant) / AUC(baseline) with src/bench/reward.ts, sweeps by src/bench/sweep.ts.
+ *
+ *   const verdict = await evaluateVariant({ variantDir, dataset: 'siftsmall-5k' });
+ */
+import { createHash, randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError, oneLine } from '../errors.ts';
+import type { Dataset } from '../data/types.ts';
+import { loadDataset } from '../data/resolve.ts';
+import { buildIndex, type Index } from '../search/engine.ts';
+import { recallAtK } from '../bench/recall.ts';
+import { relativeReward, summarize, pointsInWindow, MIN_WINDOW_POINTS } from '../bench/reward.ts';
+import { runInterleavedSweeps, seededRng, type Measurement } from '../bench/sweep.ts';
+import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxFailure } from './sandbox.ts';
+import { projectReadPaths } from './sandbox-isolation.ts';
+import type { Stage, Verdict } from './contract.ts';
+import { loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
+import { buildParamsFor } from './knob-params.ts';
+import { QueryPool, type QueryBatch } from './query-pool.ts';
+import type { OpenPayload } from './eval-child.ts';
+
+export const EVAL_CHILD = fileURLToPath(new URL('./eval-child.ts', import.meta.url));
+
+export interface EvaluateOptions {
+  variantDir: string;
+  /** Dataset name or path (loadDataset), or a loaded dataset. Default siftsmall-5k. */
+  dataset?: string | Dataset;
+  dataDir?: string;
+  adapter?: { adapter?: string; backend?: string };
+  k?: number;
+  /** Queries per timed call (each a fresh draw). Default 100. */
+  queriesPerCall?: number;
+  /** Timed repetitions per sweep point. Default 3. */
+  reps?: number;
+  /** Initial sweep efforts (refined by the planner). */
+  efforts?: number[];
+  /** Most points per system. */
+  maxPoints?: number;
+  /** Untimed probe queries (correctness check, warm-up and configuration signature per effort). */
+  probeQueries?: number;
+  /** Effort of the correctness probe and its recall floor. */
+  probeEffort?: number;
+  recallFloor?: number;
+  timeouts?: { compileMs?: number; correctnessMs?: number; callMs?: number };
+  /** Seed of query draws and measurement order; default random. */
+  seed?: number;
+  /** A reward above this is re-measured once and the lower one kept (the loop passes 3 x best so far). */
+  remeasureAbove?: number;
+  /** Test hook: the variant child's entry module (default eval-child.ts). */
+  childEntry?: string;
+  allowNetwork?: boolean;
+  memMiB?: number;
+  onProgress?: (line: string) => void;
+}
+
+const DEFAULTS = {
+  k: 10, queriesPerCall: 100, reps: 3, efforts: [4, 8, 16, 32, 64, 128], maxPoints: 12, probeQueries: 32,
+  probeEffort: 128, recallFloor: 0.7, compileMs: 180_000, correctnessMs: 120_000, callMs: 60_000,
+};
+
+/** A failure the verdict reports (stage, reason); anything else thrown is an internal error. */
+class StageFail extends Error {
+  readonly stage: Stage;
+  constructor(stage: Stage, message: string) {
+    super(message);
+    this.stage = stage;
+  }
+}
+
+interface System {
+  name: 'baseline' | 'variant';
+  mod: LoadedModule;
+  sb?: Sandbox;
+  adapter?: string;
+  cursor: number;
+  signature: Map<number, string>;
+  reps: Map<number, { recall: number[]; qps: number[] }>;
+  rejected: Set<number>;
+  fail?: StageFail;
+}
+
+// Built once per dataset per process: the loop evaluates many variants on the same data.
+const indexCache = new Map<string, Promise<Index>>();
+
+function baselineIndex(ds: Dataset): Promise<Index> {
+  const key = `${ds.name}|${ds.source}|${ds.base.n}x${ds.base.dim}|${ds.metric}`;
+  let p = indexCache.get(key);
+  if (!p) {
+    p = buildIndex(ds.base, ds.metric, buildParamsFor(loadBaseline('graph').knobs), { quiet: true }).then((r) => r.index);
+    indexCache.set(key, p);
+    p.catch(() => indexCache.delete(key));
+  }
+  return p;
+}
+
+function failureText(f: SandboxFailure): string {
+  const err = f.stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ');
+  return `${f.reason}: ${f.message}${f.reason !== 'thrown' && err ? ` (stderr: ${err.slice(0, 600)})` : ''}`;
+}
+
+/** Ids in range [-1, n) and no repeats within a row; else the variant fails correctness. */
+export function checkIds(ids: unknown, nq: number, k: number, n: number): Int32Array {
+  if (!(ids instanceof Int32Array) || ids.length !== nq * k) {
+    throw new StageFail('correctness', `expected ${nq} x ${k} ids as an Int32Array, got ${ids instanceof Int32Array ? ids.length : typeof ids}`);
+  }
+  const seen = new Set<number>();
+  for (let q = 0; q < nq; q++) {
+    seen.clear();
+    for (let j = 0; j < k; j++) {
+      const v = ids[q * k + j];
+      if (v < -1 || v >= n) throw new StageFail('correctness', `query ${q} result ${j}: id ${v} is outside [0, ${n}) (-1 = none)`);
+      if (v === -1) continue;
+      if (seen.has(v)) throw new StageFail('correctness', `query ${q}: id ${v} returned twice`);
+      seen.add(v);
+    }
+  }
+  return ids;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function failedVerdict(base: Omit<Verdict, 'status' | 'stage' | 'reason'>, stage: Stage, reason: string): Verdict {
+  return { ...base, status: 'failed', stage, reason };
+}
+
+export async function evaluateVariant(opts: EvaluateOptions): Promise<Verdict> {
+  const first = await evaluateOnce(opts);
+  if (first.status === 'ok' && opts.remeasureAbove !== undefined && first.reward !== null && first.reward > opts.remeasureAbove) {
+    opts.onProgress?.(`reward ${first.reward.toFixed(3)} above ${opts.remeasureAbove}: re-measuring`);
+    const second = await evaluateOnce({ ...opts, seed: undefined });
+    const keep = second.status !== 'ok' || (second.reward ?? 0) < first.reward ? second : first;
+    return { ...keep, reason: `${keep.reason}; re-measured (rewards ${first.reward.toFixed(3)}, ${second.reward?.toFixed(3) ?? second.status}), the lower kept`, seconds: first.seconds + second.seconds };
+  }
+  return first;
+}
+
+async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
+  const t0 = performance.now();
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)), ...opts.timeouts } as typeof DEFAULTS & EvaluateOptions;
+  const log = opts.onProgress ?? (() => {});
+  const seed = opts.seed ?? randomInt(2 ** 31);
+  const ds = typeof opts.dataset === 'object' ? opts.dataset : await loadDataset(opts.dataset ?? 'siftsmall-5k', { dataDir: opts.dataDir });
+  if (o.k > ds.base.n) throw new UserError(`k: ${o.k} is larger than the base set (${ds.base.n} vectors)`);
+
+  let variantMod: LoadedModule | undefined;
+  let loadError: string | undefined;
+  try {
+    variantMod = loadVariant(opts.variantDir);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    loadError = e.message;
+  }
+  const common = {
+    module: variantMod?.module ?? 'search',
+    variantHash: variantMod?.hash ?? '',
+    dataset: ds.name,
+    adapter: '',
+    variantAuc: null, baselineAuc: null, reward: null, qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null,
+    variantCurve: [], baselineCurve: [],
+  } as Omit<Verdict, 'status' | 'stage' | 'reason' | 'seconds'>;
+  const seconds = () => (performance.now() - t0) / 1000;
+  if (!variantMod) return { ...failedVerdict({ ...common, seconds: seconds() }, 'load', loadError!) };
+
+  const module = variantMod.module;
+  const rng = seededRng(seed);
+  const systems: System[] = [
+    { name: 'baseline', mod: loadBaseline(module), cursor: 0, signature: new Map(), reps: new Map(), rejected: new Set() },
+    { name: 'variant', mod: variantMod, cursor: 0, signature: new Map(), reps: new Map(), rejected: new Set() },
+  ];
+  const [baseline, variant] = systems;
+  const pool = new QueryPool(ds.base, ds.queries, ds.metric, o.k, rng);
+  const probe = pool.batch(0, o.probeQueries);
+  let nextQuery = o.probeQueries; // queries [0, probeQueries) are the probe; each system walks the rest once
+  const scratchRoot = mkdtempSync(join(tmpdir(), 'crinn-eval-'));
+  const n = ds.base.n;
+  const k = o.k;
+
+  const call = async <T>(sys: System, op: string, payload: unknown, stage: Stage, timeoutMs: number): Promise<{ value: T; ms: number }> => {
+    const r: CallOutcome<T> = await sys.sb!.call<T>(op, payload, { timeoutMs, stage });
+    if (!r.ok) throw new StageFail(stage, `${op}: ${failureText(r.failure)}`);
+    return r;
+  };
+
+  try {
+    // ---- compile: start both children (baseline first or second at random) and build their searchers.
+    const index = module === 'graph' ? undefined : await baselineIndex(ds);
+    log(`${module}: starting the baseline and the variant in sandboxes`);
+    const open = async (sys: System): Promise<void> => {
+      const entry = sys.name === 'variant' && opts.childEntry ? opts.childEntry : EVAL_CHILD;
+      const scratch = mkdtempSync(join(scratchRoot, `${sys.name}-`));
+      try {
+        sys.sb = await Sandbox.start({
+          entry,
+          readPaths: [...projectReadPaths(), ...(entry !== EVAL_CHILD ? [dirname(entry)] : [])],
+          scratch,
+          memMiB: o.memMiB ?? 4096,
+          allowWorkers: module === 'graph',
+          allowNetwork: opts.allowNetwork,
+          timeouts: { startMs: o.compileMs, callMs: o.callMs },
+        });
+      } catch (e) {
+        if (e instanceof SandboxFailureError) throw new StageFail('compile', `sandbox start: ${failureText(e.failure)}`);
+        throw e;
+      }
+      const payload: OpenPayload = {
+        module, sources: sys.mod.sources, knobs: sys.mod.knobs, k, adapter: opts.adapter,
+        ...(index ? { index } : { build: { vectors: ds.base.data, n, dim: ds.base.dim, metric: ds.metric } }),
+      };
+      const r = await call<{ adapter: string }>(sys, 'open', payload, 'compile', o.compileMs);
+      sys.adapter = String(r.value?.adapter ?? '');
+    };
+    for (const sys of rng() < 0.5 ? [baseline, variant] : [variant, baseline]) {
+      try {
+        await open(sys);
+      } catch (e) {
+        if (!(e instanceof StageFail)) throw e;
+        if (sys.name === 'baseline') throw new Error(`baseline ${module} failed to ${e.stage}: ${e.message}`);
+        return failedVerdict({ ...common, adapter: baseline.adapter ?? '', seconds: seconds() }, e.stage, e.message);
+      }
+    }
+    common.adapter = baseline.adapter ?? '';
+
+    // ---- correctness: the probe at a generous effort; ids valid, recall above the floor.
+    const probeRecall = async (sys: System, effort: number, stage: Stage, timeoutMs: number): Promise<{ recall: number; sig: string }> => {
+      const r = await call<{ ids: unknown }>(sys, 'search', { queries: probe.queries.data, dim: ds.base.dim, k, effort }, stage, timeoutMs);
+      const ids = checkIds(r.value?.ids, probe.queries.n, k, n);
+      const recall = recallAtK({ ids, nq: probe.queries.n, k }, ds.base, probe.queries, ds.metric, probe.kth, k).recall;
+      return { recall, sig: createHash('sha256').update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex') };
+    };
+    for (const sys of rng() < 0.5 ? [baseline, variant] : [variant, baseline]) {
+      try {
+        const { recall } = await probeRecall(sys, o.probeEffort, 'correctness', o.correctnessMs);
+        if (recall < o.recallFloor) throw new StageFail('correctness', `recall ${recall.toFixed(3)} at ${'itopk'} ${o.probeEffort} is below the floor ${o.recallFloor}`);
+      } catch (e) {
+        if (!(e instanceof StageFail)) throw e;
+        if (sys.name === 'baseline') throw new Error(`baseline ${module} failed ${e.stage}: ${e.message}`);
+        return failedVerdict({ ...common, seconds: seconds() }, e.stage, e.message);
+      }
+    }
+
+    // ---- timing: both sweeps interleaved, one point each per round in a shuffled order.
+    log(`${module}: timing sweeps (${o.reps} reps x ${o.queriesPerCall} fresh queries per point)`);
+    const measure = (sys: System) => async (effort: number): Promise<Measurement> => {
+      if (systems.some((s) => s.fail)) throw new Error('stopped: a system failed');
+      try {
+        // Untimed: compiles this effort's kernel, warms it, and fingerprints the configuration.
+        sys.signature.set(effort, (await probeRecall(sys, effort, 'timing', o.compileMs)).sig);
+        const recall: number[] = [];
+        const qps: number[] = [];
+        const secs: number[] = [];
+        const perQuery: number[] = [];
+        for (let r = 0; r < o.reps; r++) {
+          // Each system takes the next unseen batch; both walk the same sequence.
+          const b: QueryBatch = pool.batch(nextQuery + sys.cursor, o.queriesPerCall);
+          sys.cursor += o.queriesPerCall;
+          await call(sys, 'drain', null, 'timing', o.callMs);
+          const s = await call<{ ids: unknown }>(sys, 'search', { queries: b.queries.data, dim: ds.base.dim, k, effort }, 'timing', o.callMs);
+          const d = await call(sys, 'drain', null, 'timing', o.callMs);
+          const ms = s.ms + d.ms;
+          const ids = checkIds(s.value?.ids, b.queries.n, k, n);
+          const rr = recallAtK({ ids, nq: b.queries.n, k }, ds.base, b.queries, ds.metric, b.kth, k);
+          recall.push(rr.recall);
+          perQuery.push(...rr.perQuery);
+          qps.push(b.queries.n / (ms / 1000));
+          secs.push(ms / 1000);
+        }
+        sys.reps.set(effort, { recall, qps });
+        // Sampling noise of a rep's mean recall; a rep further than 4 sigma (+0.02) from the mean rejects the point.
+        const mean = recall.reduce((a, b) => a + b, 0) / recall.length;
+        const pm = perQuery.reduce((a, b) => a + b, 0) / perQuery.length;
+        const sd = Math.sqrt(perQuery.reduce((a, b) => a + (b - pm) ** 2, 0) / Math.max(1, perQuery.length - 1));
+        const tol = 0.02 + (4 * sd) / Math.sqrt(o.queriesPerCall);
+        if (recall.some((x) => Math.abs(x - mean) > tol)) sys.rejected.add(effort);
+        return { recall: mean, qps: median(qps), seconds: secs };
+      } catch (e) {
+        sys.fail = e instanceof StageFail ? e : new StageFail('timing', oneLine(e));
+        throw e;
+      }
+    };
+    await runInterleavedSweeps(
+      systems.map((s) => ({ name: s.name, measure: measure(s), efforts: o.efforts })),
+      { maxPoints: o.maxPoints, minEffort: 1, maxEffort: 512, integer: true },
+      rng,
+    );
+    if (baseline.fail) throw new Error(`baseline ${module} failed ${baseline.fail.stage}: ${baseline.fail.message}`);
+    const curves = systems.map((s) => mergedCurve(s));
+    if (variant.fail) return failedVerdict({ ...common, variantCurve: curves[1], baselineCurve: curves[0], seconds: seconds() }, variant.fail.stage, variant.fail.message);
+    const measured = variant.reps.size;
+    if (variant.rejected.size * 2 > measured) {
+      return failedVerdict({ ...common, variantCurve: curves[1], baselineCurve: curves[0], seconds: seconds() }, 'timing', `repetitions disagree beyond sampling noise at ${variant.rejected.size} of ${measured} efforts (${[...variant.rejected].join(', ')})`);
+    }
+
+    // ---- reward
+    const [bs, vs] = curves.map((c) => summarize(c));
+    const reward = relativeReward(vs.auc, bs.auc);
+    const notes = [`reward ${reward.toFixed(3)} = AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)}`];
+    for (const [s, c] of [[variant, curves[1]], [baseline, curves[0]]] as const) {
+      if (s.rejected.size) notes.push(`${s.name}: ${s.rejected.size} point(s) rejected (reps disagree)`);
+      if (c.length < s.reps.size - s.rejected.size) notes.push(`${s.name}: ${s.reps.size - s.rejected.size - c.length} identical configuration(s) merged`);
+      const w = pointsInWindow(c);
+      if (w < MIN_WINDOW_POINTS) notes.push(`${s.name}: only ${w} point(s) in the recall window`);
+    }
+    return {
+      ...common, status: 'ok', stage: 'reward', reason: notes.join('; '),
+      variantAuc: vs.auc, baselineAuc: bs.auc, reward, qpsAt90: vs.qpsAt90, qpsAt95: vs.qpsAt95, qpsAt99: vs.qpsAt99,
+      variantCurve: curves[1], baselineCurve: curves[0], seconds: seconds(),
+    };
+  } finally {
+    await Promise.all(systems.map((s) => s.sb?.close()));
+    rmSync(scratchRoot, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A system's curve: rejected points dropped; points with identical probe answers merged into one
+ * (lowest effort, mean recall and median QPS over all their reps), so duplicate configurations
+ * cannot offer the frontier the best of several noisy draws.
+ */
+function mergedCurve(sys: System): { effort: number; recall: number; qps: number }[] {
+  const groups = new Map<string, { effort: number; recall: number[]; qps: number[] }>();
+  for (const [effort, r] of [...sys.reps.entries()].sort((a, b) => a[0] - b[0])) {
+    if (sys.rejected.has(effort)) continue;
+    const sig = sys.signature.get(effort) ?? String(effort);
+    const g = groups.get(sig) ?? { effort, recall: [], qps: [] };
+    g.recall.push(...r.recall);
+    g.qps.push(...r.qps);
+    groups.set(sig, g);
+  }
+  return [...groups.values()].map((g) => ({ effort: g.effort, recall: g.recall.reduce((a, b) => a + b, 0) / g.recall.length, qps: median(g.qps) }));
+}

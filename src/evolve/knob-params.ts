@@ -1,0 +1,46 @@
+/**
+ * From a module's knob values and the swept effort to the library's own parameters. Pure, shared by
+ * the sandbox child (which applies them) and tests. The knobs are declared in
+ * kernels/baseline/MODULE/manifest.json; baseline defaults reproduce the library's auto values.
+ */
+import type { BuildParamsInput } from '../index/params.ts';
+import { effortParams, MAX_ITOPK, type SearchParams } from '../search/params.ts';
+import type { ModuleName } from './contract.ts';
+
+export type Knobs = Record<string, number>;
+
+const SEARCH_DEFAULTS: Knobs = { searchWidth: 1, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 16, iterationSlack: 32, storageF16: 0 };
+
+/** Whether the index is searched in f16 (the refine module is always evaluated on an f16 index). */
+export function usesF16(module: ModuleName, knobs: Knobs): boolean {
+  return module === 'refine' || (module === 'search' && knobs.storageF16 === 1);
+}
+
+/** Search params at one effort. Knobs of another module are ignored (their defaults apply). */
+export function searchParamsFor(module: ModuleName, knobs: Knobs, effort: number, k: number): Partial<SearchParams> {
+  const s = module === 'search' ? { ...SEARCH_DEFAULTS, ...knobs } : SEARCH_DEFAULTS;
+  const e = effortParams(effort, k);
+  const p: Partial<SearchParams> = { ...e, searchWidth: s.searchWidth, teamSize: s.teamSize, workgroupSize: s.workgroupSize, numSeeds: s.numSeeds, entryBeam: s.entryBeam };
+  const f16 = usesF16(module, knobs);
+  const asked = e.itopk ?? k;
+  let refine = f16 ? Math.min(MAX_ITOPK, 2 * k, Math.max(k, asked)) : 0;
+  if (module === 'refine') refine = Math.min(MAX_ITOPK, Math.round((knobs.refineFactor ?? 2) * k), Math.max(k, asked));
+  if (f16) p.refine = refine;
+  if (e.maxIterations === undefined) {
+    // Same rule as resolveSearchParams' auto, with the slack as the knob.
+    const itopk = Math.max(asked, k, refine);
+    p.maxIterations = Math.ceil(itopk / s.searchWidth) + s.iterationSlack;
+  }
+  return p;
+}
+
+/** Build params of the graph module (threads 1 and a fixed seed: the build is reproducible). */
+export function buildParamsFor(knobs: Knobs): BuildParamsInput {
+  return {
+    graphDegree: knobs.graphDegree ?? 32,
+    intermediateDegree: Math.max(knobs.intermediateDegree ?? 64, knobs.graphDegree ?? 32),
+    nnDescent: { iterations: knobs.nnDescentIterations ?? 12 },
+    seed: 1,
+    threads: 1,
+  };
+}
