@@ -2,7 +2,7 @@
  * The autotune policy: a knob sampler that learns from results, with no LLM. The first proposals
  * of a stage are a seeded Latin hypercube over the manifest's knob table (unit cube; log knobs on
  * a log scale); after that a small TPE (tree-structured Parzen estimator, Bergstra et al. 2011):
- * the evaluated points are split into the best quarter and the rest, one Parzen density per knob
+ * the evaluated points are split into the best fifth and the rest, one Parzen density per knob
  * is fitted to each, and of candidates drawn around the good points the one maximising
  * l(x)/g(x) is proposed. Failed evaluations count among the bad points.
  *
@@ -23,7 +23,7 @@ export interface AutotuneOptions {
   index: number;
   /** Latin hypercube points before TPE takes over. */
   initial?: number;
-  /** Fraction of the evaluated points that count as good. */
+  /** Fraction of the evaluated points that count as good (default 0.2). */
   gamma?: number;
   /** Candidates drawn per TPE proposal. */
   candidates?: number;
@@ -97,15 +97,16 @@ function parzenLog(u: number, centres: number[], bw: number): number {
   return Math.log(p);
 }
 
+/** Kernel width in unit space: narrows as a set grows (0.25 wide for one point, ~0.16 for ten). */
 function bandwidth(n: number): number {
-  return Math.max(0.05, 0.5 * n ** -0.3);
+  return Math.max(0.05, 0.25 * n ** -0.3);
 }
 
 /** The next knob values to evaluate. `history` are this stage's evaluated points (start included). */
 export function proposeNext(knobs: readonly Knob[], history: readonly Observation[], o: AutotuneOptions): Record<string, number> {
   const d = knobs.length;
   if (d === 0) return {};
-  const initial = o.initial ?? Math.max(4, Math.min(10, 2 * d));
+  const initial = o.initial ?? Math.max(4, Math.min(8, d + 1));
   const seen = new Set(history.map((h) => key(knobs, h.knobValues)));
   const rand = rng(mix(o.seed, o.index, 0x9e3779b9));
   const asValues = (u: number[]) => Object.fromEntries(knobs.map((k, j) => [k.name, fromUnit(k, u[j])]));
@@ -119,7 +120,7 @@ export function proposeNext(knobs: readonly Knob[], history: readonly Observatio
 
   const scored = history.map((h) => ({ u: knobs.map((k) => toUnit(k, h.knobValues[k.name] ?? k.default)), r: h.reward ?? -Infinity }));
   scored.sort((a, b) => b.r - a.r);
-  const nGood = Math.max(1, Math.ceil((o.gamma ?? 0.25) * scored.filter((s) => s.r > -Infinity).length));
+  const nGood = Math.max(1, Math.ceil((o.gamma ?? 0.2) * scored.filter((s) => s.r > -Infinity).length));
   const good = scored.slice(0, nGood);
   const bad = scored.slice(nGood);
   const bwL = bandwidth(good.length);

@@ -6,7 +6,7 @@
  * the journal (run-state.ts), so `resume` continues a killed run where it stopped: the only thing
  * lost is the evaluation that was in flight, which is run again.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { verdictSchema, type ModuleName, type Variant, type Verdict } from './contract.ts';
@@ -54,21 +54,65 @@ export function newRunId(dataset: string): string {
   return `${stamp}-${name}-${randomBytes(2).toString('hex')}`;
 }
 
+const LOCK_FILE = 'lock';
+
+/**
+ * One writer per run: RUN/lock holds the pid of the process driving it. A lock whose process is
+ * gone (kill -9) is taken over; a live one is refused, so two processes never append to one journal.
+ */
+function acquireLock(runDir: string): () => void {
+  const file = path.join(runDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new UserError(`${runDir}: the run is being driven by process ${pid} (${file}); stop it first`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new UserError(`${file}: could not take the run lock`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Starts a new run in `runDir` (created; must not hold a journal) and runs it to the end. */
 export async function startRun(runDir: string, config: RunConfig, deps: LoopDeps): Promise<RunState> {
   const cfg = runConfigSchema.parse(config);
   mkdirSync(runDir, { recursive: true });
   const journal = JournalWriter.create(runDir);
+  const unlock = acquireLock(runDir);
   try {
     journal.append({ type: 'run-start', version: 1, runId: path.basename(path.resolve(runDir)), config: cfg });
     return await drive(runDir, journal, deps);
   } finally {
     journal.close();
+    unlock();
   }
 }
 
 /** Rebuilds the run from its journal (dropping a torn last line) and runs it to the end. */
 export async function resumeRun(runDir: string, deps: LoopDeps): Promise<RunState> {
+  const unlock = acquireLock(runDir);
+  try {
+    return await resumeLocked(runDir, deps);
+  } finally {
+    unlock();
+  }
+}
+
+async function resumeLocked(runDir: string, deps: LoopDeps): Promise<RunState> {
   const read = readJournal(runDir);
   const journal = JournalWriter.reopen(runDir, read);
   try {
