@@ -4,7 +4,7 @@
  * and run-state.ts rebuilds everything else from it. A crash can leave only the last line torn
  * (no newline, or not JSON): readJournal drops it and says so; damage anywhere else is refused.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { MODULE_NAMES, verdictSchema } from './contract.ts';
@@ -105,6 +105,11 @@ export function readJournal(runDir: string): ReadResult {
   return r;
 }
 
+/** A record stamped with the time, validated, as one journal line. */
+function line(rec: NewRecord): string {
+  return `${JSON.stringify(recordSchema.parse({ ...rec, time: new Date().toISOString() }))}\n`;
+}
+
 /** Appends records, one write + fsync each, so a record on disk is a record that happened. */
 export class JournalWriter {
   readonly file: string;
@@ -115,11 +120,24 @@ export class JournalWriter {
     this.#fd = fd;
   }
 
-  /** A new journal; refuses to overwrite one. */
-  static create(runDir: string): JournalWriter {
+  /**
+   * A new journal holding `first` (the run-start record), written to a temp file and renamed, so a
+   * journal that exists always starts with its run-start; refuses to overwrite one.
+   */
+  static create(runDir: string, first: NewRecord): JournalWriter {
     const file = path.join(runDir, JOURNAL_FILE);
     if (existsSync(file)) throw new UserError(`${runDir}: already holds a run (${JOURNAL_FILE}); use \`crinn resume ${runDir}\``);
-    return new JournalWriter(file, openSync(file, 'wx'));
+    const tmp = `${file}.tmp-${process.pid}`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, line(first));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(tmp, file); // fails if another process created the journal meanwhile
+    unlinkSync(tmp);
+    return new JournalWriter(file, openSync(file, 'a'));
   }
 
   /** Reopens after a crash: cuts a torn last line off so the next record starts on a clean line. */
@@ -132,11 +150,9 @@ export class JournalWriter {
     return new JournalWriter(file, openSync(file, 'a'));
   }
 
-  append(rec: NewRecord): JournalRecord {
-    const full = recordSchema.parse({ ...rec, time: new Date().toISOString() });
-    writeSync(this.#fd, `${JSON.stringify(full)}\n`);
+  append(rec: NewRecord): void {
+    writeSync(this.#fd, line(rec));
     fsyncSync(this.#fd);
-    return full;
   }
 
   close(): void {

@@ -91,10 +91,15 @@ function alive(pid: number): boolean {
 export async function startRun(runDir: string, config: RunConfig, deps: LoopDeps): Promise<RunState> {
   const cfg = runConfigSchema.parse(config);
   mkdirSync(runDir, { recursive: true });
-  const journal = JournalWriter.create(runDir);
   const unlock = acquireLock(runDir);
+  let journal: JournalWriter;
   try {
-    journal.append({ type: 'run-start', version: 1, runId: path.basename(path.resolve(runDir)), config: cfg });
+    journal = JournalWriter.create(runDir, { type: 'run-start', version: 1, runId: path.basename(path.resolve(runDir)), config: cfg });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+  try {
     return await drive(runDir, journal, deps);
   } finally {
     journal.close();

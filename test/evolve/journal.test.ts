@@ -13,8 +13,7 @@ const H = 'a'.repeat(64);
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'crinn-journal-'));
 
 function writeSome(dir: string): JournalWriter {
-  const j = JournalWriter.create(dir);
-  j.append({ type: 'run-start', version: 1, runId: 'r', config });
+  const j = JournalWriter.create(dir, { type: 'run-start', version: 1, runId: 'r', config });
   j.append({ type: 'stage-start', stage: 'search', startHash: H });
   j.append({ type: 'variant-proposed', stage: 'search', hash: H, parents: [], origin: 'baseline', knobValues: { searchWidth: 1 }, context: {} });
   return j;
@@ -81,7 +80,7 @@ describe('journal', () => {
   it('will not create a second journal in a run folder', () => {
     const dir = tmp();
     writeSome(dir).close();
-    expect(() => JournalWriter.create(dir)).toThrow(/already holds a run.*crinn resume/);
+    expect(() => JournalWriter.create(dir, { type: 'run-end', reason: 'x' })).toThrow(/already holds a run.*crinn resume/);
   });
 });
 
