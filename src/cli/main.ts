@@ -7,6 +7,8 @@ import { registerAdapterCommands } from './commands/adapters.ts';
 import { registerGroundTruthCommand } from './commands/groundtruth.ts';
 import { registerBenchCommands } from './commands/bench.ts';
 import { registerIndexCommands } from './commands/index-commands.ts';
+import { registerVariantCommands } from './commands/variant.ts';
+import { registerEvaluateCommand } from './commands/evaluate.ts';
 import { registerOptimizeCommands } from './commands/optimize.ts';
 import { registerRunsCommands } from './commands/runs.ts';
 import { VERSION } from '../version.ts';
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
   registerGroundTruthCommand(program);
   registerIndexCommands(program);
   registerBenchCommands(program);
+  registerVariantCommands(program);
+  registerEvaluateCommand(program);
   registerOptimizeCommands(program);
   registerRunsCommands(program);
   shareGlobalOptions(program);

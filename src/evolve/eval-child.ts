@@ -9,7 +9,6 @@
 import { openGpu, type GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/shader.ts';
 import { GpuSearcher, defaultSearchSources, type SearchKernelSources, type SearchableIndex } from '../search/gpu-search.ts';
-import { buildIndex } from '../search/engine.ts';
 import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
 import type { Metric } from '../data/types.ts';
 import type { ModuleName } from './contract.ts';
@@ -49,6 +48,8 @@ export const ops = {
     let index: SearchableIndex;
     if (p.module === 'graph') {
       const b = p.build!;
+      // Imported here: the builder pulls in cli-progress, which only the graph module's child may read.
+      const { buildIndex } = await import('../search/engine.ts');
       index = (await buildIndex({ data: b.vectors, n: b.n, dim: b.dim }, b.metric, buildParamsFor(p.knobs), { quiet: true })).index;
     } else {
       index = p.index!;

@@ -27,12 +27,15 @@ import { runInterleavedSweeps, seededRng, type Measurement } from '../bench/swee
 import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxFailure } from './sandbox.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
 import type { Stage, Verdict } from './contract.ts';
-import { loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
+import { REPO_ROOT, loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
 import { buildParamsFor } from './knob-params.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
 import type { OpenPayload } from './eval-child.ts';
 
 export const EVAL_CHILD = fileURLToPath(new URL('./eval-child.ts', import.meta.url));
+
+// The graph builder's progress bar and its dependencies (src/index/build.ts imports it).
+const GRAPH_PACKAGES = ['cli-progress', 'string-width', 'emoji-regex', 'is-fullwidth-code-point', 'strip-ansi', 'ansi-regex'].map((p) => join(REPO_ROOT, 'node_modules', p));
 
 export interface EvaluateOptions {
   variantDir: string;
@@ -208,7 +211,7 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
       try {
         sys.sb = await Sandbox.start({
           entry,
-          readPaths: [...projectReadPaths(), ...(entry !== EVAL_CHILD ? [dirname(entry)] : [])],
+          readPaths: [...projectReadPaths(), ...(module === 'graph' ? GRAPH_PACKAGES : []), ...(entry !== EVAL_CHILD ? [dirname(entry)] : [])],
           scratch,
           memMiB: o.memMiB ?? 4096,
           allowWorkers: module === 'graph',

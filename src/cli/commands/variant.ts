@@ -1,0 +1,19 @@
+/** `crinn variant init`: a module's shipped baseline as an editable variant folder. */
+import type { Command } from 'commander';
+import { MODULE_NAMES } from '../../evolve/contract.ts';
+import { parseModuleName } from '../../evolve/modules.ts';
+import { initVariant } from '../../evolve/variant-init.ts';
+import { globals, print } from '../context.ts';
+
+export function registerVariantCommands(program: Command): void {
+  const variant = program.command('variant').description('variant folders of the evolvable modules (graph, search, refine)');
+  variant
+    .command('init')
+    .description('write the baseline of a module (variant.json plus its files) into a new folder, ready to edit')
+    .requiredOption('--module <module>', `module: ${MODULE_NAMES.join(', ')}`)
+    .requiredOption('--out <dir>', 'new or empty folder')
+    .action((o: { module: string; out: string }, cmd: Command) => {
+      const r = initVariant(parseModuleName(o.module), o.out);
+      if (!globals(cmd).quiet) print(`${o.module} baseline -> ${r.dir}: ${r.files.join(', ')}`);
+    });
+}
