@@ -214,7 +214,7 @@ function renderContext(result: BenchResult, heading: string): string {
   return parts.join('\n');
 }
 
-const CSS = `
+export const CSS = `
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 16px; color: #222; background: #fff; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 p.sub { margin: 0 0 8px; color: #555; font-size: 13px; }

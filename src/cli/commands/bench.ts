@@ -17,6 +17,7 @@ import { assertDistancesFit, assertF16Fits, fitsF16, F16_MAX } from '../../data/
 import type { VectorSet } from '../../data/types.ts';
 import { checkOutputs, type NamedPath } from '../paths.ts';
 import { watchOutputs } from '../signals.ts';
+import { runBrowserBenchCommand } from './bench-browser.ts';
 
 interface BenchOpts {
   dataset?: string;
@@ -34,6 +35,9 @@ interface BenchOpts {
   cacheDir?: string;
   seeds?: string;
   storage?: string;
+  browser?: boolean;
+  browserPath?: string;
+  bundle?: string;
 }
 
 /** The exact TypeScript scan is only a default where one batch takes seconds, not hours. */
@@ -96,6 +100,9 @@ export function registerBenchCommands(program: Command): void {
     .option('--html <file>', 'write a self-contained HTML report')
     .option('--reference <system>', 'system the ratio column is taken against')
     .option('--cache-dir <dir>', 'ground-truth cache (default $CRINN_CACHE_DIR or ~/.cache/crinn)')
+    .option('--browser', "run the crinn search inside headless Chromium's WebGPU adapter (peers are not run)")
+    .option('--browser-path <path>', 'Chromium binary for --browser (default /usr/bin/chromium or $CRINN_CHROMIUM)')
+    .option('--bundle <dir>', 'kernel bundle folder (manifest.json + WGSL) for --browser (default: the shipped shaders/)')
     .action(async (o: BenchOpts, cmd: Command) => {
       const g = globals(cmd);
       if (!o.dataset) throw new UserError('bench: --dataset is required (a name from `crinn dataset list` or a file path)');
@@ -130,7 +137,7 @@ export function registerBenchCommands(program: Command): void {
       const progress = benchProgress({ quiet: g.quiet });
       let result;
       try {
-        result = await runBench({
+        result = o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench({
           dataset,
           systems: names,
           systemOptions: { usearch: hnsw, hnswlib: hnsw, crinn: crinnOptions({ ...o, storage }) },

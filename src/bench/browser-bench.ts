@@ -1,0 +1,153 @@
+/**
+ * `crinn bench --browser`: the crinn search swept inside headless Chromium's WebGPU adapter. The
+ * index is built here (Dawn, as `crinn bench` builds it), served with the kernel bundle on loopback,
+ * and the page (src/browser/page.ts, drive mode) runs each search the bench driver asks for and
+ * posts the ids back; recall and the sweep are the ordinary runBench ones. The result records
+ * Chromium's adapter, so `crinn bench compare` puts it beside a Dawn run of the same dataset.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserError, oneLine } from '../errors.ts';
+import type { Dataset, VectorSet } from '../data/types.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { buildIndex } from '../search/engine.ts';
+import { saveIndex, type VectorStorage } from '../index/index-file.ts';
+import type { BuildParamsInput } from '../index/params.ts';
+import { MAX_ITOPK } from '../search/params.ts';
+import { findChromium, launchChromium, type Chromium } from './browser-chromium.ts';
+import { servePage, type BrowserAdapter, type PageServer } from './browser-server.ts';
+import { runBench, type BenchEvent } from './run.ts';
+import { parseBenchResult, type AdapterInfo, type BenchResult } from './schema.ts';
+import type { BenchSystem, SystemEnv } from './systems.ts';
+
+export interface BrowserSystemOptions {
+  browserPath?: string;
+  /** Kernel bundle folder (manifest.json + WGSL); default the shipped shaders/. */
+  bundleDir?: string;
+  storage?: VectorStorage;
+  build?: BuildParamsInput;
+  seed?: number;
+  efforts?: number[];
+  /** Page start-up limit (adapter, index upload), ms. */
+  startTimeoutMs?: number;
+}
+
+/** The browser's adapter as a bench adapter record. */
+export function browserAdapterInfo(a: BrowserAdapter): AdapterInfo {
+  const chrome = /(?:HeadlessChrome|Chrome|Chromium)\/([\d.]+)/.exec(a.userAgent)?.[1] ?? '';
+  const arch = a.architecture || a.device || 'unknown';
+  return {
+    name: `chromium-${arch}`,
+    vendor: a.vendor,
+    architecture: arch,
+    backend: `chromium${chrome ? ` ${chrome}` : ''} webgpu`,
+    type: arch === 'swiftshader' ? 'cpu' : 'unknown',
+    description: [a.vendor, arch, a.description].filter(Boolean).join(' '),
+    limits: { ...a.limits },
+    features: [...a.features],
+  };
+}
+
+/** Fails with the first of: the browser exiting, the page failing, a timeout. */
+function guard<T>(p: Promise<T>, browser: Chromium, what: string, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    browser.exited.then(({ code, stderr }) => {
+      throw new Error(`chromium exited (code ${code}) during ${what}: ${stderr.trim().split('\n').filter((l) => !/dbus|bus\.cc/.test(l)).slice(-2).join(' | ')}`);
+    }),
+    new Promise<never>((_, fail) => {
+      timer = setTimeout(() => fail(new Error(`chromium: ${what} took over ${ms / 1000} s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** The crinn system with its searches run in the browser page; `adapter` is filled once the page is up. */
+export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): BenchSystem & { adapter?: BrowserAdapter; chromiumPath: string } {
+  const binary = findChromium(o.browserPath);
+  if (!binary) throw new UserError('bench --browser: no Chromium found (tried /usr/bin/chromium, chromium-browser, google-chrome); install it or pass --browser-path');
+  let server: PageServer | undefined;
+  let browser: Chromium | undefined;
+  const storage = o.storage ?? 'f16';
+  const sys: BenchSystem & { adapter?: BrowserAdapter; chromiumPath: string } = {
+    name: 'crinn',
+    kind: 'gpu',
+    chromiumPath: binary,
+    params: { storage, runtime: 'chromium', bundle: o.bundleDir ?? 'baseline (shaders/)', timing: 'wall clock of one batched call, loopback round trip to the page included', effort: 'itopk (>= k), else itopk = k and maxIterations = effort' },
+    efforts: o.efforts ?? [4, 8, 16, 24, 32, 48, 64, 96],
+    minEffort: 1,
+    maxEffort: MAX_ITOPK,
+    async build(ds: Dataset) {
+      const ctx = await env.gpu();
+      const t0 = performance.now();
+      const { index } = await buildIndex(ds.base, ds.metric, { ...(o.build ?? {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) }, { ctx, storage, quiet: true });
+      const seconds = (performance.now() - t0) / 1000;
+      const dir = mkdtempSync(join(tmpdir(), 'crinn-browser-'));
+      let bytes: Uint8Array;
+      try {
+        await saveIndex(join(dir, 'index.crinn'), index);
+        bytes = await readFile(join(dir, 'index.crinn'));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      const gt = ds.groundTruth;
+      server = await servePage({
+        indexBytes: bytes,
+        queries: ds.queries.data,
+        groundTruth: gt ? gt.ids : new Int32Array(0),
+        meta: { dataset: ds.name, n: ds.base.n, dim: ds.base.dim, nq: ds.queries.n, metric: ds.metric, k: 10, gtK: gt?.k ?? 0, efforts: [], reps: 3 },
+        bundleDir: o.bundleDir,
+      });
+      browser = await launchChromium(binary, `${server.url}?mode=drive`);
+      const b = browser;
+      void b.exited.then(({ code }) => server?.abort(new Error(`chromium exited (code ${code})`)));
+      try {
+        sys.adapter = await guard(server.hello, b, 'start-up (WebGPU adapter, index upload)', o.startTimeoutMs ?? 120_000);
+      } catch (err) {
+        throw new Error(`bench --browser: ${oneLine(err)}`);
+      }
+      return { seconds, params: { ...index.buildParams, storage: index.storage, builtOn: ctx.adapter.description || ctx.adapter.name, indexBytes: bytes.length } as Record<string, unknown> };
+    },
+    async search(_queries: VectorSet, k: number, effort: number) {
+      if (!server || !browser) throw new Error('crinn (browser): search before build');
+      return (await guard(server.search(k, effort), browser, `search at effort ${effort}`, 600_000)).ids;
+    },
+    async close() {
+      await server?.close().catch(() => {});
+      await browser?.close();
+      server = undefined;
+      browser = undefined;
+    },
+  };
+  return sys;
+}
+
+export interface BrowserBenchOptions extends BrowserSystemOptions {
+  dataset: Dataset;
+  k?: number;
+  reps?: number;
+  seed?: number;
+  cacheDir?: string;
+  onProgress?: (ev: BenchEvent) => void;
+  /** Opens the Dawn context used to build the index (and for ground truth on a cache miss). */
+  ctxProvider: () => Promise<GpuContext>;
+}
+
+/** Runs the sweep in the browser; the result's adapter is Chromium's. */
+export async function runBrowserBench(o: BrowserBenchOptions): Promise<BenchResult> {
+  let shared: Promise<GpuContext> | undefined;
+  const env: SystemEnv = { gpu: () => (shared ??= o.ctxProvider()) };
+  const sys = createBrowserCrinn(env, o);
+  let result: BenchResult;
+  try {
+    result = await runBench({ dataset: o.dataset, systems: [sys], k: o.k, reps: o.reps, seed: o.seed, cacheDir: o.cacheDir, onProgress: o.onProgress, ctxProvider: o.ctxProvider });
+  } finally {
+    if (shared) (await shared.catch(() => undefined))?.destroy();
+  }
+  const failed = result.systems[0]?.error;
+  if (!sys.adapter) throw new Error(failed ?? 'bench --browser: the page never reported a WebGPU adapter');
+  const chrome = sys.adapter.userAgent.match(/Chrome\/([\d.]+)/)?.[1];
+  return parseBenchResult({ ...result, adapter: browserAdapterInfo(sys.adapter), versions: { ...result.versions, ...(chrome ? { chromium: chrome } : {}) } }, 'bench result');
+}
