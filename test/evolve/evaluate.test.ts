@@ -1,0 +1,160 @@
+/**
+ * The evaluator end to end on real Dawn (lavapipe here): an unmodified `variant init` folder scores
+ * reward ~1; broken variants fail at the right stage with a reason while the evaluator survives;
+ * reward hacks score no better than the baseline. Small synthetic set, few queries and efforts
+ * below k (one compiled kernel per system), so an evaluation takes tens of seconds.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initVariant } from '../../src/evolve/variant-init.ts';
+import { evaluateVariant, type EvaluateOptions } from '../../src/evolve/evaluate.ts';
+import { loadVariant } from '../../src/evolve/modules.ts';
+import { verdictSchema, type Verdict } from '../../src/evolve/contract.ts';
+import { loadDataset } from '../../src/data/resolve.ts';
+import type { Dataset } from '../../src/data/types.ts';
+
+const CACHE_HOST = fileURLToPath(new URL('./fixtures/variants/cache-host.ts', import.meta.url));
+/** Self-vs-self spread of the reward at these settings on this machine (see the report). */
+const SPREAD = { lo: 0.6, hi: 1.5 };
+const LONG = 900_000;
+
+let tmp: string;
+let ds: Dataset;
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'crinn-evaluate-test-'));
+  ds = await loadDataset('synthetic-2k-d32-q50');
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+let counter = 0;
+/** A search variant: the baseline with exact text replacements in beam_search.wgsl (each must match). */
+function searchVariant(edits: [string, string][] = []): string {
+  const dir = join(tmp, `v${counter++}`);
+  initVariant('search', dir);
+  const file = join(dir, 'beam_search.wgsl');
+  let src = readFileSync(file, 'utf8');
+  for (const [from, to] of edits) {
+    expect(src.includes(from), `beam_search.wgsl no longer contains: ${from}`).toBe(true);
+    src = src.replace(from, to);
+  }
+  writeFileSync(file, src);
+  return dir;
+}
+
+function evaluate(variantDir: string, extra: Partial<EvaluateOptions> = {}): Promise<Verdict> {
+  return evaluateVariant({
+    variantDir, dataset: ds, queriesPerCall: 100, reps: 3, efforts: [3, 6, 10], maxPoints: 5, probeQueries: 32, probeEffort: 10, recallFloor: 0.7,
+    timeouts: { compileMs: 240_000, correctnessMs: 60_000, callMs: 60_000 }, ...extra,
+  });
+}
+
+const OUT = 'out_ids[q * params.k_out + j] = select(v & ~EXPANDED, NONE, v == NONE);';
+
+describe('variant init', () => {
+  it('writes the baseline as a loadable variant folder and refuses a non-empty one', () => {
+    const dir = join(tmp, 'init');
+    initVariant('refine', dir);
+    expect(existsSync(join(dir, 'refine.wgsl'))).toBe(true);
+    const v = loadVariant(dir);
+    expect(v.module).toBe('refine');
+    expect(v.knobs).toEqual({ refineFactor: 2 });
+    expect(() => initVariant('search', dir)).toThrow(/--out: .* is not empty/);
+    // A knob outside its declared range is a load error naming the field.
+    const vj = JSON.parse(readFileSync(join(dir, 'variant.json'), 'utf8'));
+    vj.knobValues.refineFactor = 99;
+    writeFileSync(join(dir, 'variant.json'), JSON.stringify(vj));
+    expect(() => loadVariant(dir)).toThrow(/knobValues.refineFactor: 99 is outside 1..8/);
+  });
+});
+
+describe('evaluateVariant', () => {
+  it('scores an unmodified search variant ~1 against the baseline', async () => {
+    const v = verdictSchema.parse(await evaluate(searchVariant()));
+    expect(v.status, v.reason).toBe('ok');
+    expect(v.stage).toBe('reward');
+    expect(v.reward!).toBeGreaterThan(SPREAD.lo);
+    expect(v.reward!).toBeLessThan(SPREAD.hi);
+    // Both curves reach the window; recall agrees closely (same code, fresh draws of the same pool).
+    const top = (c: Verdict['variantCurve']) => Math.max(...c.map((p) => p.recall));
+    expect(top(v.variantCurve)).toBeGreaterThan(0.9);
+    expect(Math.abs(top(v.variantCurve) - top(v.baselineCurve))).toBeLessThan(0.05);
+  }, LONG);
+
+  it('a malformed variant.json fails at load', async () => {
+    const dir = searchVariant();
+    writeFileSync(join(dir, 'variant.json'), '{"manifest": {}}');
+    const v = await evaluate(dir);
+    expect([v.status, v.stage]).toEqual(['failed', 'load']);
+    expect(v.reason).toMatch(/variant\.json: manifest/);
+  }, LONG);
+
+  it('WGSL that does not compile fails at compile with the diagnostic', async () => {
+    const v = await evaluate(searchVariant([['let lane = lid % TEAM;', 'let lane = lid % TEAM_MISSING;']]));
+    expect([v.status, v.stage]).toEqual(['failed', 'compile']);
+    expect(v.reason).toMatch(/TEAM_MISSING/);
+  }, LONG);
+
+  it('a shader that never terminates times out, and the evaluator goes on', async () => {
+    // After the last barrier (uniformity), an atomic keeps the loop from being optimised away; the counter stays even.
+    const endless = searchVariant([['if (!live || !leader) { return; }', 'if (!live || !leader) { return; }\n  loop { if (atomicLoad(&out_evals[0]) == 7u) { break; } atomicAdd(&out_evals[0], 2u); }']]);
+    const v = await evaluate(endless, { timeouts: { compileMs: 240_000, correctnessMs: 20_000, callMs: 20_000 } });
+    expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
+    expect(v.reason).toMatch(/timeout/);
+    // The same process evaluates the next variant.
+    const next = await evaluate(searchVariant([[OUT, 'out_ids[q * params.k_out + j] = params.n + j;']]));
+    expect([next.status, next.stage]).toEqual(['failed', 'correctness']);
+  }, LONG);
+
+  it('out-of-range ids fail correctness', async () => {
+    const v = await evaluate(searchVariant([[OUT, 'out_ids[q * params.k_out + j] = params.n + j;']]));
+    expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
+    expect(v.reason).toMatch(/outside \[0, 2000\)/);
+  }, LONG);
+
+  it('duplicate ids fail correctness', async () => {
+    const v = await evaluate(searchVariant([[OUT, 'out_ids[q * params.k_out + j] = select(top_i[0] & ~EXPANDED, NONE, top_i[0] == NONE);']]));
+    expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
+    expect(v.reason).toMatch(/returned twice/);
+  }, LONG);
+});
+
+describe('reward hacks score no better than the baseline', () => {
+  const noBetter = (v: Verdict) => {
+    if (v.status === 'ok') expect(v.reward!, v.reason).toBeLessThan(SPREAD.hi);
+    return v;
+  };
+
+  it('fixed ids', async () => {
+    const v = noBetter(await evaluate(searchVariant([[OUT, 'out_ids[q * params.k_out + j] = j;']])));
+    expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
+    expect(v.reason).toMatch(/below the floor/);
+  }, LONG);
+
+  it('skipping the work of every eighth query', async () => {
+    const v = noBetter(await evaluate(searchVariant([
+      ['let live = q < params.nq;', 'let live = q < params.nq && (q % 8u) != 3u;'],
+      ['if (!live || !leader) { return; }', 'if (q >= params.nq || !leader) { return; }'],
+    ])));
+    expect(v.status, v.reason).toBe('ok');
+    // The lost recall shows: the variant's best point sits ~1/8 below the baseline's.
+    const top = (c: Verdict['variantCurve']) => Math.max(...c.map((p) => p.recall));
+    expect(top(v.variantCurve)).toBeLessThan(top(v.baselineCurve) - 0.08);
+  }, LONG);
+
+  it('ignoring the effort knob (a fixed iteration cap): its points merge into one', async () => {
+    const v = noBetter(await evaluate(searchVariant([['let cap = select(params.max_iter, params.entry_iter, entry);', 'let cap = select(64u, params.entry_iter, entry);']])));
+    expect(v.status, v.reason).toBe('ok');
+    expect(v.variantCurve).toHaveLength(1);
+    expect(v.reason).toMatch(/variant: \d identical configuration\(s\) merged/);
+  }, LONG);
+
+  it('a host that caches results by query content gets no hits', async () => {
+    // Its only hits are the untimed probe, repeated at every effort: the cached probe answers make
+    // its efforts look like one configuration, so they merge (which only costs it).
+    const v = noBetter(await evaluate(searchVariant(), { childEntry: CACHE_HOST }));
+    expect(v.status, v.reason).toBe('ok');
+  }, LONG);
+});
