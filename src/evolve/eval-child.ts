@@ -58,8 +58,8 @@ export const ops = {
     if (usesF16(p.module, p.knobs)) index = { ...index, storage: 'f16', vectors: f16ToF32Array(f32ToF16Array(index.vectors)) };
     searcher = new GpuSearcher(ctx, index, sourcesFor(p.module, p.sources));
     state = { module: p.module, knobs: p.knobs, dim: index.dim };
-    // Compile now (stage 'compile'), without running anything: the kernels at a mid effort.
-    const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, 64, p.k));
+    // Compile now (stage 'compile'), without running anything: the kernel every effort <= k shares.
+    const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, p.k, p.k));
     await kernelPipeline(ctx, searcher.beamKernel(rp));
     if (index.storage === 'f16' && rp.refine > 0) {
       const f16 = true;

@@ -70,8 +70,8 @@ export interface EvaluateOptions {
 }
 
 const DEFAULTS = {
-  k: 10, queriesPerCall: 100, reps: 3, efforts: [4, 8, 16, 32, 64, 128], maxPoints: 12, probeQueries: 32,
-  probeEffort: 128, recallFloor: 0.7, compileMs: 180_000, correctnessMs: 120_000, callMs: 60_000,
+  k: 10, queriesPerCall: 100, reps: 3, efforts: [2, 4, 6, 8, 10, 16, 32], maxPoints: 10, probeQueries: 32,
+  probeEffort: 32, recallFloor: 0.7, compileMs: 180_000, correctnessMs: 120_000, callMs: 60_000,
 };
 
 /** A failure the verdict reports (stage, reason); anything else thrown is an internal error. */
