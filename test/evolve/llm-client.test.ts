@@ -125,6 +125,17 @@ describe('llm client against a real chat-completions server', () => {
     expect(server.requests).toHaveLength(2);
   });
 
+  it('a retry refused by the budget says the request was attempted; a fresh one that it was not', async () => {
+    server = await startFakeServer((body) => (body.messages[0].content === 'A' ? { status: 503 } : { reply: 'b', promptTokens: 100, completionTokens: 100 }));
+    const { c } = client(server.url, { budget: { tokens: 150 }, backoff: { baseMs: 200, maxMs: 200 } });
+    const [a, b] = await Promise.allSettled([c.complete([{ role: 'user', content: 'A' }]), c.complete([{ role: 'user', content: 'B' }])]);
+    expect(b.status).toBe('fulfilled');
+    expect(a.status === 'rejected' && a.reason instanceof BudgetExhausted && a.reason.attempted).toBe(true);
+    const fresh = await c.complete(msgs).catch((e) => e);
+    expect(fresh).toBeInstanceOf(BudgetExhausted);
+    expect(fresh.attempted).toBe(false);
+  });
+
   it('stops at the money budget when prices are configured', async () => {
     server = await startFakeServer(() => ({ reply: 'x', promptTokens: 1_000_000, completionTokens: 500_000 }));
     const { c } = client(server.url, { prices: { inputPerMTok: 1, outputPerMTok: 4 }, budget: { usd: 5 } });

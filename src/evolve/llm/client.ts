@@ -49,6 +49,12 @@ export interface Completion {
 /** The budget cap is reached: the run stops here and can be resumed with a larger budget. */
 export class BudgetExhausted extends Error {
   override name = 'BudgetExhausted';
+  /** True when the request was sent before (a retry was refused): the sample did happen and failed. */
+  readonly attempted: boolean;
+  constructor(message: string, attempted = false) {
+    super(message);
+    this.attempted = attempted;
+  }
 }
 
 export type LlmFailure = 'rate-limit' | 'server' | 'timeout' | 'connection' | 'client' | 'empty';
@@ -165,7 +171,7 @@ export class LlmClient {
       for (let attempt = 0; ; attempt++) {
         // Checked per attempt: a retry after another request spent the budget is not sent either.
         const spent = this.budgetReached();
-        if (spent) throw new BudgetExhausted(spent);
+        if (spent) throw new BudgetExhausted(spent, attempt > 0);
         try {
           const r = await this.#api.chat.completions.create({
             model: this.config.model,
