@@ -1,0 +1,168 @@
+/**
+ * The browser loader against the Node engine: the same index file and parameters searched by Dawn
+ * (GpuSearcher) and inside headless Chromium's WebGPU adapter (src/browser/crinn-browser.ts via the
+ * page) give the same ids up to ties and the same recall@10; the page's screenshot and text show
+ * the numbers. Skipped, with the reason, where no Chromium is installed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, copyFileSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import type { GpuContext } from '../../src/gpu/device.ts';
+import type { Dataset } from '../../src/data/types.ts';
+import { loadDataset } from '../../src/data/resolve.ts';
+import { recallAtK } from '../../src/bench/recall.ts';
+import { buildIndex, loadIndex, saveIndex, type Index } from '../../src/search/engine.ts';
+import { GpuSearcher } from '../../src/search/gpu-search.ts';
+import { effortParams, type SearchParams } from '../../src/search/params.ts';
+import { findChromium, launchChromium } from '../../src/bench/browser-chromium.ts';
+import { BASELINE_FILES, servePage, type PageRow } from '../../src/bench/browser-server.ts';
+import { decodePng } from '../../scripts/check-report-screenshot.ts';
+import { openTestGpu } from '../gpu/helpers.ts';
+
+const chromium = findChromium();
+const REASON = chromium ? '' : ' (SKIPPED: no Chromium at /usr/bin/chromium or $CRINN_CHROMIUM; apt-get install chromium)';
+const EFFORTS = [8, 32];
+const K = 10;
+const repo = new URL('../../', import.meta.url).pathname;
+
+let ctx: GpuContext;
+let ds: Dataset;
+let index: Index;
+let bytes: Uint8Array;
+let dir: string;
+
+beforeAll(async () => {
+  if (!chromium) return;
+  ctx = await openTestGpu();
+  ds = await loadDataset('siftsmall-5k');
+  dir = mkdtempSync(join(tmpdir(), 'crinn-browser-test-'));
+  const built = await buildIndex(ds.base, ds.metric, { seed: 5 }, { ctx, quiet: true });
+  await saveIndex(join(dir, 'index.crinn'), built.index);
+  bytes = readFileSync(join(dir, 'index.crinn'));
+  index = await loadIndex(join(dir, 'index.crinn'));
+}, 300_000);
+afterAll(() => {
+  ctx?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function l2(q: number, id: number): number {
+  let s = 0;
+  for (let j = 0; j < ds.base.dim; j++) {
+    const d = ds.queries.data[q * ds.base.dim + j] - ds.base.data[id * ds.base.dim + j];
+    s += d * d;
+  }
+  return s;
+}
+
+/** Queries whose id lists differ other than by swapping equidistant ids. */
+function mismatches(a: ArrayLike<number>, b: ArrayLike<number>): number[] {
+  const bad: number[] = [];
+  for (let q = 0; q < ds.queries.n; q++) {
+    const x = Array.from({ length: K }, (_, j) => a[q * K + j]);
+    const y = Array.from({ length: K }, (_, j) => b[q * K + j]);
+    if (x.every((v, j) => v === y[j])) continue;
+    const dx = x.map((id) => l2(q, id)).sort((u, v) => u - v);
+    const dy = y.map((id) => l2(q, id)).sort((u, v) => u - v);
+    if (!dx.every((d, j) => Math.abs(d - dy[j]) <= 1e-4 * Math.max(1, d))) bad.push(q);
+  }
+  return bad;
+}
+
+/** Id-overlap recall@k against the dataset's ground truth, as the page computes it. */
+function overlapRecall(ids: ArrayLike<number>): number {
+  const gt = ds.groundTruth!;
+  let hit = 0;
+  for (let q = 0; q < ds.queries.n; q++) {
+    const truth = new Set(gt.ids.subarray(q * gt.k, q * gt.k + K));
+    for (let j = 0; j < K; j++) if (truth.has(ids[q * K + j])) hit++;
+  }
+  return hit / (ds.queries.n * K);
+}
+
+/** Serves the index with a bundle, runs the page in Chromium, returns its rows, text and screenshot. */
+async function runPage(bundleDir?: string): Promise<{ rows: PageRow[]; text: string; png: Buffer; adapter: string }> {
+  const gt = ds.groundTruth!;
+  const server = await servePage({
+    indexBytes: bytes,
+    queries: ds.queries.data,
+    groundTruth: gt.ids,
+    meta: { dataset: ds.name, n: ds.base.n, dim: ds.base.dim, nq: ds.queries.n, metric: ds.metric, k: K, gtK: gt.k, efforts: EFFORTS, reps: 3 },
+    bundleDir,
+  });
+  const browser = await launchChromium(chromium!, server.url, { width: 1000, height: 600 });
+  try {
+    const exited = browser.exited.then(({ code, stderr }) => {
+      throw new Error(`chromium exited (${code}): ${stderr.slice(-300)}`);
+    });
+    const report = await Promise.race([server.report, exited]);
+    // The page renders its last row before posting; give layout a moment before the screenshot.
+    await new Promise((r) => setTimeout(r, 300));
+    const text = await browser.text();
+    const png = await browser.screenshot();
+    return { rows: report.rows, text, png, adapter: `${report.adapter.vendor} ${report.adapter.architecture}` };
+  } finally {
+    await server.close();
+    await browser.close();
+  }
+}
+
+async function nodeIds(params: Partial<SearchParams>, effort: number): Promise<Int32Array> {
+  const s = new GpuSearcher(ctx, index);
+  try {
+    return (await s.search(ds.queries, K, { ...params, ...effortParams(effort, K) })).ids;
+  } finally {
+    s.destroy();
+  }
+}
+
+describe.skipIf(!chromium)(`browser loader in headless Chromium${REASON}`, () => {
+  async function check(bundleDir: string | undefined, params: Partial<SearchParams>, floors: number[]) {
+    const page = await runPage(bundleDir);
+    expect(page.rows.map((r) => r.effort)).toEqual(EFFORTS);
+    for (const [i, row] of page.rows.entries()) {
+      const ref = await nodeIds(params, row.effort);
+      // Same ids as Dawn up to equidistant swaps, hence the same recall.
+      expect(mismatches(row.ids, ref)).toEqual([]);
+      expect(row.recall).toBeCloseTo(overlapRecall(ref), 2);
+      const official = recallAtK({ ids: Int32Array.from(row.ids), nq: ds.queries.n, k: K }, ds.base, ds.queries, ds.metric, ds.groundTruth!, K).recall;
+      expect(official).toBeGreaterThanOrEqual(floors[i]);
+      expect(row.qps).toBeGreaterThan(0);
+      // The page shows the numbers it posted.
+      expect(page.text).toContain(row.recall.toFixed(4));
+      expect(page.text).toContain(String(Math.round(row.qps)));
+    }
+    expect(page.text).toContain('status\ndone');
+    // The screenshot is the rendered table, not a blank page: dark text pixels in the table's band.
+    const img = decodePng(page.png);
+    let dark = 0;
+    for (let i = 0; i < img.width * img.height; i++) if (img.rgba[i * 4] < 100 && img.rgba[i * 4 + 1] < 100 && img.rgba[i * 4 + 2] < 100) dark++;
+    expect(img.width).toBe(1000);
+    expect(dark).toBeGreaterThan(2000);
+    return page;
+  }
+
+  it('baseline bundle (shaders/): same ids and recall@10 as Dawn on siftsmall-5k', async () => {
+    const page = await check(undefined, {}, [0.85, 0.97]);
+    expect(page.adapter).toMatch(/swiftshader|google/);
+  }, 300_000);
+
+  it('an exported-style bundle (manifest.json + WGSL + host params) is used: searchWidth 2 matches Dawn with searchWidth 2', async () => {
+    const b = join(dir, 'bundle');
+    mkdirSync(b, { recursive: true });
+    for (const f of BASELINE_FILES) copyFileSync(join(repo, 'shaders', f), join(b, f));
+    writeFileSync(join(b, 'manifest.json'), JSON.stringify({ name: 'test-export', files: BASELINE_FILES, params: { search: { searchWidth: 2, itopk: 999 } } }));
+    await check(b, { searchWidth: 2 }, [0.9, 0.97]);
+  }, 300_000);
+});
+
+describe('crinn bench --browser: clear one-line errors', () => {
+  it('a --browser-path that does not exist is a one-line error, exit 1', () => {
+    const r = spawnSync(process.execPath, [join(repo, 'src/cli/main.ts'), 'bench', '--browser', '--browser-path', '/nonexistent/chromium', '--dataset', 'siftsmall-5k'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('--browser-path: /nonexistent/chromium does not exist');
+  }, 130_000);
+});
