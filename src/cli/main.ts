@@ -11,6 +11,7 @@ import { registerVariantCommands } from './commands/variant.ts';
 import { registerEvaluateCommand } from './commands/evaluate.ts';
 import { registerOptimizeCommands } from './commands/optimize.ts';
 import { registerRunsCommands } from './commands/runs.ts';
+import { registerPromptCommands } from './commands/prompt.ts';
 import { VERSION } from '../version.ts';
 import { shareGlobalOptions, validateGlobals } from './context.ts';
 import { installSignalCleanup } from './signals.ts';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerEvaluateCommand(program);
   registerOptimizeCommands(program);
   registerRunsCommands(program);
+  registerPromptCommands(program);
   shareGlobalOptions(program);
   return program;
 }
