@@ -19,6 +19,8 @@ describe('crinn prompt show', () => {
     const run = path.join(mkdtempSync(path.join(tmpdir(), 'prompt-show-')), 'run');
     await startRun(run, cfg, { evaluate, baseline });
     writeFileSync(path.join(run, 'profile-loads.txt'), 'storage f32, uniform address: 9.1 Gdims/s\n');
+    // As `crinn adapters --json` writes it; the verdicts name the adapter 'fixture'.
+    writeFileSync(path.join(run, 'adapters.json'), JSON.stringify([{ name: 'other', features: [] }, { name: 'fixture', description: 'test adapter', subgroupMinSize: 8, subgroupMaxSize: 8, features: ['shader-f16', 'subgroups'], limits: { maxComputeWorkgroupStorageSize: 32768, maxBindGroups: 4 } }]));
     const r = crinn(['prompt', 'show', '--module', 'search', run]);
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout;
@@ -26,6 +28,7 @@ describe('crinn prompt show', () => {
     expect(out).toContain('======== user ========\n# Task: the search module');
     expect(out).toContain('- searchWidth: integer in [1, 8], default 1');
     expect(out).toContain('storage f32, uniform address: 9.1 Gdims/s');
+    expect(out).toContain('Adapter:\nfixture (test adapter)\nfeatures: shader-f16, subgroups\nlimits: maxComputeWorkgroupStorageSize=32768, subgroupMinSize=8, subgroupMaxSize=8\n');
     expect(out).toMatch(/# The current best variant\n\nVariant [0-9a-f]{12} \(autotune\): reward \d\.\d{3}/);
     expect(out).toContain('```wgsl\n// search fixture kernel');
     expect(out.match(/## Exemplar \d: variant/g)).toHaveLength(4);

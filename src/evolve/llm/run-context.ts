@@ -12,9 +12,32 @@ import { bestOf, evaluated, startOf, stageOf, type RunState } from '../run-state
 import { getVariant } from '../store.ts';
 import type { PolicyContext } from './policy.ts';
 import { viewOf } from './policy.ts';
-import type { VariantView } from './prompt.ts';
+import type { AdapterView, VariantView } from './prompt.ts';
+import { UserError } from '../../errors.ts';
 
 export const MEMORY_PROFILE_FILE = 'profile-loads.txt';
+/** `crinn adapters --json` saved in the run folder: the adapters' features and limits for the task text. */
+export const ADAPTERS_FILE = 'adapters.json';
+
+interface AdapterJson { name: string; description?: string; features?: string[]; limits?: Record<string, number>; subgroupMinSize?: number; subgroupMaxSize?: number }
+
+/** The adapter a verdict names, described from RUN/adapters.json when that file is there. */
+function adapterView(runDir: string, name: string | undefined): AdapterView | string | undefined {
+  const file = path.join(runDir, ADAPTERS_FILE);
+  let list: AdapterJson[] = [];
+  if (existsSync(file)) {
+    try {
+      const parsed = JSON.parse(readFileSync(file, 'utf8'));
+      list = Array.isArray(parsed) ? parsed : [parsed];
+    } catch (e) {
+      throw new UserError(`${file}: not valid JSON (${(e as Error).message}); write it with \`crinn adapters --json\``);
+    }
+  }
+  const a = (name ? list.find((x) => x.name === name || name.includes(x.name)) : undefined) ?? (list.length === 1 ? list[0] : undefined);
+  if (!a) return name ? `${name} (features and limits unknown: save \`crinn adapters --json\` as ${ADAPTERS_FILE} in the run folder; stay within WebGPU core limits)` : undefined;
+  const limits = { ...a.limits, ...(a.subgroupMinSize ? { subgroupMinSize: a.subgroupMinSize } : {}), ...(a.subgroupMaxSize ? { subgroupMaxSize: a.subgroupMaxSize } : {}) };
+  return { name: a.name, description: a.description, features: a.features, limits };
+}
 
 /** The seed of the next llm round of a stage: a function of the journal, so a resumed run repeats it. */
 export function roundSeed(st: RunState, module: ModuleName): number {
@@ -42,7 +65,7 @@ export function policyContext(runDir: string, st: RunState, module: ModuleName):
   const profile = path.join(runDir, MEMORY_PROFILE_FILE);
   return {
     runDir, module, manifest, best, history, seed: roundSeed(st, module),
-    adapter: adapter ? `${adapter} (limits and features: see \`crinn adapters\`; stay within WebGPU core limits)` : undefined,
+    adapter: adapterView(runDir, adapter),
     memoryProfile: existsSync(profile) ? readFileSync(profile, 'utf8') : undefined,
   };
 }
