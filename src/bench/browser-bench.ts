@@ -9,13 +9,13 @@ import { readFile, rm } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError, oneLine } from '../errors.ts';
+import { EnvironmentError, UserError, oneLine } from '../errors.ts';
 import type { Dataset, VectorSet } from '../data/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { buildIndex } from '../search/engine.ts';
+import { AnnEngine, buildIndex } from '../search/engine.ts';
 import { saveIndex, type VectorStorage } from '../index/index-file.ts';
 import type { BuildParamsInput } from '../index/params.ts';
-import { MAX_ITOPK } from '../search/params.ts';
+import { MAX_ITOPK, effortParams } from '../search/params.ts';
 import { findChromium, launchChromium, type Chromium } from './browser-chromium.ts';
 import { servePage, type BrowserAdapter, type PageServer } from './browser-server.ts';
 import { runBench, type BenchEvent } from './run.ts';
@@ -70,6 +70,8 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
   if (!binary) throw new UserError('bench --browser: no Chromium found (tried /usr/bin/chromium, chromium-browser, google-chrome); install it or pass --browser-path');
   let server: PageServer | undefined;
   let browser: Chromium | undefined;
+  // Evaluations per query are the adapter-independent work, counted by the Node engine's CPU reference on the same index.
+  let counter: AnnEngine | undefined;
   const storage = o.storage ?? 'f16';
   const sys: BenchSystem & { adapter?: BrowserAdapter; chromiumPath: string } = {
     name: 'crinn',
@@ -84,6 +86,7 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
       const t0 = performance.now();
       const { index } = await buildIndex(ds.base, ds.metric, { ...(o.build ?? {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) }, { ctx, storage, quiet: true });
       const seconds = (performance.now() - t0) / 1000;
+      counter = new AnnEngine(ctx, index);
       const dir = mkdtempSync(join(tmpdir(), 'crinn-browser-'));
       let bytes: Uint8Array;
       try {
@@ -114,7 +117,13 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
       if (!server || !browser) throw new Error('crinn (browser): search before build');
       return (await guard(server.search(k, effort), browser, `search at effort ${effort}`, 600_000)).ids;
     },
+    async evaluations(queries: VectorSet, k: number, effort: number) {
+      if (!counter) throw new Error('crinn (browser): evaluations before build');
+      return counter.evaluations(queries, k, effortParams(effort, k));
+    },
     async close() {
+      counter?.destroy();
+      counter = undefined;
       await server?.close().catch(() => {});
       await browser?.close();
       server = undefined;
@@ -147,7 +156,8 @@ export async function runBrowserBench(o: BrowserBenchOptions): Promise<BenchResu
     if (shared) (await shared.catch(() => undefined))?.destroy();
   }
   const failed = result.systems[0]?.error;
-  if (!sys.adapter) throw new Error(failed ?? 'bench --browser: the page never reported a WebGPU adapter');
+  // No browser adapter (or the page failed to start): an environment fault, said in one line.
+  if (!sys.adapter) throw new EnvironmentError((failed ?? 'bench --browser: the page never reported a WebGPU adapter').replace(/^build: /, ''));
   const chrome = sys.adapter.userAgent.match(/Chrome\/([\d.]+)/)?.[1];
   return parseBenchResult({ ...result, adapter: browserAdapterInfo(sys.adapter), versions: { ...result.versions, ...(chrome ? { chromium: chrome } : {}) } }, 'bench result');
 }

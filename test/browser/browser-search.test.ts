@@ -165,4 +165,21 @@ describe('crinn bench --browser: clear one-line errors', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('--browser-path: /nonexistent/chromium does not exist');
   }, 130_000);
+
+  it.skipIf(!chromium)(`a browser without a WebGPU adapter is a one-line error, exit 2, no JSON written${REASON}`, () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'crinn-nowebgpu-'));
+    try {
+      // Chromium minus --enable-unsafe-webgpu: headless then offers no adapter.
+      const wrapper = join(tmp, 'chromium-no-webgpu');
+      writeFileSync(wrapper, `#!/bin/bash\na=(); for x in "$@"; do [ "$x" = "--enable-unsafe-webgpu" ] || a+=("$x"); done\nexec ${chromium} "\${a[@]}"\n`, { mode: 0o755 });
+      const out = join(tmp, 'r.json');
+      const r = spawnSync(process.execPath, [join(repo, 'src/cli/main.ts'), '--quiet', 'bench', '--browser', '--browser-path', wrapper, '--dataset', 'siftsmall-5k', '--json', out], { encoding: 'utf8', timeout: 240_000 });
+      expect(r.status).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines.at(-1)).toMatch(/^crinn: bench --browser: browser page: no WebGPU (adapter|in this browser)/);
+      expect(() => readFileSync(out)).toThrow();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 250_000);
 });
