@@ -11,6 +11,7 @@ import { registerVariantCommands } from './commands/variant.ts';
 import { registerEvaluateCommand } from './commands/evaluate.ts';
 import { registerOptimizeCommands } from './commands/optimize.ts';
 import { registerRunsCommands } from './commands/runs.ts';
+import { registerExportCommand } from './commands/export.ts';
 import { registerPromptCommands } from './commands/prompt.ts';
 import { VERSION } from '../version.ts';
 import { shareGlobalOptions, validateGlobals } from './context.ts';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerEvaluateCommand(program);
   registerOptimizeCommands(program);
   registerRunsCommands(program);
+  registerExportCommand(program);
   registerPromptCommands(program);
   shareGlobalOptions(program);
   return program;

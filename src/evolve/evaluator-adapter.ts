@@ -1,20 +1,37 @@
 /**
- * The loop's Evaluator backed by the real evaluator of `crinn evaluate` (src/evolve/evaluate.ts).
- * Loaded lazily so the loop (and its tests with a fixture evaluator) do not need a GPU.
+ * The loop's Evaluator backed by the real evaluator of `crinn evaluate` (src/evolve/evaluate.ts),
+ * imported lazily so the loop and its fixture-evaluator tests load no GPU code.
+ *
+ * Contract 1's evaluator measures a variant against the all-baseline pipeline: it does not yet
+ * run a search variant on the graph stage's best (EvaluateOptions.context is not passed on), so
+ * each stage's gain is that module's own gain over the baseline.
  */
 import type { Evaluator } from './loop.ts';
-import { EnvironmentError } from '../errors.ts';
 
-export function realEvaluator(g: { adapter?: string; backend?: string; dataDir?: string; quiet?: boolean }): Evaluator {
+export interface RealEvaluatorOptions {
+  adapter?: string;
+  backend?: string;
+  dataDir?: string;
+  onProgress?: (line: string) => void;
+}
+
+export const REAL_EVALUATOR_COMPOSES_STAGES = false;
+
+export function realEvaluator(g: RealEvaluatorOptions): Evaluator {
+  let mod: Promise<typeof import('./evaluate.ts')> | undefined;
   return async (variantDir, o) => {
-    const spec = './evaluate.ts';
-    let mod: { evaluateVariant?: (opts: Record<string, unknown>) => Promise<unknown> };
-    try {
-      mod = await import(spec);
-    } catch (err) {
-      throw new EnvironmentError(`the evaluator (src/evolve/evaluate.ts) is not available: ${(err as Error).message}`);
-    }
-    if (!mod.evaluateVariant) throw new EnvironmentError('src/evolve/evaluate.ts exports no evaluateVariant');
-    return (await mod.evaluateVariant({ variantDir, dataset: o.dataset, seed: o.seed, context: o.context, adapter: g.adapter, backend: g.backend, dataDir: g.dataDir, ...o.options })) as never;
+    mod ??= import('./evaluate.ts');
+    const { evaluateVariant } = await mod;
+    return evaluateVariant({
+      variantDir,
+      dataset: o.dataset,
+      dataDir: g.dataDir,
+      adapter: g.adapter !== undefined || g.backend !== undefined ? { adapter: g.adapter, backend: g.backend } : undefined,
+      seed: o.seed,
+      // DESIGN.md: a reward above 3x the best so far is re-measured before it is believed.
+      remeasureAbove: o.bestSoFar !== null && o.bestSoFar !== undefined ? 3 * o.bestSoFar : undefined,
+      onProgress: g.onProgress,
+      ...o.options,
+    });
   };
 }

@@ -22,6 +22,8 @@ export interface EvaluateOptions {
   /** Variant folders of the best earlier-stage modules this variant runs on top of. */
   context: Partial<Record<ModuleName, string>>;
   seed: number;
+  /** The stage's best reward so far (null before any success): the evaluator re-measures far above it. */
+  bestSoFar: number | null;
   /** RunConfig.evaluator, unchanged. */
   options: Record<string, unknown>;
 }
@@ -39,10 +41,15 @@ export type LoopEvent =
   | { type: 'stage-end'; stage: ModuleName; reason: string; startReward: number | null; bestReward: number | null }
   | { type: 'resumed'; evaluations: number; pending: number; dropped: boolean };
 
+/** Whole variants from a code-writing policy (--policy llm, src/evolve/llm/loop-policy.ts); stop: end this session, resumable. */
+export type Proposer = (runDir: string, st: RunState, module: ModuleName) => Promise<{ variants: { files: VariantFile[]; knobValues: Record<string, number>; parents: string[]; origin: string }[]; stop?: string }>;
+
 export interface LoopDeps {
   evaluate: Evaluator;
   baseline: BaselineSource;
   onEvent?: (ev: LoopEvent) => void;
+  /** Set for --policy llm: replaces the knob proposals of autotune. */
+  propose?: Proposer;
 }
 
 /** Consecutive evaluator exceptions (not failed verdicts) after which the run stops, resumable. */
@@ -203,6 +210,18 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
       if (stageSecondsLeft(st, idx) <= 0) { reason = 'time'; break; }
       const rewards = done.map((p) => (ok(p) ? p.verdict.reward : null));
       if (converged(rewards, st.config.spread, st.config.patience)) { reason = 'converged'; break; }
+      if (deps.propose) {
+        // A GRPO group of whole variants; a stop (LLM budget, endpoint down) ends the session without run-end, so resume continues.
+        const r = await deps.propose(runDir, st, module);
+        if (r.variants.length === 0 && r.stop) return st;
+        for (const v of r.variants.slice(0, budget === undefined ? undefined : Math.max(1, budget - done.length))) {
+          const stored = putVariant(runDir, { ...start.variant, knobValues: v.knobValues, parents: v.parents, origin: v.origin }, v.files);
+          journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: v.parents, origin: v.origin, knobValues: stored.variant.knobValues, context });
+        }
+        st = state(journal);
+        stage = st.stages[idx];
+        continue;
+      }
       if (knobs.length === 0) { reason = 'exhausted'; break; }
       // 3. Propose, store, journal, and loop back to evaluate it.
       const history = done.map((p) => ({ knobValues: p.knobValues, reward: ok(p) ? p.verdict.reward : null }));
@@ -232,7 +251,9 @@ async function evaluateOne(runDir: string, st: RunState, p: Proposal, deps: Loop
   for (const [m, h] of Object.entries(p.context)) context[m as ModuleName] = getVariant(runDir, h).dir;
   deps.onEvent?.({ type: 'evaluating', stage: p.stage, hash: p.hash, origin: p.origin, knobValues: p.knobValues });
   try {
-    return { verdict: verdictSchema.parse(await deps.evaluate(dir, { dataset: st.config.dataset, module: p.stage, context, seed: st.config.seed + p.index, options: st.config.evaluator })) };
+    const best = bestOf(st.stages.find((s) => s.module === p.stage)!)?.verdict?.reward ?? null;
+    const opts = { dataset: st.config.dataset, module: p.stage, context, seed: st.config.seed * 1000 + p.index, bestSoFar: best, options: st.config.evaluator };
+    return { verdict: verdictSchema.parse(await deps.evaluate(dir, opts)) };
   } catch (err) {
     if (err instanceof UserError) throw err;
     return { error: err instanceof Error ? err.message : String(err) };

@@ -1,0 +1,55 @@
+/** `crinn export RUN [--out DIR]`: a run's best variants as a tuned-kernel bundle (src/evolve/export.ts). */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { bundleName, exportRun, type BundleManifest } from '../../evolve/export.ts';
+import { loadRun } from '../../evolve/runs.ts';
+import { bestOf } from '../../evolve/run-state.ts';
+import { loadDataset } from '../../data/resolve.ts';
+import { datasetFingerprint } from '../../data/fingerprint.ts';
+import { UserError } from '../../errors.ts';
+import { globals, openFromOptions, print } from '../context.ts';
+import { resolveRun } from './optimize.ts';
+
+/** The adapter's description and limits, when the adapter this process opens is the one the run measured. */
+async function describe(measured: string, g: ReturnType<typeof globals>): Promise<BundleManifest['adapter'] | undefined> {
+  const ctx = await openFromOptions(g);
+  try {
+    const a = ctx.adapter;
+    if (a.name !== measured) {
+      if (!g.quiet) process.stderr.write(`crinn: the run was measured on '${measured}', this process opened '${a.name}': the bundle records the name only (pass --adapter to match)\n`);
+      return undefined;
+    }
+    return { name: a.name, backend: a.backend, vendor: a.vendor, architecture: a.architecture, description: a.description, type: a.type, features: a.features, limits: { ...a.limits } };
+  } finally {
+    ctx.destroy?.();
+  }
+}
+
+export function registerExportCommand(program: Command): void {
+  program
+    .command('export')
+    .description("write a run's best variants as a tuned-kernel bundle (format: kernels/README.md)")
+    .argument('<run>', 'run folder or run name')
+    .option('--out <dir>', 'bundle folder to create (default kernels/<adapter>--<dataset>)')
+    .option('--no-describe', 'do not open the GPU for the adapter description and limits (the name from the verdicts only)')
+    .action(async (run: string, o: { out?: string; describe: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const runDir = resolveRun(run);
+      const st = loadRun(runDir);
+      const last = st.stages.map(bestOf).filter((b) => b !== undefined).at(-1);
+      if (!last) throw new UserError(`${runDir}: no stage has a successful evaluation yet; nothing to export`);
+      const adapterName = last.verdict!.adapter || 'unknown';
+      let fingerprint: string | null = null;
+      try {
+        fingerprint = datasetFingerprint(await loadDataset(st.config.dataset, { dataDir: g.dataDir }));
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        if (!g.quiet) process.stderr.write(`crinn: dataset '${st.config.dataset}' could not be loaded for its fingerprint (${err.message}); recorded as null\n`);
+      }
+      const adapter = o.describe ? await describe(adapterName, g) : undefined;
+      const out = o.out ?? path.join('kernels', bundleName(adapterName, st.config.dataset));
+      const r = exportRun(runDir, { out, adapter, datasetFingerprint: fingerprint });
+      print(`bundle: ${r.dir}`);
+      print(`  reward ${r.manifest.reward?.toFixed(3) ?? '-'} on ${r.manifest.adapter.name}, dataset ${r.manifest.dataset.name}; modules ${Object.keys(r.manifest.modules).join(', ')}; content ${r.manifest.contentHash.slice(0, 12)}`);
+    });
+}
