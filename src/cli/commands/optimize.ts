@@ -8,7 +8,9 @@ import { UserError } from '../../errors.ts';
 import { MODULE_NAMES, type ModuleName } from '../../evolve/contract.ts';
 import { newRunId, resumeRun, startRun, type BaselineSource, type Evaluator, type LoopDeps, type LoopEvent } from '../../evolve/loop.ts';
 import type { RunConfig } from '../../evolve/journal.ts';
-import { renderSummary } from '../../evolve/runs.ts';
+import { loadRun, renderSummary } from '../../evolve/runs.ts';
+import { loadLlmConfig } from '../../evolve/llm/config.ts';
+import { configOfRun, llmProposer, llmSettings } from '../../evolve/llm/loop-policy.ts';
 import { loadBaseline } from '../../evolve/modules.ts';
 import { globals, positiveInt, print, type GlobalOptions } from '../context.ts';
 
@@ -18,7 +20,7 @@ export const DEFAULT_SPREAD = 0.05;
 
 /** Where runs live unless --run-dir says otherwise. */
 export function runsRoot(): string {
-  return path.resolve(process.env.CRINN_RUNS_DIR ?? 'runs');
+  return path.resolve(process.env.CRINN_RUNS_DIR ?? path.join('out', 'runs'));
 }
 
 /** '40' -> 40 evaluations; '90s', '5m', '1.5h' -> seconds; 'a,b' -> both limits, whichever comes first. */
@@ -114,6 +116,7 @@ interface OptimizeOpts {
   spread: string;
   patience: string;
   evaluator?: string;
+  llmConfig?: string;
 }
 
 function parseSpread(s: string): number {
@@ -127,21 +130,25 @@ export function registerOptimizeCommands(program: Command): void {
     .command('optimize')
     .description('evolve the modules for this adapter and dataset (stages graph -> search -> refine); keeps every result in a run folder')
     .option('--dataset <name|path>', 'dataset name or file (see `crinn dataset list`)', DEFAULT_DATASET)
-    .option('--policy <policy>', 'proposal policy: autotune (knob search, no LLM)', 'autotune')
+    .option('--policy <policy>', 'proposal policy: autotune (knob search, no LLM) or llm (contrastive LLM over an OpenAI-compatible endpoint; see prompts/README.md)', 'autotune')
+    .option('--llm-config <file>', 'LLM settings JSON for --policy llm (endpoint, model, samples per prompt, budget; see prompts/README.md)')
     .option('--stages <list>', 'stages in order, comma-separated', MODULE_NAMES.join(','))
     .option('--budget <evals|duration>', 'evaluations (40), wall time (90s, 5m, 1h) or both (40,5m) for the whole run', DEFAULT_BUDGET)
-    .option('--run-dir <dir>', 'run folder (default $CRINN_RUNS_DIR or ./runs, then a new name)')
+    .option('--run-dir <dir>', 'run folder (default $CRINN_RUNS_DIR or ./out/runs, then a new name)')
     .option('--seed <n>', 'seed of the proposals and of the evaluator', '1')
     .option('--spread <x>', "the evaluator's self-vs-self reward spread: a stage stops once gains stay below it", String(DEFAULT_SPREAD))
     .option('--patience <n>', 'evaluations without a gain above the spread before a stage stops', '8')
     .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline()) instead of the real evaluator').hideHelp())
     .action(async (o: OptimizeOpts, cmd: Command) => {
       const g = globals(cmd);
-      if (o.policy !== 'autotune') throw new UserError(`--policy: unknown policy '${o.policy}'; allowed: autotune`);
+      if (o.policy !== 'autotune' && o.policy !== 'llm') throw new UserError(`--policy: unknown policy '${o.policy}'; allowed: autotune, llm`);
+      // Checked before the run folder exists: a missing key fails with nothing written.
+      const llm = o.policy === 'llm' ? loadLlmConfig({ file: o.llmConfig, requireKey: true }) : undefined;
       if (!/^\d+$/.test(o.seed)) throw new UserError(`--seed: expected a non-negative integer, got '${o.seed}'`);
       const config: RunConfig = {
         dataset: o.dataset ?? DEFAULT_DATASET,
-        policy: 'autotune',
+        policy: o.policy,
+        ...(llm ? { llm: llmSettings(llm) } : {}),
         stages: parseStages(o.stages),
         budget: parseBudget(o.budget),
         seed: Number(o.seed),
@@ -154,27 +161,33 @@ export function registerOptimizeCommands(program: Command): void {
         throw new UserError(`--run-dir: ${runDir} is not empty${existsSync(path.join(runDir, 'journal.jsonl')) ? `; continue it with \`crinn resume ${runDir}\`` : ''}`);
       }
       const deps = await loopDeps(o.evaluator, g);
+      const proposer = llm ? llmProposer(runDir, llm) : undefined;
       if (!g.quiet) process.stderr.write(`run folder: ${runDir}\n`);
       const progress = loopProgress(g.quiet, config.budget.evals);
       let st;
       try {
-        st = await startRun(runDir, config, { ...deps, onEvent: progress.onEvent });
+        st = await startRun(runDir, config, { ...deps, onEvent: progress.onEvent, propose: proposer?.propose });
       } finally {
         progress.stop();
       }
+      proposer?.finish(st);
       print(renderSummary(st));
+      if (proposer?.stopped()) print(`stopped: ${proposer.stopped()}; continue with \`crinn resume ${runDir}\``);
       print(`run folder: ${runDir} (crinn runs show ${runDir}; crinn export ${runDir})`);
     });
 
   program
     .command('resume')
     .description('continue a stopped or killed run from its journal (only evaluations in flight are redone)')
-    .argument('<run>', 'run folder (or a run name under $CRINN_RUNS_DIR / ./runs)')
+    .argument('<run>', 'run folder (or a run name under $CRINN_RUNS_DIR or ./out/runs)')
     .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline())').hideHelp())
-    .action(async (run: string, o: { evaluator?: string }, cmd: Command) => {
+    .option('--llm-config <file>', 'LLM settings JSON overriding the journaled ones (e.g. a larger budget) for an llm run')
+    .action(async (run: string, o: { evaluator?: string; llmConfig?: string }, cmd: Command) => {
       const g = globals(cmd);
       const runDir = resolveRun(run);
-      const deps = await loopDeps(o.evaluator, g);
+      const before = loadRun(runDir);
+      const proposer = before.config.policy === 'llm' ? llmProposer(runDir, configOfRun(before, { file: o.llmConfig })) : undefined;
+      const deps = { ...(await loopDeps(o.evaluator, g)), propose: proposer?.propose };
       const progress = loopProgress(g.quiet, undefined);
       let st;
       try {
@@ -182,7 +195,9 @@ export function registerOptimizeCommands(program: Command): void {
       } finally {
         progress.stop();
       }
+      proposer?.finish(st);
       print(renderSummary(st));
+      if (proposer?.stopped()) print(`stopped: ${proposer.stopped()}; continue with \`crinn resume ${runDir}\``);
     });
 }
 

@@ -8,7 +8,7 @@ export function registerRunsCommands(program: Command): void {
   const runs = program.command('runs').description('optimisation runs: list them, show one');
   runs
     .command('list')
-    .description('run folders under $CRINN_RUNS_DIR or ./runs (or --dir), newest first')
+    .description('run folders under $CRINN_RUNS_DIR or ./out/runs (or --dir), newest first')
     .option('--dir <dir>', 'folder holding run folders')
     .action((o: { dir?: string }) => {
       print(renderRunList(listRuns(o.dir ?? runsRoot())));
