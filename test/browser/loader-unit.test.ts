@@ -1,0 +1,80 @@
+/**
+ * The browser loader's Node-free parts, run here without a browser: its import graph has no Node
+ * or package imports (it must load in a page as is), it parses index bytes exactly as loadIndex
+ * does (WebCrypto checksum included), and bundles resolve by file name with a baseline fallback.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleSources, manifestParams, parseIndex } from '../../src/browser/crinn-browser.ts';
+import { loadIndex, saveIndex } from '../../src/index/index-file.ts';
+import { buildEntryLayer } from '../../src/index/entry-layer.ts';
+import { randomSet } from '../gpu/helpers.ts';
+
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+/** Value imports (type-only ones are erased) of a TypeScript file, transitively. */
+function importGraph(entry: string): { files: string[]; external: string[] } {
+  const seen = new Set<string>();
+  const external: string[] = [];
+  const walk = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)) {
+      if (m[1]) continue;
+      const spec = m[2];
+      if (!spec.startsWith('.')) external.push(`${file.slice(SRC.length)} -> ${spec}`);
+      else walk(resolve(dirname(file), spec));
+    }
+  };
+  walk(join(SRC, entry));
+  return { files: [...seen].map((f) => f.slice(SRC.length)), external };
+}
+
+describe('browser loader', () => {
+  it('imports nothing from Node or packages, and shares the engine modules (beam-core, index-format)', () => {
+    const g = importGraph('browser/crinn-browser.ts');
+    expect(g.external).toEqual([]);
+    expect(g.files).toContain('search/beam-core.ts');
+    expect(g.files).toContain('index/index-format.ts');
+    // The Node engine runs the same host code.
+    expect(readFileSync(join(SRC, 'search/gpu-search.ts'), 'utf8')).toContain("from './beam-core.ts'");
+    expect(readFileSync(join(SRC, 'index/index-file.ts'), 'utf8')).toContain("from './index-format.ts'");
+  });
+
+  it('parses index bytes like loadIndex, and refuses a flipped byte (WebCrypto SHA-256)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crinn-loader-'));
+    try {
+      const set = randomSet(300, 12, 7);
+      const neighbors = new Uint32Array(300 * 4).map((_, i) => (Math.floor(i / 4) + 1 + (i % 4)) % 300);
+      const entryPoints = new Uint32Array([0, 5]);
+      const entryLayer = buildEntryLayer(set.data, 300, 12, 'l2', entryPoints, { fraction: 0.1, k: 4, degree: 4 });
+      const file = join(dir, 'i.crinn');
+      await saveIndex(file, { metric: 'l2', dim: 12, n: 300, storage: 'f16', vectors: set.data, graph: { n: 300, degree: 4, neighbors }, entryPoints, entryLayer, buildParams: { seed: 1 } as never });
+      const bytes = readFileSync(file);
+      const a = await parseIndex(bytes);
+      const b = await loadIndex(file);
+      expect(a.storage).toBe('f16');
+      expect(Buffer.from(a.vectors.buffer).equals(Buffer.from(b.vectors.buffer))).toBe(true);
+      expect(Buffer.from(a.graph.neighbors.buffer).equals(Buffer.from(b.graph.neighbors.buffer))).toBe(true);
+      expect(Array.from(a.entryLayer.ids)).toEqual(Array.from(b.entryLayer.ids));
+      const bad = Uint8Array.from(bytes);
+      bad[200] ^= 1;
+      await expect(parseIndex(bad, 'x.crinn')).rejects.toThrow('x.crinn: corrupted (checksum mismatch)');
+      await expect(parseIndex(bytes.subarray(0, 100), 'x.crinn')).rejects.toThrow(/x\.crinn: truncated/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resolves kernels by file name, falls back to the baseline per role, and keeps known host params only', () => {
+    const base = { files: { 'beam_search.wgsl': 'B', 'base_f32.wgsl': 'F32', 'base_f16.wgsl': 'F16', 'refine.wgsl': 'R', 'topk_select.wgsl': 'T' } };
+    const s = bundleSources({ files: { 'kernels/beam_search.wgsl': 'B2' } }, base);
+    expect(s).toEqual({ beam: 'B2', baseF32: 'F32', baseF16: 'F16', refine: 'R', topk: 'T' });
+    expect(() => bundleSources({ files: {} })).toThrow('bundle: no beam_search.wgsl');
+    expect(manifestParams({ params: { search: { searchWidth: 2, itopk: 99, bogus: 1 } }, knobValues: { hashBits: 10 } })).toEqual({ searchWidth: 2, hashBits: 10 });
+  });
+});
