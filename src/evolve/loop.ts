@@ -14,6 +14,7 @@ import { JournalWriter, readJournal, runConfigSchema, type RunConfig } from './j
 import { getVariant, putVariant, type VariantFile } from './store.ts';
 import { bestOf, bestPerModule, evaluated, foldJournal, ok, pending, startOf, totals, type Proposal, type RunState, type StageState } from './run-state.ts';
 import { converged, proposeNext } from './autotune.ts';
+import { loadBaseline } from './modules.ts';
 import { UserError } from '../errors.ts';
 
 export interface EvaluateOptions {
@@ -60,6 +61,15 @@ export function newRunId(dataset: string): string {
   const name = path.basename(dataset).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40) || 'run';
   return `${stamp}-${name}-${randomBytes(2).toString('hex')}`;
 }
+
+/** The shipped baselines (kernels/baseline/MODULE), as variant folders hold them: files by base name. */
+export const shippedBaseline: BaselineSource = async (module) => {
+  const b = loadBaseline(module);
+  return {
+    variant: { manifest: { ...b.manifest, files: Object.keys(b.sources) }, knobValues: b.knobs, parents: [], origin: 'baseline' },
+    files: Object.entries(b.sources).map(([p, text]) => ({ path: p, content: Buffer.from(text) })),
+  };
+};
 
 const LOCK_FILE = 'lock';
 

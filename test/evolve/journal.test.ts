@@ -5,7 +5,8 @@ import path from 'node:path';
 import { JOURNAL_FILE, JournalWriter, parseJournal, readJournal, type RunConfig } from '../../src/evolve/journal.ts';
 import { foldJournal, pending } from '../../src/evolve/run-state.ts';
 import { getVariant, putVariant } from '../../src/evolve/store.ts';
-import { contentHash } from '../../src/evolve/modules.ts';
+import { contentHash, loadVariant } from '../../src/evolve/modules.ts';
+import { shippedBaseline } from '../../src/evolve/loop.ts';
 import { baseline } from './fixtures/loop-evaluator.ts';
 
 const config: RunConfig = { dataset: 'siftsmall-5k', policy: 'autotune', stages: ['search'], budget: { evals: 5 }, seed: 3, spread: 0.05, patience: 4, evaluator: {} };
@@ -97,6 +98,19 @@ describe('variant store', () => {
     const back = getVariant(dir, s.hash);
     expect(back.variant.knobValues).toEqual(b.variant.knobValues);
     expect(back.files[0].content.equals(b.files[0].content)).toBe(true);
+  });
+
+  it("stores the shipped baselines as folders the evaluator loads, under the evaluator's own hash", async () => {
+    const dir = tmp();
+    for (const m of ['graph', 'search', 'refine'] as const) {
+      const b = await shippedBaseline(m);
+      const k = b.variant.manifest.knobs[0];
+      const tuned = { ...b.variant, knobValues: { ...b.variant.knobValues, [k.name]: k.max }, origin: 'autotune' };
+      for (const v of [b.variant, tuned]) {
+        const s = putVariant(dir, v, b.files);
+        expect(loadVariant(s.dir).hash).toBe(s.hash);
+      }
+    }
   });
 
   it('detects a stored variant whose content no longer matches its address', async () => {

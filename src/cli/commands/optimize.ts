@@ -6,12 +6,11 @@ import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { UserError } from '../../errors.ts';
 import { MODULE_NAMES, type ModuleName } from '../../evolve/contract.ts';
-import { newRunId, resumeRun, startRun, type BaselineSource, type Evaluator, type LoopDeps, type LoopEvent } from '../../evolve/loop.ts';
+import { newRunId, resumeRun, shippedBaseline, startRun, type BaselineSource, type Evaluator, type LoopDeps, type LoopEvent } from '../../evolve/loop.ts';
 import type { RunConfig } from '../../evolve/journal.ts';
 import { loadRun, renderSummary } from '../../evolve/runs.ts';
 import { loadLlmConfig } from '../../evolve/llm/config.ts';
 import { configOfRun, llmProposer, llmSettings } from '../../evolve/llm/loop-policy.ts';
-import { loadBaseline } from '../../evolve/modules.ts';
 import { globals, positiveInt, print, type GlobalOptions } from '../context.ts';
 
 export const DEFAULT_DATASET = 'siftsmall-5k';
@@ -51,13 +50,7 @@ export function parseStages(text: string): ModuleName[] {
  * `baseline`; the loop tests use it for a GPU-free fixture), else the real evaluator of `crinn evaluate`.
  */
 async function loopDeps(evaluatorModule: string | undefined, g: GlobalOptions): Promise<Pick<LoopDeps, 'evaluate' | 'baseline'>> {
-  const shipped: BaselineSource = async (module) => {
-    const b = loadBaseline(module);
-    return {
-      variant: { manifest: { ...b.manifest, files: Object.keys(b.sources) }, knobValues: b.knobs, parents: [], origin: 'baseline' },
-      files: Object.entries(b.sources).map(([p, text]) => ({ path: p, content: Buffer.from(text) })),
-    };
-  };
+  const shipped = shippedBaseline;
   if (evaluatorModule) {
     if (!existsSync(evaluatorModule)) throw new UserError(`--evaluator: ${evaluatorModule} does not exist`);
     const m = (await import(pathToFileURL(path.resolve(evaluatorModule)).href)) as { evaluate?: Evaluator; baseline?: BaselineSource };
