@@ -23,7 +23,7 @@ import { loadDataset } from '../data/resolve.ts';
 import { buildIndex, type Index } from '../search/engine.ts';
 import { recallAtK } from '../bench/recall.ts';
 import { relativeReward, summarize, pointsInWindow, MIN_WINDOW_POINTS } from '../bench/reward.ts';
-import { runInterleavedSweeps, seededRng, type Measurement } from '../bench/sweep.ts';
+import { SweepPlanner, seededRng, shuffle, type Measurement } from '../bench/sweep.ts';
 import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxFailure } from './sandbox.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
 import type { Stage, Verdict } from './contract.ts';
@@ -261,50 +261,65 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
       }
     }
 
-    // ---- timing: both sweeps interleaved, one point each per round in a shuffled order.
+    // ---- timing: both sweeps planned by the bench's SweepPlanner; each round every system measures
+    // its next effort, interleaved rep by rep in a fresh random order, so load drift hits both alike.
     log(`${module}: timing sweeps (${o.reps} reps x ${o.queriesPerCall} fresh queries per point)`);
-    const measure = (sys: System) => async (effort: number): Promise<Measurement> => {
-      if (systems.some((s) => s.fail)) throw new Error('stopped: a system failed');
+    const planners = systems.map(() => new SweepPlanner(o.efforts, { maxPoints: o.maxPoints, minEffort: 1, maxEffort: 512, integer: true }));
+    type Acc = { sys: System; planner: SweepPlanner; effort: number; recall: number[]; qps: number[]; secs: number[]; perQuery: number[] };
+    const rep = async (a: Acc): Promise<void> => {
+      const { sys, effort } = a;
+      // Each system takes the next unseen batch; both walk the same sequence.
+      const b: QueryBatch = pool.batch(nextQuery + sys.cursor, o.queriesPerCall);
+      sys.cursor += o.queriesPerCall;
+      await call(sys, 'drain', null, 'timing', o.callMs);
+      const s = await call<{ ids: unknown }>(sys, 'search', { queries: b.queries.data, dim: ds.base.dim, k, effort }, 'timing', o.callMs);
+      const d = await call(sys, 'drain', null, 'timing', o.callMs);
+      const ms = s.ms + d.ms;
+      const ids = checkIds(s.value?.ids, b.queries.n, k, n);
+      const rr = recallAtK({ ids, nq: b.queries.n, k }, ds.base, b.queries, ds.metric, b.kth, k);
+      a.recall.push(rr.recall);
+      a.perQuery.push(...rr.perQuery);
+      a.qps.push(b.queries.n / (ms / 1000));
+      a.secs.push(ms / 1000);
+    };
+    const finish = (a: Acc): Measurement => {
+      const { sys, effort, recall, qps, perQuery } = a;
+      sys.reps.set(effort, { recall, qps });
+      // Sampling noise of a rep's mean recall; a rep further than 4 sigma (+0.02) from the mean rejects the point.
+      const mean = recall.reduce((x, y) => x + y, 0) / recall.length;
+      const pm = perQuery.reduce((x, y) => x + y, 0) / perQuery.length;
+      const sd = Math.sqrt(perQuery.reduce((x, y) => x + (y - pm) ** 2, 0) / Math.max(1, perQuery.length - 1));
+      const tol = 0.02 + (4 * sd) / Math.sqrt(o.queriesPerCall);
+      if (recall.some((x) => Math.abs(x - mean) > tol)) sys.rejected.add(effort);
+      return { recall: mean, qps: median(qps), seconds: a.secs };
+    };
+    const guarded = async (sys: System, f: () => Promise<void>): Promise<boolean> => {
       try {
-        // Untimed: compiles this effort's kernel, warms it, and fingerprints the configuration.
-        sys.signature.set(effort, (await probeRecall(sys, effort, 'timing', o.compileMs)).sig);
-        const recall: number[] = [];
-        const qps: number[] = [];
-        const secs: number[] = [];
-        const perQuery: number[] = [];
-        for (let r = 0; r < o.reps; r++) {
-          // Each system takes the next unseen batch; both walk the same sequence.
-          const b: QueryBatch = pool.batch(nextQuery + sys.cursor, o.queriesPerCall);
-          sys.cursor += o.queriesPerCall;
-          await call(sys, 'drain', null, 'timing', o.callMs);
-          const s = await call<{ ids: unknown }>(sys, 'search', { queries: b.queries.data, dim: ds.base.dim, k, effort }, 'timing', o.callMs);
-          const d = await call(sys, 'drain', null, 'timing', o.callMs);
-          const ms = s.ms + d.ms;
-          const ids = checkIds(s.value?.ids, b.queries.n, k, n);
-          const rr = recallAtK({ ids, nq: b.queries.n, k }, ds.base, b.queries, ds.metric, b.kth, k);
-          recall.push(rr.recall);
-          perQuery.push(...rr.perQuery);
-          qps.push(b.queries.n / (ms / 1000));
-          secs.push(ms / 1000);
-        }
-        sys.reps.set(effort, { recall, qps });
-        // Sampling noise of a rep's mean recall; a rep further than 4 sigma (+0.02) from the mean rejects the point.
-        const mean = recall.reduce((a, b) => a + b, 0) / recall.length;
-        const pm = perQuery.reduce((a, b) => a + b, 0) / perQuery.length;
-        const sd = Math.sqrt(perQuery.reduce((a, b) => a + (b - pm) ** 2, 0) / Math.max(1, perQuery.length - 1));
-        const tol = 0.02 + (4 * sd) / Math.sqrt(o.queriesPerCall);
-        if (recall.some((x) => Math.abs(x - mean) > tol)) sys.rejected.add(effort);
-        return { recall: mean, qps: median(qps), seconds: secs };
+        await f();
+        return true;
       } catch (e) {
+        if (sys.name === 'baseline') throw new Error(`baseline ${module} failed ${e instanceof StageFail ? e.stage : 'timing'}: ${oneLine(e)}`);
         sys.fail = e instanceof StageFail ? e : new StageFail('timing', oneLine(e));
-        throw e;
+        return false;
       }
     };
-    await runInterleavedSweeps(
-      systems.map((s) => ({ name: s.name, measure: measure(s), efforts: o.efforts })),
-      { maxPoints: o.maxPoints, minEffort: 1, maxEffort: 512, integer: true },
-      rng,
-    );
+    sweep: for (;;) {
+      const round: Acc[] = [];
+      systems.forEach((sys, i) => {
+        const effort = planners[i].next();
+        if (effort !== null) round.push({ sys, planner: planners[i], effort, recall: [], qps: [], secs: [], perQuery: [] });
+      });
+      if (round.length === 0) break;
+      // Untimed: compiles this effort's kernel, warms it, and fingerprints the configuration.
+      for (const a of shuffle([...round], rng)) {
+        const ok = await guarded(a.sys, async () => { a.sys.signature.set(a.effort, (await probeRecall(a.sys, a.effort, 'timing', o.compileMs)).sig); });
+        if (!ok) break sweep;
+      }
+      for (let r = 0; r < o.reps; r++) {
+        for (const a of shuffle([...round], rng)) if (!(await guarded(a.sys, () => rep(a)))) break sweep;
+      }
+      for (const a of round) a.planner.record(a.effort, finish(a));
+    }
     if (baseline.fail) throw new Error(`baseline ${module} failed ${baseline.fail.stage}: ${baseline.fail.message}`);
     const curves = systems.map((s) => mergedCurve(s));
     if (variant.fail) return failedVerdict({ ...common, variantCurve: curves[1], baselineCurve: curves[0], seconds: seconds() }, variant.fail.stage, variant.fail.message);

@@ -83,6 +83,21 @@ describe('evaluateVariant', () => {
     expect(Math.abs(top(v.variantCurve) - top(v.baselineCurve))).toBeLessThan(0.05);
   }, LONG);
 
+  it.each(['graph', 'refine'] as const)('scores an unmodified %s variant ~1 against the baseline', async (module) => {
+    const dir = join(tmp, `plain-${module}`);
+    initVariant(module, dir);
+    const v = verdictSchema.parse(await evaluate(dir));
+    expect(v.status, v.reason).toBe('ok');
+    expect(v.module).toBe(module);
+    expect(v.reward!).toBeGreaterThan(SPREAD.lo);
+    expect(v.reward!).toBeLessThan(SPREAD.hi);
+    // Same code, same (seeded, single-thread) graph: identical recall at every shared effort.
+    for (const p of v.variantCurve) {
+      const b = v.baselineCurve.find((x) => x.effort === p.effort);
+      if (b) expect(Math.abs(p.recall - b.recall)).toBeLessThan(0.05);
+    }
+  }, LONG);
+
   it('a malformed variant.json fails at load', async () => {
     const dir = searchVariant();
     writeFileSync(join(dir, 'variant.json'), '{"manifest": {}}');
