@@ -8,7 +8,11 @@
  *  - scoring: every repetition's ids are checked (range, duplicates) and scored; a point whose reps
  *    disagree beyond sampling noise is rejected; points whose probe answers are identical (the same
  *    configuration, e.g. a variant that ignores the effort) are merged before the Pareto frontier;
- *  - reward: AUC(variant) / AUC(baseline) with src/bench/reward.ts, sweeps by src/bench/sweep.ts.
+ *  - order: each sweep round, both systems' reps alternate in a fresh random order;
+ *  - reward: AUC(variant) / AUC(baseline) with src/bench/reward.ts, efforts planned by
+ *    src/bench/sweep.ts's SweepPlanner (the same planner `crinn bench` uses).
+ * Stages and their timeouts: load (variant.json), compile (sandbox start + kernels built, compileMs),
+ * correctness (probe: ids valid, recall floor, correctnessMs), timing (callMs per call), reward.
  *
  *   const verdict = await evaluateVariant({ variantDir, dataset: 'siftsmall-5k' });
  */
