@@ -80,13 +80,18 @@ function readConfigFile(file: string): unknown {
 
 const drop = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
+/** The fields a config file sets (validated), without defaults filled in. */
+export function readLlmConfigFile(file: string): LlmConfigInput {
+  const fromFile = readConfigFile(file);
+  const parsedFile = llmConfigSchema.safeParse(fromFile);
+  if (!parsedFile.success) throw new UserError(issueLine(file, parsedFile.error));
+  return drop(fromFile as Record<string, unknown>) as LlmConfigInput;
+}
+
 export function loadLlmConfig(o: LoadOptions = {}): LlmConfig {
   const env = o.env ?? process.env;
   const where = o.file ?? 'LLM config';
-  const fromFile = o.file === undefined ? {} : readConfigFile(o.file);
-  const parsedFile = llmConfigSchema.safeParse(fromFile);
-  if (!parsedFile.success) throw new UserError(issueLine(where, parsedFile.error));
-  const fileFields = drop(fromFile as Record<string, unknown>);
+  const fileFields: Record<string, unknown> = o.file === undefined ? {} : readLlmConfigFile(o.file);
   const fromEnv = drop({ baseURL: env.OPENAI_BASE_URL || undefined, apiKey: env.OPENAI_API_KEY || undefined, model: env.CRINN_LLM_MODEL || undefined });
   // File over environment: a config file names one endpoint on purpose; overrides (flags) over both.
   const merged = { ...fromEnv, ...fileFields, ...drop(o.overrides ?? {}) };

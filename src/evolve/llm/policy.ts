@@ -38,6 +38,8 @@ export interface PolicyContext {
   seed: number;
   adapter?: AdapterView | string;
   memoryProfile?: string;
+  /** Verdicts of the whole run by variant hash, so groups of earlier stages settle too (default: this stage's history). */
+  verdicts?: Map<string, Verdict>;
 }
 
 export interface ProposedVariant {
@@ -110,14 +112,14 @@ export class LlmPolicy implements Policy {
    * whose variant has no verdict in ctx.history was lost (the run stopped before evaluating it):
    * it counts as failed so the group can close.
    */
-  settle(ctx: PolicyContext): TrajectoryRow[][] {
+  settle(ctx: Pick<PolicyContext, 'history' | 'verdicts' | 'module'>): TrajectoryRow[][] {
     const recs = this.#records();
     const done = new Set(recs.filter((r) => r.type === 'group-done').map((r) => (r as { group: string }).group));
-    const verdicts = new Map<string, Verdict>();
+    const verdicts = new Map<string, Verdict>(ctx.verdicts ?? []);
     for (const v of ctx.history) if (v.verdict && !verdicts.has(v.hash)) verdicts.set(v.hash, v.verdict);
     const out: TrajectoryRow[][] = [];
     for (const g of recs.filter((r): r is Extract<LedgerRecord, { type: 'group' }> => r.type === 'group')) {
-      if (done.has(g.group) || g.module !== ctx.module) continue;
+      if (done.has(g.group) || (ctx.verdicts === undefined && g.module !== ctx.module)) continue;
       const samples = recs.filter((r): r is Extract<LedgerRecord, { type: 'sample' }> => r.type === 'sample' && r.group === g.group).sort((a, b) => a.sample - b.sample);
       const rows = samples.map((s) => {
         const v = s.hash ? verdicts.get(s.hash) : undefined;
