@@ -22,6 +22,8 @@
  *   variant_hash string | null   the stored variant (RUN/store/<hash>), null when no variant was made
  *   repaired     boolean
  *   model, prompt_tokens, completion_tokens, time
+ * A sample whose variant was never evaluated (the loop cut the group to its evaluation budget, or
+ * the run stopped first) has no row: it has no reward, and 0 would teach the model something false.
  * The prompt / completion / reward columns are what TRL's trainers (GRPO, and reward-weighted SFT)
  * read from a `datasets` JSON-lines file: `load_dataset("json", data_files="trajectories.jsonl")`.
  */

@@ -108,9 +108,9 @@ export class LlmPolicy implements Policy {
   }
 
   /**
-   * Writes every open group whose samples all have an outcome to trajectories.jsonl. A sample
-   * whose variant has no verdict in ctx.history was lost (the run stopped before evaluating it):
-   * it counts as failed so the group can close.
+   * Writes every open group to trajectories.jsonl. A sample whose variant has no verdict was never
+   * evaluated (the loop cut the group to its evaluation budget, or the run stopped first): it is
+   * left out rather than scored, and the group's advantages are over the samples that were.
    */
   settle(ctx: Pick<PolicyContext, 'history' | 'verdicts' | 'module'>): TrajectoryRow[][] {
     const recs = this.#records();
@@ -121,11 +121,11 @@ export class LlmPolicy implements Policy {
     for (const g of recs.filter((r): r is Extract<LedgerRecord, { type: 'group' }> => r.type === 'group')) {
       if (done.has(g.group) || (ctx.verdicts === undefined && g.module !== ctx.module)) continue;
       const samples = recs.filter((r): r is Extract<LedgerRecord, { type: 'sample' }> => r.type === 'sample' && r.group === g.group).sort((a, b) => a.sample - b.sample);
-      const rows = samples.map((s) => {
+      const rows = samples.filter((s) => s.hash === null || verdicts.has(s.hash)).map((s) => {
         const v = s.hash ? verdicts.get(s.hash) : undefined;
         const failed = s.hash === null || !v || v.status !== 'ok' || typeof v.reward !== 'number';
-        const stage = s.hash === null ? s.stage : v ? v.stage : 'load';
-        const reason = s.hash === null ? s.reason : !v ? 'lost: the run stopped before this variant was evaluated' : v.status === 'ok' ? '' : v.reason;
+        const stage = s.hash === null ? s.stage : v!.stage;
+        const reason = s.hash === null ? s.reason : v!.status === 'ok' ? '' : v!.reason;
         return {
           prompt: [...g.prompt, ...s.turns], completion: [{ role: 'assistant' as const, content: s.completion }],
           reward: failed ? this.config.failureReward : (v!.reward as number), group_id: g.group, sample: s.sample, module: g.module,
