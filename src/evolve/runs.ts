@@ -73,6 +73,8 @@ export function renderSummary(st: RunState): string {
   ]);
   const t = totals(st);
   const final = [...summarizeStages(st)].reverse().find((s) => s.bestReward !== null);
+  // The first stage starts from the all-baseline pipeline: its reward is a self-vs-self measurement.
+  const self = summarizeStages(st)[0]?.startReward ?? null;
   return [
     formatTable(
       ['stage', 'evals', 'failed', 'start', 'best', 'gain', 'AUC base', 'AUC best', 'QPS@.95 base', 'QPS@.95 best', 'work@.95 base', 'work@.95 best', 'best variant', 'stop'],
@@ -82,7 +84,8 @@ export function renderSummary(st: RunState): string {
     '',
     `run ${st.runId}: ${t.evaluations} evaluations (${t.failures} failed${t.pending ? `, ${t.pending} in flight` : ''}) in ${st.activeSeconds.toFixed(0)} s; ` +
       `reward = AUC / baseline AUC measured interleaved; gains below the spread ${st.config.spread} are noise` +
-      (final ? `; overall ${num(final.bestReward)}x the baseline` : ''),
+      (final ? `; overall ${num(final.bestReward)}x the baseline` : '') +
+      (self !== null ? `\nbaseline vs itself (first stage's start): ${num(self)}; a |reward - 1| near or above the spread means the spread is set too low` : ''),
   ].join('\n');
 }
 

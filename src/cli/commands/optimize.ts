@@ -110,6 +110,19 @@ interface OptimizeOpts {
   patience: string;
   evaluator?: string;
   llmConfig?: string;
+  reps?: string;
+  queries?: string;
+}
+
+/** Evaluator settings journaled with the run (so a resume measures the same way). */
+function evaluatorOptions(o: { reps?: string; queries?: string }): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (o.reps !== undefined) {
+    out.reps = positiveInt(o.reps, '--reps');
+    if (out.reps < 3) throw new UserError(`--reps: at least 3 timed repetitions are required, got ${out.reps}`);
+  }
+  if (o.queries !== undefined) out.queriesPerCall = positiveInt(o.queries, '--queries');
+  return out;
 }
 
 function parseSpread(s: string): number {
@@ -131,6 +144,8 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--seed <n>', 'seed of the proposals and of the evaluator', '1')
     .option('--spread <x>', "the evaluator's self-vs-self reward spread: a stage stops once gains stay below it", String(DEFAULT_SPREAD))
     .option('--patience <n>', 'evaluations without a gain above the spread before a stage stops', '8')
+    .option('--reps <n>', 'evaluator: timed repetitions per sweep point (>= 3; default 3)')
+    .option('--queries <n>', 'evaluator: queries per timed call, each a fresh draw (default 100)')
     .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline()) instead of the real evaluator').hideHelp())
     .action(async (o: OptimizeOpts, cmd: Command) => {
       const g = globals(cmd);
@@ -147,7 +162,7 @@ export function registerOptimizeCommands(program: Command): void {
         seed: Number(o.seed),
         spread: parseSpread(o.spread),
         patience: positiveInt(o.patience, '--patience'),
-        evaluator: {},
+        evaluator: evaluatorOptions(o),
       };
       const runDir = o.runDir ?? path.join(runsRoot(), newRunId(config.dataset));
       if (existsSync(runDir) && readdirSync(runDir).length > 0) {
