@@ -17,8 +17,12 @@ import { loadDataset } from '../../src/data/resolve.ts';
 import type { Dataset } from '../../src/data/types.ts';
 
 const CACHE_HOST = fileURLToPath(new URL('./fixtures/variants/cache-host.ts', import.meta.url));
-/** Self-vs-self spread of the reward at these settings on this machine (see the report). */
-const SPREAD = { lo: 0.6, hi: 1.5 };
+/**
+ * Self-vs-self spread of the reward at these settings: 5 runs on a 2-core machine at load average
+ * ~15 (other benchmarks running) gave 0.57, 0.95, 1.05, 1.31, 1.62. Hacks must also show the
+ * structural effect they are caught by (merged points, lost recall, a failed stage), not only a low reward.
+ */
+const SPREAD = { lo: 0.5, hi: 2.0 };
 const LONG = 900_000;
 
 let tmp: string;
