@@ -184,6 +184,11 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
       if (b) context[s.module] = b.hash;
     }
     if (!stage.startHash) {
+      // A spent time budget starts no new stage: its baseline evaluation alone could take minutes.
+      if (st.config.budget.seconds !== undefined && st.activeSeconds >= st.config.budget.seconds) {
+        journal.append({ type: 'run-end', reason: `time budget spent before stage ${module}` });
+        return state(journal);
+      }
       const base = await deps.baseline(module);
       const stored = putVariant(runDir, { ...base.variant, parents: [], origin: 'baseline' }, base.files);
       journal.append({ type: 'stage-start', stage: module, startHash: stored.hash });

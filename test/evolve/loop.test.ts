@@ -146,3 +146,16 @@ describe('optimisation loop (fixture evaluator)', () => {
     }
   });
 });
+
+describe('optimisation loop: time budget', () => {
+  it('a spent time budget starts no further stage; the summary says so', async () => {
+    const slow: Evaluator = async (d, o) => {
+      await new Promise((r) => setTimeout(r, 700));
+      return evaluate(d, o);
+    };
+    const st = await startRun(tmp(), cfg({ budget: { seconds: 1 } }), { evaluate: slow, baseline });
+    expect(st.ended).toMatch(/^time budget spent before stage (search|refine)$/);
+    expect(st.stages[0].ended!.reason).toBe('time');
+    expect(st.stages[2].startHash).toBeUndefined();
+  });
+});
