@@ -17,7 +17,8 @@ import { saveIndex, type VectorStorage } from '../index/index-file.ts';
 import type { BuildParamsInput } from '../index/params.ts';
 import { MAX_ITOPK, effortParams } from '../search/params.ts';
 import { findChromium, launchChromium, type Chromium } from './browser-chromium.ts';
-import { servePage, type BrowserAdapter, type PageServer } from './browser-server.ts';
+import { readBundleFolder, servePage, type BrowserAdapter, type PageServer } from './browser-server.ts';
+import { buildParamsFor } from '../evolve/knob-params.ts';
 import { runBench, type BenchEvent } from './run.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult } from './schema.ts';
 import type { BenchSystem, SystemEnv } from './systems.ts';
@@ -72,7 +73,11 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
   let browser: Chromium | undefined;
   // Evaluations per query are the adapter-independent work, counted by the Node engine's CPU reference on the same index.
   let counter: AnnEngine | undefined;
-  const storage = o.storage ?? 'f16';
+  // An exported bundle says how its index was stored and built (search storageF16, graph knobs).
+  const modules = o.bundleDir ? ((JSON.parse(readBundleFolder(o.bundleDir).manifest) as { modules?: Record<string, { knobValues?: Record<string, number> }> }).modules ?? {}) : {};
+  const f16Knob = modules.search?.knobValues?.storageF16;
+  const storage = o.storage ?? (f16Knob === 0 ? 'f32' : 'f16');
+  const buildParams: BuildParamsInput = { ...(modules.graph?.knobValues ? buildParamsFor(modules.graph.knobValues) : {}), ...(o.build ?? {}) };
   const sys: BenchSystem & { adapter?: BrowserAdapter; chromiumPath: string } = {
     name: 'crinn',
     kind: 'gpu',
@@ -84,7 +89,7 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
     async build(ds: Dataset) {
       const ctx = await env.gpu();
       const t0 = performance.now();
-      const { index } = await buildIndex(ds.base, ds.metric, { ...(o.build ?? {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) }, { ctx, storage, quiet: true });
+      const { index } = await buildIndex(ds.base, ds.metric, { ...buildParams, ...(o.seed !== undefined ? { seed: o.seed } : {}) }, { ctx, storage, quiet: true });
       const seconds = (performance.now() - t0) / 1000;
       counter = new AnnEngine(ctx, index);
       const dir = mkdtempSync(join(tmpdir(), 'crinn-browser-'));

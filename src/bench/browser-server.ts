@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
 import { renderSearchPageHtml } from '../browser/page.ts';
 import { CSS } from './report-html.ts';
+import { BUNDLE_FORMAT, readBundle } from '../evolve/export.ts';
 
 const PKG_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHADER_DIR = join(PKG_ROOT, 'shaders');
@@ -85,6 +86,11 @@ export function readBundleFolder(dir: string): BundleFolder {
     m = JSON.parse(text);
   } catch {
     throw new UserError(`${file}: not valid JSON`);
+  }
+  // An exported bundle (kernels/README.md) is validated with its content hash by the exporter's reader.
+  if ((m as { format?: unknown })?.format === BUNDLE_FORMAT) {
+    const b = readBundle(dir);
+    return { name: b.name, dir, manifest: text };
   }
   const files = (m as { files?: unknown; kernels?: unknown })?.files ?? (m as { kernels?: unknown })?.kernels;
   const names = Array.isArray(files) ? files : files && typeof files === 'object' ? Object.values(files) : [];

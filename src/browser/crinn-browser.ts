@@ -13,13 +13,23 @@ import type { Kernel } from '../gpu/shader.ts';
 import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../index/index-format.ts';
 import { BeamSearchCore, type SearchKernelSources } from '../search/beam-core.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
+// Knob values -> search params, the same mapping the evaluator measured the bundle with.
+import { searchParamsFor } from '../evolve/knob-params.ts';
 
-/** A kernel bundle: WGSL files by name, host search parameters, and the manifest they came from. */
+/**
+ * A kernel bundle: WGSL files by path, host parameters, and the manifest they came from. An
+ * exported bundle (kernels/README.md, format crinn-kernel-bundle) carries per-module knob values;
+ * a plain one may carry search params directly.
+ */
 export interface Bundle {
   files: Record<string, string>;
   params?: Partial<SearchParams>;
+  /** Knob values by module ({ search: { searchWidth: 2, ... }, refine: { refineFactor: 3 } }). */
+  knobs?: Record<string, Record<string, number>>;
   manifest?: Record<string, unknown>;
 }
+
+type Modules = Record<string, { files?: unknown; knobValues?: Record<string, number> }>;
 
 /** Roles of the search kernels and the file names that fill them (by base name). */
 const ROLES: Record<keyof SearchKernelSources, string> = {
@@ -34,6 +44,7 @@ const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
 
 /** WGSL file names a manifest lists: `files` as an array or a {role: file} object, or `kernels`. */
 function manifestFiles(m: Record<string, unknown>): string[] {
+  if (m.modules && typeof m.modules === 'object') return Object.values(m.modules as Modules).flatMap((x) => (Array.isArray(x.files) ? x.files : [])).filter((x): x is string => typeof x === 'string');
   const f = m.files ?? m.kernels;
   if (Array.isArray(f)) return f.filter((x): x is string => typeof x === 'string');
   if (f && typeof f === 'object') return Object.values(f).filter((x): x is string => typeof x === 'string');
@@ -67,7 +78,9 @@ export async function loadBundle(base: string | URL, fetchFn: typeof fetch = fet
   const manifest = (await (await get('manifest.json')).json()) as Record<string, unknown>;
   const files: Record<string, string> = {};
   for (const f of manifestFiles(manifest).filter((x) => x.endsWith('.wgsl'))) files[f] = await (await get(f)).text();
-  return { files, params: manifestParams(manifest), manifest };
+  const knobs: Record<string, Record<string, number>> = {};
+  for (const [mod, x] of Object.entries((manifest.modules ?? {}) as Modules)) if (x.knobValues) knobs[mod] = x.knobValues;
+  return { files, params: manifestParams(manifest), ...(Object.keys(knobs).length ? { knobs } : {}), manifest };
 }
 
 /** The kernel sources of `bundle`, each missing role taken from `fallback` (the baseline bundle). */
@@ -147,11 +160,13 @@ export interface SearchResult {
 export class CrinnSearcher {
   readonly index: Index;
   readonly params: Partial<SearchParams>;
+  readonly knobs: Record<string, Record<string, number>>;
   private readonly core: BeamSearchCore;
 
-  constructor(device: GPUDevice, index: Index, sources: SearchKernelSources, params: Partial<SearchParams> = {}) {
+  constructor(device: GPUDevice, index: Index, sources: SearchKernelSources, params: Partial<SearchParams> = {}, knobs: Record<string, Record<string, number>> = {}) {
     this.index = index;
     this.params = params;
+    this.knobs = knobs;
     this.core = new BeamSearchCore(browserContext(device), index, sources, pipelineCache(device));
   }
 
@@ -163,8 +178,17 @@ export class CrinnSearcher {
     const dim = this.index.dim;
     const data = queries instanceof Float32Array ? queries : Float32Array.from(queries.flatMap((q) => Array.from(q)));
     if (data.length % dim !== 0) throw new Error(`queries: ${data.length} floats is not a multiple of the index's dimension ${dim}`);
-    const r = await this.core.search({ data, n: data.length / dim, dim }, k, { ...this.params, ...effortParams(effort, k), ...extra });
+    const r = await this.core.search({ data, n: data.length / dim, dim }, k, { ...this.paramsAt(effort, k), ...extra });
     return { ids: r.ids, distances: r.distances ?? new Float32Array(r.ids.length) };
+  }
+
+  /** Search params at one effort: the bundle's knobs mapped as the evaluator maps them, else its params. */
+  paramsAt(effort: number, k: number): Partial<SearchParams> {
+    const search = this.knobs.search;
+    const p = search ? searchParamsFor('search', search, effort, k) : { ...this.params, ...effortParams(effort, k) };
+    // A tuned refine module's factor applies where the index has an f32 rerank to do.
+    if (this.knobs.refine && this.index.storage === 'f16') p.refine = searchParamsFor('refine', this.knobs.refine, effort, k).refine;
+    return p;
   }
 
   destroy(): void {
@@ -178,5 +202,5 @@ export class CrinnSearcher {
  */
 export async function open(device: GPUDevice, indexBytes: ArrayBuffer | Uint8Array, bundle: Bundle, opts: { fallback?: Bundle; name?: string } = {}): Promise<CrinnSearcher> {
   const index = await parseIndex(indexBytes, opts.name);
-  return new CrinnSearcher(device, index, bundleSources(bundle, opts.fallback), bundle.params ?? {});
+  return new CrinnSearcher(device, index, bundleSources(bundle, opts.fallback), bundle.params ?? {}, bundle.knobs ?? {});
 }

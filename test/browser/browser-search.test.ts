@@ -17,7 +17,9 @@ import { buildIndex, loadIndex, saveIndex, type Index } from '../../src/search/e
 import { GpuSearcher } from '../../src/search/gpu-search.ts';
 import { effortParams, type SearchParams } from '../../src/search/params.ts';
 import { findChromium, launchChromium } from '../../src/bench/browser-chromium.ts';
-import { BASELINE_FILES, servePage, type PageRow } from '../../src/bench/browser-server.ts';
+import { servePage, type PageRow } from '../../src/bench/browser-server.ts';
+import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleContentHash, readBundle } from '../../src/evolve/export.ts';
+import { searchParamsFor } from '../../src/evolve/knob-params.ts';
 import { decodePng } from '../../scripts/check-report-screenshot.ts';
 import { openTestGpu } from '../gpu/helpers.ts';
 
@@ -109,21 +111,21 @@ async function runPage(bundleDir?: string): Promise<{ rows: PageRow[]; text: str
   }
 }
 
-async function nodeIds(params: Partial<SearchParams>, effort: number): Promise<Int32Array> {
+async function nodeIds(params: Partial<SearchParams>): Promise<Int32Array> {
   const s = new GpuSearcher(ctx, index);
   try {
-    return (await s.search(ds.queries, K, { ...params, ...effortParams(effort, K) })).ids;
+    return (await s.search(ds.queries, K, params)).ids;
   } finally {
     s.destroy();
   }
 }
 
 describe.skipIf(!chromium)(`browser loader in headless Chromium${REASON}`, () => {
-  async function check(bundleDir: string | undefined, params: Partial<SearchParams>, floors: number[]) {
+  async function check(bundleDir: string | undefined, params: (effort: number) => Partial<SearchParams>, floors: number[]) {
     const page = await runPage(bundleDir);
     expect(page.rows.map((r) => r.effort)).toEqual(EFFORTS);
     for (const [i, row] of page.rows.entries()) {
-      const ref = await nodeIds(params, row.effort);
+      const ref = await nodeIds(params(row.effort));
       // Same ids as Dawn up to equidistant swaps, hence the same recall.
       expect(mismatches(row.ids, ref)).toEqual([]);
       expect(row.recall).toBeCloseTo(overlapRecall(ref), 2);
@@ -154,16 +156,31 @@ describe.skipIf(!chromium)(`browser loader in headless Chromium${REASON}`, () =>
   }
 
   it('baseline bundle (shaders/): same ids and recall@10 as Dawn on siftsmall-5k', async () => {
-    const page = await check(undefined, {}, [0.85, 0.97]);
+    const page = await check(undefined, (effort) => effortParams(effort, K), [0.85, 0.97]);
     expect(page.adapter).toMatch(/swiftshader|google/);
   }, 300_000);
 
-  it('an exported-style bundle (manifest.json + WGSL + host params) is used: searchWidth 2 matches Dawn with searchWidth 2', async () => {
+  it('an exported bundle (kernels/README.md format: modules, knob values, content hash) runs with its knobs: same ids as Dawn with the evaluator\'s mapping', async () => {
     const b = join(dir, 'bundle');
-    mkdirSync(b, { recursive: true });
-    for (const f of BASELINE_FILES) copyFileSync(join(repo, 'shaders', f), join(b, f));
-    writeFileSync(join(b, 'manifest.json'), JSON.stringify({ name: 'test-export', files: BASELINE_FILES, params: { search: { searchWidth: 2, itopk: 999 } } }));
-    await check(b, { searchWidth: 2 }, [0.9, 0.97]);
+    mkdirSync(join(b, 'search'), { recursive: true });
+    const files = ['beam_search.wgsl', 'base_f32.wgsl', 'base_f16.wgsl'].map((f) => {
+      copyFileSync(join(repo, 'shaders', f), join(b, 'search', f));
+      return `search/${f}`;
+    });
+    const knobs = { searchWidth: 2, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 16, iterationSlack: 16, storageF16: 1 };
+    writeFileSync(join(b, 'params.json'), JSON.stringify({ search: knobs }));
+    const searchManifest = JSON.parse(readFileSync(join(repo, 'kernels/baseline/search/manifest.json'), 'utf8'));
+    const manifest = {
+      format: BUNDLE_FORMAT, version: BUNDLE_VERSION, name: 'test-export', createdAt: new Date().toISOString(),
+      run: { id: 'test', policy: 'autotune', seed: 1, stages: ['search'], evaluations: 1 },
+      adapter: { name: 'llvmpipe' }, dataset: { name: 'siftsmall-5k', fingerprint: null },
+      reward: 1, auc: 1, baselineAuc: 1, qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null, curve: [], baselineCurve: [],
+      modules: { search: { hash: 'x', origin: 'autotune', files, knobValues: knobs, reward: 1, curve: [], lineage: [], manifest: searchManifest } },
+      params: 'params.json', contentHash: bundleContentHash(b),
+    };
+    writeFileSync(join(b, 'manifest.json'), JSON.stringify(manifest));
+    expect(readBundle(b).name).toBe('test-export');
+    await check(b, (effort) => searchParamsFor('search', knobs, effort, K), [0.9, 0.97]);
   }, 300_000);
 });
 

@@ -8,7 +8,9 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleSources, manifestParams, parseIndex } from '../../src/browser/crinn-browser.ts';
+import { bundleSources, CrinnSearcher, loadBundle, manifestParams, parseIndex } from '../../src/browser/crinn-browser.ts';
+import { searchParamsFor } from '../../src/evolve/knob-params.ts';
+import { effortParams } from '../../src/search/params.ts';
 import { loadIndex, saveIndex } from '../../src/index/index-file.ts';
 import { buildEntryLayer } from '../../src/index/entry-layer.ts';
 import { randomSet } from '../gpu/helpers.ts';
@@ -76,5 +78,26 @@ describe('browser loader', () => {
     expect(s).toEqual({ beam: 'B2', baseF32: 'F32', baseF16: 'F16', refine: 'R', topk: 'T' });
     expect(() => bundleSources({ files: {} })).toThrow('bundle: no beam_search.wgsl');
     expect(manifestParams({ params: { search: { searchWidth: 2, itopk: 99, bogus: 1 } }, knobValues: { hashBits: 10 } })).toEqual({ searchWidth: 2, hashBits: 10 });
+  });
+
+  it('an exported bundle (modules with files and knob values) loads by fetch and maps knobs as the evaluator does', async () => {
+    const served: Record<string, string> = {
+      'manifest.json': JSON.stringify({ format: 'crinn-kernel-bundle', modules: { search: { files: ['search/beam_search.wgsl', 'search/base_f16.wgsl'], knobValues: { searchWidth: 2, iterationSlack: 8 } }, refine: { files: ['refine/refine.wgsl'], knobValues: { refineFactor: 3 } } }, params: 'params.json' }),
+      'search/beam_search.wgsl': 'BEAM', 'search/base_f16.wgsl': 'F16', 'refine/refine.wgsl': 'REF',
+    };
+    const fetched: string[] = [];
+    const fake = (async (url: URL) => {
+      const rel = url.pathname.replace(/^\/b\//, '');
+      fetched.push(rel);
+      return rel in served ? new Response(served[rel]) : new Response('', { status: 404 });
+    }) as unknown as typeof fetch;
+    const b = await loadBundle('http://h/b/', fake);
+    expect(fetched.sort()).toEqual(['manifest.json', 'refine/refine.wgsl', 'search/base_f16.wgsl', 'search/beam_search.wgsl']);
+    expect(b.knobs).toEqual({ search: { searchWidth: 2, iterationSlack: 8 }, refine: { refineFactor: 3 } });
+    // paramsAt without a device: the mapping only reads the index's storage.
+    const at = CrinnSearcher.prototype.paramsAt;
+    const self = (storage: string, knobs: object) => ({ index: { storage }, knobs, params: {} });
+    expect(at.call(self('f16', b.knobs!) as never, 32, 10)).toEqual({ ...searchParamsFor('search', b.knobs!.search, 32, 10), refine: 30 });
+    expect(at.call(self('f32', {}) as never, 4, 10)).toEqual(effortParams(4, 10));
   });
 });
