@@ -244,7 +244,6 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
       const parent = bestOf(stage)?.hash ?? stage.startHash!;
       const stored = putVariant(runDir, { ...start.variant, knobValues: x, parents: [parent], origin: st.config.policy }, start.files);
       journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: [parent], origin: st.config.policy, knobValues: x, context });
-      deps.onEvent?.({ type: 'evaluating', stage: module, hash: stored.hash, origin: st.config.policy, knobValues: x });
       st = state(journal);
       stage = st.stages[idx];
     }

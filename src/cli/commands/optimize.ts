@@ -71,6 +71,11 @@ export function loopProgress(quiet: boolean | undefined, budgetEvals: number | u
       onEvent(ev) {
         if (ev.type === 'resumed') stream.write(`resume: ${ev.evaluations} evaluations kept, ${ev.pending} in flight to redo${ev.dropped ? ', torn last journal line dropped' : ''}\n`);
         else if (ev.type === 'stage-start') stream.write(`stage ${ev.stage}${ev.budget ? ` (up to ${ev.budget} evaluations)` : ''}\n`);
+        else if (ev.type === 'evaluating') {
+          // Evaluations take minutes on a software adapter: say what is being measured meanwhile.
+          const knobs = Object.entries(ev.knobValues).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(3)}`).join(' ');
+          stream.write(`    evaluating ${ev.hash.slice(0, 12)} (${ev.origin}${knobs ? `: ${knobs}` : ''})\n`);
+        }
         else if (ev.type === 'verdict') {
           const v = ev.verdict;
           stream.write(`[${ev.done}] ${ev.stage} ${ev.hash.slice(0, 12)}: ${v.status === 'ok' ? `reward ${fmt(v.reward)}` : `failed at ${v.stage}: ${v.reason.slice(0, 120)}`} | best ${fmt(ev.best)} | failures ${ev.failures}\n`);
