@@ -62,3 +62,13 @@ describe('crinn optimize: options', () => {
     expect(crinn('runs', 'list', '--dir', dir).stdout.trim()).toBe('no runs');
   });
 });
+
+describe('crinn optimize: dataset', () => {
+  it('an unknown dataset fails before the run folder exists', () => {
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'crinn-cli-')), 'run');
+    const r = crinn('optimize', '--dataset', 'nosuch-set', '--run-dir', dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^crinn: unknown dataset 'nosuch-set'/);
+    expect(existsSync(dir)).toBe(false);
+  });
+});

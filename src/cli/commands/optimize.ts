@@ -12,6 +12,7 @@ import { loadRun, renderSummary } from '../../evolve/runs.ts';
 import { loadLlmConfig } from '../../evolve/llm/config.ts';
 import { configOfRun, llmProposer, llmSettings } from '../../evolve/llm/loop-policy.ts';
 import { globals, positiveInt, print, type GlobalOptions } from '../context.ts';
+import { loadDataset } from '../../data/resolve.ts';
 
 export const DEFAULT_DATASET = 'siftsmall-5k';
 export const DEFAULT_BUDGET = '5m';
@@ -173,6 +174,8 @@ export function registerOptimizeCommands(program: Command): void {
       if (existsSync(runDir) && readdirSync(runDir).length > 0) {
         throw new UserError(`--run-dir: ${runDir} is not empty${existsSync(path.join(runDir, 'journal.jsonl')) ? `; continue it with \`crinn resume ${runDir}\`` : ''}`);
       }
+      // A dataset that does not load fails here, before the run folder exists.
+      if (!o.evaluator) await loadDataset(config.dataset, { dataDir: g.dataDir });
       const deps = await loopDeps(o.evaluator, g);
       const proposer = llm ? llmProposer(runDir, llm) : undefined;
       if (!g.quiet) process.stderr.write(`run folder: ${runDir}\n`);
