@@ -30,7 +30,7 @@ import { relativeReward, summarize, pointsInWindow, MIN_WINDOW_POINTS } from '..
 import { SweepPlanner, seededRng, shuffle, type Measurement } from '../bench/sweep.ts';
 import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxFailure } from './sandbox.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
-import type { Stage, Verdict } from './contract.ts';
+import type { ModuleName, Stage, Verdict } from './contract.ts';
 import { REPO_ROOT, loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
 import { buildParamsFor } from './knob-params.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
@@ -66,6 +66,11 @@ export interface EvaluateOptions {
   seed?: number;
   /** A reward above this is re-measured once and the lower one kept (the loop passes 3 x best so far). */
   remeasureAbove?: number;
+  /**
+   * Best variants of earlier stages (module -> variant folder). Contract 1 applies `graph` (its knobs
+   * build the index both sides search when evaluating search or refine); the others are ignored.
+   */
+  context?: Partial<Record<ModuleName, string>>;
   /** Test hook: the variant child's entry module (default eval-child.ts). */
   childEntry?: string;
   allowNetwork?: boolean;
@@ -102,11 +107,11 @@ interface System {
 // Built once per dataset per process: the loop evaluates many variants on the same data.
 const indexCache = new Map<string, Promise<Index>>();
 
-function baselineIndex(ds: Dataset): Promise<Index> {
-  const key = `${ds.name}|${ds.source}|${ds.base.n}x${ds.base.dim}|${ds.metric}`;
+function sharedIndex(ds: Dataset, graphKnobs: Record<string, number>): Promise<Index> {
+  const key = `${ds.name}|${ds.source}|${ds.base.n}x${ds.base.dim}|${ds.metric}|${JSON.stringify(graphKnobs)}`;
   let p = indexCache.get(key);
   if (!p) {
-    p = buildIndex(ds.base, ds.metric, buildParamsFor(loadBaseline('graph').knobs), { quiet: true }).then((r) => r.index);
+    p = buildIndex(ds.base, ds.metric, buildParamsFor(graphKnobs), { quiet: true }).then((r) => r.index);
     indexCache.set(key, p);
     p.catch(() => indexCache.delete(key));
   }
@@ -210,7 +215,8 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
 
   try {
     // ---- compile: start both children (baseline first or second at random) and build their searchers.
-    const index = module === 'graph' ? undefined : await baselineIndex(ds);
+    const graphKnobs = opts.context?.graph && module !== 'graph' ? loadVariant(opts.context.graph).knobs : loadBaseline('graph').knobs;
+    const index = module === 'graph' ? undefined : await sharedIndex(ds, graphKnobs);
     log(`${module}: starting the baseline and the variant in sandboxes`);
     const open = async (sys: System): Promise<void> => {
       const entry = sys.name === 'variant' && opts.childEntry ? opts.childEntry : EVAL_CHILD;
