@@ -24,14 +24,17 @@ export interface OpenPayload {
   /** graph: the base vectors to build from. */
   build?: { vectors: Float32Array; n: number; dim: number; metric: Metric };
   adapter?: { adapter?: string; backend?: string };
+  /** refine: the search stage's best (sources and knobs) to search with instead of the baseline. */
+  searchContext?: { sources: Record<string, string>; knobs: Knobs };
 }
 
 let ctx: GpuContext | undefined;
 let searcher: GpuSearcher | undefined;
-let state: { module: ModuleName; knobs: Knobs; dim: number } | undefined;
+let state: { module: ModuleName; knobs: Knobs; dim: number; searchKnobs?: Knobs } | undefined;
 
-function sourcesFor(module: ModuleName, files: Record<string, string>): SearchKernelSources {
+function sourcesFor(module: ModuleName, files: Record<string, string>, searchContext?: OpenPayload['searchContext']): SearchKernelSources {
   const s = defaultSearchSources();
+  if (module === 'refine' && searchContext) Object.assign(s, sourcesFor('search', searchContext.sources), { refine: s.refine });
   if (module === 'search') {
     s.beam = files['beam_search.wgsl'] ?? s.beam;
     s.baseF32 = files['base_f32.wgsl'] ?? s.baseF32;
@@ -56,15 +59,15 @@ export const ops = {
     }
     const buildSeconds = (performance.now() - t0) / 1000;
     if (usesF16(p.module, p.knobs)) index = { ...index, storage: 'f16', vectors: f16ToF32Array(f32ToF16Array(index.vectors)) };
-    searcher = new GpuSearcher(ctx, index, sourcesFor(p.module, p.sources));
-    state = { module: p.module, knobs: p.knobs, dim: index.dim };
+    searcher = new GpuSearcher(ctx, index, sourcesFor(p.module, p.sources, p.searchContext));
+    state = { module: p.module, knobs: p.knobs, dim: index.dim, searchKnobs: p.searchContext?.knobs };
     // Compile now (stage 'compile'), without running anything: the kernel every effort <= k shares.
-    const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, p.k, p.k));
+    const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, p.k, p.k, p.searchContext?.knobs));
     await kernelPipeline(ctx, searcher.beamKernel(rp));
     if (index.storage === 'f16' && rp.refine > 0) {
       const f16 = true;
       const dim4 = Math.ceil(index.dim / 4) + (f16 ? Math.ceil(index.dim / 4) % 2 : 0);
-      await kernelPipeline(ctx, { name: 'refine', cacheKey: 'f32', source: sourcesFor(p.module, p.sources).refine, constants: { WG: 64, D4: dim4, METRIC: { l2: 0, ip: 1, angular: 2 }[index.metric] } });
+      await kernelPipeline(ctx, { name: 'refine', cacheKey: 'f32', source: sourcesFor(p.module, p.sources, p.searchContext).refine, constants: { WG: 64, D4: dim4, METRIC: { l2: 0, ip: 1, angular: 2 }[index.metric] } });
     }
     return { adapter: ctx.adapter.name, buildSeconds };
   },
@@ -72,7 +75,7 @@ export const ops = {
   async search(p: { queries: Float32Array; dim: number; k: number; effort: number }) {
     if (!searcher || !state) throw new Error('open first');
     const n = p.queries.length / p.dim;
-    const r = await searcher.search({ data: p.queries, n, dim: p.dim }, p.k, searchParamsFor(state.module, state.knobs, p.effort, p.k));
+    const r = await searcher.search({ data: p.queries, n, dim: p.dim }, p.k, searchParamsFor(state.module, state.knobs, p.effort, p.k, state.searchKnobs));
     return { ids: r.ids };
   },
 

@@ -67,8 +67,9 @@ export interface EvaluateOptions {
   /** A reward above this is re-measured once and the lower one kept (the loop passes 3 x best so far). */
   remeasureAbove?: number;
   /**
-   * Best variants of earlier stages (module -> variant folder). Contract 1 applies `graph` (its knobs
-   * build the index both sides search when evaluating search or refine); the others are ignored.
+   * Best variants of earlier stages (module -> variant folder), applied to both sides: `graph` (its
+   * knobs build the index searched when evaluating search or refine) and `search` (its kernels and
+   * knobs search when evaluating refine). So the reward is the module's own gain on that pipeline.
    */
   context?: Partial<Record<ModuleName, string>>;
   /** Test hook: the variant child's entry module (default eval-child.ts). */
@@ -217,6 +218,7 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
     // ---- compile: start both children (baseline first or second at random) and build their searchers.
     const graphKnobs = opts.context?.graph && module !== 'graph' ? loadVariant(opts.context.graph).knobs : loadBaseline('graph').knobs;
     const index = module === 'graph' ? undefined : await sharedIndex(ds, graphKnobs);
+    const searchCtx = opts.context?.search && module === 'refine' ? loadVariant(opts.context.search) : undefined;
     log(`${module}: starting the baseline and the variant in sandboxes`);
     const open = async (sys: System): Promise<void> => {
       const entry = sys.name === 'variant' && opts.childEntry ? opts.childEntry : EVAL_CHILD;
@@ -237,6 +239,7 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
       }
       const payload: OpenPayload = {
         module, sources: sys.mod.sources, knobs: sys.mod.knobs, k, adapter: opts.adapter,
+        ...(searchCtx ? { searchContext: { sources: searchCtx.sources, knobs: searchCtx.knobs } } : {}),
         ...(index ? { index } : { build: { vectors: ds.base.data, n, dim: ds.base.dim, metric: ds.metric } }),
       };
       const r = await call<{ adapter: string }>(sys, 'open', payload, 'compile', o.compileMs);

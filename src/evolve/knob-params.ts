@@ -16,9 +16,12 @@ export function usesF16(module: ModuleName, knobs: Knobs): boolean {
   return module === 'refine' || (module === 'search' && knobs.storageF16 === 1);
 }
 
-/** Search params at one effort. Knobs of another module are ignored (their defaults apply). */
-export function searchParamsFor(module: ModuleName, knobs: Knobs, effort: number, k: number): Partial<SearchParams> {
-  const s = module === 'search' ? { ...SEARCH_DEFAULTS, ...knobs } : SEARCH_DEFAULTS;
+/**
+ * Search params at one effort. Knobs of another module are ignored (their defaults apply), except
+ * `searchKnobs`: the search stage's best, which a refine evaluation searches with.
+ */
+export function searchParamsFor(module: ModuleName, knobs: Knobs, effort: number, k: number, searchKnobs?: Knobs): Partial<SearchParams> {
+  const s = module === 'search' ? { ...SEARCH_DEFAULTS, ...knobs } : { ...SEARCH_DEFAULTS, ...(searchKnobs ?? {}) };
   const e = effortParams(effort, k);
   const p: Partial<SearchParams> = { ...e, searchWidth: s.searchWidth, teamSize: s.teamSize, workgroupSize: s.workgroupSize, numSeeds: s.numSeeds, entryBeam: s.entryBeam };
   const f16 = usesF16(module, knobs);

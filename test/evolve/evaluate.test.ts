@@ -102,6 +102,18 @@ describe('evaluateVariant', () => {
     }
   }, LONG);
 
+  it('context: a refine evaluation searches with the search stage\'s best, on both sides', async () => {
+    const refine = join(tmp, 'ctx-refine');
+    initVariant('refine', refine);
+    // A search "best" that does not compile: both children use it, so whichever side opens first
+    // (random order) fails on it: the variant with a compile verdict, the baseline with an internal error.
+    const broken = searchVariant([['let lane = lid % TEAM;', 'let lane = lid % TEAM_MISSING;']]);
+    for (const seed of [1, 2, 3, 4]) {
+      const r = await evaluate(refine, { context: { search: broken }, seed }).then((v) => `${v.stage}: ${v.reason}`, (e: Error) => e.message);
+      expect(r).toMatch(/^(compile: |baseline refine failed to compile: ).*beam_search.*TEAM_MISSING/);
+    }
+  }, LONG);
+
   it('a malformed variant.json fails at load', async () => {
     const dir = searchVariant();
     writeFileSync(join(dir, 'variant.json'), '{"manifest": {}}');
