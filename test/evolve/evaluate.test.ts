@@ -183,9 +183,9 @@ describe('reward hacks score no better than the baseline', () => {
   }, LONG);
 
   it('a host that caches results by query content gets no hits', async () => {
-    // Its only hits are the untimed probe, repeated at every effort: the cached probe answers make
-    // its efforts look like one configuration, so they merge (which only costs it).
+    // Checked by planting: with the same batch reused for every rep, this variant scores far above 2.
     const v = noBetter(await evaluate(searchVariant(), { childEntry: CACHE_HOST }));
     expect(v.status, v.reason).toBe('ok');
+    expect(v.reward!).toBeGreaterThan(SPREAD.lo);
   }, LONG);
 });
