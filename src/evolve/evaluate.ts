@@ -48,9 +48,9 @@ export interface EvaluateOptions {
   dataDir?: string;
   adapter?: { adapter?: string; backend?: string };
   k?: number;
-  /** Queries per timed call (each a fresh draw). Default 100. */
+  /** Queries per timed call (each a fresh draw). Default 200. */
   queriesPerCall?: number;
-  /** Timed repetitions per sweep point. Default 3. */
+  /** Timed repetitions per sweep point. Default 5 (3 gave a self-vs-self spread of 0.57-1.62 on a loaded 2-core machine). */
   reps?: number;
   /** Initial sweep efforts (refined by the planner). */
   efforts?: number[];
@@ -80,7 +80,7 @@ export interface EvaluateOptions {
 }
 
 const DEFAULTS = {
-  k: 10, queriesPerCall: 100, reps: 3, efforts: [2, 4, 6, 8, 10, 16, 32], maxPoints: 10, probeQueries: 32,
+  k: 10, queriesPerCall: 200, reps: 5, efforts: [2, 4, 6, 8, 10, 16, 32], maxPoints: 10, probeQueries: 32,
   probeEffort: 32, recallFloor: 0.7, compileMs: 180_000, correctnessMs: 120_000, callMs: 60_000,
 };
 

@@ -33,8 +33,8 @@ export function registerEvaluateCommand(program: Command): void {
     .requiredOption('--variant <dir>', "variant folder (see 'crinn variant init')")
     .option('--dataset <name|path>', 'dataset name or path', 'siftsmall-5k')
     .option('--json <file>', 'also write the verdict as JSON')
-    .option('--queries <n>', 'fresh queries per timed call', '100')
-    .option('--reps <n>', 'timed repetitions per point', '3')
+    .option('--queries <n>', 'fresh queries per timed call', '200')
+    .option('--reps <n>', 'timed repetitions per point', '5')
     .option('--seed <n>', 'seed of query draws and measurement order (default random)')
     .action(async (o: { variant: string; dataset: string; json?: string; queries: string; reps: string; seed?: string }, cmd: Command) => {
       const g = globals(cmd);
