@@ -48,6 +48,13 @@ function mix(...xs: number[]): number {
 }
 
 const isLog = (k: Knob) => k.scale === 'log' && k.min > 0;
+const isPow2 = (x: number) => Number.isInteger(x) && x > 0 && (x & (x - 1)) === 0;
+/**
+ * An integer log-scale knob whose min, default and max are all powers of two (team size,
+ * workgroup size, seeds) takes powers of two only: the kernels' divisibility rules (teamSize must
+ * divide workgroupSize) then hold for almost every proposal instead of failing most of them.
+ */
+export const powerOfTwoKnob = (k: Knob) => k.integer && isLog(k) && isPow2(k.min) && isPow2(k.max) && isPow2(k.default);
 
 export function toUnit(k: Knob, v: number): number {
   if (k.max === k.min) return 0.5;
@@ -58,7 +65,8 @@ export function toUnit(k: Knob, v: number): number {
 export function fromUnit(k: Knob, u: number): number {
   const c = Math.min(1, Math.max(0, u));
   let v = isLog(k) ? Math.exp(Math.log(k.min) + c * (Math.log(k.max) - Math.log(k.min))) : k.min + c * (k.max - k.min);
-  if (k.integer) v = Math.round(v);
+  if (powerOfTwoKnob(k)) v = 2 ** Math.round(Math.log2(v));
+  else if (k.integer) v = Math.round(v);
   return Math.min(k.max, Math.max(k.min, v));
 }
 

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Knob } from '../../src/evolve/contract.ts';
-import { converged, fromUnit, latinHypercube, proposeNext, proposeRandom, rng, toUnit, type Observation } from '../../src/evolve/autotune.ts';
+import { converged, fromUnit, powerOfTwoKnob, latinHypercube, proposeNext, proposeRandom, rng, toUnit, type Observation } from '../../src/evolve/autotune.ts';
 
 const knobs: Knob[] = [
-  { name: 'degree', min: 8, max: 64, default: 32, scale: 'log', integer: true, doc: '' },
+  { name: 'degree', min: 8, max: 64, default: 24, scale: 'log', integer: true, doc: '' },
   { name: 'width', min: 1, max: 8, default: 1, scale: 'linear', integer: true, doc: '' },
   { name: 'slack', min: 0, max: 256, default: 32, scale: 'linear', integer: true, doc: '' },
   { name: 'alpha', min: 1, max: 1.6, default: 1.2, scale: 'linear', integer: false, doc: '' },
-  { name: 'seeds', min: 1, max: 64, default: 16, scale: 'log', integer: true, doc: '' },
+  { name: 'seeds', min: 1, max: 64, default: 12, scale: 'log', integer: true, doc: '' },
 ];
 const opt = { degree: 0.7, width: 0.45, slack: 0.2, alpha: 0.8, seeds: 0.3 } as Record<string, number>;
 
@@ -72,6 +72,25 @@ describe('autotune', () => {
       expect(h.some((o) => o.knobValues.w === x.w)).toBe(false);
       h.push({ knobValues: x, reward: x.w });
     }
+  });
+
+  it('power-of-two knob tables (team and workgroup sizes) get powers of two, so divisibility mostly holds', () => {
+    const pk: Knob[] = [
+      { name: 'teamSize', min: 4, max: 64, default: 32, scale: 'log', integer: true, doc: '' },
+      { name: 'workgroupSize', min: 32, max: 256, default: 64, scale: 'log', integer: true, doc: '' },
+    ];
+    expect(pk.every(powerOfTwoKnob)).toBe(true);
+    expect(powerOfTwoKnob(knobs[0])).toBe(false); // default 24: any integer
+    const h: Observation[] = [];
+    let divides = 0;
+    for (let i = 0; i < 16; i++) {
+      const x = proposeNext(pk, h, { seed: 11, index: i });
+      expect(Math.log2(x.teamSize) % 1).toBe(0);
+      expect(Math.log2(x.workgroupSize) % 1).toBe(0);
+      if (x.workgroupSize % x.teamSize === 0) divides++;
+      h.push({ knobValues: x, reward: x.workgroupSize % x.teamSize === 0 ? 1 + x.teamSize / 64 : null });
+    }
+    expect(divides).toBeGreaterThanOrEqual(14);
   });
 
   it('latin hypercube puts one point in each stratum of every knob', () => {
