@@ -110,12 +110,21 @@ function bandwidth(n: number): number {
   return Math.max(0.05, 0.25 * n ** -0.3);
 }
 
-/** The next knob values to evaluate. `history` are this stage's evaluated points (start included). */
-export function proposeNext(knobs: readonly Knob[], history: readonly Observation[], o: AutotuneOptions): Record<string, number> {
+/** How many distinct settings the knob table has (Infinity with any continuous knob). */
+export function gridSize(knobs: readonly Knob[]): number {
+  return knobs.reduce((n, k) => n * (!k.integer ? Infinity : powerOfTwoKnob(k) ? Math.log2(k.max / k.min) + 1 : Math.floor(k.max) - Math.ceil(k.min) + 1), 1);
+}
+
+/**
+ * The next knob values to evaluate, or null once every setting of a small integer table has been
+ * evaluated. `history` are this stage's evaluated points (start included).
+ */
+export function proposeNext(knobs: readonly Knob[], history: readonly Observation[], o: AutotuneOptions): Record<string, number> | null {
   const d = knobs.length;
-  if (d === 0) return {};
+  if (d === 0) return null;
   const initial = o.initial ?? Math.max(4, Math.min(8, d + 1));
   const seen = new Set(history.map((h) => key(knobs, h.knobValues)));
+  if (seen.size >= gridSize(knobs)) return null;
   const rand = rng(mix(o.seed, o.index, 0x9e3779b9));
   const asValues = (u: number[]) => Object.fromEntries(knobs.map((k, j) => [k.name, fromUnit(k, u[j])]));
 

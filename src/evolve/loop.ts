@@ -241,6 +241,7 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
       // 3. Propose, store, journal, and loop back to evaluate it.
       const history = done.map((p) => ({ knobValues: p.knobValues, reward: ok(p) ? p.verdict.reward : null }));
       const x = proposeNext(knobs, history, { seed: st.config.seed * 31 + idx, index: stage.proposals.length - 1 });
+      if (x === null) { reason = 'exhausted'; break; }
       const parent = bestOf(stage)?.hash ?? stage.startHash!;
       const stored = putVariant(runDir, { ...start.variant, knobValues: x, parents: [parent], origin: st.config.policy }, start.files);
       journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: [parent], origin: st.config.policy, knobValues: x, context });

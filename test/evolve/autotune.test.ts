@@ -22,7 +22,7 @@ function run(policy: 'tpe' | 'random', seed: number, budget: number): number {
   const noise = rng(seed * 7 + 1);
   const history: Observation[] = [];
   for (let i = 0; i < budget; i++) {
-    const x = policy === 'tpe' ? proposeNext(knobs, history, { seed, index: i }) : proposeRandom(knobs, { seed, index: i });
+    const x = policy === 'tpe' ? proposeNext(knobs, history, { seed, index: i })! : proposeRandom(knobs, { seed, index: i });
     history.push({ knobValues: x, reward: objective(x, noise) });
   }
   return Math.max(...history.map((h) => h.reward!));
@@ -44,7 +44,7 @@ describe('autotune', () => {
   it('is deterministic for a seed and history (a resumed run proposes the same)', () => {
     const h: Observation[] = [{ knobValues: { degree: 32, width: 1, slack: 32, alpha: 1.2, seeds: 16 }, reward: 1 }];
     for (let i = 0; i < 14; i++) {
-      const a = proposeNext(knobs, h, { seed: 5, index: i });
+      const a = proposeNext(knobs, h, { seed: 5, index: i })!;
       expect(proposeNext(knobs, h, { seed: 5, index: i })).toEqual(a);
       h.push({ knobValues: a, reward: i % 4 === 3 ? null : 0.5 + 0.03 * i });
     }
@@ -53,7 +53,7 @@ describe('autotune', () => {
   it('proposes only values inside the knob table (integers rounded, log ranges respected)', () => {
     const h: Observation[] = [];
     for (let i = 0; i < 25; i++) {
-      const x = proposeNext(knobs, h, { seed: 9, index: i });
+      const x = proposeNext(knobs, h, { seed: 9, index: i })!;
       for (const k of knobs) {
         expect(x[k.name]).toBeGreaterThanOrEqual(k.min);
         expect(x[k.name]).toBeLessThanOrEqual(k.max);
@@ -64,14 +64,15 @@ describe('autotune', () => {
     expect(fromUnit(knobs[0], 0.5)).toBe(Math.round(Math.sqrt(8 * 64)));
   });
 
-  it('never repeats an evaluated configuration on a small integer grid', () => {
+  it('never repeats an evaluated configuration on a small integer grid, and says when it is exhausted', () => {
     const tiny: Knob[] = [{ name: 'w', min: 1, max: 6, default: 1, scale: 'linear', integer: true, doc: '' }];
     const h: Observation[] = [];
     for (let i = 0; i < 6; i++) {
-      const x = proposeNext(tiny, h, { seed: 2, index: i });
+      const x = proposeNext(tiny, h, { seed: 2, index: i })!;
       expect(h.some((o) => o.knobValues.w === x.w)).toBe(false);
       h.push({ knobValues: x, reward: x.w });
     }
+    expect(proposeNext(tiny, h, { seed: 2, index: 6 })).toBeNull();
   });
 
   it('power-of-two knob tables (team and workgroup sizes) get powers of two, so divisibility mostly holds', () => {
@@ -84,7 +85,7 @@ describe('autotune', () => {
     const h: Observation[] = [];
     let divides = 0;
     for (let i = 0; i < 16; i++) {
-      const x = proposeNext(pk, h, { seed: 11, index: i });
+      const x = proposeNext(pk, h, { seed: 11, index: i })!;
       expect(Math.log2(x.teamSize) % 1).toBe(0);
       expect(Math.log2(x.workgroupSize) % 1).toBe(0);
       if (x.workgroupSize % x.teamSize === 0) divides++;

@@ -159,3 +159,19 @@ describe('optimisation loop: time budget', () => {
     expect(st.stages[2].startHash).toBeUndefined();
   });
 });
+
+describe('optimisation loop: small knob tables', () => {
+  it('a stage whose integer knob table is fully evaluated stops as exhausted, not by re-measuring', async () => {
+    // The refine fixture has one knob, rerank 0..64: with a 9-value table it is exhausted after 9.
+    const small = async (m: Parameters<typeof baseline>[0]) => {
+      const b = await baseline(m);
+      b.variant.manifest.knobs = [{ name: 'rerank', min: 0, max: 8, default: 0, scale: 'linear', integer: true, doc: '' }];
+      return b;
+    };
+    const st = await startRun(tmp(), cfg({ stages: ['refine'], budget: { evals: 30 } }), { evaluate, baseline: small });
+    expect(st.stages[0].ended!.reason).toBe('exhausted');
+    const values = st.stages[0].proposals.map((p) => p.knobValues.rerank);
+    expect(values).toHaveLength(9);
+    expect(new Set(values).size).toBe(9);
+  });
+});
