@@ -2,9 +2,9 @@
  * The loop's Evaluator backed by the real evaluator of `crinn evaluate` (src/evolve/evaluate.ts),
  * imported lazily so the loop and its fixture-evaluator tests load no GPU code.
  *
- * Contract 1's evaluator measures a variant against the all-baseline pipeline: it does not yet
- * run a search variant on the graph stage's best (EvaluateOptions.context is not passed on), so
- * each stage's gain is that module's own gain over the baseline.
+ * The earlier stages' best variants (EvaluateOptions.context) go to both sides of the evaluation,
+ * so a stage's reward is its module's own gain on the pipeline the earlier stages tuned, and the
+ * run's overall gain is the product of the stages' gains (runs.ts renderSummary).
  */
 import type { Evaluator } from './loop.ts';
 
@@ -14,8 +14,6 @@ export interface RealEvaluatorOptions {
   dataDir?: string;
   onProgress?: (line: string) => void;
 }
-
-export const REAL_EVALUATOR_COMPOSES_STAGES = false;
 
 export function realEvaluator(g: RealEvaluatorOptions): Evaluator {
   let mod: Promise<typeof import('./evaluate.ts')> | undefined;
@@ -28,6 +26,7 @@ export function realEvaluator(g: RealEvaluatorOptions): Evaluator {
       dataDir: g.dataDir,
       adapter: g.adapter !== undefined || g.backend !== undefined ? { adapter: g.adapter, backend: g.backend } : undefined,
       seed: o.seed,
+      context: o.context,
       // DESIGN.md: a reward above 3x the best so far is re-measured before it is believed.
       remeasureAbove: o.bestSoFar !== null && o.bestSoFar !== undefined ? 3 * o.bestSoFar : undefined,
       onProgress: g.onProgress,

@@ -37,8 +37,13 @@ export const bundleManifestSchema = z.object({
     limits: z.record(z.string(), z.number()).optional(),
   }),
   dataset: z.object({ name: z.string(), fingerprint: z.string().nullable() }),
-  /** Reward (AUC / baseline AUC, measured interleaved) and curves of the last stage's best variant. */
+  /**
+   * Reward (AUC / baseline AUC, measured interleaved) and curves of the last stage's best variant:
+   * its module's own gain on the pipeline the earlier stages tuned (their best ran on both sides).
+   */
   reward: z.number().nullable(),
+  /** Product of every exported module's reward: the whole pipeline's gain over the baselines. */
+  overallReward: z.number().nullable().optional(),
   auc: z.number().nullable(),
   baselineAuc: z.number().nullable(),
   qpsAt90: z.number().nullable(),
@@ -164,7 +169,7 @@ export function exportRun(runDir: string, o: ExportOptions): { dir: string; mani
       run: { id: st.runId, policy: st.config.policy, seed: st.config.seed, stages: st.config.stages, evaluations: st.stages.reduce((n, s) => n + s.proposals.filter((p) => p.verdict).length, 0) },
       adapter: o.adapter ?? { name: adapterName },
       dataset: { name: final.dataset || st.config.dataset, fingerprint: o.datasetFingerprint ?? null },
-      reward: final.reward, auc: final.variantAuc, baselineAuc: final.baselineAuc,
+      reward: final.reward, overallReward: Object.values(modules).reduce<number | null>((g, m) => (g === null || m!.reward === null ? null : g * m!.reward), 1), auc: final.variantAuc, baselineAuc: final.baselineAuc,
       qpsAt90: final.qpsAt90, qpsAt95: final.qpsAt95, qpsAt99: final.qpsAt99, evaluationsAt95: final.evaluationsAt95,
       curve: final.variantCurve, baselineCurve: final.baselineCurve,
       modules,

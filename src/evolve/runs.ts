@@ -72,7 +72,10 @@ export function renderSummary(st: RunState): string {
     s.bestHash ? s.bestHash.slice(0, 12) : '-', s.status,
   ]);
   const t = totals(st);
-  const final = [...summarizeStages(st)].reverse().find((s) => s.bestReward !== null);
+  // Each stage's reward is its module's own gain on the earlier stages' best (the evaluator runs
+  // that context on both sides), so the run's gain is their product.
+  const gains = summarizeStages(st).map((s) => s.bestReward).filter((r): r is number => r !== null);
+  const overall = gains.length ? gains.reduce((a, b) => a * b, 1) : null;
   // The first stage starts from the all-baseline pipeline: its reward is a self-vs-self measurement.
   const self = summarizeStages(st)[0]?.startReward ?? null;
   return [
@@ -84,7 +87,7 @@ export function renderSummary(st: RunState): string {
     '',
     `run ${st.runId}: ${t.evaluations} evaluations (${t.failures} failed${t.pending ? `, ${t.pending} in flight` : ''}) in ${st.activeSeconds.toFixed(0)} s; ` +
       `reward = AUC / baseline AUC measured interleaved; gains below the spread ${st.config.spread} are noise` +
-      (final ? `; overall ${num(final.bestReward)}x the baseline` : '') +
+      (overall !== null ? `; overall ${num(overall)}x the baseline (product of the stages' best rewards)` : '') +
       (self !== null ? `\nbaseline vs itself (first stage's start): ${num(self)}; a |reward - 1| near or above the spread means the spread is set too low` : ''),
   ].join('\n');
 }
@@ -166,10 +169,10 @@ export function listRuns(runsDir: string): RunListing[] {
     try {
       const st = loadRun(dir);
       const t = totals(st);
-      const final = [...summarizeStages(st)].reverse().find((s) => s.bestReward !== null);
+      const gains = summarizeStages(st).map((s) => s.bestReward).filter((r): r is number => r !== null);
       return {
         dir, runId: st.runId, dataset: st.config.dataset, stages: st.config.stages.join(','), evaluations: t.evaluations, failures: t.failures,
-        best: final?.bestReward ?? null, status: st.ended ? 'done' : 'stopped (resumable)',
+        best: gains.length ? gains.reduce((a, b) => a * b, 1) : null, status: st.ended ? 'done' : 'stopped (resumable)',
       };
     } catch (err) {
       return { dir, runId: path.basename(dir), dataset: '-', stages: '-', evaluations: 0, failures: 0, best: null, status: 'unreadable', error: (err as Error).message };

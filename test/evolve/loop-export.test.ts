@@ -29,6 +29,7 @@ describe('crinn export (fixture run)', () => {
     expect(m.adapter.limits).toEqual({ maxStorageBufferBindingSize: 1 << 27 });
     const refineBest = bestOf(st.stages[2])!;
     expect(m.reward).toBe(refineBest.verdict!.reward);
+    expect(m.overallReward).toBeCloseTo(st.stages.reduce((g, s) => g * bestOf(s)!.verdict!.reward!, 1), 12);
     expect(m.curve).toEqual(refineBest.verdict!.variantCurve);
     expect(m.baselineCurve.length).toBeGreaterThan(0);
     const params = JSON.parse(readFileSync(path.join(out, 'params.json'), 'utf8'));

@@ -53,11 +53,11 @@ describe('optimisation loop (fixture evaluator)', () => {
     expect(st.ended).toBe('done');
     expect(st.stages.map((s) => s.proposals.length)).toEqual([5, 5, 5]);
     const [graph, search, refine] = st.stages;
-    // The stage starts from its module's baseline on the earlier stages' best: same reward as that best.
+    // The stage starts from its module's baseline on the earlier stages' best (on both sides): reward 1.
     expect(search.proposals[0].origin).toBe('baseline');
     expect(search.proposals[0].context).toEqual({ graph: bestOf(graph)!.hash });
     expect(refine.proposals[0].context).toEqual({ graph: bestOf(graph)!.hash, search: bestOf(search)!.hash });
-    expect(search.proposals[0].verdict!.reward).toBeCloseTo(bestOf(graph)!.verdict!.reward!, 9);
+    expect(search.proposals[0].verdict!.reward).toBeCloseTo(1, 9);
     // Best-so-far is the maximum reward of the stage; the fixture's optimum is above every baseline.
     for (const s of st.stages) {
       const rewards = s.proposals.map((p) => p.verdict!.reward ?? -1);
@@ -65,7 +65,7 @@ describe('optimisation loop (fixture evaluator)', () => {
       expect(s.ended!.bestReward).toBe(Math.max(...rewards));
       for (const p of s.proposals.slice(1)) expect(p.parents).toHaveLength(1);
     }
-    expect(bestOf(refine)!.verdict!.reward!).toBeGreaterThan(1.3);
+    for (const s of st.stages) expect(bestOf(s)!.verdict!.reward!).toBeGreaterThan(1.05);
   });
 
   it('stops a stage early once gains stay below the spread', async () => {
