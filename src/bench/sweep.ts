@@ -5,6 +5,7 @@
  * swept interleaved, one point each per round in a shuffled order, and machine drift hits all.
  */
 import { UserError, oneLine } from '../errors.ts';
+import { uniformStream } from '../index/rng.ts';
 
 export interface Measurement {
   recall: number;
@@ -246,13 +247,4 @@ export function shuffle<T>(xs: T[], rng: () => number): T[] {
 }
 
 /** A small seeded PRNG (mulberry32) for reproducible measurement orders. */
-export function seededRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRng = uniformStream;

@@ -9,6 +9,7 @@
  * Proposals are a pure function of (knobs, seed, index, history), so a resumed run proposes
  * exactly what the uninterrupted one would have.
  */
+import { uniformStream } from '../index/rng.ts';
 import type { Knob } from './contract.ts';
 
 export interface Observation {
@@ -29,17 +30,8 @@ export interface AutotuneOptions {
   candidates?: number;
 }
 
-/** mulberry32: small, fast, good enough for sampling, and the same on every platform. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniforms in [0, 1): the project's one mulberry32 (index/rng.ts). */
+export const rng = uniformStream;
 
 function mix(...xs: number[]): number {
   let h = 0x811c9dc5;

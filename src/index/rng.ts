@@ -38,3 +38,9 @@ export class Rng {
     return this.u32() / 4294967296;
   }
 }
+
+/** A seeded stream of uniforms in [0, 1) (mulberry32), for reproducible orders and sampling. */
+export function uniformStream(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.float();
+}

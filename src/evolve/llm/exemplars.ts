@@ -6,21 +6,13 @@
  * softmax, from the slower half only. Seeded: the same history and seed give the same exemplars,
  * so a resumed run builds the same prompt.
  */
+import { uniformStream } from '../../index/rng.ts';
 export interface Scored {
   reward: number;
 }
 
-/** mulberry32, as in autotune.ts: tiny, and the same on every platform. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniforms in [0, 1): the project's one mulberry32 (index/rng.ts). */
+export const rng = uniformStream;
 
 export function softmaxWeights(rewards: readonly number[], temperature: number): number[] {
   if (rewards.length === 0) return [];
