@@ -142,7 +142,7 @@ export function registerOptimizeCommands(program: Command): void {
     .command('optimize')
     .description('evolve the modules for this adapter and dataset (stages graph -> search -> refine); keeps every result in a run folder')
     .option('--dataset <name|path>', 'dataset name or file (see `crinn dataset list`)', DEFAULT_DATASET)
-    .option('--policy <policy>', 'proposal policy: autotune (knob search, no LLM) or llm (contrastive LLM over an OpenAI-compatible endpoint; see prompts/README.md)', 'autotune')
+    .option('--policy <policy>', 'proposal policy: autotune (knob search, no LLM), llm (contrastive LLM over an OpenAI-compatible endpoint; see prompts/README.md), or auto (llm when OPENAI_API_KEY or --llm-config is set, else autotune)', 'autotune')
     .option('--llm-config <file>', 'LLM settings JSON for --policy llm (endpoint, model, samples per prompt, budget; see prompts/README.md)')
     .option('--stages <list>', 'stages in order, comma-separated', MODULE_NAMES.join(','))
     .option('--budget <evals|duration>', 'evaluations (40), wall time (90s, 5m, 1h) or both (40,5m) for the whole run', DEFAULT_BUDGET)
@@ -155,7 +155,9 @@ export function registerOptimizeCommands(program: Command): void {
     .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline()) instead of the real evaluator').hideHelp())
     .action(async (o: OptimizeOpts, cmd: Command) => {
       const g = globals(cmd);
-      if (o.policy !== 'autotune' && o.policy !== 'llm') throw new UserError(`--policy: unknown policy '${o.policy}'; allowed: autotune, llm`);
+      // auto (what npm start uses): the LLM when one is configured, else autotune, so the main job runs anywhere.
+      if (o.policy === 'auto') o.policy = o.llmConfig || process.env.OPENAI_API_KEY ? 'llm' : 'autotune';
+      if (o.policy !== 'autotune' && o.policy !== 'llm') throw new UserError(`--policy: unknown policy '${o.policy}'; allowed: autotune, llm, auto`);
       // Checked before the run folder exists: a missing key fails with nothing written.
       const llm = o.policy === 'llm' ? loadLlmConfig({ file: o.llmConfig, requireKey: true }) : undefined;
       if (!/^\d+$/.test(o.seed)) throw new UserError(`--seed: expected a non-negative integer, got '${o.seed}'`);
