@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
@@ -117,7 +117,7 @@ export class Sandbox {
     const memMiB = opts.memMiB ?? DEFAULTS.memMiB;
     const flags = [
       '--permission',
-      ...[RUNNER, WIRE, opts.entry, ...(opts.readPaths ?? [])].map((p) => `--allow-fs-read=${p}`),
+      ...withRealPaths([RUNNER, WIRE, opts.entry, ...(opts.readPaths ?? [])]).map((p) => `--allow-fs-read=${p}`),
       ...(opts.scratch ? [`--allow-fs-write=${opts.scratch}`] : []),
       '--allow-addons',
       ...(opts.allowWorkers ? ['--allow-worker'] : []),
@@ -329,6 +329,23 @@ export class Sandbox {
  * Bad options are refused before anything starts. The child must never read what it can write:
  * a readable scratch would let it import, or dlopen, code it wrote itself.
  */
+/**
+ * Each path and, where it differs, its real path: the permission model checks resolved paths,
+ * so a symlinked node_modules (seen on a GPU host) must be allowed by its target too.
+ */
+function withRealPaths(paths: string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    out.add(p);
+    try {
+      out.add(realpathSync(p));
+    } catch {
+      // A missing path stays as given; the child's read of it fails on its own.
+    }
+  }
+  return [...out];
+}
+
 function checkPaths(opts: SandboxOptions): void {
   if (!isAbsolute(opts.entry) || !existsSync(opts.entry)) throw new UserError(`sandbox: entry '${opts.entry}' must be an existing absolute path`);
   for (const p of opts.readPaths ?? []) if (!isAbsolute(p)) throw new UserError(`sandbox: read path '${p}' must be absolute`);
@@ -336,8 +353,9 @@ function checkPaths(opts: SandboxOptions): void {
   const scratch = resolve(opts.scratch);
   if (!isAbsolute(opts.scratch) || !existsSync(scratch) || !statSync(scratch).isDirectory()) throw new UserError(`sandbox: scratch '${opts.scratch}' must be an existing absolute folder`);
   const overlaps = (a: string, b: string) => a === b || a.startsWith(b + sep) || b.startsWith(a + sep);
-  for (const p of [opts.entry, ...(opts.readPaths ?? [])]) {
-    if (overlaps(resolve(p), scratch)) throw new UserError(`sandbox: read path '${p}' overlaps the scratch folder '${opts.scratch}'; the child must not read what it can write`);
+  const realScratch = realpathSync(scratch);
+  for (const p of withRealPaths([opts.entry, ...(opts.readPaths ?? [])])) {
+    if (overlaps(resolve(p), scratch) || overlaps(resolve(p), realScratch)) throw new UserError(`sandbox: read path '${p}' overlaps the scratch folder '${opts.scratch}'; the child must not read what it can write`);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, connect, type Server } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,17 @@ describe('sandbox isolation on this machine', () => {
     await expect(Sandbox.start(options('echo.ts', { readPaths: [join(scratch, 'x')] }))).rejects.toThrow(UserError);
     await expect(Sandbox.start(options('echo.ts', { scratch: join(tmp, 'missing') }))).rejects.toThrow(/scratch '.*missing' must be an existing absolute folder/);
     await expect(Sandbox.start(options('nope.ts'))).rejects.toThrow(/entry '.*nope.ts' must be an existing absolute path/);
+  });
+
+  it('allows a symlinked read path by its target, but never a link into the scratch folder', async () => {
+    const data = join(tmp, 'data');
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, 'allowed.txt'), 'through the link');
+    symlinkSync(data, join(tmp, 'data-link'));
+    const r = await once('read', { path: join(tmp, 'data-link', 'allowed.txt') }, { readPaths: [FIXTURES, ...projectReadPaths(), join(tmp, 'data-link')] });
+    expect(r.ok && r.value).toBe('through the link');
+    symlinkSync(scratch, join(tmp, 'scratch-link'));
+    await expect(Sandbox.start(options('echo.ts', { readPaths: [join(tmp, 'scratch-link')] }))).rejects.toThrow(/overlaps the scratch folder/);
   });
 
   it('where no namespace works, refuses unless the caller allows the network', () => {
