@@ -9,7 +9,7 @@ import type { ModuleName } from './contract.ts';
 
 export type Knobs = Record<string, number>;
 
-const SEARCH_DEFAULTS: Knobs = { searchWidth: 1, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 16, iterationSlack: 32, storageF16: 0 };
+const SEARCH_DEFAULTS: Knobs = { searchWidth: 1, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 32, iterationSlack: 32, storageF16: 0 };
 
 /** Whether the index is searched in f16 (the refine module is always evaluated on an f16 index). */
 export function usesF16(module: ModuleName, knobs: Knobs): boolean {
