@@ -11,7 +11,7 @@ import { grid2d } from '../../src/gpu/dispatch.ts';
 import type { Metric, Neighbors, VectorSet } from '../../src/data/types.ts';
 import type { SearchParams } from '../../src/search/params.ts';
 import { openTestGpu, randomSet } from '../gpu/helpers.ts';
-import { sharedData, expectUserError } from '../data/helpers.ts';
+import { expectUserError } from '../data/helpers.ts';
 
 // Each distinct itopk compiles a kernel; on lavapipe under load that alone can take a minute.
 const SLOW = 600_000;
@@ -43,11 +43,11 @@ function differingRows(a: Neighbors, b: Neighbors): number {
   return rows;
 }
 
-describe('GPU beam search against the CPU reference and the official ground truth (siftsmall)', () => {
+describe('GPU beam search against the CPU reference and the shipped ground truth (siftsmall-5k)', () => {
   let sift: { base: VectorSet; queries: VectorSet; truth: { ids: Int32Array; nq: number; k: number }; index: SearchableIndex };
   let s: GpuSearcher;
   beforeAll(async () => {
-    const ds = await loadDataset('siftsmall', { dataDir: sharedData });
+    const ds = await loadDataset('siftsmall-5k');
     // One thread: the graph, and so every pinned recall below, is reproducible.
     const { index } = await buildIndex(ds.base, 'l2', { seed: 3, threads: 1 }, { quiet: true });
     sift = { base: ds.base, queries: ds.queries, truth: ds.groundTruth!, index };
@@ -60,14 +60,14 @@ describe('GPU beam search against the CPU reference and the official ground trut
   // kernel's visited hash never forgets at these sizes), and recall pinned near its measured value.
   // The capped cases stop mid-search, so a dropped final merge, an ignored searchWidth or a
   // mis-indexed entry layer changes the answer.
-  // Measured (CPU reference = GPU): 0.969, 1.000, 0.771, 0.831, 0.658, 0.998.
+  // Measured on siftsmall-5k (CPU reference = GPU): 0.958, 1.000, 0.717, 0.784, 0.622, 0.987.
   const cases: { params: Partial<SearchParams>; floor: number; ceil?: number }[] = [
-    { params: { itopk: 10 }, floor: 0.96 },
+    { params: { itopk: 10 }, floor: 0.95 },
     { params: { itopk: 64 }, floor: 0.999 },
-    { params: { itopk: 10, maxIterations: 4 }, floor: 0.76, ceil: 0.785 },
-    { params: { itopk: 16, maxIterations: 3, searchWidth: 2, teamSize: 8 }, floor: 0.82, ceil: 0.845 },
-    { params: { itopk: 16, maxIterations: 3 }, floor: 0.645, ceil: 0.67 },
-    { params: { itopk: 32, numSeeds: 4, entryBeam: 8, entryIterations: 2 }, floor: 0.99 },
+    { params: { itopk: 10, maxIterations: 4 }, floor: 0.705, ceil: 0.73 },
+    { params: { itopk: 16, maxIterations: 3, searchWidth: 2, teamSize: 8 }, floor: 0.77, ceil: 0.80 },
+    { params: { itopk: 16, maxIterations: 3 }, floor: 0.61, ceil: 0.635 },
+    { params: { itopk: 32, numSeeds: 4, entryBeam: 8, entryIterations: 2 }, floor: 0.98 },
   ];
   for (const { params, floor, ceil } of cases) {
     it(`agrees exactly with the CPU reference at ${JSON.stringify(params)}, recall in [${floor}, ${ceil ?? 1}]`, async () => {
@@ -102,7 +102,7 @@ describe('GPU beam search against the CPU reference and the official ground trut
       // refine 20 (2k): the beam returns 20 candidates, refinement keeps the best 10.
       const res = await f16.search(sift.queries, 10, { itopk: 32 });
       const cpu = cpuBeamSearch(sift.index, sift.queries, 20, { itopk: 32 });
-      expect(recall(res)).toBeGreaterThanOrEqual(0.99);
+      expect(recall(res)).toBeGreaterThanOrEqual(0.985); // f32 at itopk 32: 0.997
       for (let q = 0; q < res.nq; q++) {
         const row = Array.from({ length: 20 }, (_, j) => ({ id: cpu.ids[q * 20 + j], d: cpu.distances![q * 20 + j] }));
         row.sort((a, b) => a.d - b.d || a.id - b.id);
@@ -141,7 +141,7 @@ describe('GPU beam search against the CPU reference and the official ground trut
       expect(new Set(row).size).toBe(10);
       for (const id of row) expect(id >= 0 && id < sift.base.n).toBe(true);
     }
-    expect(recall(res)).toBeGreaterThanOrEqual(0.975); // measured 0.986 without forgetting
+    expect(recall(res)).toBeGreaterThanOrEqual(0.97); // measured 0.981 without forgetting
   }, SLOW);
 
   it('validates search params and k at the boundary', async () => {

@@ -3,14 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { loadDataset } from '../../src/data/resolve.ts';
+import { EMBEDDED_DATA_DIR, loadDataset } from '../../src/data/resolve.ts';
 import { computeGroundTruth } from '../../src/data/groundtruth.ts';
 import { readIvecs } from '../../src/data/vecs.ts';
 import { recallAtK } from '../../src/bench/recall.ts';
 import { AnnEngine, buildIndex, loadIndex, saveIndex } from '../../src/search/engine.ts';
 import { cpuBeamSearch } from '../../src/search/cpu-search.ts';
 import { openTestGpu } from '../gpu/helpers.ts';
-import { sharedData, tempDir, repoRoot } from '../data/helpers.ts';
+import { tempDir, repoRoot } from '../data/helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -19,8 +19,8 @@ beforeAll(async () => {
 afterAll(() => ctx?.destroy());
 
 describe('engine: build, save, load, search', () => {
-  it('reaches recall@10 >= 0.95 on siftsmall (official ground truth), agrees with the CPU reference, and round-trips through a file', async () => {
-    const ds = await loadDataset('siftsmall', { dataDir: sharedData });
+  it('reaches recall@10 >= 0.95 on siftsmall-5k (shipped ground truth), agrees with the CPU reference, and round-trips through a file', async () => {
+    const ds = await loadDataset('siftsmall-5k');
     const { index } = await buildIndex(ds.base, ds.metric, { seed: 3 }, { ctx, quiet: true });
     const { dir, cleanup } = tempDir('crinn-engine-');
     try {
@@ -44,8 +44,8 @@ describe('engine: build, save, load, search', () => {
     }
   });
 
-  it('reaches recall@10 >= 0.95 on GloVe-50 (angular) against GPU-exact ground truth, with f16 storage', async () => {
-    const ds = await loadDataset('glove-50-10k', { dataDir: sharedData });
+  it('reaches recall@10 >= 0.95 on GloVe-50 5k (angular) against GPU-exact ground truth, with f16 storage', async () => {
+    const ds = await loadDataset('glove-50-5k');
     const { dir, cleanup } = tempDir('crinn-gt-');
     try {
       const gt = await computeGroundTruth({ base: ds.base, queries: ds.queries, k: 10, metric: ds.metric, cacheDir: dir, open: openTestGpu });
@@ -66,25 +66,25 @@ describe('engine: build, save, load, search', () => {
 describe('crinn build / crinn search (CLI)', () => {
   const cli = (args: string[]) => spawnSync(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), ...args], { encoding: 'utf8', timeout: 300_000 });
 
-  it('builds and searches siftsmall end to end, and rejects a damaged index with exit 1', async () => {
+  it('builds and searches siftsmall-5k end to end, and rejects a damaged index with exit 1', async () => {
     const { dir, cleanup } = tempDir('crinn-cli-');
     try {
-      const sift = path.join(sharedData, 'siftsmall');
+      const sift = path.join(EMBEDDED_DATA_DIR, 'siftsmall-5k');
       const idx = path.join(dir, 'sift.idx');
       const out = path.join(dir, 'res.ivecs');
-      let r = cli(['--quiet', 'build', '--base', path.join(sift, 'siftsmall_base.fvecs'), '--metric', 'l2', '--out', idx]);
+      let r = cli(['--quiet', 'build', '--base', path.join(sift, 'base.bvecs'), '--metric', 'l2', '--out', idx]);
       expect(r.status, r.stderr).toBe(0);
-      r = cli(['--quiet', 'search', '--index', idx, '--queries', path.join(sift, 'siftsmall_query.fvecs'), '--k', '10', '--ef', '64', '--out', out]);
+      r = cli(['--quiet', 'search', '--index', idx, '--queries', path.join(sift, 'query.bvecs'), '--k', '10', '--ef', '64', '--out', out]);
       expect(r.status, r.stderr).toBe(0);
       const ids = await readIvecs(out);
       expect(ids.n).toBe(100);
-      const ds = await loadDataset('siftsmall', { dataDir: sharedData });
+      const ds = await loadDataset('siftsmall-5k');
       expect(recallAtK({ ids: ids.data, nq: ids.n, k: ids.dim }, ds.base, ds.queries, 'l2', ds.groundTruth!, 10).recall).toBeGreaterThanOrEqual(0.95);
 
       const bytes = readFileSync(idx);
       bytes[bytes.length >> 1] ^= 0xff;
       writeFileSync(idx, bytes);
-      r = cli(['search', '--index', idx, '--queries', path.join(sift, 'siftsmall_query.fvecs'), '--out', path.join(dir, 'x.ivecs')]);
+      r = cli(['search', '--index', idx, '--queries', path.join(sift, 'query.bvecs'), '--out', path.join(dir, 'x.ivecs')]);
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/sift\.idx.*corrupt/i);
       expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('crinn:'))).toHaveLength(1);
