@@ -61,36 +61,26 @@ async function groundTruth(file: string, base: VectorSet, queries: VectorSet, me
 interface Entry { name: string; metric: Metric; n: number; nq: number; dim: number; source: string; files: Record<string, string> }
 const entries: Entry[] = [];
 
-async function record(name: string, metric: Metric, base: VectorSet, queries: VectorSet, source: string, files: string[]): Promise<void> {
+/** Writes one dataset's base, queries (as .bvecs or .fvecs) and ground truth, and records their sha256. */
+async function emit(name: string, metric: Metric, ext: 'bvecs' | 'fvecs', base: VectorSet, queries: VectorSet, source: string): Promise<void> {
+  await mkdir(path.join(outDir, name), { recursive: true });
+  const write = ext === 'bvecs' ? writeBvecs : writeFvecs;
+  const files = [`${name}/base.${ext}`, `${name}/query.${ext}`, `${name}/groundtruth.ivecs`];
+  await write(path.join(outDir, files[0]), base);
+  await write(path.join(outDir, files[1]), queries);
+  await groundTruth(path.join(outDir, files[2]), base, queries, metric);
   const sums: Record<string, string> = {};
   for (const f of files) sums[f] = createHash('sha256').update(await readFile(path.join(outDir, f))).digest('hex');
   entries.push({ name, metric, n: base.n, nq: queries.n, dim: base.dim, source, files: sums });
 }
 
-await mkdir(path.join(outDir, 'siftsmall-5k'), { recursive: true });
-await mkdir(path.join(outDir, 'glove-50-5k'), { recursive: true });
-
-{
-  const base = slice(await readFvecs(path.join(values.sift, 'siftsmall_base.fvecs')), 0, 5000);
-  const queries = await readFvecs(path.join(values.sift, 'siftsmall_query.fvecs'));
-  await writeBvecs(path.join(outDir, 'siftsmall-5k/base.bvecs'), base);
-  await writeBvecs(path.join(outDir, 'siftsmall-5k/query.bvecs'), queries);
-  await groundTruth(path.join(outDir, 'siftsmall-5k/groundtruth.ivecs'), base, queries, 'l2');
-  await record('siftsmall-5k', 'l2', base, queries,
-    'TEXMEX ANN_SIFT10K (Jegou et al., INRIA, http://corpus-texmex.irisa.fr/): base rows 0..4999 of siftsmall_base.fvecs (sha256 1e90414a...f60fe0), all 100 queries of siftsmall_query.fvecs (sha256 095af38b...dc1a10); top-100 ground truth by exact CPU brute force over the 5,000 rows (ties by smaller id)',
-    ['siftsmall-5k/base.bvecs', 'siftsmall-5k/query.bvecs', 'siftsmall-5k/groundtruth.ivecs']);
-}
-{
-  const all = (await readGloveText(values.glove)).vectors;
-  const base = slice(all, 0, 5000);
-  const queries = slice(all, 9800, 10000);
-  await writeFvecs(path.join(outDir, 'glove-50-5k/base.fvecs'), base);
-  await writeFvecs(path.join(outDir, 'glove-50-5k/query.fvecs'), queries);
-  await groundTruth(path.join(outDir, 'glove-50-5k/groundtruth.ivecs'), base, queries, 'angular');
-  await record('glove-50-5k', 'angular', base, queries,
-    'GloVe 6B 50-d word vectors (Pennington et al., Stanford NLP, ODC PDDL), the 10,000 most frequent words (glove.6B.50d.10k.txt, sha256 f6ff508f...26ac3a): words 0..4999 as the base, words 9800..9999 as queries, raw (unnormalised) f32; top-100 angular ground truth by exact CPU brute force on the L2-normalised rows',
-    ['glove-50-5k/base.fvecs', 'glove-50-5k/query.fvecs', 'glove-50-5k/groundtruth.ivecs']);
-}
+await emit('siftsmall-5k', 'l2', 'bvecs',
+  slice(await readFvecs(path.join(values.sift, 'siftsmall_base.fvecs')), 0, 5000),
+  await readFvecs(path.join(values.sift, 'siftsmall_query.fvecs')),
+  'TEXMEX ANN_SIFT10K (Jegou et al., INRIA, http://corpus-texmex.irisa.fr/): base rows 0..4999 of siftsmall_base.fvecs (sha256 1e90414a...f60fe0), all 100 queries of siftsmall_query.fvecs (sha256 095af38b...dc1a10); top-100 ground truth by exact CPU brute force over the 5,000 rows (ties by smaller id)');
+const glove = (await readGloveText(values.glove)).vectors;
+await emit('glove-50-5k', 'angular', 'fvecs', slice(glove, 0, 5000), slice(glove, 9800, 10000),
+  'GloVe 6B 50-d word vectors (Pennington et al., Stanford NLP, ODC PDDL), the 10,000 most frequent words (glove.6B.50d.10k.txt, sha256 f6ff508f...26ac3a): words 0..4999 as the base, words 9800..9999 as queries, raw (unnormalised) f32; top-100 angular ground truth by exact CPU brute force on the L2-normalised rows');
 
 await writeFile(path.join(root, 'datasets', 'embedded.json'), `${JSON.stringify({
   $comment: 'Small real datasets shipped in datasets/embedded/ so that tests and npm start need no download. Made by scripts/make-embedded-datasets.ts; ground truth is top-100 ids by exact brute force. test/data/embedded.test.ts checks every sha256 and re-derives the ground truth.',

@@ -50,7 +50,17 @@ export type Variant = z.infer<typeof variantSchema>;
 export const STAGES = ['load', 'compile', 'correctness', 'timing', 'reward'] as const;
 export type Stage = (typeof STAGES)[number];
 
-const curvePoint = z.object({ effort: z.number(), recall: z.number(), qps: z.number(), evaluations: z.number().optional() });
+/** One sweep point of a curve: what verdicts and exported bundles both record. */
+export const curvePoint = z.object({ effort: z.number(), recall: z.number(), qps: z.number(), evaluations: z.number().optional() });
+
+/** QPS at the report's recall levels and the work per query at 0.95 (verdicts and bundles). */
+export const operatingPointFields = {
+  qpsAt90: z.number().nullable(),
+  qpsAt95: z.number().nullable(),
+  qpsAt99: z.number().nullable(),
+  /** Distance evaluations per query at recall 0.95. */
+  evaluationsAt95: z.number().nullable(),
+};
 
 /** What `crinn evaluate` prints as JSON and the loop journals: one variant against the baseline. */
 export const verdictSchema = z.object({
@@ -66,11 +76,7 @@ export const verdictSchema = z.object({
   baselineAuc: z.number().nullable(),
   /** variantAuc / baselineAuc, both measured interleaved in this evaluation. */
   reward: z.number().nullable(),
-  qpsAt90: z.number().nullable(),
-  qpsAt95: z.number().nullable(),
-  qpsAt99: z.number().nullable(),
-  /** Distance evaluations per query at recall 0.95. */
-  evaluationsAt95: z.number().nullable(),
+  ...operatingPointFields,
   variantCurve: z.array(curvePoint),
   baselineCurve: z.array(curvePoint),
   seconds: z.number(),

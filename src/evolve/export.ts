@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { MODULE_NAMES, moduleManifestSchema, type ModuleName } from './contract.ts';
+import { MODULE_NAMES, curvePoint, moduleManifestSchema, operatingPointFields, type ModuleName } from './contract.ts';
 import { getVariant } from './store.ts';
 import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun } from './runs.ts';
@@ -16,7 +16,6 @@ import { UserError } from '../errors.ts';
 export const BUNDLE_FORMAT = 'crinn-kernel-bundle';
 export const BUNDLE_VERSION = 1;
 
-const curvePoint = z.object({ effort: z.number(), recall: z.number(), qps: z.number(), evaluations: z.number().optional() });
 const lineageEntry = z.object({ hash: z.string(), origin: z.string(), reward: z.number().nullable() });
 
 export const bundleManifestSchema = z.object({
@@ -46,10 +45,7 @@ export const bundleManifestSchema = z.object({
   overallReward: z.number().nullable().optional(),
   auc: z.number().nullable(),
   baselineAuc: z.number().nullable(),
-  qpsAt90: z.number().nullable(),
-  qpsAt95: z.number().nullable(),
-  qpsAt99: z.number().nullable(),
-  evaluationsAt95: z.number().nullable(),
+  ...operatingPointFields,
   curve: z.array(curvePoint),
   baselineCurve: z.array(curvePoint),
   /** Per module: the exported variant, its files in the bundle, knob values and lineage (newest first). */
