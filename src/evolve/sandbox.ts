@@ -225,6 +225,9 @@ export class Sandbox {
   }
 
   private onData(chunk: Buffer): void {
+    // After a fatal failure nothing the child sends counts: a genuine reply arriving in a later chunk
+    // than a forged one must not settle the call the forgery already failed.
+    if (this.failure) return;
     let frames: Buffer[];
     try {
       frames = this.reader.push(chunk);
@@ -232,6 +235,7 @@ export class Sandbox {
       return this.fail('protocol', (e as Error).message);
     }
     for (const frame of frames) {
+      if (this.failure) return;
       const end = process.hrtime.bigint();
       let msg: { t?: unknown; id?: unknown; ok?: unknown; result?: unknown; error?: unknown };
       try {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxOptions } from '../../src/evolve/sandbox.ts';
+import { encodeFrame } from '../../src/evolve/sandbox-wire.ts';
 import { isolatedArgv, isolationMethod, projectReadPaths } from '../../src/evolve/sandbox-isolation.ts';
 import { UserError } from '../../src/errors.ts';
 import { bruteForceKnn } from '../../src/data/metric.ts';
@@ -257,6 +258,22 @@ describe('sandbox faults (each one fails, the parent survives)', () => {
   it('a forged reply (wrong request id) is a protocol failure', async () => {
     const f = failed(await once('forgeReply'));
     expect(f.reason).toBe('protocol');
+  });
+
+  it('a genuine reply in a later chunk than a forged one does not settle the failed call', async () => {
+    // The race CI once lost: forgery and real reply arriving as separate chunks. Driven by hand here
+    // so the ordering is certain rather than up to the pipe.
+    const sb = await Sandbox.start(options('hostile.ts'));
+    try {
+      const call = sb.call('sleep', { ms: 5000 });
+      const inner = sb as unknown as { onData(b: Buffer): void; pending: { id: string } };
+      const id = inner.pending.id;
+      inner.onData(encodeFrame({ t: 'reply', id: '0'.repeat(32), ok: true, result: 'forged' }));
+      inner.onData(encodeFrame({ t: 'reply', id, ok: true, result: 'genuine' }));
+      expect(failed(await call).reason).toBe('protocol');
+    } finally {
+      await sb.close();
+    }
   });
 
   it('an oversized frame on the channel is a protocol failure', async () => {
