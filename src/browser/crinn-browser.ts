@@ -10,6 +10,7 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { Kernel } from '../gpu/shader.ts';
+import { pipelineKey, pipelineLayout } from '../gpu/kernel-text.ts';
 import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../index/index-format.ts';
 import { BeamSearchCore, type SearchKernelSources } from '../search/beam-core.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
@@ -136,10 +137,11 @@ function pipelineCache(device: GPUDevice): (kernel: Kernel) => Promise<GPUComput
     const info = await module.getCompilationInfo();
     const err = info.messages.find((m) => m.type === 'error');
     if (err) throw new Error(`${label}: WGSL error at ${err.lineNum}:${err.linePos}: ${err.message}`);
-    return device.createComputePipelineAsync({ label, layout: 'auto', compute: { module, entryPoint: kernel.entryPoint ?? 'main', constants: kernel.constants } });
+    return device.createComputePipelineAsync({ label, layout: pipelineLayout(device, kernel), compute: { module, entryPoint: kernel.entryPoint ?? 'main', constants: kernel.constants } });
   };
   return (kernel) => {
-    const key = `${kernel.name}|${kernel.cacheKey}|${JSON.stringify(kernel.constants ?? {})}|${kernel.source.length}`;
+    // The full source is the digest here (no node:crypto in a page): equal-length sources stay apart.
+    const key = pipelineKey(kernel, kernel.source);
     let p = cache.get(key);
     if (!p) {
       p = build(kernel);

@@ -21,7 +21,36 @@ export function padRows(set: { data: Float32Array; n: number; dim: number }, dim
 
 /** The select kernel's list length K is an array length, so it is substituted into the source. */
 export function selectKernelFrom(topkSource: string, K: number): Kernel {
-  return { name: 'topk_select', cacheKey: `K${K}`, source: withConst(topkSource, 'K', K), constants: { WG: 64 } };
+  return { name: 'topk_select', cacheKey: `K${K}`, source: withConst(topkSource, 'K', K), constants: { WG: 64 }, bindings: TOPK_BINDINGS };
+}
+
+/** What a binding of group 0 is: the host decides, so a kernel cannot promote an input to writable. */
+export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
+
+// topk_select.wgsl: params; dist_in, ids_in; dist_out, ids_out.
+export const TOPK_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
+
+/**
+ * The pipeline layout of a kernel that declares its bindings (else 'auto'). With an explicit layout,
+ * WGSL that declares a read-only binding `read_write` fails pipeline creation instead of getting a
+ * writable view of a persistent index buffer.
+ */
+export function pipelineLayout(device: GPUDevice, kernel: Kernel): GPUPipelineLayout | 'auto' {
+  if (!kernel.bindings) return 'auto';
+  const label = `${kernel.name}[${kernel.cacheKey}]`;
+  const bgl = device.createBindGroupLayout({
+    label: `${label}:bindings`,
+    entries: kernel.bindings.map((type, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })),
+  });
+  return device.createPipelineLayout({ label: `${label}:layout`, bindGroupLayouts: [bgl] });
+}
+
+/**
+ * A kernel's pipeline-cache key: `digest` is a hash of the full source (two sources of the same
+ * length are different kernels), plus its specialisation and declared bindings.
+ */
+export function pipelineKey(kernel: Kernel, digest: string): string {
+  return `${kernel.name}|${kernel.cacheKey}|${JSON.stringify(kernel.constants ?? {})}|${(kernel.bindings ?? ['auto']).join(',')}|${digest}`;
 }
 
 /** List lengths are rounded up so a handful of specialisations serve every k. */

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GpuError } from '../errors.ts';
 import type { GpuContext } from './device.ts';
+import { pipelineKey, pipelineLayout, type BindingKind } from './kernel-text.ts';
 
 /** One compiler message, positioned in the WGSL source (1-based line and column). */
 export interface ShaderDiagnostic {
@@ -18,7 +20,8 @@ export class ShaderCompileError extends GpuError {
   readonly diagnostics: ShaderDiagnostic[];
   constructor(label: string, diagnostics: ShaderDiagnostic[], detail?: string) {
     const first = diagnostics.find((d) => d.type === 'error');
-    super(`${label}: WGSL ${first ? `error at ${first.line}:${first.column}: ${first.message}` : (detail ?? 'pipeline creation failed')}`);
+    // Without a compiler error, pipeline creation failed (e.g. the WGSL does not match the declared layout).
+    super(`${label}: ${first ? `WGSL error at ${first.line}:${first.column}: ${first.message}` : `pipeline creation failed${detail ? `: ${detail}` : ''}`}`);
     this.label = label;
     this.diagnostics = diagnostics;
   }
@@ -34,6 +37,11 @@ export interface Kernel {
   source: string;
   entryPoint?: string;
   constants?: Record<string, number>;
+  /**
+   * Group 0's bindings in order, when the host fixes them: the pipeline then gets an explicit
+   * layout (every binding must be supplied at bind time) instead of 'auto'.
+   */
+  bindings?: readonly BindingKind[];
 }
 
 const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
@@ -70,7 +78,7 @@ const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipel
 export function kernelPipeline(ctx: GpuContext, kernel: Kernel): Promise<GPUComputePipeline> {
   let cache = pipelineCache.get(ctx.device);
   if (!cache) pipelineCache.set(ctx.device, (cache = new Map()));
-  const key = `${kernel.name}|${kernel.cacheKey}|${JSON.stringify(kernel.constants ?? {})}|${kernel.source.length}`;
+  const key = pipelineKey(kernel, createHash('sha256').update(kernel.source).digest('hex'));
   let p = cache.get(key);
   if (!p) {
     p = buildPipeline(ctx, kernel);
@@ -88,7 +96,7 @@ async function buildPipeline(ctx: GpuContext, kernel: Kernel): Promise<GPUComput
     return await ctx.wait(
       ctx.device.createComputePipelineAsync({
         label,
-        layout: 'auto',
+        layout: pipelineLayout(ctx.device, kernel),
         compute: { module, entryPoint: kernel.entryPoint ?? 'main', constants: kernel.constants },
       }),
       `pipeline ${label}`,

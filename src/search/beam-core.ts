@@ -10,7 +10,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { Kernel } from '../gpu/shader.ts';
 import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
-import { padRows, selectKernelFrom, selectListLength, withConst } from '../gpu/kernel-text.ts';
+import { padRows, selectKernelFrom, selectListLength, withConst, type BindingKind } from '../gpu/kernel-text.ts';
 import { f32ToF16Bits } from '../index/f16.ts';
 import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from '../data/types.ts';
 import type { EntryLayer } from '../index/entry-layer.ts';
@@ -19,6 +19,15 @@ import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } fro
 
 const NONE = 0xffffffff;
 
+/**
+ * Explicit layouts (the host's, not the variant's): the index buffers (base, graph, entry layer)
+ * persist across calls and systems, so a kernel can only read them; WGSL declaring one of them
+ * `read_write` fails pipeline creation.
+ * beam_search: params; queries, base, graph, entry layer; out_ids, out_dist, out_evals.
+ */
+export const BEAM_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage'];
+/** refine: params; queries, base (f32), candidate ids; dist, ids. */
+export const REFINE_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
 
 /** Rows padded to `dim4 * 4` halves (dim4 even: base_f16.wgsl reads eight per load), packed two per u32 (low half first). */
 export function packRowsF16(data: Float32Array, n: number, dim: number, dim4: number): Uint32Array {
@@ -137,7 +146,13 @@ export class BeamSearchCore {
       cacheKey: `${f16 ? 'f16' : 'f32'}-d4=${this.dim4}-itopk=${p.itopk}`,
       source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${f16 ? this.sources.baseF16 : this.sources.baseF32}`,
       constants,
+      bindings: BEAM_BINDINGS,
     };
+  }
+
+  /** The exact-distance rerank kernel (f16 storage with refine > 0). */
+  refineKernel(): Kernel {
+    return { name: 'refine', cacheKey: 'f32', source: this.sources.refine, constants: { WG: 64, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric] }, bindings: REFINE_BINDINGS };
   }
 
   /**
@@ -154,7 +169,7 @@ export class BeamSearchCore {
     const refine = this.baseExact !== null && p.refine > 0;
     const K = selectListLength(k);
     const refinePipe = refine
-      ? await this.pipeline({ name: 'refine', cacheKey: 'f32', source: this.sources.refine, constants: { WG: 64, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric] } })
+      ? await this.pipeline(this.refineKernel())
       : null;
     const selPipe = refine ? await this.pipeline(selectKernelFrom(this.sources.topk, K)) : null;
 
