@@ -85,6 +85,19 @@ const SYSTEMS = new Map<string, SystemEntry>([
     },
   ],
   [
+    'crinn-kernel',
+    {
+      kind: 'gpu',
+      peer: false,
+      description: 'crinn with a tuned-kernel bundle (`crinn bench --kernel DIR`): the bundle for this adapter, its WGSL and knob values',
+      create: async (env, o) => {
+        const c = o as import('./peers/crinn.ts').CrinnSystemOptions;
+        if (c.kernels === undefined) throw new UserError('system crinn-kernel: needs a kernel bundle (crinn bench --kernel DIR)');
+        return (await import('./peers/crinn.ts')).createCrinn(env, c);
+      },
+    },
+  ],
+  [
     'gpu-exact',
     {
       kind: 'gpu',

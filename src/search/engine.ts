@@ -1,6 +1,7 @@
 /**
  * The library API: build an index (CPU graph construction, GPU exact kNN for the initial graph
- * when a device is given), save and load it, and search it on the GPU.
+ * when a device is given), save and load it, and search it on the GPU, with the baseline kernels
+ * or a tuned-kernel bundle (kernels/README.md).
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuBruteForce } from '../data/exact-knn.ts';
@@ -13,6 +14,7 @@ import { GpuSearcher } from './gpu-search.ts';
 import { cpuBeamSearch } from './cpu-search.ts';
 import { resolveSearchParams, type SearchParams } from './params.ts';
 import { UserError } from '../errors.ts';
+import { kernelBuildParams, kernelSearchParams, kernelStorage, type KernelBundle } from './kernel-params.ts';
 
 export { saveIndex, loadIndex, type Index } from '../index/index-file.ts';
 
@@ -45,12 +47,19 @@ export interface BuildIndexOptions extends Omit<BuildOptions, 'knn'> {
   ctx?: GpuContext;
   /** How vectors are stored in the index and on the GPU (f16 searches with f32 refinement). */
   storage?: VectorStorage;
+  /**
+   * A tuned-kernel bundle (src/search/bundle.ts loadKernelBundle / pickKernelBundle): its graph
+   * knobs become the default build params and it picks the storage it was measured on; explicit
+   * `params` and `storage` win.
+   */
+  kernels?: KernelBundle;
 }
 
 /** Builds an index over `base` (angular rows must already be normalised, as loadDataset does). */
 export async function buildIndex(base: VectorSet, metric: Metric, params: BuildParamsInput = {}, opts: BuildIndexOptions = {}): Promise<{ index: Index; stats: BuildStats }> {
-  const storage = opts.storage ?? 'f32';
+  const storage = opts.storage ?? (opts.kernels && kernelStorage(opts.kernels)) ?? 'f32';
   if (storage !== 'f32' && storage !== 'f16') throw new UserError(`storage: unknown vector storage '${String(storage)}'; allowed: f32, f16`);
+  if (opts.kernels) params = { ...kernelBuildParams(opts.kernels), ...params };
   const res = await buildGraph(base, metric, params, { ...opts, knn: opts.ctx && opts.ctx.adapter.type === 'gpu' ? gpuKnnProvider(opts.ctx) : undefined });
   // f16 indexes keep the rounded values in memory too, so a saved and reloaded index is identical.
   const vectors = storage === 'f16' ? f16ToF32Array(f32ToF16Array(base.data)) : base.data;
@@ -60,19 +69,60 @@ export async function buildIndex(base: VectorSet, metric: Metric, params: BuildP
   };
 }
 
+export interface AnnEngineOptions {
+  /** A loaded bundle (src/search/bundle.ts); for a folder, `AnnEngine.open`. */
+  kernels?: KernelBundle;
+}
+
+export interface OpenEngineOptions {
+  /**
+   * A bundle folder, a folder of bundles (e.g. the repository's kernels/) from which the one for
+   * this adapter is picked (src/search/bundle.ts: exact adapter name, then this dataset), or a
+   * loaded bundle. No match: the baseline kernels, and one line to `onMessage`.
+   */
+  kernels?: string | KernelBundle;
+  /** Fingerprint (src/data/fingerprint.ts) of the dataset: a bundle tuned on it is preferred. */
+  fingerprint?: string;
+  onMessage?: (line: string) => void;
+}
+
 /** An index uploaded to one device, ready for batched searches. */
 export class AnnEngine {
   readonly index: Index;
+  /** The tuned-kernel bundle in use; undefined: the baseline kernels. */
+  readonly kernels: KernelBundle | undefined;
   private readonly searcher: GpuSearcher;
 
-  constructor(ctx: GpuContext, index: Index) {
+  constructor(ctx: GpuContext, index: Index, opts: AnnEngineOptions = {}) {
     this.index = index;
-    this.searcher = new GpuSearcher(ctx, index);
+    this.kernels = opts.kernels;
+    this.searcher = new GpuSearcher(ctx, index, opts.kernels?.sources ?? {});
+  }
+
+  /**
+   * An engine with the bundle `opts.kernels` names. The loader is imported here, not at the top:
+   * it reads manifests with zod, which the evaluator's sandboxed graph child (it imports this file)
+   * may not read.
+   */
+  static async open(ctx: GpuContext, index: Index, opts: OpenEngineOptions = {}): Promise<AnnEngine> {
+    let kernels: KernelBundle | undefined;
+    if (typeof opts.kernels === 'string') {
+      const { pickKernelBundle } = await import('./bundle.ts');
+      kernels = pickKernelBundle(opts.kernels, ctx.adapter, { fingerprint: opts.fingerprint, onMessage: opts.onMessage });
+    } else {
+      kernels = opts.kernels;
+    }
+    return new AnnEngine(ctx, index, { kernels });
+  }
+
+  /** Params of one call: the bundle's tuned defaults (if any) under the caller's explicit ones. */
+  private paramsFor(k: number, params: Partial<SearchParams>): Partial<SearchParams> {
+    return this.kernels ? kernelSearchParams(this.kernels, k, params, this.index.storage === 'f16') : params;
   }
 
   /** Top-k ids (-1 where fewer were found) and distances for every query, in one batched call. */
   search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}): Promise<Neighbors> {
-    return this.searcher.search(queries, k, params);
+    return this.searcher.search(queries, k, this.paramsFor(k, params));
   }
 
   /**
@@ -82,6 +132,7 @@ export class AnnEngine {
    * For the kernel's own count, GpuSearcher.search with countEvaluations.
    */
   evaluations(queries: VectorSet, k: number, params: Partial<SearchParams> = {}): number {
+    params = this.paramsFor(k, params);
     const r = cpuBeamSearch(this.index, queries, k, params);
     let sum = 0;
     for (const e of r.evaluations) sum += e;

@@ -8,12 +8,22 @@ import { MAX_ITOPK, effortParams, type SearchParams } from '../../search/params.
 import type { BuildParamsInput } from '../../index/params.ts';
 import type { VectorStorage } from '../../index/index-file.ts';
 import type { BenchSystem, SystemEnv, SystemOptions } from '../systems.ts';
+import { datasetFingerprint } from '../../data/fingerprint.ts';
+import { UserError } from '../../errors.ts';
+import { kernelStorage, type KernelBundle } from '../../search/kernel-params.ts';
 
 export interface CrinnSystemOptions extends SystemOptions {
   build?: BuildParamsInput;
   search?: Partial<SearchParams>;
-  /** Vector storage; default f16 (eight dimensions per load, f32 rerank), as CAGRA and GLASS search. */
+  /** Vector storage; default f16 (eight dimensions per load, f32 rerank), as CAGRA and GLASS search; with kernels, the bundle's. */
   storage?: VectorStorage;
+  /**
+   * Tuned kernels (the `crinn-kernel` system): a bundle folder or a folder of bundles, picked for
+   * the bench's adapter and dataset when the index is built (src/search/bundle.ts).
+   */
+  kernels?: string;
+  /** Where the bundle loader's one-line notes go (the CLI: stderr). */
+  onMessage?: (line: string) => void;
 }
 
 export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promise<BenchSystem> {
@@ -23,18 +33,27 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
   if (o.threads) buildParams.threads = o.threads;
   if (o.seed !== undefined) buildParams.seed = o.seed;
   const searchParams = o.search ?? {};
+  const params: Record<string, unknown> = { ...searchParams, storage: o.storage ?? 'f16', effort: 'itopk (>= k), else itopk = k and maxIterations = effort' };
+  let kernels: KernelBundle | undefined;
   return {
-    name: 'crinn',
+    name: o.kernels === undefined ? 'crinn' : 'crinn-kernel',
     kind: 'gpu',
-    params: { ...searchParams, storage: o.storage ?? 'f16', effort: 'itopk (>= k), else itopk = k and maxIterations = effort' },
+    params,
     efforts: o.efforts ?? [4, 8, 16, 24, 32, 48, 64, 96],
     minEffort: o.minEffort ?? 1,
     maxEffort: Math.min(o.maxEffort ?? MAX_ITOPK, MAX_ITOPK),
     async build(ds: Dataset) {
       const ctx = await env.gpu();
+      if (o.kernels !== undefined) {
+        const { pickKernelBundle } = await import('../../search/bundle.ts');
+        kernels = pickKernelBundle(o.kernels, ctx.adapter, { fingerprint: datasetFingerprint(ds), onMessage: o.onMessage });
+        // No bundle for this adapter: the row says so; the baseline is the plain crinn row.
+        if (!kernels) throw new UserError(`no kernel bundle in ${o.kernels} matches adapter '${ctx.adapter.name}'`);
+        Object.assign(params, { bundle: kernels.name, bundleHash: kernels.contentHash, bundleDir: kernels.dir, bundleAdapter: kernels.adapter, storage: o.storage ?? kernelStorage(kernels) ?? 'f16' });
+      }
       const t0 = performance.now();
-      const { index, stats } = await buildIndex(ds.base, ds.metric, buildParams, { ctx, storage: o.storage ?? 'f16', quiet: true });
-      engine = new AnnEngine(ctx, index);
+      const { index, stats } = await buildIndex(ds.base, ds.metric, buildParams, { ctx, storage: o.storage ?? (kernels && kernelStorage(kernels)) ?? 'f16', kernels, quiet: true });
+      engine = new AnnEngine(ctx, index, { kernels });
       await ctx.idle('crinn upload');
       return { seconds: (performance.now() - t0) / 1000, params: { ...index.buildParams, storage: index.storage, phases: stats.phases } as Record<string, unknown> };
     },

@@ -18,6 +18,8 @@ import type { VectorSet } from '../../data/types.ts';
 import { checkOutputs, type NamedPath } from '../paths.ts';
 import { watchOutputs } from '../signals.ts';
 import { runBrowserBenchCommand } from './bench-browser.ts';
+import { checkKernelDir } from '../../search/bundle.ts';
+import type { BenchResult } from '../../bench/schema.ts';
 
 interface BenchOpts {
   dataset?: string;
@@ -38,6 +40,7 @@ interface BenchOpts {
   browser?: boolean;
   browserPath?: string;
   bundle?: string;
+  kernel?: string;
 }
 
 /** The exact TypeScript scan is only a default where one batch takes seconds, not hours. */
@@ -76,6 +79,16 @@ export function storageFor(requested: string | undefined, base: VectorSet, label
   return 'f32';
 }
 
+/** The bundle crinn-kernel ran, for the text report: name, content hash, where it was tuned. */
+function kernelLines(result: BenchResult): string[] {
+  return result.systems.filter((s) => s.name === 'crinn-kernel' && typeof s.params.bundle === 'string').map((s) => `crinn-kernel: bundle ${String(s.params.bundle)} (content ${String(s.params.bundleHash).slice(0, 12)}, tuned on ${String(s.params.bundleAdapter)}) from ${String(s.params.bundleDir)}`);
+}
+
+function kernelTitle(result: BenchResult): string | undefined {
+  const s = result.systems.find((x) => x.name === 'crinn-kernel' && typeof x.params.bundle === 'string');
+  return s ? `crinn-webgpu bench: ${result.dataset.name}, kernel bundle ${String(s.params.bundle)} (${String(s.params.bundleHash).slice(0, 12)})` : undefined;
+}
+
 /** Files of a loaded dataset's `source` ("a.fvecs + b.fvecs", "x.fvecs (last ...)") that exist. */
 function sourceFiles(source: string): NamedPath[] {
   return source.split(' + ').map((s) => s.replace(/ \(.*\)$/, '')).filter((f) => existsSync(f)).map((f) => ({ path: f, flag: '--dataset' }));
@@ -103,6 +116,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--browser', "run the crinn search inside headless Chromium's WebGPU adapter (peers are not run)")
     .option('--browser-path <path>', 'Chromium binary for --browser (default /usr/bin/chromium or $CRINN_CHROMIUM)')
     .option('--bundle <dir>', 'kernel bundle folder (manifest.json + WGSL) for --browser (default: the shipped shaders/)')
+    .option('--kernel <dir>', 'also run crinn-kernel: crinn with the tuned-kernel bundle for this adapter from DIR (a bundle or a folder of bundles such as kernels/)')
     .action(async (o: BenchOpts, cmd: Command) => {
       const g = globals(cmd);
       if (!o.dataset) throw new UserError('bench: --dataset is required (a name from `crinn dataset list` or a file path)');
@@ -111,8 +125,17 @@ export function registerBenchCommands(program: Command): void {
       if (reps < 3) throw new UserError(`--reps: at least 3 timed repetitions are required, got ${reps}`);
       if (!/^\d+$/.test(o.seed)) throw new UserError(`--seed: expected a non-negative integer, got '${o.seed}'`);
       const seed = Number(o.seed);
-      const ownNames = systemNames().filter((n) => !peerNames().includes(n));
+      // crinn-kernel runs only with a bundle; --kernel adds it beside the baseline crinn, so the ratio shows.
+      const ownNames = systemNames().filter((n) => !peerNames().includes(n) && n !== 'crinn-kernel');
       const own = o.systems !== undefined ? splitList(o.systems, '--systems', systemNames()) : ownNames;
+      if (o.kernel !== undefined) {
+        if (o.browser) throw new UserError('--kernel: not with --browser (the page takes a bundle folder with --bundle)');
+        // Every bundle there is validated (schema, content hash) before any work: a broken one fails here.
+        checkKernelDir(o.kernel);
+        if (!own.includes('crinn-kernel')) own.push('crinn-kernel');
+      } else if (own.includes('crinn-kernel')) {
+        throw new UserError('--systems: crinn-kernel needs a bundle: add --kernel DIR');
+      }
       let peers = o.peers !== undefined ? splitList(o.peers, '--peers', peerNames()) : peerNames();
       const hnsw: SystemOptions = {};
       if (o.m !== undefined) hnsw.M = positiveInt(o.m, '--m');
@@ -126,7 +149,7 @@ export function registerBenchCommands(program: Command): void {
       await checkOutputs(outputs, sourceFiles(dataset.source));
       assertDistancesFit(dataset.base, dataset.metric, `${dataset.name} (base)`);
       assertDistancesFit(dataset.queries, dataset.metric, `${dataset.name} (queries)`);
-      const storage = own.includes('crinn') ? storageFor(o.storage, dataset.base, dataset.name, g.quiet) : o.storage;
+      const storage = own.includes('crinn') || own.includes('crinn-kernel') ? storageFor(o.storage, dataset.base, dataset.name, g.quiet) : o.storage;
       if (k > dataset.base.n) throw new UserError(`--k: ${k} is larger than the base of ${dataset.name} (${dataset.base.n} vectors)`);
       if (o.peers === undefined && 2 * dataset.base.n * dataset.queries.n * dataset.base.dim > BRUTEFORCE_DEFAULT_MAX_FLOPS) {
         peers = peers.filter((p) => p !== 'bruteforce');
@@ -140,7 +163,12 @@ export function registerBenchCommands(program: Command): void {
         result = o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench({
           dataset,
           systems: names,
-          systemOptions: { usearch: hnsw, hnswlib: hnsw, crinn: crinnOptions({ ...o, storage }) },
+          systemOptions: {
+            usearch: hnsw,
+            hnswlib: hnsw,
+            crinn: crinnOptions({ ...o, storage }),
+            'crinn-kernel': { ...crinnOptions({ ...o, storage }), kernels: o.kernel, onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) } as CrinnSystemOptions,
+          },
           k,
           reps,
           seed,
@@ -151,7 +179,7 @@ export function registerBenchCommands(program: Command): void {
       } finally {
         progress.stop();
       }
-      const table = renderTable(result, o.reference);
+      const table = [renderTable(result, o.reference), ...kernelLines(result)].join('\n');
       const json = `${JSON.stringify(result, null, 2)}\n`;
       if (o.json === '-') {
         process.stdout.write(json);
@@ -160,7 +188,7 @@ export function registerBenchCommands(program: Command): void {
         print(table);
         if (o.json) await writeAtomic(o.json, json);
       }
-      if (o.html) await writeAtomic(o.html, renderReportHtml([result]));
+      if (o.html) await writeAtomic(o.html, renderReportHtml([result], kernelTitle(result)));
     });
 
   bench

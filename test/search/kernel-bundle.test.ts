@@ -1,0 +1,207 @@
+/**
+ * Tuned-kernel bundles in the library and in `crinn bench --kernel`: a bundle exported from a run
+ * folder is picked for this adapter, runs (recall against the exact oracle), compiles on every
+ * adapter `crinn adapters` lists; a planted search shader is really the one run; an adapter
+ * mismatch falls back with a message; a tampered bundle is refused.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { GpuContext } from '../../src/gpu/device.ts';
+import { openGpu } from '../../src/gpu/device.ts';
+import { dawnProvider } from '../../src/gpu/provider.ts';
+import { enumerateAdapters, platformBackends } from '../../src/gpu/adapters.ts';
+import { loadDataset } from '../../src/data/resolve.ts';
+import { bruteForceKnn } from '../../src/data/metric.ts';
+import { recallAtK } from '../../src/bench/recall.ts';
+import type { Dataset, Neighbors } from '../../src/data/types.ts';
+import { bundleContentHash, exportRun, readBundle } from '../../src/evolve/export.ts';
+import { AnnEngine, buildIndex, type Index } from '../../src/search/engine.ts';
+import { loadKernelBundle, pickKernelBundle } from '../../src/search/bundle.ts';
+import { kernelSearchParams } from '../../src/search/kernel-params.ts';
+import { UserError } from '../../src/errors.ts';
+import { openTestGpu } from '../gpu/helpers.ts';
+import { realKernelRun } from './bundle-fixture.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const K = 10;
+
+let ctx: GpuContext;
+let ds: Dataset;
+let oracle: Neighbors;
+let kernelsDir: string;
+let good: string;
+let other: string;
+
+const recall = (r: Neighbors) => recallAtK(r, ds.base, ds.queries, ds.metric, oracle, K).recall;
+
+/** A copy of the good bundle with `edit` applied, re-signed (content hash recomputed) unless `resign` is false. */
+function variantOf(name: string, edit: (dir: string) => void, resign = true): string {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'crinn-kb-')), name);
+  cpSync(good, dir, { recursive: true });
+  edit(dir);
+  if (resign) {
+    const file = path.join(dir, 'manifest.json');
+    const m = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...m, name, contentHash: bundleContentHash(dir) }, null, 2));
+  }
+  return dir;
+}
+
+beforeAll(async () => {
+  ctx = await openTestGpu();
+  ds = await loadDataset('synthetic-2000-d16');
+  oracle = bruteForceKnn(ds.base, ds.queries, K, ds.metric);
+  const run = await realKernelRun(ctx.adapter.name, undefined, 30);
+  kernelsDir = mkdtempSync(path.join(tmpdir(), 'crinn-kernels-'));
+  const a = ctx.adapter;
+  good = exportRun(run, { out: path.join(kernelsDir, 'good'), adapter: { name: a.name, backend: a.backend, vendor: a.vendor, architecture: a.architecture } }).dir;
+  other = exportRun(run, { out: path.join(kernelsDir, 'other'), adapter: { name: 'nvidia-h200 (vulkan)', backend: 'vulkan' } }).dir;
+}, 60_000);
+afterAll(() => ctx?.destroy());
+
+async function engineWith(kernels: string | undefined, messages: string[] = []): Promise<{ engine: AnnEngine; index: Index }> {
+  const bundle = kernels ? pickKernelBundle(kernels, ctx.adapter, { onMessage: (l) => messages.push(l) }) : undefined;
+  const { index } = await buildIndex(ds.base, ds.metric, { seed: 1 }, { ctx, kernels: bundle, quiet: true });
+  return { engine: await AnnEngine.open(ctx, index, { kernels: bundle }), index };
+}
+
+describe('kernel bundles: library', () => {
+  it('picks the bundle for this adapter from a folder of bundles; it runs its knobs and reaches the oracle', async () => {
+    const messages: string[] = [];
+    const { engine, index } = await engineWith(kernelsDir, messages);
+    try {
+      expect(messages).toEqual([]);
+      expect(engine.kernels?.dir).toBe(good);
+      expect(engine.kernels?.contentHash).toBe(readBundle(good).contentHash);
+      const knobs = JSON.parse(readFileSync(path.join(good, 'params.json'), 'utf8'));
+      expect(engine.kernels?.knobs).toEqual(knobs);
+      // The refine stage was tuned: the index is f16 as it was measured, refine = refineFactor x k.
+      expect(index.storage).toBe('f16');
+      const p = kernelSearchParams(engine.kernels!, K, { itopk: 64 }, true);
+      expect(p.refine).toBe(Math.min(64, knobs.refine.refineFactor * K));
+      expect(p.numSeeds).toBe(knobs.search.numSeeds);
+      expect(p.maxIterations).toBe(64 + knobs.search.iterationSlack);
+      // Explicit per-call params win.
+      expect(kernelSearchParams(engine.kernels!, K, { itopk: 64, numSeeds: 3 }, true).numSeeds).toBe(3);
+      expect(recall(await engine.search(ds.queries, K, { itopk: 64 }))).toBeGreaterThanOrEqual(0.97);
+    } finally {
+      engine.destroy();
+    }
+  }, 120_000);
+
+  it('a planted search shader (distances negated) is the one run: recall collapses, the baseline on the same index does not', async () => {
+    const planted = variantOf('planted', (dir) => {
+      for (const f of ['search/base_f16.wgsl', 'search/base_f32.wgsl']) {
+        const file = path.join(dir, f);
+        const src = readFileSync(file, 'utf8');
+        const out = src.replace(/(fn l2_partial[\s\S]*?)return acc;/, '$1return -acc;');
+        expect(out).not.toBe(src);
+        writeFileSync(file, out);
+      }
+    });
+    const { engine, index } = await engineWith(planted);
+    const baseline = new AnnEngine(ctx, index);
+    try {
+      expect(engine.kernels?.name).toBe('planted');
+      expect(recall(await engine.search(ds.queries, K, { itopk: 64 }))).toBeLessThan(0.3);
+      expect(recall(await baseline.search(ds.queries, K, { itopk: 64 }))).toBeGreaterThanOrEqual(0.97);
+    } finally {
+      engine.destroy();
+      baseline.destroy();
+    }
+  }, 120_000);
+
+  it('a planted shader that does not compile fails the search with the WGSL error', async () => {
+    const broken = variantOf('broken', (dir) => writeFileSync(path.join(dir, 'search/beam_search.wgsl'), `${readFileSync(path.join(dir, 'search/beam_search.wgsl'), 'utf8')}\nfn broken( {\n`));
+    const { engine } = await engineWith(broken);
+    try {
+      await expect(engine.search(ds.queries, K, { itopk: 32 })).rejects.toThrow(/beam_search/);
+    } finally {
+      engine.destroy();
+    }
+  }, 120_000);
+
+  it('no bundle for this adapter: the baseline kernels, and one line saying why', async () => {
+    const messages: string[] = [];
+    const { index } = await buildIndex(ds.base, ds.metric, { seed: 1 }, { ctx, quiet: true });
+    const engine = await AnnEngine.open(ctx, index, { kernels: other, onMessage: (l) => messages.push(l) });
+    try {
+      expect(engine.kernels).toBeUndefined();
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatch(new RegExp(`no kernel bundle in .*other matches adapter '${ctx.adapter.name.replace(/[()]/g, '\\$&')}' \\(bundles are for: nvidia-h200 \\(vulkan\\)\\); using the baseline kernels`));
+      expect(messages[0]).not.toContain('\n');
+      expect(recall(await engine.search(ds.queries, K, { itopk: 64 }))).toBeGreaterThanOrEqual(0.97);
+    } finally {
+      engine.destroy();
+    }
+  }, 120_000);
+
+  it('a tampered bundle (a file edited, hash not updated) is refused with one line naming its manifest', async () => {
+    const tampered = variantOf('tampered', (dir) => writeFileSync(path.join(dir, 'params.json'), readFileSync(path.join(dir, 'params.json'), 'utf8').replace(/"numSeeds": \d+/, '"numSeeds": 64')), false);
+    const { index } = await buildIndex(ds.base, ds.metric, { seed: 1 }, { ctx, quiet: true });
+    const err = await AnnEngine.open(ctx, index, { kernels: tampered }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toBe(`${path.join(tampered, 'manifest.json')}: contentHash does not match the bundle's files (${bundleContentHash(tampered).slice(0, 12)}); the bundle was edited`);
+    expect(() => loadKernelBundle(tampered)).toThrow(UserError);
+  }, 60_000);
+
+  it("the bundle's WGSL compiles and searches correctly on every adapter `crinn adapters` lists", async () => {
+    const adapters = await enumerateAdapters(await dawnProvider(), platformBackends());
+    expect(adapters.length).toBeGreaterThanOrEqual(1);
+    const bundle = loadKernelBundle(good);
+    const seen: string[] = [];
+    for (const a of adapters) {
+      const d = a.description;
+      const c = d.name === ctx.adapter.name ? ctx : await openGpu({ backend: d.backend });
+      try {
+        expect(c.adapter.name).toBe(d.name);
+        // f16 rows where the adapter has shader-f16 (the bundle's own storage), else f32.
+        for (const storage of d.features.includes('shader-f16') ? (['f16', 'f32'] as const) : (['f32'] as const)) {
+          const { index } = await buildIndex(ds.base, ds.metric, { seed: 1 }, { ctx: c, kernels: bundle, storage, quiet: true });
+          const engine = new AnnEngine(c, index, { kernels: bundle });
+          try {
+            expect(recall(await engine.search(ds.queries, K, { itopk: 64 })), `${d.name} ${storage}`).toBeGreaterThanOrEqual(0.97);
+          } finally {
+            engine.destroy();
+          }
+          seen.push(`${d.name} ${storage}`);
+        }
+      } finally {
+        if (c !== ctx) c.destroy();
+      }
+    }
+    expect(seen.length).toBeGreaterThanOrEqual(adapters.length);
+  }, 300_000);
+});
+
+describe('kernel bundles: crinn bench --kernel (new process)', () => {
+  const node = path.join(ROOT, 'node_modules/.bin/node');
+  const crinn = (...args: string[]) => spawnSync(existsSync(node) ? node : process.execPath, ['src/cli/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CRINN_STDERR_FILTERED: '1' }, encoding: 'utf8', timeout: 240_000 });
+
+  it('runs crinn and crinn-kernel side by side; the JSON and the table name the bundle and its hash', () => {
+    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', kernelsDir, '--json', '-');
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    const byName = Object.fromEntries(result.systems.map((s: { name: string }) => [s.name, s]));
+    expect(Object.keys(byName).sort()).toEqual(['bruteforce', 'crinn', 'crinn-kernel']);
+    const m = readBundle(good);
+    expect(byName['crinn-kernel'].params).toMatchObject({ bundle: 'good', bundleHash: m.contentHash, bundleDir: good, storage: 'f16' });
+    expect(byName['crinn-kernel'].error).toBeUndefined();
+    // Recall is scored against the exact ground truth; bruteforce is the oracle row.
+    expect(Math.max(...byName['crinn-kernel'].points.map((p: { recall: number }) => p.recall))).toBeGreaterThanOrEqual(0.97);
+    expect(byName['crinn-kernel'].summary.auc).toBeGreaterThan(0);
+    expect(byName.crinn.summary.auc).toBeGreaterThan(0);
+    expect(r.stderr).toContain(`crinn-kernel: bundle good (content ${m.contentHash.slice(0, 12)}`);
+  }, 300_000);
+
+  it('a tampered bundle: exit 1, one line naming the manifest, before any work', () => {
+    const tampered = variantOf('tampered-cli', (dir) => writeFileSync(path.join(dir, 'search/beam_search.wgsl'), '// nothing\n'), false);
+    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', tampered);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`${path.join(tampered, 'manifest.json')}: contentHash does not match`);
+  }, 60_000);
+});
