@@ -197,6 +197,18 @@ describe('kernel bundles: crinn bench --kernel (new process)', () => {
     expect(r.stderr).toContain(`crinn-kernel: bundle good (content ${m.contentHash.slice(0, 12)}`);
   }, 300_000);
 
+  it('the bench really runs the bundle: a planted search shader (distances negated) collapses crinn-kernel\'s recall', () => {
+    const planted = variantOf('planted-cli', (dir) => {
+      for (const f of ['search/base_f16.wgsl', 'search/base_f32.wgsl']) writeFileSync(path.join(dir, f), readFileSync(path.join(dir, f), 'utf8').replace(/(fn l2_partial[\s\S]*?)return acc;/, '$1return -acc;'));
+    });
+    const r = crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--systems', 'crinn-kernel', '--peers', 'bruteforce', '--kernel', planted, '--json', '-');
+    expect(r.status, r.stderr).toBe(0);
+    const sys = JSON.parse(r.stdout).systems.find((s: { name: string }) => s.name === 'crinn-kernel');
+    expect(sys.params.bundle).toBe('planted-cli');
+    expect(sys.points.length).toBeGreaterThan(0);
+    expect(Math.max(...sys.points.map((p: { recall: number }) => p.recall))).toBeLessThan(0.3);
+  }, 300_000);
+
   it('a tampered bundle: exit 1, one line naming the manifest, before any work', () => {
     const tampered = variantOf('tampered-cli', (dir) => writeFileSync(path.join(dir, 'search/beam_search.wgsl'), '// nothing\n'), false);
     const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', tampered);
