@@ -13,6 +13,8 @@ import { loadLlmConfig } from '../../evolve/llm/config.ts';
 import { configOfRun, llmProposer, llmSettings } from '../../evolve/llm/loop-policy.ts';
 import { globals, positiveInt, print, type GlobalOptions } from '../context.ts';
 import { loadDataset } from '../../data/resolve.ts';
+import { writeRunReport } from '../../evolve/run-report.ts';
+import { oneLine } from '../../errors.ts';
 
 export const DEFAULT_DATASET = 'siftsmall-5k';
 export const DEFAULT_BUDGET = '5m';
@@ -191,6 +193,7 @@ export function registerOptimizeCommands(program: Command): void {
       proposer?.finish(st);
       print(renderSummary(st));
       if (proposer?.stopped()) print(`stopped: ${proposer.stopped()}; continue with \`crinn resume ${runDir}\``);
+      await endReport(runDir, g.quiet);
       print(`run folder: ${runDir} (crinn runs show ${runDir}; crinn export ${runDir})`);
     });
 
@@ -216,7 +219,18 @@ export function registerOptimizeCommands(program: Command): void {
       proposer?.finish(st);
       print(renderSummary(st));
       if (proposer?.stopped()) print(`stopped: ${proposer.stopped()}; continue with \`crinn resume ${runDir}\``);
+      await endReport(runDir, g.quiet);
     });
+}
+
+/** RUN/report.html at the end of a session; a failure to write it is a note, never the run's failure. */
+async function endReport(runDir: string, quiet: boolean | undefined): Promise<void> {
+  try {
+    const file = await writeRunReport(runDir);
+    if (!quiet) process.stderr.write(`report: ${file}\n`);
+  } catch (err) {
+    process.stderr.write(`crinn: run report not written: ${oneLine(err)}\n`);
+  }
 }
 
 /** A run folder as given, or a run name under the runs root. */

@@ -1,11 +1,12 @@
-/** `crinn runs list` and `crinn runs show RUN`: the run folders, a run's leaderboard and lineage. */
+/** `crinn runs list`, `crinn runs show RUN` and `crinn runs report RUN`: the run folders, a run's leaderboard and lineage, its HTML report. */
 import type { Command } from 'commander';
 import { listRuns, loadRun, renderLeaderboard, renderLineage, renderRunList, renderSummary } from '../../evolve/runs.ts';
+import { writeRunReport } from '../../evolve/run-report.ts';
 import { positiveInt, print } from '../context.ts';
 import { resolveRun, runsRoot } from './optimize.ts';
 
 export function registerRunsCommands(program: Command): void {
-  const runs = program.command('runs').description('optimisation runs: list them, show one');
+  const runs = program.command('runs').description('optimisation runs: list them, show one, write its HTML report');
   runs
     .command('list')
     .description('run folders under $CRINN_RUNS_DIR or ./out/runs (or --dir), newest first')
@@ -21,5 +22,13 @@ export function registerRunsCommands(program: Command): void {
     .action((run: string, o: { top: string }) => {
       const st = loadRun(resolveRun(run));
       print([renderSummary(st), '', renderLeaderboard(st, positiveInt(o.top, '--top')), 'lineage', renderLineage(st) || '(nothing evaluated yet)'].join('\n'));
+    });
+  runs
+    .command('report')
+    .description('a self-contained HTML report of a run: reward over time, per-stage summary, lineage, best curve vs baseline')
+    .argument('<run>', 'run folder or run name')
+    .option('--out <file>', 'HTML file to write (default RUN/report.html)')
+    .action(async (run: string, o: { out?: string }) => {
+      print(`report: ${await writeRunReport(resolveRun(run), o.out)}`);
     });
 }
