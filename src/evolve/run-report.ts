@@ -92,7 +92,7 @@ function rewardPlot(st: RunState, evs: Evaluation[]): string {
 /** One stage's best curve against the baseline curve of the same evaluation: QPS (log) over recall, window shaded. */
 function curvePlot(best: CurvePoint[], base: CurvePoint[], color: string, label: string): string {
   const H = 300;
-  const CW = 540;
+  const CW = 500;
   const P = { left: 64, top: 16, right: CW - 16, bottom: H - 60 };
   const pts = [...best, ...base].filter((p) => p.qps > 0);
   const x0 = Math.max(0.5, Math.min(0.8, Math.floor(Math.min(...pts.map((p) => p.recall), 0.85) * 20) / 20));
@@ -139,7 +139,7 @@ export function renderRunReport(runDir: string): string {
   body.push('<h3>Per stage: baseline vs best</h3>', table(
     ['stage', 'evaluations', 'failed', 'start reward', 'best reward', 'gain', 'AUC base', 'AUC best', 'QPS@0.95 base', 'QPS@0.95 best', 'evals/q@0.95 base', 'evals/q@0.95 best', 'best variant', 'stop'],
     sums.map((s) => [
-      `<span class="swatch" style="background:${stageColor(st, s.stage)}"></span>${escapeHtml(s.stage)}`, String(s.evaluations), String(s.failures), num(s.startReward), num(s.bestReward),
+      `<span class="nowrap"><span class="swatch" style="background:${stageColor(st, s.stage)}"></span>${escapeHtml(s.stage)}</span>`, String(s.evaluations), String(s.failures), num(s.startReward), num(s.bestReward),
       s.gain === null ? '-' : `${num(s.gain)}x`, formatQps(s.baselineAuc), formatQps(s.bestAuc), formatQps(s.baselineQps95), formatQps(s.bestQps95),
       s.baselineWork95 === null ? '-' : Math.round(s.baselineWork95).toLocaleString('en-US'), s.bestWork95 === null ? '-' : Math.round(s.bestWork95).toLocaleString('en-US'),
       s.bestHash ? `<code>${s.bestHash.slice(0, 12)}</code>` : '-', escapeHtml(s.status),

@@ -45,7 +45,7 @@ describe('run report (HTML)', () => {
       const n = s.proposals.filter((p) => p.verdict).length;
       const f = s.proposals.filter((p) => p.verdict && !ok(p)).length;
       const start = s.proposals[0].verdict!.reward!;
-      expect(html).toMatch(new RegExp(`${s.module}</td><td class="num">${n}</td><td class="num">${f}</td><td class="num">${start.toFixed(3)}</td><td class="num">${r.toFixed(3)}</td><td class="num">${(r / start).toFixed(3)}x</td>`));
+      expect(html).toMatch(new RegExp(`${s.module}</span></td><td class="num">${n}</td><td class="num">${f}</td><td class="num">${start.toFixed(3)}</td><td class="num">${r.toFixed(3)}</td><td class="num">${(r / start).toFixed(3)}x</td>`));
       for (const p of lineage(st, b.hash)) expect(html).toContain(`<code>${p.hash.slice(0, 12)}</code></td><td>${p.origin}</td>`);
       expect(html).toContain(`<h4>${s.module}: AUC`);
     }
