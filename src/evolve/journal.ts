@@ -19,8 +19,9 @@ const hash = z.string().regex(/^[0-9a-f]{64}$/);
 export const runConfigSchema = z.object({
   /** Dataset name or path as given, and its content fingerprint when the evaluator reported one. */
   dataset: z.string().min(1),
-  policy: z.enum(['autotune', 'llm']),
-  /** --policy llm: the LLM settings (src/evolve/llm/config.ts) minus the key, so a resumed run uses the same ones. */
+  /** autotune: knob search; llm: the model writes code (and knobs); mixed: both, alternating (loop.ts mixedTurn). */
+  policy: z.enum(['autotune', 'llm', 'mixed']),
+  /** --policy llm or mixed: the LLM settings (src/evolve/llm/config.ts) minus the key, so a resumed run uses the same ones. */
   llm: z.record(z.string(), z.unknown()).optional(),
   stages: z.array(moduleName).min(1),
   /** Evaluations for the whole run and/or wall-clock seconds; at least one. */

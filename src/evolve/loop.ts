@@ -1,7 +1,8 @@
 /**
  * The optimisation loop: stages graph -> search -> refine, each starting from the baseline of its
  * module evaluated on top of the best variants of the earlier stages; within a stage the policy
- * (autotune.ts) proposes knob values, each variant is stored whole (store.ts), journaled, then
+ * (autotune.ts, or the LLM's code through LoopDeps.propose, or both alternating for --policy mixed)
+ * proposes variants; each variant is stored whole (store.ts), journaled, then
  * evaluated, and its verdict journaled (journal.ts). Everything the loop decides is a function of
  * the journal (run-state.ts), so `resume` continues a killed run where it stopped: the only thing
  * lost is the evaluation that was in flight, which is run again.
@@ -51,6 +52,24 @@ export interface LoopDeps {
   onEvent?: (ev: LoopEvent) => void;
   /** Set for --policy llm: replaces the knob proposals of autotune. */
   propose?: Proposer;
+}
+
+/**
+ * --policy mixed: after each LLM group, this many autotune proposals retune the knobs on top of
+ * the stage's best code (which the group may just have changed), then the next group.
+ */
+export const MIXED_AUTOTUNE_BURST = 4;
+
+/**
+ * Whose turn it is in a mixed stage, from the journal alone (so resume continues the same cycle):
+ * the LLM first and after every MIXED_AUTOTUNE_BURST autotune proposals, autotune otherwise.
+ */
+export function mixedTurn(stage: StageState): 'llm' | 'autotune' {
+  const ps = stage.proposals.slice(1); // the first is the stage's start (its baseline)
+  if (ps.length === 0) return 'llm';
+  let trailing = 0;
+  for (let i = ps.length - 1; i >= 0 && ps[i].origin === 'autotune'; i--) trailing++;
+  return trailing >= MIXED_AUTOTUNE_BURST ? 'llm' : 'autotune';
 }
 
 /** Consecutive evaluator exceptions (not failed verdicts) after which the run stops, resumable. */
@@ -201,6 +220,24 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
     const start = getVariant(runDir, stage.startHash!);
     const knobs = start.variant.manifest.knobs;
     let reason: 'budget' | 'converged' | 'exhausted' | 'time' = 'budget';
+    /**
+     * One autotune proposal journaled; false when the knob space is exhausted. Its code is the
+     * stage's best variant's (the start's under plain autotune; under mixed, the LLM's best code).
+     */
+    const proposeKnobs = async (): Promise<boolean> => {
+      if (knobs.length === 0) return false;
+      const done = evaluated(stage);
+      const history = done.map((p) => ({ knobValues: p.knobValues, reward: ok(p) ? p.verdict.reward : null }));
+      const x = proposeNext(knobs, history, { seed: st.config.seed * 31 + idx, index: stage.proposals.length - 1 });
+      if (x === null) return false;
+      const parent = bestOf(stage)?.hash ?? stage.startHash!;
+      const from = parent === stage.startHash ? start : getVariant(runDir, parent);
+      const stored = putVariant(runDir, { ...from.variant, knobValues: x, parents: [parent], origin: 'autotune' }, from.files);
+      journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: [parent], origin: 'autotune', knobValues: x, context });
+      st = state(journal);
+      stage = st.stages[idx];
+      return true;
+    };
 
     for (;;) {
       // 1. Run what is journaled but unanswered (after a crash: the evaluation that was in flight).
@@ -225,10 +262,16 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
       if (stageSecondsLeft(st, idx) <= 0) { reason = 'time'; break; }
       const rewards = done.map((p) => (ok(p) ? p.verdict.reward : null));
       if (converged(rewards, st.config.spread, st.config.patience)) { reason = 'converged'; break; }
-      if (deps.propose) {
+      const mixed = st.config.policy === 'mixed';
+      if (deps.propose && (!mixed || mixedTurn(stage) === 'llm')) {
         // A GRPO group of whole variants; a stop (LLM budget, endpoint down) ends the session without run-end, so resume continues.
         const r = await deps.propose(runDir, st, module);
         if (r.variants.length === 0 && r.stop) return st;
+        // Mixed: a group with nothing usable hands the turn to autotune instead of asking again.
+        if (r.variants.length === 0 && mixed) {
+          if (!(await proposeKnobs())) { reason = 'exhausted'; break; }
+          continue;
+        }
         for (const v of r.variants.slice(0, budget === undefined ? undefined : Math.max(1, budget - done.length))) {
           const stored = putVariant(runDir, { ...start.variant, knobValues: v.knobValues, parents: v.parents, origin: v.origin }, v.files);
           journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: v.parents, origin: v.origin, knobValues: stored.variant.knobValues, context });
@@ -237,16 +280,8 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
         stage = st.stages[idx];
         continue;
       }
-      if (knobs.length === 0) { reason = 'exhausted'; break; }
       // 3. Propose, store, journal, and loop back to evaluate it.
-      const history = done.map((p) => ({ knobValues: p.knobValues, reward: ok(p) ? p.verdict.reward : null }));
-      const x = proposeNext(knobs, history, { seed: st.config.seed * 31 + idx, index: stage.proposals.length - 1 });
-      if (x === null) { reason = 'exhausted'; break; }
-      const parent = bestOf(stage)?.hash ?? stage.startHash!;
-      const stored = putVariant(runDir, { ...start.variant, knobValues: x, parents: [parent], origin: st.config.policy }, start.files);
-      journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: [parent], origin: st.config.policy, knobValues: x, context });
-      st = state(journal);
-      stage = st.stages[idx];
+      if (!(await proposeKnobs())) { reason = 'exhausted'; break; }
     }
     const best = bestOf(stage);
     const startP = startOf(stage);

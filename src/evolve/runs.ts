@@ -89,7 +89,42 @@ export function renderSummary(st: RunState): string {
       `reward = AUC / baseline AUC measured interleaved; gains below the spread ${st.config.spread} are noise` +
       (overall !== null ? `; overall ${num(overall)}x the baseline (product of the stages' best rewards)` : '') +
       (self !== null ? `\nbaseline vs itself (first stage's start): ${num(self)}; a |reward - 1| near or above the spread means the spread is set too low` : ''),
+    ...(renderAttribution(st) ? [renderAttribution(st)] : []),
   ].join('\n');
+}
+
+/**
+ * Which policy produced each part of a stage's gain: the best variant's lineage back to the
+ * stage's start, each step's reward ratio (child / parent; both rewards are measured against the
+ * same baseline) credited to the child's origin, multiplied per origin. With --policy mixed this
+ * separates what the LLM's code added from what autotune's knobs added on top of it.
+ */
+export function gainByOrigin(st: RunState, stage: ModuleName): { origin: string; gain: number; steps: number }[] {
+  const s = st.stages.find((x) => x.module === stage);
+  const best = s && bestOf(s);
+  if (!s || !best) return [];
+  const rewardOf = (h: string) => s.proposals.find((p) => p.hash === h && p.verdict)?.verdict?.reward ?? null;
+  const out = new Map<string, { gain: number; steps: number }>();
+  for (const p of lineage(st, best.hash)) {
+    const parent = p.parents[0];
+    const r = rewardOf(p.hash);
+    const pr = parent ? rewardOf(parent) : null;
+    if (!parent || r === null || pr === null || !(pr > 0)) continue;
+    const e = out.get(p.origin) ?? { gain: 1, steps: 0 };
+    out.set(p.origin, { gain: e.gain * (r / pr), steps: e.steps + 1 });
+  }
+  return [...out.entries()].map(([origin, e]) => ({ origin, ...e })).sort((a, b) => b.gain - a.gain);
+}
+
+/** One line per stage with a gain: its credit per policy (gainByOrigin). */
+export function renderAttribution(st: RunState): string {
+  const lines: string[] = [];
+  for (const s of st.stages) {
+    const g = gainByOrigin(st, s.module);
+    if (g.length === 0) continue;
+    lines.push(`${s.module}: gain by policy ${g.map((x) => `${x.origin} ${num(x.gain)}x (${x.steps} step${x.steps === 1 ? '' : 's'})`).join(', ')}`);
+  }
+  return lines.join('\n');
 }
 
 /** The top variants of each stage by reward. */

@@ -54,6 +54,6 @@ describe('crinn optimize --policy llm', () => {
     const r = crinn(['optimize', '--policy', 'llm', '--run-dir', dir, '--evaluator', FIXTURE], { env: { ...rest as Record<string, string>, OPENAI_API_KEY: '', CRINN_LLM_MODEL: 'm' } });
     expectBadInput(r, /^crinn: OPENAI_API_KEY: not set/);
     expect(existsSync(dir)).toBe(false);
-    expectBadInput(crinn(['optimize', '--policy', 'gpt', '--run-dir', dir]), "--policy: unknown policy 'gpt'; allowed: autotune, llm");
+    expectBadInput(crinn(['optimize', '--policy', 'gpt', '--run-dir', dir]), "--policy: unknown policy 'gpt'; allowed: autotune, llm, mixed, auto");
   }, 60_000);
 });

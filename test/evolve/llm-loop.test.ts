@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { resumeRun, startRun } from '../../src/evolve/loop.ts';
+import { MIXED_AUTOTUNE_BURST, resumeRun, startRun } from '../../src/evolve/loop.ts';
+import { gainByOrigin, renderSummary } from '../../src/evolve/runs.ts';
 import { readJournal, type RunConfig } from '../../src/evolve/journal.ts';
 import { bestOf, foldJournal } from '../../src/evolve/run-state.ts';
 import { getVariant } from '../../src/evolve/store.ts';
@@ -97,5 +98,34 @@ describe('--policy llm in the loop', () => {
     expect(st2.stages[0].proposals.filter((p) => p.verdict).length).toBeGreaterThanOrEqual(7);
     // Usage carried over: the ledger counts both sessions.
     expect(bigger.policy.client.usage().promptTokens).toBe(100 * server.requests.length);
+  }, 60_000);
+
+  it('--policy mixed alternates LLM groups (code) with autotune bursts (knobs on the best code) and credits each gain to its policy', async () => {
+    // Each reply edits the code (a new comment line, so it always differs from the best) and sets searchWidth.
+    let n = 0;
+    server = await startFakeServer(() => ({ reply: `${ANALYSIS}## Changes\n### EDIT search.wgsl\n<<<<<<< SEARCH\n@compute\n=======\n// pass ${n++}\n@compute\n>>>>>>> REPLACE\n\n## Knobs\n\`\`\`json\n{"searchWidth": 4}\n\`\`\`\n` }));
+    const run = path.join(mkdtempSync(path.join(tmpdir(), 'llm-loop-')), 'run');
+    const llm = loadLlmConfig({ env: env(server.url), overrides: { samples: 1, retries: 0 }, requireKey: true });
+    const proposer = llmProposer(run, llm);
+    const st = await startRun(run, { ...config(llm, 8), policy: 'mixed' }, { evaluate, baseline, propose: proposer.propose });
+    proposer.finish(st);
+    expect(st.ended).toBe('done');
+    const stage = st.stages[0];
+    expect(MIXED_AUTOTUNE_BURST).toBe(4);
+    expect(stage.proposals.map((p) => p.origin)).toEqual(['baseline', 'llm', 'autotune', 'autotune', 'autotune', 'autotune', 'llm', 'autotune']);
+    // The LLM's code is the best after its group; autotune then tunes knobs on that code, not the baseline's.
+    const llm1 = stage.proposals[1];
+    expect(llm1.verdict!.reward!).toBeGreaterThan(stage.proposals[0].verdict!.reward! * 1.05);
+    for (const p of stage.proposals.slice(2, 6)) {
+      expect(p.parents[0]).not.toBe(stage.startHash);
+      const code = getVariant(run, p.hash).files.find((f) => f.path === 'search.wgsl')!.content.toString();
+      expect(code).toContain('// pass 0');
+    }
+    // Credit: the per-policy gains multiply to the stage's best over its start; the summary names them.
+    const g = gainByOrigin(st, 'search');
+    expect(g.map((x) => x.origin)).toContain('llm');
+    const product = g.reduce((a, x) => a * x.gain, 1);
+    expect(product).toBeCloseTo(bestOf(stage)!.verdict!.reward! / stage.proposals[0].verdict!.reward!, 9);
+    expect(renderSummary(st)).toMatch(/search: gain by policy .*llm \d\.\d{3}x/);
   }, 60_000);
 });

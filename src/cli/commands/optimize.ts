@@ -144,7 +144,7 @@ export function registerOptimizeCommands(program: Command): void {
     .command('optimize')
     .description('evolve the modules for this adapter and dataset (stages graph -> search -> refine); keeps every result in a run folder')
     .option('--dataset <name|path>', 'dataset name or file (see `crinn dataset list`)', DEFAULT_DATASET)
-    .option('--policy <policy>', 'proposal policy: autotune (knob search, no LLM), llm (contrastive LLM over an OpenAI-compatible endpoint; see prompts/README.md), or auto (llm when OPENAI_API_KEY or --llm-config is set, else autotune)', 'autotune')
+    .option('--policy <policy>', 'proposal policy: autotune (knob search, no LLM), llm (contrastive LLM over an OpenAI-compatible endpoint; see prompts/README.md), mixed (LLM groups for code, autotune bursts for knobs on the best code), or auto (llm when OPENAI_API_KEY or --llm-config is set, else autotune)', 'autotune')
     .option('--llm-config <file>', 'LLM settings JSON for --policy llm (endpoint, model, samples per prompt, budget; see prompts/README.md)')
     .option('--stages <list>', 'stages in order, comma-separated', MODULE_NAMES.join(','))
     .option('--budget <evals|duration>', 'evaluations (40), wall time (90s, 5m, 1h) or both (40,5m) for the whole run', DEFAULT_BUDGET)
@@ -159,13 +159,13 @@ export function registerOptimizeCommands(program: Command): void {
       const g = globals(cmd);
       // auto (what npm start uses): the LLM when one is configured, else autotune, so the main job runs anywhere.
       if (o.policy === 'auto') o.policy = o.llmConfig || process.env.OPENAI_API_KEY ? 'llm' : 'autotune';
-      if (o.policy !== 'autotune' && o.policy !== 'llm') throw new UserError(`--policy: unknown policy '${o.policy}'; allowed: autotune, llm, auto`);
+      if (o.policy !== 'autotune' && o.policy !== 'llm' && o.policy !== 'mixed') throw new UserError(`--policy: unknown policy '${o.policy}'; allowed: autotune, llm, mixed, auto`);
       // Checked before the run folder exists: a missing key fails with nothing written.
-      const llm = o.policy === 'llm' ? loadLlmConfig({ file: o.llmConfig, requireKey: true }) : undefined;
+      const llm = o.policy !== 'autotune' ? loadLlmConfig({ file: o.llmConfig, requireKey: true }) : undefined;
       if (!/^\d+$/.test(o.seed)) throw new UserError(`--seed: expected a non-negative integer, got '${o.seed}'`);
       const config: RunConfig = {
         dataset: o.dataset ?? DEFAULT_DATASET,
-        policy: o.policy,
+        policy: o.policy as RunConfig['policy'],
         ...(llm ? { llm: llmSettings(llm) } : {}),
         stages: parseStages(o.stages),
         budget: parseBudget(o.budget),
@@ -207,7 +207,7 @@ export function registerOptimizeCommands(program: Command): void {
       const g = globals(cmd);
       const runDir = resolveRun(run);
       const before = loadRun(runDir);
-      const proposer = before.config.policy === 'llm' ? llmProposer(runDir, configOfRun(before, { file: o.llmConfig })) : undefined;
+      const proposer = before.config.policy !== 'autotune' ? llmProposer(runDir, configOfRun(before, { file: o.llmConfig })) : undefined;
       const deps = { ...(await loopDeps(o.evaluator, g)), propose: proposer?.propose };
       const progress = loopProgress(g.quiet, undefined);
       let st;
