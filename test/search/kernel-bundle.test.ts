@@ -209,6 +209,16 @@ describe('kernel bundles: crinn bench --kernel (new process)', () => {
     expect(Math.max(...sys.points.map((p: { recall: number }) => p.recall))).toBeLessThan(0.3);
   }, 300_000);
 
+  it('no bundle for this adapter: the crinn-kernel row carries the error, stderr the one-line note', () => {
+    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--systems', 'crinn-kernel', '--peers', 'bruteforce', '--kernel', other, '--json', '-');
+    expect(r.status, r.stderr).toBe(0);
+    const sys = JSON.parse(r.stdout).systems.find((s: { name: string }) => s.name === 'crinn-kernel');
+    expect(sys.error).toMatch(/^build: no kernel bundle in .*other matches adapter/);
+    expect(sys.points).toEqual([]);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('crinn: no kernel bundle in'))).toHaveLength(1);
+    expect(r.stderr).toContain('(bundles are for: nvidia-h200 (vulkan))');
+  }, 120_000);
+
   it('a tampered bundle: exit 1, one line naming the manifest, before any work', () => {
     const tampered = variantOf('tampered-cli', (dir) => writeFileSync(path.join(dir, 'search/beam_search.wgsl'), '// nothing\n'), false);
     const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', tampered);
