@@ -15,7 +15,7 @@ export { bruteForceKnn } from './data/metric.ts';
 export { gpuExactKnn } from './data/exact-knn.ts';
 
 export { buildIndex, saveIndex, loadIndex, AnnEngine, type Index, type BuildIndexOptions, type AnnEngineOptions, type OpenEngineOptions } from './search/engine.ts';
-export { pickKernelBundle, loadKernelBundle, bundleDirs, adapterMatches, type KernelBundle, type AdapterIdentity, type PickOptions } from './search/bundle.ts';
+export { pickKernelBundle, loadKernelBundle, bundleDirs, SHIPPED_KERNELS, adapterMatches, type KernelBundle, type AdapterIdentity, type PickOptions } from './search/bundle.ts';
 export type { VectorStorage } from './index/index-file.ts';
 export type { BuildStats, BuildProgress } from './index/build.ts';
 export { DEFAULT_BUILD_PARAMS, type BuildParams, type BuildParamsInput } from './index/params.ts';

@@ -18,6 +18,9 @@ import type { KernelBundle } from './kernel-params.ts';
 
 export type { KernelBundle } from './kernel-params.ts';
 
+/** The bundles this package ships (its kernels/ folder): `AnnEngine.open(ctx, index, { kernels: SHIPPED_KERNELS })`. */
+export const SHIPPED_KERNELS = path.join(REPO_ROOT, 'kernels');
+
 /** What a bundle is matched against: a GpuContext's adapter description has these fields. */
 export interface AdapterIdentity {
   name: string;
