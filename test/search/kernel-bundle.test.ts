@@ -19,7 +19,7 @@ import { recallAtK } from '../../src/bench/recall.ts';
 import type { Dataset, Neighbors } from '../../src/data/types.ts';
 import { bundleContentHash, exportRun, readBundle } from '../../src/evolve/export.ts';
 import { AnnEngine, buildIndex, type Index } from '../../src/search/engine.ts';
-import { loadKernelBundle, pickKernelBundle } from '../../src/search/bundle.ts';
+import { bundleDirs, loadKernelBundle, pickKernelBundle, SHIPPED_KERNELS } from '../../src/search/bundle.ts';
 import { kernelSearchParams } from '../../src/search/kernel-params.ts';
 import { UserError } from '../../src/errors.ts';
 import { openTestGpu } from '../gpu/helpers.ts';
@@ -138,6 +138,15 @@ describe('kernel bundles: library', () => {
       engine.destroy();
     }
   }, 120_000);
+
+  it("the package's kernels/ folder: every bundle there validates; this adapter gets its own or the baseline with a note", () => {
+    const messages: string[] = [];
+    const b = pickKernelBundle(SHIPPED_KERNELS, ctx.adapter, { onMessage: (l) => messages.push(l) });
+    if (b) expect(b.adapter).toBe(ctx.adapter.name);
+    else expect(messages[0]).toMatch(/^no kernel bundle (in|in .* matches adapter)/);
+    // kernels/baseline holds module manifests, not a bundle.
+    expect(bundleDirs(SHIPPED_KERNELS)).not.toContain(path.join(SHIPPED_KERNELS, 'baseline'));
+  });
 
   it('a tampered bundle (a file edited, hash not updated) is refused with one line naming its manifest', async () => {
     const tampered = variantOf('tampered', (dir) => writeFileSync(path.join(dir, 'params.json'), readFileSync(path.join(dir, 'params.json'), 'utf8').replace(/"numSeeds": \d+/, '"numSeeds": 64')), false);
