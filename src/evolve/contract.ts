@@ -52,13 +52,14 @@ export type Stage = (typeof STAGES)[number];
 
 /** One sweep point of a curve: what verdicts and exported bundles both record. */
 export const curvePoint = z.object({ effort: z.number(), recall: z.number(), qps: z.number(), evaluations: z.number().optional() });
+export type CurvePoint = z.infer<typeof curvePoint>;
 
 /** QPS at the report's recall levels and the work per query at 0.95 (verdicts and bundles). */
 export const operatingPointFields = {
   qpsAt90: z.number().nullable(),
   qpsAt95: z.number().nullable(),
   qpsAt99: z.number().nullable(),
-  /** Distance evaluations per query at recall 0.95. */
+  /** Distance evaluations per query at recall 0.95 (counted by the variant's own kernel: informational, never rewarded). */
   evaluationsAt95: z.number().nullable(),
 };
 

@@ -4,7 +4,7 @@
  * ground truth; the parent decides the queries, holds the clock and scores the ids.
  *
  * Ops: open({ module, sources, knobs, k, index | build, adapter? }) -> { adapter, buildSeconds }
- *      search({ queries, dim, k, effort }) -> { ids }      drain() -> true
+ *      search({ queries, dim, k, effort, countEvaluations? }) -> { ids, distances, evaluations? }      drain() -> true
  */
 import { openGpu, type GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/shader.ts';
@@ -64,19 +64,23 @@ export const ops = {
     // Compile now (stage 'compile'), without running anything: the kernel every effort <= k shares.
     const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, p.k, p.k, p.searchContext?.knobs));
     await kernelPipeline(ctx, searcher.beamKernel(rp));
-    if (index.storage === 'f16' && rp.refine > 0) {
-      const f16 = true;
-      const dim4 = Math.ceil(index.dim / 4) + (f16 ? Math.ceil(index.dim / 4) % 2 : 0);
-      await kernelPipeline(ctx, { name: 'refine', cacheKey: 'f32', source: sourcesFor(p.module, p.sources, p.searchContext).refine, constants: { WG: 64, D4: dim4, METRIC: { l2: 0, ip: 1, angular: 2 }[index.metric] } });
-    }
+    if (index.storage === 'f16' && rp.refine > 0) await kernelPipeline(ctx, searcher.refineKernel());
     return { adapter: ctx.adapter.name, buildSeconds };
   },
 
-  async search(p: { queries: Float32Array; dim: number; k: number; effort: number }) {
+  /**
+   * `countEvaluations` (untimed calls only: it runs the counting kernel) adds the mean distance
+   * evaluations per query: the beam search's counter plus the exact distances of the refine pass.
+   */
+  async search(p: { queries: Float32Array; dim: number; k: number; effort: number; countEvaluations?: boolean }) {
     if (!searcher || !state) throw new Error('open first');
     const n = p.queries.length / p.dim;
-    const r = await searcher.search({ data: p.queries, n, dim: p.dim }, p.k, searchParamsFor(state.module, state.knobs, p.effort, p.k, state.searchKnobs));
-    return { ids: r.ids };
+    const params = searchParamsFor(state.module, state.knobs, p.effort, p.k, state.searchKnobs);
+    const r = await searcher.search({ data: p.queries, n, dim: p.dim }, p.k, params, { countEvaluations: p.countEvaluations === true });
+    if (!r.evaluations) return { ids: r.ids, distances: r.distances };
+    const rp = searcher.resolve(p.k, params);
+    const refine = searcher.index.storage === 'f16' && rp.refine > 0 ? rp.searchK : 0;
+    return { ids: r.ids, distances: r.distances, evaluations: r.evaluations.reduce((a, b) => a + b, 0) / Math.max(1, n) + refine };
   },
 
   async drain() {

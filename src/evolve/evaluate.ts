@@ -5,7 +5,7 @@
  *  - queries: perturbed held-out queries (query-pool.ts), a fresh batch per timed call, ground
  *    truth computed in this process and never sent;
  *  - time: this process's clock around the search call plus a queue drain (work left queued is paid for);
- *  - scoring: every repetition's ids are checked (range, duplicates) and scored; a point whose reps
+ *  - scoring: every repetition's ids are checked (range, duplicates, their distances) and scored; a point whose reps
  *    disagree beyond sampling noise is rejected; points whose probe answers are identical (the same
  *    configuration, e.g. a variant that ignores the effort) are merged before the Pareto frontier;
  *  - order: each sweep round, both systems' reps alternate in a fresh random order;
@@ -22,15 +22,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError, oneLine } from '../errors.ts';
-import type { Dataset } from '../data/types.ts';
+import type { Dataset, Metric, VectorSet } from '../data/types.ts';
+import { distance } from '../data/metric.ts';
 import { loadDataset } from '../data/resolve.ts';
 import { buildIndex, type Index } from '../search/engine.ts';
 import { recallAtK } from '../bench/recall.ts';
-import { relativeReward, summarize, pointsInWindow, MIN_WINDOW_POINTS } from '../bench/reward.ts';
+import { evaluationsAtRecall, relativeReward, summarize, pointsInWindow, MIN_WINDOW_POINTS } from '../bench/reward.ts';
 import { SweepPlanner, seededRng, shuffle, type Measurement } from '../bench/sweep.ts';
 import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxFailure } from './sandbox.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
-import type { ModuleName, Stage, Verdict } from './contract.ts';
+import type { CurvePoint, ModuleName, Stage, Verdict } from './contract.ts';
 import { REPO_ROOT, loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
 import { buildParamsFor } from './knob-params.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
@@ -100,6 +101,8 @@ interface System {
   adapter?: string;
   cursor: number;
   signature: Map<number, string>;
+  /** Mean distance evaluations per probe query, per effort: reported by the child, informational only. */
+  evaluations: Map<number, number>;
   reps: Map<number, { recall: number[]; qps: number[] }>;
   rejected: Set<number>;
   fail?: StageFail;
@@ -123,6 +126,35 @@ function failureText(f: SandboxFailure): string {
   // Dawn's limit warnings say nothing about the variant.
   const err = f.stderr.trim().split('\n').filter((l) => l && !/artificially reduced/.test(l)).slice(-3).join(' | ');
   return `${f.reason}: ${f.message}${f.reason !== 'thrown' && err ? ` (stderr: ${err.slice(0, 600)})` : ''}`;
+}
+
+/**
+ * A search's answer: ids in range [-1, n) with no repeats within a row, and each returned id's
+ * distance the true one (finite, within 1e-3 relative of the metric's distance recomputed here,
+ * rows ascending). Only ids are scored; distances are checked because they are part of what a
+ * search returns to its user (`crinn search` writes them), so NaN or made-up distances are a wrong answer.
+ */
+export function checkResults(value: { ids?: unknown; distances?: unknown } | undefined, queries: VectorSet, k: number, base: VectorSet, metric: Metric): Int32Array {
+  const nq = queries.n;
+  const ids = checkIds(value?.ids, nq, k, base.n);
+  const dist = value?.distances;
+  if (!(dist instanceof Float32Array) || dist.length !== nq * k) {
+    throw new StageFail('correctness', `expected ${nq} x ${k} distances as a Float32Array, got ${dist instanceof Float32Array ? dist.length : typeof dist}`);
+  }
+  const tol = (d: number) => 1e-3 * (1 + Math.abs(d));
+  for (let q = 0; q < nq; q++) {
+    let prev = -Infinity;
+    for (let j = 0; j < k; j++) {
+      const id = ids[q * k + j];
+      if (id === -1) continue;
+      const d = dist[q * k + j];
+      const exact = distance(metric, queries.data, q, base.data, id, base.dim);
+      if (!Number.isFinite(d) || Math.abs(d - exact) > tol(exact)) throw new StageFail('correctness', `query ${q} result ${j}: distance ${d} of id ${id} is not its true distance ${exact.toPrecision(6)}`);
+      if (d < prev - tol(prev)) throw new StageFail('correctness', `query ${q}: distances not ascending at result ${j} (${d} after ${prev})`);
+      prev = d;
+    }
+  }
+  return ids;
 }
 
 /** Ids in range [-1, n) and no repeats within a row; else the variant fails correctness. */
@@ -193,13 +225,14 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
   if (!variantMod) return { ...failedVerdict({ ...common, seconds: seconds() }, 'load', loadError!) };
 
   const module = variantMod.module;
-  const rng = seededRng(seed);
+  // The query sequence has its own stream: a seed fixes the probe and every batch (queryPoolFor).
+  const rng = seededRng(seed + 1);
   const systems: System[] = [
-    { name: 'baseline', mod: loadBaseline(module), cursor: 0, signature: new Map(), reps: new Map(), rejected: new Set() },
-    { name: 'variant', mod: variantMod, cursor: 0, signature: new Map(), reps: new Map(), rejected: new Set() },
+    { name: 'baseline', mod: loadBaseline(module), cursor: 0, signature: new Map(), evaluations: new Map(), reps: new Map(), rejected: new Set() },
+    { name: 'variant', mod: variantMod, cursor: 0, signature: new Map(), evaluations: new Map(), reps: new Map(), rejected: new Set() },
   ];
   const [baseline, variant] = systems;
-  const pool = new QueryPool(ds.base, ds.queries, ds.metric, o.k, rng);
+  const pool = queryPoolFor(ds, o.k, seed);
   const probe = pool.batch(0, o.probeQueries);
   let nextQuery = o.probeQueries; // queries [0, probeQueries) are the probe; each system walks the rest once
   const scratchRoot = mkdtempSync(join(tmpdir(), 'crinn-eval-'));
@@ -258,8 +291,8 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
 
     // ---- correctness: the probe at a generous effort; ids valid, recall above the floor.
     const probeRecall = async (sys: System, effort: number, stage: Stage, timeoutMs: number): Promise<{ recall: number; sig: string }> => {
-      const r = await call<{ ids: unknown }>(sys, 'search', { queries: probe.queries.data, dim: ds.base.dim, k, effort }, stage, timeoutMs);
-      const ids = checkIds(r.value?.ids, probe.queries.n, k, n);
+      const r = await call<{ ids: unknown; distances: unknown }>(sys, 'search', { queries: probe.queries.data, dim: ds.base.dim, k, effort }, stage, timeoutMs);
+      const ids = checkResults(r.value, probe.queries, k, ds.base, ds.metric);
       const recall = recallAtK({ ids, nq: probe.queries.n, k }, ds.base, probe.queries, ds.metric, probe.kth, k).recall;
       return { recall, sig: createHash('sha256').update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex') };
     };
@@ -285,10 +318,10 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
       const b: QueryBatch = pool.batch(nextQuery + sys.cursor, o.queriesPerCall);
       sys.cursor += o.queriesPerCall;
       await call(sys, 'drain', null, 'timing', o.callMs);
-      const s = await call<{ ids: unknown }>(sys, 'search', { queries: b.queries.data, dim: ds.base.dim, k, effort }, 'timing', o.callMs);
+      const s = await call<{ ids: unknown; distances: unknown }>(sys, 'search', { queries: b.queries.data, dim: ds.base.dim, k, effort }, 'timing', o.callMs);
       const d = await call(sys, 'drain', null, 'timing', o.callMs);
       const ms = s.ms + d.ms;
-      const ids = checkIds(s.value?.ids, b.queries.n, k, n);
+      const ids = checkResults(s.value, b.queries, k, ds.base, ds.metric);
       const rr = recallAtK({ ids, nq: b.queries.n, k }, ds.base, b.queries, ds.metric, b.kth, k);
       a.recall.push(rr.recall);
       a.perQuery.push(...rr.perQuery);
@@ -323,9 +356,15 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
         if (effort !== null) round.push({ sys, planner: planners[i], effort, recall: [], qps: [], secs: [], perQuery: [] });
       });
       if (round.length === 0) break;
-      // Untimed: compiles this effort's kernel, warms it, and fingerprints the configuration.
+      // Untimed: compiles this effort's kernel, warms it, and fingerprints the configuration; then
+      // the work per query, from the counting kernel (its own pipeline, so the timed one stays warm).
       for (const a of shuffle([...round], rng)) {
-        const ok = await guarded(a.sys, async () => { a.sys.signature.set(a.effort, (await probeRecall(a.sys, a.effort, 'timing', o.compileMs)).sig); });
+        const ok = await guarded(a.sys, async () => {
+          a.sys.signature.set(a.effort, (await probeRecall(a.sys, a.effort, 'timing', o.compileMs)).sig);
+          const c = await call<{ evaluations?: unknown }>(a.sys, 'search', { queries: probe.queries.data, dim: ds.base.dim, k, effort: a.effort, countEvaluations: true }, 'timing', o.compileMs);
+          const e = c.value?.evaluations;
+          if (typeof e === 'number' && Number.isFinite(e) && e >= 0) a.sys.evaluations.set(a.effort, e);
+        });
         if (!ok) break sweep;
       }
       for (let r = 0; r < o.reps; r++) {
@@ -354,6 +393,8 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
     return {
       ...common, status: 'ok', stage: 'reward', reason: notes.join('; '),
       variantAuc: vs.auc, baselineAuc: bs.auc, reward, qpsAt90: vs.qpsAt90, qpsAt95: vs.qpsAt95, qpsAt99: vs.qpsAt99,
+      // Reported by the variant's own counter, so informational: never part of the reward.
+      evaluationsAt95: evaluationsAtRecall(curves[1], 0.95),
       variantCurve: curves[1], baselineCurve: curves[0], seconds: seconds(),
     };
   } finally {
@@ -365,17 +406,26 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
 /**
  * A system's curve: rejected points dropped; points with identical probe answers merged into one
  * (lowest effort, mean recall and median QPS over all their reps), so duplicate configurations
- * cannot offer the frontier the best of several noisy draws.
+ * cannot offer the frontier the best of several noisy draws. `evaluations`: the probe's mean work
+ * per query (the mean over merged efforts), where the child reported it.
  */
-function mergedCurve(sys: System): { effort: number; recall: number; qps: number }[] {
-  const groups = new Map<string, { effort: number; recall: number[]; qps: number[] }>();
+function mergedCurve(sys: System): CurvePoint[] {
+  const groups = new Map<string, { effort: number; recall: number[]; qps: number[]; evaluations: number[] }>();
   for (const [effort, r] of [...sys.reps.entries()].sort((a, b) => a[0] - b[0])) {
     if (sys.rejected.has(effort)) continue;
     const sig = sys.signature.get(effort) ?? String(effort);
-    const g = groups.get(sig) ?? { effort, recall: [], qps: [] };
+    const g = groups.get(sig) ?? { effort, recall: [], qps: [], evaluations: [] };
     g.recall.push(...r.recall);
     g.qps.push(...r.qps);
+    const e = sys.evaluations.get(effort);
+    if (e !== undefined) g.evaluations.push(e);
     groups.set(sig, g);
   }
-  return [...groups.values()].map((g) => ({ effort: g.effort, recall: g.recall.reduce((a, b) => a + b, 0) / g.recall.length, qps: median(g.qps) }));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return [...groups.values()].map((g) => ({ effort: g.effort, recall: mean(g.recall), qps: median(g.qps), ...(g.evaluations.length ? { evaluations: mean(g.evaluations) } : {}) }));
+}
+
+/** The evaluation's query sequence (probe first, then the timed batches) for a seed; tests rebuild it. */
+export function queryPoolFor(ds: Dataset, k: number, seed: number): QueryPool {
+  return new QueryPool(ds.base, ds.queries, ds.metric, k, seededRng(seed));
 }

@@ -10,13 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initVariant } from '../../src/evolve/variant-init.ts';
-import { evaluateVariant, type EvaluateOptions } from '../../src/evolve/evaluate.ts';
-import { loadVariant } from '../../src/evolve/modules.ts';
+import { evaluateVariant, queryPoolFor, type EvaluateOptions } from '../../src/evolve/evaluate.ts';
+import { loadBaseline, loadVariant } from '../../src/evolve/modules.ts';
+import { buildParamsFor, searchParamsFor } from '../../src/evolve/knob-params.ts';
+import { buildIndex } from '../../src/search/engine.ts';
+import { cpuBeamSearch } from '../../src/search/cpu-search.ts';
+import { evaluationsAtRecall } from '../../src/bench/reward.ts';
 import { verdictSchema, type Verdict } from '../../src/evolve/contract.ts';
 import { loadDataset } from '../../src/data/resolve.ts';
 import type { Dataset } from '../../src/data/types.ts';
 
-const CACHE_HOST = fileURLToPath(new URL('./fixtures/variants/cache-host.ts', import.meta.url));
+const host = (name: string) => fileURLToPath(new URL(`./fixtures/variants/${name}.ts`, import.meta.url));
+const CACHE_HOST = host('cache-host');
 /**
  * Self-vs-self spread of the reward at these settings: 5 runs on a 2-core machine at load average
  * ~15 (other benchmarks running) gave 0.57, 0.95, 1.05, 1.31, 1.62. Hacks must also show the
@@ -24,6 +29,8 @@ const CACHE_HOST = fileURLToPath(new URL('./fixtures/variants/cache-host.ts', im
  */
 const SPREAD = { lo: 0.5, hi: 2.0 };
 const LONG = 900_000;
+/** Fewer points for hacks caught by recall, rejection or cost (the reward needs no dense curve to show them). */
+const LIGHT: Partial<EvaluateOptions> = { efforts: [4, 10], maxPoints: 2 };
 
 let tmp: string;
 let ds: Dataset;
@@ -75,8 +82,9 @@ describe('variant init', () => {
 });
 
 describe('evaluateVariant', () => {
-  it('scores an unmodified search variant ~1 against the baseline', async () => {
-    const v = verdictSchema.parse(await evaluate(searchVariant()));
+  it('scores an unmodified search variant ~1 against the baseline; its work per query is the CPU reference\'s', async () => {
+    const seed = 11;
+    const v = verdictSchema.parse(await evaluate(searchVariant(), { seed }));
     expect(v.status, v.reason).toBe('ok');
     expect(v.stage).toBe('reward');
     expect(v.reward!).toBeGreaterThan(SPREAD.lo);
@@ -85,6 +93,17 @@ describe('evaluateVariant', () => {
     const top = (c: Verdict['variantCurve']) => Math.max(...c.map((p) => p.recall));
     expect(top(v.variantCurve)).toBeGreaterThan(0.9);
     expect(Math.abs(top(v.variantCurve) - top(v.baselineCurve))).toBeLessThan(0.05);
+    // Work per query (informational): the kernel's counter on the probe queries equals the CPU
+    // reference's count on the same graph and queries (exact at itopk <= 32, beam-search.test.ts).
+    const knobs = loadBaseline('search').knobs;
+    const { index } = await buildIndex(ds.base, ds.metric, buildParamsFor(loadBaseline('graph').knobs), { quiet: true });
+    const probe = queryPoolFor(ds, 10, seed).batch(0, 32).queries;
+    for (const p of [...v.variantCurve, ...v.baselineCurve]) {
+      const cpu = cpuBeamSearch(index, probe, 10, searchParamsFor('search', knobs, p.effort, 10)).evaluations;
+      expect(p.evaluations, `effort ${p.effort}`).toBeCloseTo(cpu.reduce((a, b) => a + b, 0) / probe.n, 6);
+    }
+    expect(v.evaluationsAt95).not.toBeNull();
+    expect(v.evaluationsAt95).toBe(evaluationsAtRecall(v.variantCurve, 0.95));
   }, LONG);
 
   it.each(['graph', 'refine'] as const)('scores an unmodified %s variant ~1 against the baseline', async (module) => {
@@ -145,6 +164,21 @@ describe('evaluateVariant', () => {
     expect(v.reason).toMatch(/outside \[0, 2000\)/);
   }, LONG);
 
+  it('NaN distances fail correctness (distances are part of the answer, checked against the true ones)', async () => {
+    const v = await evaluate(searchVariant([['out_dist[q * params.k_out + j] = top_d[j];', 'out_dist[q * params.k_out + j] = bitcast<f32>(0x7fc00000u | params._pad0);']]));
+    expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
+    expect(v.reason).toMatch(/query 0 result 0: distance NaN of id \d+ is not its true distance/);
+  }, LONG);
+
+  it('WGSL writing into an index buffer fails at compile: the layout binds it read-only', async () => {
+    const v = await evaluate(searchVariant([
+      ['var<storage, read> graph: array<u32>;', 'var<storage, read_write> graph: array<u32>;'],
+      ['if (!live || !leader) { return; }', 'if (!live || !leader) { return; }\n  graph[q] = 0u;'],
+    ]));
+    expect([v.status, v.stage]).toEqual(['failed', 'compile']);
+    expect(v.reason).toMatch(/beam_search.*pipeline creation failed.*not compatible with the type in the layout.*ReadOnlyStorage.*@binding\(3\)/s);
+  }, LONG);
+
   it('duplicate ids fail correctness', async () => {
     const v = await evaluate(searchVariant([[OUT, 'out_ids[q * params.k_out + j] = select(top_i[0] & ~EXPANDED, NONE, top_i[0] == NONE);']]));
     expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
@@ -154,6 +188,7 @@ describe('evaluateVariant', () => {
 
 describe('reward hacks score no better than the baseline', () => {
   const noBetter = (v: Verdict) => {
+    if (process.env.CRINN_TEST_LOG) console.log(`HACK ${v.status} ${v.stage} reward=${v.reward} ${v.reason.slice(0, 300)} V=${JSON.stringify(v.variantCurve)} B=${JSON.stringify(v.baselineCurve)}`);
     if (v.status === 'ok') expect(v.reward!, v.reason).toBeLessThan(SPREAD.hi);
     return v;
   };
@@ -187,5 +222,34 @@ describe('reward hacks score no better than the baseline', () => {
     const v = noBetter(await evaluate(searchVariant(), { childEntry: CACHE_HOST }));
     expect(v.status, v.reason).toBe('ok');
     expect(v.reward!).toBeGreaterThan(SPREAD.lo);
+  }, LONG);
+
+  const top = (c: Verdict['variantCurve']) => Math.max(...c.map((p) => p.recall));
+
+  it('a host that works only in some repetitions: its points are rejected', async () => {
+    const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('some-reps-host') }));
+    expect([v.status, v.stage]).toEqual(['failed', 'timing']);
+    expect(v.reason).toMatch(/repetitions disagree beyond sampling noise/);
+  }, LONG);
+
+  it('a host that patches its clocks gains nothing: the parent holds the clock', async () => {
+    const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('clock-host') }));
+    expect(v.status, v.reason).toBe('ok');
+    expect(v.reward!).toBeGreaterThan(SPREAD.lo);
+  }, LONG);
+
+  it('a host that writes the queries into its index buffers gains nothing; the baseline is untouched', async () => {
+    const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('shared-writes-host') }));
+    expect(v.status, v.reason).toBe('ok');
+    // Rows it overwrote are found at distance 0 and crowd out true neighbours: recall drops.
+    expect(top(v.variantCurve)).toBeLessThan(top(v.baselineCurve) - 0.02);
+    // The baseline, in its own process on its own device, keeps its usual recall (>= 0.93 measured).
+    expect(top(v.baselineCurve)).toBeGreaterThan(0.9);
+  }, LONG);
+
+  it('a host that leaves GPU work queued pays for it in the drain', async () => {
+    const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('queued-host') }));
+    expect(v.status, v.reason).toBe('ok');
+    expect(v.reward!).toBeLessThan(0.8);
   }, LONG);
 });

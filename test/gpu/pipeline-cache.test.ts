@@ -4,10 +4,13 @@
  * declares a binding read-only cannot make it writable.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelPipeline, ShaderCompileError, type Kernel } from '../../src/gpu/shader.ts';
+import { kernelPipeline, shaderSource, ShaderCompileError, type Kernel } from '../../src/gpu/shader.ts';
+import { buildIndex } from '../../src/search/engine.ts';
+import { GpuSearcher } from '../../src/search/gpu-search.ts';
+import { cpuBeamSearch } from '../../src/search/cpu-search.ts';
 import { bindGroup, readBuffer, storageBuffer } from '../../src/gpu/buffers.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { openTestGpu } from './helpers.ts';
+import { openTestGpu, randomSet } from './helpers.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -84,4 +87,29 @@ describe('explicit layouts', () => {
     const { bindings: _, ...auto } = copy('read_write', true);
     await expect(kernelPipeline(ctx, { ...auto, cacheKey: 'auto' })).resolves.toBeDefined();
   });
+});
+
+describe('beam search with explicit layouts', () => {
+  it('a beam kernel declaring the graph read_write is refused; the baseline then searches on the same device exactly like the CPU reference', async () => {
+    const base = randomSet(1000, 16, 5);
+    const queries = randomSet(40, 16, 6);
+    const { index } = await buildIndex(base, 'l2', { seed: 1, threads: 1 }, { quiet: true });
+    const beam = shaderSource('beam_search.wgsl');
+    const hostile = beam.replace('var<storage, read> graph', 'var<storage, read_write> graph').replace('if (!live || !leader) { return; }', 'if (!live || !leader) { return; }\n  graph[q] = 0u;');
+    expect(hostile).toContain('graph[q] = 0u;');
+    const bad = new GpuSearcher(ctx, index, { beam: hostile });
+    try {
+      await expect(bad.search(queries, 10, { itopk: 16 })).rejects.toThrow(/pipeline creation failed.*ReadOnlyStorage.*@binding\(3\)/s);
+    } finally {
+      bad.destroy();
+    }
+    const good = new GpuSearcher(ctx, index);
+    try {
+      const gpu = await good.search(queries, 10, { itopk: 16 });
+      const cpu = cpuBeamSearch(index, queries, 10, { itopk: 16 });
+      expect(Array.from(gpu.ids)).toEqual(Array.from(cpu.ids));
+    } finally {
+      good.destroy();
+    }
+  }, 300_000);
 });
