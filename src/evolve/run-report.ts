@@ -131,10 +131,12 @@ export function renderRunReport(runDir: string): string {
   const gains = sums.map((s) => s.bestReward).filter((r): r is number => r !== null);
   const overall = gains.length ? gains.reduce((a, b) => a * b, 1) : null;
   const adapter = evs.find((e) => e.verdict.adapter)?.verdict.adapter ?? '-';
+  // The first stage starts from the all-baseline pipeline: its reward is a self-vs-self measurement.
+  const self = sums[0]?.startReward ?? null;
   const title = `crinn-webgpu run ${st.runId}`;
   const body: string[] = [`<h1>${escapeHtml(title)}</h1>`];
   body.push(`<p class="sub">${escapeHtml(`dataset ${st.config.dataset} on ${adapter}; policy ${st.config.policy}, stages ${st.config.stages.join(' → ')}; ${evs.length} evaluations (${failures} failed) in ${st.activeSeconds.toFixed(0)} s over ${st.sessions} session(s); ${st.ended ? `ended: ${st.ended}` : 'not ended'}`)}</p>`);
-  body.push(`<p class="sub">${escapeHtml(`reward = AUC(variant) / AUC(baseline) over recall [0.85, 0.95], measured interleaved in one evaluation; each stage's reward is its module's own gain on the earlier stages' best; gains below the spread ${st.config.spread} are noise.`)}${overall !== null ? ` <strong>Overall: ${num(overall)}x the baseline</strong> (product of the stages' best rewards).` : ''}</p>`);
+  body.push(`<p class="sub">${escapeHtml(`reward = AUC(variant) / AUC(baseline) over recall [0.85, 0.95], measured interleaved in one evaluation; each stage's reward is its module's own gain on the earlier stages' best; gains below the spread ${st.config.spread} are noise.`)}${overall !== null ? ` <strong>Overall: ${num(overall)}x the baseline</strong> (product of the stages' best rewards).` : ''}${self !== null ? escapeHtml(` Baseline vs itself (first stage's start): ${num(self)}; a |reward - 1| near or above the spread means gains of that size are noise.`) : ''}</p>`);
   body.push('<h3>Reward over the run</h3>', rewardPlot(st, evs));
   body.push('<h3>Per stage: baseline vs best</h3>', table(
     ['stage', 'evaluations', 'failed', 'start reward', 'best reward', 'gain', 'AUC base', 'AUC best', 'QPS@0.95 base', 'QPS@0.95 best', 'evals/q@0.95 base', 'evals/q@0.95 best', 'best variant', 'stop'],
