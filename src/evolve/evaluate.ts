@@ -11,6 +11,8 @@
  *  - order: each sweep round, both systems' reps alternate in a fresh random order;
  *  - reward: AUC(variant) / AUC(baseline) with src/bench/reward.ts, efforts planned by
  *    src/bench/sweep.ts's SweepPlanner (the same planner `crinn bench` uses).
+ *  - work per query: an untimed counting run on the probe per effort (the child's own counter, so
+ *    reported, never rewarded): `evaluations` on curve points and evaluationsAt95.
  * Stages and their timeouts: load (variant.json), compile (sandbox start + kernels built, compileMs),
  * correctness (probe: ids valid, recall floor, correctnessMs), timing (callMs per call), reward.
  *
@@ -33,7 +35,8 @@ import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxFailure } f
 import { projectReadPaths } from './sandbox-isolation.ts';
 import type { CurvePoint, ModuleName, Stage, Verdict } from './contract.ts';
 import { REPO_ROOT, loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
-import { buildParamsFor } from './knob-params.ts';
+import { buildParamsFor, usesF16 } from './knob-params.ts';
+import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
 import type { OpenPayload } from './eval-child.ts';
 
@@ -239,6 +242,15 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
   const n = ds.base.n;
   const k = o.k;
 
+  // An f16 index searches (and refines) rows rounded to f16, so its distances are checked against
+  // those rows; recall is always scored against the dataset's own vectors.
+  let rounded: VectorSet | undefined;
+  const distanceBase = (sys: System): VectorSet => {
+    if (!usesF16(module, sys.mod.knobs)) return ds.base;
+    rounded ??= { ...ds.base, data: f16ToF32Array(f32ToF16Array(ds.base.data)) };
+    return rounded;
+  };
+
   const call = async <T>(sys: System, op: string, payload: unknown, stage: Stage, timeoutMs: number): Promise<{ value: T; ms: number }> => {
     // The baseline is trusted code: a stall there is the machine (a loaded CPU compiling), so it gets more slack.
     const limit = sys.name === 'baseline' ? 3 * timeoutMs : timeoutMs;
@@ -292,7 +304,7 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
     // ---- correctness: the probe at a generous effort; ids valid, recall above the floor.
     const probeRecall = async (sys: System, effort: number, stage: Stage, timeoutMs: number): Promise<{ recall: number; sig: string }> => {
       const r = await call<{ ids: unknown; distances: unknown }>(sys, 'search', { queries: probe.queries.data, dim: ds.base.dim, k, effort }, stage, timeoutMs);
-      const ids = checkResults(r.value, probe.queries, k, ds.base, ds.metric);
+      const ids = checkResults(r.value, probe.queries, k, distanceBase(sys), ds.metric);
       const recall = recallAtK({ ids, nq: probe.queries.n, k }, ds.base, probe.queries, ds.metric, probe.kth, k).recall;
       return { recall, sig: createHash('sha256').update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex') };
     };
@@ -321,7 +333,7 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
       const s = await call<{ ids: unknown; distances: unknown }>(sys, 'search', { queries: b.queries.data, dim: ds.base.dim, k, effort }, 'timing', o.callMs);
       const d = await call(sys, 'drain', null, 'timing', o.callMs);
       const ms = s.ms + d.ms;
-      const ids = checkResults(s.value, b.queries, k, ds.base, ds.metric);
+      const ids = checkResults(s.value, b.queries, k, distanceBase(sys), ds.metric);
       const rr = recallAtK({ ids, nq: b.queries.n, k }, ds.base, b.queries, ds.metric, b.kth, k);
       a.recall.push(rr.recall);
       a.perQuery.push(...rr.perQuery);

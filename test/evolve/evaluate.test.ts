@@ -188,15 +188,21 @@ describe('evaluateVariant', () => {
 
 describe('reward hacks score no better than the baseline', () => {
   const noBetter = (v: Verdict) => {
-    if (process.env.CRINN_TEST_LOG) console.log(`HACK ${v.status} ${v.stage} reward=${v.reward} ${v.reason.slice(0, 300)} V=${JSON.stringify(v.variantCurve)} B=${JSON.stringify(v.baselineCurve)}`);
     if (v.status === 'ok') expect(v.reward!, v.reason).toBeLessThan(SPREAD.hi);
     return v;
   };
 
-  it('fixed ids', async () => {
-    const v = noBetter(await evaluate(searchVariant([[OUT, 'out_ids[q * params.k_out + j] = j;']])));
+  it('fixed ids from the kernel: their distances are not a ranking', async () => {
+    // Distances true but in id order, not ascending: the distance check rejects the list itself.
+    const v = noBetter(await evaluate(searchVariant([[OUT, 'out_ids[q * params.k_out + j] = j;'], ['out_dist[q * params.k_out + j] = top_d[j];', 'out_dist[q * params.k_out + j] = distance(j);']])));
     expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
-    expect(v.reason).toMatch(/below the floor/);
+    expect(v.reason).toMatch(/distances not ascending/);
+  }, LONG);
+
+  it('fixed ids from the host, sorted with true distances: below the recall floor', async () => {
+    const v = noBetter(await evaluate(searchVariant(), { childEntry: host('fixed-ids-host') }));
+    expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
+    expect(v.reason).toMatch(/recall 0\.0\d+ at itopk 10 is below the floor 0\.7/);
   }, LONG);
 
   it('skipping the work of every eighth query', async () => {
@@ -248,8 +254,10 @@ describe('reward hacks score no better than the baseline', () => {
   }, LONG);
 
   it('a host that leaves GPU work queued pays for it in the drain', async () => {
+    // 8 extra searches after each answer: ~9x the work. Measured 0.20-0.21 (4 extra, submitted
+    // before the reply); with the drain left out of the timed window (planted): 1.28.
     const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('queued-host') }));
     expect(v.status, v.reason).toBe('ok');
-    expect(v.reward!).toBeLessThan(0.8);
+    expect(v.reward!).toBeLessThan(SPREAD.lo);
   }, LONG);
 });
