@@ -25,15 +25,20 @@ const NAMESPACE_FLAGS: Record<Exclude<IsolationMethod, 'none'>, string[]> = {
   'unshare-user': ['--user', '--map-root-user', '--net'],
 };
 
-// Runs inside the new mount namespace as `sh -c JAIL sh SCRATCH MIB COMMAND...`, then becomes the
-// Node child. Only the root filesystem's remount must succeed; other mounts are best effort.
+// Runs inside the new mount namespace as `sh -c JAIL sh SCRATCH MIB CACHE COMMAND...`, then becomes
+// the Node child. Only the root filesystem's remount must succeed; other mounts are best effort.
+// CACHE (may be empty) stays writable for the GPU driver's shader cache: bound onto itself before
+// everything else turns read-only, and skipped by that loop. Node's permission model still keeps
+// the child's JavaScript out of it; only the driver (native code) writes there.
 const JAIL = `set -e
-scratch="$1"; mib="$2"; shift 2
+scratch="$1"; mib="$2"; cache="$3"; shift 3
+if [ -n "$cache" ]; then mount --bind "$cache" "$cache"; fi
 for d in /run /tmp/.X11-unix; do
   if [ -d "$d" ] && [ ! -L "$d" ]; then mount -t tmpfs -o size=4k,mode=0555,ro crinn-hidden "$d"; fi
 done
 awk '{print $2}' /proc/self/mounts | while read -r m; do
   case "$m" in /proc*|/sys*|/dev*|*\\\\*) continue ;; esac
+  if [ -n "$cache" ] && [ "$m" = "$cache" ]; then continue; fi
   mount -o remount,bind,ro "$m" 2>/dev/null || [ "$m" != / ]
 done
 if [ -n "$scratch" ]; then mount -t tmpfs -o "size=\${mib}m,mode=0700,noexec,nosuid,nodev" crinn-scratch "$scratch"; fi
@@ -54,7 +59,7 @@ function deathSignalPrefix(): string[] {
 function works(method: Exclude<IsolationMethod, 'none'>): boolean {
   const dir = mkdtempSync(join(tmpdir(), 'crinn-ns-probe-'));
   try {
-    const r = spawnSync('unshare', [...namespacePrefix(method), '--', 'sh', '-c', JAIL, 'sh', dir, '1', 'true'], { stdio: 'ignore', timeout: 10_000 });
+    const r = spawnSync('unshare', [...namespacePrefix(method), '--', 'sh', '-c', JAIL, 'sh', dir, '1', '', 'true'], { stdio: 'ignore', timeout: 10_000 });
     return r.status === 0;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -80,7 +85,7 @@ function namespacePrefix(method: Exclude<IsolationMethod, 'none'>): string[] {
  */
 export function isolatedArgv(
   command: string[],
-  opts: { allowNetwork?: boolean; scratch?: string; scratchMiB: number },
+  opts: { allowNetwork?: boolean; scratch?: string; scratchMiB: number; shaderCache?: string },
   method: IsolationMethod = isolationMethod(),
 ): { argv: string[]; method: IsolationMethod } {
   if (method === 'none') {
@@ -89,7 +94,7 @@ export function isolatedArgv(
     }
     return { argv: [...deathSignalPrefix(), ...command], method };
   }
-  return { argv: [...deathSignalPrefix(), 'unshare', ...namespacePrefix(method), '--', 'sh', '-c', JAIL, 'sh', opts.scratch ?? '', String(opts.scratchMiB), ...command], method };
+  return { argv: [...deathSignalPrefix(), 'unshare', ...namespacePrefix(method), '--', 'sh', '-c', JAIL, 'sh', opts.scratch ?? '', String(opts.scratchMiB), opts.shaderCache ?? '', ...command], method };
 }
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -110,4 +115,14 @@ export function nodeBinary(): string {
  */
 export function projectReadPaths(): string[] {
   return ['src', 'shaders', 'package.json', join('node_modules', 'webgpu')].map((p) => join(PROJECT_ROOT, p));
+}
+
+/**
+ * The folder the sandboxed children share as the GPU driver's shader cache (Mesa's
+ * MESA_SHADER_CACHE_DIR): without one, every child compiles every kernel specialisation cold,
+ * 10-30 s each on lavapipe, which was most of an evaluation's time.
+ */
+export function defaultShaderCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(process.env.HOME || tmpdir(), '.cache');
+  return join(base, 'crinn', 'sandbox-shader-cache');
 }

@@ -16,13 +16,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { encodeFrame, decodeFrame, FrameReader } from './sandbox-wire.ts';
 import { OutputTap } from './sandbox-output.ts';
-import { isolatedArgv, nodeBinary, type IsolationMethod } from './sandbox-isolation.ts';
+import { defaultShaderCacheDir, isolatedArgv, nodeBinary, type IsolationMethod } from './sandbox-isolation.ts';
 import { UserError } from '../errors.ts';
 
 export type FailureReason = 'timeout' | 'crashed' | 'oom' | 'output-flood' | 'protocol' | 'thrown' | 'closed';
@@ -71,6 +71,12 @@ export interface SandboxOptions {
   maxFrameBytes?: number;
   /** Extra environment; the child never inherits the parent's (it may hold API keys). */
   env?: Record<string, string>;
+  /**
+   * A folder the GPU driver may write its shader cache to (bound writable in the child's mount
+   * namespace, given as MESA_SHADER_CACHE_DIR; the child's JavaScript still cannot touch it).
+   * Default: defaultShaderCacheDir(); null for none.
+   */
+  shaderCache?: string | null;
 }
 
 const DEFAULTS = { startMs: 60_000, callMs: 60_000, memMiB: 4096, scratchMiB: 256, keepBytes: 16 << 10, maxOutputBytes: 8 << 20, maxFrameBytes: 1 << 30 };
@@ -124,7 +130,9 @@ export class Sandbox {
       '--disable-warning=SecurityWarning',
       `--max-old-space-size=${memMiB}`,
     ];
+    const shaderCache = prepareShaderCache(opts);
     const { argv, method } = isolatedArgv([nodeBinary(), ...flags, RUNNER, opts.entry], {
+      shaderCache,
       allowNetwork: opts.allowNetwork,
       scratch: opts.scratch,
       scratchMiB: opts.scratchMiB ?? DEFAULTS.scratchMiB,
@@ -134,6 +142,7 @@ export class Sandbox {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && ENV_PASS.test(k)) env[k] = v;
     env.XDG_RUNTIME_DIR ??= '/tmp';
     env.EGL_PLATFORM ??= 'surfaceless';
+    if (shaderCache) env.MESA_SHADER_CACHE_DIR = shaderCache;
     Object.assign(env, opts.env);
     // detached: its own process group, so one SIGKILL reaches the wrapper (unshare) and Node together.
     this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
@@ -348,6 +357,25 @@ function withRealPaths(paths: string[]): string[] {
     }
   }
   return [...out];
+}
+
+/** The shader cache folder (created, real path), or undefined when disabled or unusable. */
+function prepareShaderCache(opts: SandboxOptions): string | undefined {
+  if (opts.shaderCache === null) return undefined;
+  const dir = resolve(opts.shaderCache ?? defaultShaderCacheDir());
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const real = realpathSync(dir);
+    // Never a folder the child may read (it could then load what the driver wrote) or its scratch.
+    const overlaps = (a: string, b: string) => a === b || a.startsWith(b + sep) || b.startsWith(a + sep);
+    for (const p of withRealPaths([...(opts.readPaths ?? []), ...(opts.scratch ? [opts.scratch] : [])])) {
+      if (overlaps(real, p)) throw new UserError(`sandbox: shader cache '${dir}' overlaps '${p}'`);
+    }
+    return real;
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    return undefined; // an unwritable home: the children compile cold, as before
+  }
 }
 
 function checkPaths(opts: SandboxOptions): void {

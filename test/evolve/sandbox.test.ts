@@ -322,6 +322,22 @@ describe('sandbox with the GPU', () => {
     await sb.close();
   });
 
+  it('the GPU driver fills the shared shader cache; the child\'s own code cannot write there', async () => {
+    const cache = join(tmp, 'shader-cache');
+    const base = randomSet(500, 32, 7);
+    const sb = await Sandbox.start(options('gpu-knn.ts', { shaderCache: cache }));
+    expect(await sb.call('setBase', { data: base.data, n: base.n, dim: base.dim })).toMatchObject({ ok: true });
+    expect(await sb.call('search', { queries: randomSet(4, 32, 8).data })).toMatchObject({ ok: true });
+    await sb.close();
+    const files = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [e.name]));
+    expect(files(cache).length).toBeGreaterThan(0);
+    const f = failed(await once('write', { path: join(cache, 'planted.bin') }, { shaderCache: cache }));
+    expect(f.message).toMatch(DENIED);
+    expect(existsSync(join(cache, 'planted.bin'))).toBe(false);
+    // Never a folder the child may read: it could load what the driver wrote.
+    await expect(Sandbox.start(options('hostile.ts', { shaderCache: FIXTURES }))).rejects.toThrow(/shader cache .* overlaps/);
+  });
+
   it('happy path: opens the GPU, returns exact top-10 ids through the protocol', async () => {
     const base = randomSet(2000, 128, 7);
     const queries = randomSet(100, 128, 8);
