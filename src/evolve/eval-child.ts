@@ -21,8 +21,11 @@ export interface OpenPayload {
   k: number;
   /** search/refine: the index the parent built. */
   index?: SearchableIndex;
-  /** graph: the base vectors to build from. */
-  build?: { vectors: Float32Array; n: number; dim: number; metric: Metric };
+  /**
+   * graph: the base vectors to build from, and the file URL of this system's prune.ts as the
+   * parent materialised it (src/evolve/graph-variant.ts): the build prunes with that code.
+   */
+  build?: { vectors: Float32Array; n: number; dim: number; metric: Metric; pruneModule: string };
   adapter?: { adapter?: string; backend?: string };
   /** refine: the search stage's best (sources and knobs) to search with instead of the baseline. */
   searchContext?: { sources: Record<string, string>; knobs: Knobs };
@@ -51,9 +54,11 @@ export const ops = {
     let index: SearchableIndex;
     if (p.module === 'graph') {
       const b = p.build!;
+      // Never the shipped prune silently in place of the system's own.
+      if (typeof b.pruneModule !== 'string') throw new Error('graph: the open payload names no prune module');
       // Imported here: the builder pulls in cli-progress, which only the graph module's child may read.
       const { buildIndex } = await import('../search/engine.ts');
-      index = (await buildIndex({ data: b.vectors, n: b.n, dim: b.dim }, b.metric, buildParamsFor(p.knobs), { quiet: true })).index;
+      index = (await buildIndex({ data: b.vectors, n: b.n, dim: b.dim }, b.metric, buildParamsFor(p.knobs), { quiet: true, pruneModule: b.pruneModule })).index;
     } else {
       index = p.index!;
     }

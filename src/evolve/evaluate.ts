@@ -38,6 +38,7 @@ import { REPO_ROOT, loadBaseline, loadVariant, type LoadedModule } from './modul
 import { buildParamsFor, usesF16 } from './knob-params.ts';
 import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
+import { materialisePrune } from './graph-variant.ts';
 import type { OpenPayload } from './eval-child.ts';
 
 export const EVAL_CHILD = fileURLToPath(new URL('./eval-child.ts', import.meta.url));
@@ -268,10 +269,12 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
     const open = async (sys: System): Promise<void> => {
       const entry = sys.name === 'variant' && opts.childEntry ? opts.childEntry : EVAL_CHILD;
       const scratch = mkdtempSync(join(scratchRoot, `${sys.name}-`));
+      // graph: this system's prune.ts, readable by its child, outside the scratch it may write.
+      const prune = module === 'graph' ? materialisePrune(sys.mod.sources['prune.ts'] ?? '', scratchRoot, sys.name) : undefined;
       try {
         sys.sb = await Sandbox.start({
           entry,
-          readPaths: [...projectReadPaths(), ...(module === 'graph' ? GRAPH_PACKAGES : []), ...(entry !== EVAL_CHILD ? [dirname(entry)] : [])],
+          readPaths: [...projectReadPaths(), ...(prune ? [...GRAPH_PACKAGES, prune.dir] : []), ...(entry !== EVAL_CHILD ? [dirname(entry)] : [])],
           scratch,
           memMiB: o.memMiB ?? 4096,
           allowWorkers: module === 'graph',
@@ -285,7 +288,7 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
       const payload: OpenPayload = {
         module, sources: sys.mod.sources, knobs: sys.mod.knobs, k, adapter: opts.adapter,
         ...(searchCtx ? { searchContext: { sources: searchCtx.sources, knobs: searchCtx.knobs } } : {}),
-        ...(index ? { index } : { build: { vectors: ds.base.data, n, dim: ds.base.dim, metric: ds.metric } }),
+        ...(index ? { index } : { build: { vectors: ds.base.data, n, dim: ds.base.dim, metric: ds.metric, pruneModule: prune!.url } }),
       };
       const r = await call<{ adapter: string }>(sys, 'open', payload, 'compile', o.compileMs);
       sys.adapter = String(r.value?.adapter ?? '');

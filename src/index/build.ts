@@ -34,6 +34,13 @@ export interface BuildOptions {
   onProgress?: (p: BuildProgress) => void;
   /** No progress bar on stderr. */
   quiet?: boolean;
+  /**
+   * A file URL of a module with prune.ts's exports (`cagraOptimize`, `pruneOps`): the CAGRA
+   * prune runs that code, on this thread and in every worker (a graph variant, see
+   * src/evolve/graph-variant.ts). Default: the shipped src/index/prune.ts. The graph it writes is
+   * checked (checkPrunedGraph) before anything else uses it.
+   */
+  pruneModule?: string;
 }
 
 export interface BuildStats {
@@ -130,6 +137,39 @@ function providerToLists(ext: Int32Array, lists: Int32Array, n: number, K: numbe
 }
 
 /**
+ * A pruned graph's rows, build numbering: every entry an id in [0, n) or NO_NEIGHBOR, never the
+ * row's own node, never twice in a row. Throws naming the first bad row (prune code may be a
+ * variant's). Then moves padding to the row ends (the search stops at a row's first NO_NEIGHBOR).
+ */
+export function checkPrunedGraph(neighbors: Uint32Array, n: number, degree: number): void {
+  if (neighbors.length !== n * degree) throw new Error(`graph check after pruning: ${neighbors.length} entries, expected n * degree = ${n * degree}`);
+  const seen = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < degree; j++) {
+      const v = neighbors[i * degree + j];
+      if (v === NO_NEIGHBOR) continue;
+      if (v >= n) throw new Error(`graph check after pruning: row ${i} slot ${j} holds id ${v}, outside [0, ${n}) and not NO_NEIGHBOR`);
+      if (v === i) throw new Error(`graph check after pruning: row ${i} slot ${j} is a self loop`);
+      if (seen[v] === i) throw new Error(`graph check after pruning: row ${i} holds id ${v} twice`);
+      seen[v] = i;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const row = i * degree;
+    let k = 0;
+    for (let j = 0; j < degree; j++) if (neighbors[row + j] !== NO_NEIGHBOR) neighbors[row + k++] = neighbors[row + j];
+    neighbors.fill(NO_NEIGHBOR, row + k, row + degree);
+  }
+}
+
+async function pruneImpl(pruneModule: string | undefined): Promise<typeof cagraOptimize> {
+  if (pruneModule === undefined) return cagraOptimize;
+  const m = (await import(pruneModule)) as { cagraOptimize?: unknown };
+  if (typeof m.cagraOptimize !== 'function') throw new Error(`prune module ${pruneModule}: does not export a function cagraOptimize(pool, n, K, graph)`);
+  return m.cagraOptimize as typeof cagraOptimize;
+}
+
+/**
  * Build the search graph of `base` under `metric`. Angular data must already be L2-normalised.
  * Deterministic for a fixed seed when params.threads = 1.
  */
@@ -169,7 +209,8 @@ export async function buildGraph(
   const knownBytes = cagra && p.knn === 'nn-descent' ? knownBytesFor(sampleSize(K, p.nnDescent.rho)) : 0;
   const extras = cagra ? { listInts: K, knownBytes } : {};
   const arena = createArena(base.data, n, dim, metric === 'l2', threads, extras);
-  const pool = await WorkerPool.create(arena, threads);
+  const prune = cagra ? await pruneImpl(opts.pruneModule) : cagraOptimize;
+  const pool = await WorkerPool.create(arena, threads, cagra ? opts.pruneModule : undefined);
   lap('setup');
   let rounds: number[] | undefined;
   try {
@@ -206,7 +247,8 @@ export async function buildGraph(
       lap('knn');
       progress.phase('prune', 0);
       const g = createGraph(n, degree);
-      await cagraOptimize(pool, n, K, g);
+      await prune(pool, n, K, g);
+      checkPrunedGraph(g.neighbors, n, degree);
       inner = g.neighbors;
       lap('prune');
     } else {

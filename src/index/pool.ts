@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
 import type { Arena, ArenaInit } from './arena.ts';
-import { createContext, handleOp } from './build-worker.ts';
+import { createContext, handleOp, loadOps, type OpTable } from './build-worker.ts';
 
 /** What an op sees on its thread. */
 export interface WorkerContext {
@@ -44,6 +44,7 @@ export class WorkerPool {
   readonly threads: number;
   #workers: Worker[] = [];
   #inline: WorkerContext | null = null;
+  #inlineOps: OpTable | undefined;
   #pending = new Map<number, Pending>();
   #nextId = 0;
   #failure: Error | null = null;
@@ -53,17 +54,21 @@ export class WorkerPool {
     this.threads = threads;
   }
 
-  /** Start `threads` workers over the arena (none for threads = 1). */
-  static async create(arena: ArenaInit, threads: number): Promise<WorkerPool> {
+  /**
+   * Start `threads` workers over the arena (none for threads = 1). `pruneModule`: a file URL whose
+   * `pruneOps` replace the shipped prune ops on every thread (build-worker.ts loadOps).
+   */
+  static async create(arena: ArenaInit, threads: number, pruneModule?: string): Promise<WorkerPool> {
     const pool = new WorkerPool(threads);
     if (threads === 1) {
+      pool.#inlineOps = await loadOps(pruneModule);
       pool.#inline = createContext(arena, 0, 1);
       return pool;
     }
     // From src/ the worker is the .ts source; from the built dist/ it is the emitted .js.
     const url = new URL(import.meta.url.endsWith('.ts') ? './build-worker.ts' : './build-worker.js', import.meta.url);
     for (let t = 0; t < threads; t++) {
-      const w = new Worker(url, { workerData: { crinnBuildWorker: true, arena, thread: t, threads } });
+      const w = new Worker(url, { workerData: { crinnBuildWorker: true, arena, thread: t, threads, pruneModule } });
       w.on('message', (m: Reply) => pool.#onReply(m));
       w.on('error', (err) => pool.#fail(err instanceof Error ? err : new Error(String(err))));
       w.on('exit', (code) => {
@@ -99,7 +104,7 @@ export class WorkerPool {
   async run<R>(op: string, args: (thread: number) => unknown): Promise<R[]> {
     if (this.#closed) throw new Error('graph build: worker pool already closed');
     if (this.#failure) throw this.#failure;
-    if (this.#inline) return [handleOp(this.#inline, op, args(0)) as R];
+    if (this.#inline) return [handleOp(this.#inline, op, args(0), this.#inlineOps) as R];
     const jobs = this.#workers.map((w, t) => {
       const id = this.#nextId++;
       return new Promise<R>((resolve, reject) => {
