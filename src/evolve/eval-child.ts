@@ -48,6 +48,17 @@ function sourcesFor(module: ModuleName, files: Record<string, string>, searchCon
 }
 
 export const ops = {
+  /**
+   * Builds a graph index with a prune module and returns it (no GPU): the parent searches the
+   * later stages on the best graph variant, whose code must run here, never in the parent.
+   */
+  async buildIndex(p: { knobs: Knobs; build: NonNullable<OpenPayload['build']> }) {
+    const { buildIndex } = await import('../search/engine.ts');
+    const b = p.build;
+    if (typeof b.pruneModule !== 'string') throw new Error('graph: the payload names no prune module');
+    return (await buildIndex({ data: b.vectors, n: b.n, dim: b.dim }, b.metric, buildParamsFor(p.knobs), { quiet: true, pruneModule: b.pruneModule })).index;
+  },
+
   async open(p: OpenPayload) {
     ctx = await openGpu({ adapter: p.adapter?.adapter, backend: p.adapter?.backend as 'vulkan' | undefined });
     const t0 = performance.now();

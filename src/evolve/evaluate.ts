@@ -39,6 +39,7 @@ import { buildParamsFor, usesF16 } from './knob-params.ts';
 import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
 import { materialisePrune } from './graph-variant.ts';
+import { checkPrunedGraph } from '../index/build.ts';
 import type { OpenPayload } from './eval-child.ts';
 
 export const EVAL_CHILD = fileURLToPath(new URL('./eval-child.ts', import.meta.url));
@@ -122,6 +123,39 @@ function sharedIndex(ds: Dataset, graphKnobs: Record<string, number>): Promise<I
     p = buildIndex(ds.base, ds.metric, buildParamsFor(graphKnobs), { quiet: true }).then((r) => r.index);
     indexCache.set(key, p);
     p.catch(() => indexCache.delete(key));
+  }
+  return p;
+}
+
+const sandboxedIndexCache = new Map<string, Promise<Index>>();
+
+/** The index of a graph variant whose prune.ts differs from the baseline's, built by its code in a sandbox child. */
+function sandboxedGraphIndex(ds: Dataset, graph: LoadedModule, scratchRoot: string, o: { compileMs: number; memMiB?: number; allowNetwork?: boolean }): Promise<Index> {
+  const key = `${ds.name}|${ds.source}|${ds.base.n}x${ds.base.dim}|${ds.metric}|${graph.hash}`;
+  let p = sandboxedIndexCache.get(key);
+  if (!p) {
+    p = (async () => {
+      const prune = materialisePrune(graph.sources['prune.ts'] ?? '', scratchRoot, 'context-graph');
+      const sb = await Sandbox.start({
+        entry: EVAL_CHILD, readPaths: [...projectReadPaths(), ...GRAPH_PACKAGES, prune.dir], scratch: mkdtempSync(join(scratchRoot, 'context-graph-')),
+        memMiB: o.memMiB ?? 4096, allowWorkers: true, allowNetwork: o.allowNetwork, timeouts: { startMs: o.compileMs, callMs: o.compileMs },
+      });
+      try {
+        const r = await sb.call<Index>('buildIndex', { knobs: graph.knobs, build: { vectors: ds.base.data, n: ds.base.n, dim: ds.base.dim, metric: ds.metric, pruneModule: prune.url } });
+        if (!r.ok) throw new Error(`context graph ${graph.hash.slice(0, 12)} failed to build: ${failureText(r.failure)}`);
+        // Data from untrusted code: the same check the child ran, here where it cannot be skipped.
+        const g = r.value?.graph;
+        if (!g || !(g.neighbors instanceof Uint32Array) || g.n !== ds.base.n || r.value.n !== ds.base.n || r.value.dim !== ds.base.dim) {
+          throw new Error(`context graph ${graph.hash.slice(0, 12)}: the built index does not match the dataset (${ds.base.n} x ${ds.base.dim})`);
+        }
+        checkPrunedGraph(g.neighbors, g.n, g.degree);
+        return { ...r.value, vectors: ds.base.data };
+      } finally {
+        await sb.close();
+      }
+    })();
+    sandboxedIndexCache.set(key, p);
+    p.catch(() => sandboxedIndexCache.delete(key));
   }
   return p;
 }
@@ -262,8 +296,11 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
 
   try {
     // ---- compile: start both children (baseline first or second at random) and build their searchers.
-    const graphKnobs = opts.context?.graph && module !== 'graph' ? loadVariant(opts.context.graph).knobs : loadBaseline('graph').knobs;
-    const index = module === 'graph' ? undefined : await sharedIndex(ds, graphKnobs);
+    const ctxGraph = opts.context?.graph && module !== 'graph' ? loadVariant(opts.context.graph) : undefined;
+    const graphKnobs = ctxGraph?.knobs ?? loadBaseline('graph').knobs;
+    // A best graph variant with its own code builds in a sandbox child; knobs alone build here.
+    const ownCode = ctxGraph !== undefined && ctxGraph.sources['prune.ts'] !== loadBaseline('graph').sources['prune.ts'];
+    const index = module === 'graph' ? undefined : ownCode ? await sandboxedGraphIndex(ds, ctxGraph!, scratchRoot, o) : await sharedIndex(ds, graphKnobs);
     const searchCtx = opts.context?.search && module === 'refine' ? loadVariant(opts.context.search) : undefined;
     log(`${module}: starting the baseline and the variant in sandboxes`);
     const open = async (sys: System): Promise<void> => {

@@ -149,6 +149,21 @@ describe('graph variants in the evaluator', () => {
     expect(v.reward!).toBeLessThan(SPREAD.lo);
   }, LONG);
 
+  it('later stages search on the best graph variant built with its own code (in a sandbox child), on both sides', async () => {
+    const search = join(tmp, 'search-on-keep4');
+    initVariant('search', search);
+    const keep8 = graphVariant([[MERGE_ROW_END, `${MERGE_ROW_END}      out.fill(0xffffffff, row + 8, row + d);\n`]]);
+    const v = verdictSchema.parse(await evaluate(search, { recallFloor: 0, efforts: [4, 10, 32], maxPoints: 3, context: { graph: keep8 } }));
+    expect(v.status, v.reason).toBe('ok');
+    console.log(`search on the 8-edge graph: baseline ${JSON.stringify(v.baselineCurve)}`);
+    // The 8-edge graph lowers recall on both sides (the baseline graph: 0.80 at effort 4, 0.97 at 10).
+    const at = (c: Verdict['baselineCurve'], e: number) => c.find((p) => p.effort === e)?.recall ?? NaN;
+    for (const c of [v.baselineCurve, v.variantCurve]) {
+      expect(at(c, 4)).toBeLessThan(0.7);
+      expect(at(c, 10)).toBeLessThan(0.9);
+    }
+  }, LONG);
+
   it('a prune that throws fails at compile with its message', async () => {
     const v = await evaluate(graphVariant([[DETOUR_START, `    throw new Error('planted prune failure');\n${DETOUR_START}`]]));
     console.log(`throwing prune: ${v.stage}: ${v.reason}`);
