@@ -13,11 +13,12 @@ import { UserError } from '../errors.ts';
 import { renderSearchPageHtml } from '../browser/page.ts';
 import { CSS } from './report-html.ts';
 import { BUNDLE_FORMAT, readBundle } from '../evolve/export.ts';
+import { SEARCH_KERNEL_FILES } from '../search/beam-core.ts';
 
 const PKG_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHADER_DIR = join(PKG_ROOT, 'shaders');
 /** The kernels the search runs, in bundle form: the baseline bundle is these files from shaders/. */
-export const BASELINE_FILES = ['beam_search.wgsl', 'base_f32.wgsl', 'base_f16.wgsl', 'refine.wgsl', 'topk_select.wgsl'];
+export const BASELINE_FILES = Object.values(SEARCH_KERNEL_FILES);
 
 export interface BrowserAdapter {
   vendor: string;

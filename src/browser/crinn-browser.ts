@@ -12,7 +12,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { Kernel } from '../gpu/shader.ts';
 import { pipelineKey, pipelineLayout } from '../gpu/kernel-text.ts';
 import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../index/index-format.ts';
-import { BeamSearchCore, type SearchKernelSources } from '../search/beam-core.ts';
+import { BeamSearchCore, SEARCH_KERNEL_FILES, type SearchKernelSources } from '../search/beam-core.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
 // Knob values -> search params, the same mapping the evaluator measured the bundle with.
 import { searchParamsFor } from '../evolve/knob-params.ts';
@@ -32,14 +32,6 @@ export interface Bundle {
 
 type Modules = Record<string, { files?: unknown; knobValues?: Record<string, number> }>;
 
-/** Roles of the search kernels and the file names that fill them (by base name). */
-const ROLES: Record<keyof SearchKernelSources, string> = {
-  beam: 'beam_search.wgsl',
-  baseF32: 'base_f32.wgsl',
-  baseF16: 'base_f16.wgsl',
-  refine: 'refine.wgsl',
-  topk: 'topk_select.wgsl',
-};
 
 const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
 
@@ -92,7 +84,7 @@ export function bundleSources(bundle: Bundle, fallback?: Bundle): SearchKernelSo
     return hit === undefined ? undefined : b.files[hit];
   };
   const out = {} as SearchKernelSources;
-  for (const [role, file] of Object.entries(ROLES) as [keyof SearchKernelSources, string][]) {
+  for (const [role, file] of Object.entries(SEARCH_KERNEL_FILES) as [keyof SearchKernelSources, string][]) {
     const src = pick(bundle, file) ?? pick(fallback, file);
     if (src === undefined) throw new Error(`bundle: no ${file} (and no fallback bundle holds one)`);
     out[role] = src;

@@ -9,6 +9,7 @@
 import { openGpu, type GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/shader.ts';
 import { GpuSearcher, defaultSearchSources, type SearchKernelSources, type SearchableIndex } from '../search/gpu-search.ts';
+import { MODULE_KERNEL_ROLES, withKernelFiles } from '../search/beam-core.ts';
 import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
 import type { Metric } from '../data/types.ts';
 import type { ModuleName } from './contract.ts';
@@ -36,15 +37,10 @@ let searcher: GpuSearcher | undefined;
 let state: { module: ModuleName; knobs: Knobs; dim: number; searchKnobs?: Knobs } | undefined;
 
 function sourcesFor(module: ModuleName, files: Record<string, string>, searchContext?: OpenPayload['searchContext']): SearchKernelSources {
-  const s = defaultSearchSources();
-  if (module === 'refine' && searchContext) Object.assign(s, sourcesFor('search', searchContext.sources), { refine: s.refine });
-  if (module === 'search') {
-    s.beam = files['beam_search.wgsl'] ?? s.beam;
-    s.baseF32 = files['base_f32.wgsl'] ?? s.baseF32;
-    s.baseF16 = files['base_f16.wgsl'] ?? s.baseF16;
-  }
-  if (module === 'refine') s.refine = files['refine.wgsl'] ?? s.refine;
-  return s;
+  let s = defaultSearchSources();
+  // refine searches with the search stage's best kernels.
+  if (module === 'refine' && searchContext) s = withKernelFiles(s, searchContext.sources, MODULE_KERNEL_ROLES.search);
+  return module === 'graph' ? s : withKernelFiles(s, files, MODULE_KERNEL_ROLES[module]);
 }
 
 export const ops = {
@@ -52,9 +48,11 @@ export const ops = {
    * Builds a graph index with a prune module and returns it (no GPU): the parent searches the
    * later stages on the best graph variant, whose code must run here, never in the parent.
    */
-  async buildIndex(p: { knobs: Knobs; build: NonNullable<OpenPayload['build']> }) {
+  async buildIndex(p: { knobs: Knobs; build: NonNullable<OpenPayload['build']> }): Promise<SearchableIndex> {
+    // Imported here: the builder pulls in cli-progress, which only a graph child may read.
     const { buildIndex } = await import('../search/engine.ts');
     const b = p.build;
+    // Never the shipped prune silently in place of the system's own.
     if (typeof b.pruneModule !== 'string') throw new Error('graph: the payload names no prune module');
     return (await buildIndex({ data: b.vectors, n: b.n, dim: b.dim }, b.metric, buildParamsFor(p.knobs), { quiet: true, pruneModule: b.pruneModule })).index;
   },
@@ -62,17 +60,7 @@ export const ops = {
   async open(p: OpenPayload) {
     ctx = await openGpu({ adapter: p.adapter?.adapter, backend: p.adapter?.backend as 'vulkan' | undefined });
     const t0 = performance.now();
-    let index: SearchableIndex;
-    if (p.module === 'graph') {
-      const b = p.build!;
-      // Never the shipped prune silently in place of the system's own.
-      if (typeof b.pruneModule !== 'string') throw new Error('graph: the open payload names no prune module');
-      // Imported here: the builder pulls in cli-progress, which only the graph module's child may read.
-      const { buildIndex } = await import('../search/engine.ts');
-      index = (await buildIndex({ data: b.vectors, n: b.n, dim: b.dim }, b.metric, buildParamsFor(p.knobs), { quiet: true, pruneModule: b.pruneModule })).index;
-    } else {
-      index = p.index!;
-    }
+    let index = p.module === 'graph' ? await ops.buildIndex({ knobs: p.knobs, build: p.build! }) : p.index!;
     const buildSeconds = (performance.now() - t0) / 1000;
     if (usesF16(p.module, p.knobs)) index = { ...index, storage: 'f16', vectors: f16ToF32Array(f32ToF16Array(index.vectors)) };
     searcher = new GpuSearcher(ctx, index, sourcesFor(p.module, p.sources, p.searchContext));

@@ -65,6 +65,37 @@ export interface SearchKernelSources {
   topk: string;
 }
 
+/** The file that fills each kernel role, by base name: in shaders/, variant folders and bundles alike. */
+export const SEARCH_KERNEL_FILES: Readonly<Record<keyof SearchKernelSources, string>> = {
+  beam: 'beam_search.wgsl',
+  baseF32: 'base_f32.wgsl',
+  baseF16: 'base_f16.wgsl',
+  refine: 'refine.wgsl',
+  topk: 'topk_select.wgsl',
+};
+
+/** The roles each evolvable module's files fill (the others stay as they are). */
+export const MODULE_KERNEL_ROLES: Readonly<Record<'search' | 'refine', readonly (keyof SearchKernelSources)[]>> = {
+  search: ['beam', 'baseF32', 'baseF16'],
+  refine: ['refine'],
+};
+
+/** The kernel role a file fills, by its base name ('search/beam_search.wgsl' -> 'beam'), or undefined. */
+export function kernelRoleOf(file: string): keyof SearchKernelSources | undefined {
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  return (Object.keys(SEARCH_KERNEL_FILES) as (keyof SearchKernelSources)[]).find((r) => SEARCH_KERNEL_FILES[r] === base);
+}
+
+/** `sources` with the given roles replaced by the files (keyed by base name) that fill them. */
+export function withKernelFiles<T extends Partial<SearchKernelSources>>(sources: T, files: Record<string, string>, roles: readonly (keyof SearchKernelSources)[]): T {
+  const out = { ...sources };
+  for (const r of roles) {
+    const text = files[SEARCH_KERNEL_FILES[r]];
+    if (text !== undefined) out[r] = text;
+  }
+  return out;
+}
+
 /** Workgroup memory one beam-search workgroup uses, mirroring the declarations in beam_search.wgsl. */
 export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number, entryDegree = 1): number {
   const qpw = p.workgroupSize / p.teamSize;

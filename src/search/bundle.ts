@@ -13,7 +13,7 @@ import path from 'node:path';
 import { readBundle, type BundleManifest } from '../evolve/export.ts';
 import { baselineManifest, REPO_ROOT } from '../evolve/modules.ts';
 import { UserError } from '../errors.ts';
-import type { SearchKernelSources } from './beam-core.ts';
+import { MODULE_KERNEL_ROLES, kernelRoleOf, type SearchKernelSources } from './beam-core.ts';
 import type { KernelBundle } from './kernel-params.ts';
 
 export type { KernelBundle } from './kernel-params.ts';
@@ -34,14 +34,6 @@ export interface PickOptions {
   onMessage?: (line: string) => void;
 }
 
-/** Search kernel roles a bundle's search/refine module files fill (the evaluator's mapping, src/evolve/eval-child.ts). */
-const ROLES: Record<string, keyof SearchKernelSources> = {
-  'search/beam_search.wgsl': 'beam',
-  'search/base_f32.wgsl': 'baseF32',
-  'search/base_f16.wgsl': 'baseF16',
-  'refine/refine.wgsl': 'refine',
-};
-
 export function adapterMatches(recorded: BundleManifest['adapter'], adapter: AdapterIdentity): boolean {
   return recorded.name === adapter.name && (recorded.backend === undefined || adapter.backend === undefined || recorded.backend === adapter.backend);
 }
@@ -52,8 +44,10 @@ export function loadKernelBundle(dir: string, onMessage?: (line: string) => void
   const sources: Partial<SearchKernelSources> = {};
   for (const mod of Object.values(m.modules)) {
     for (const f of mod!.files) {
-      const role = ROLES[f];
-      if (role) sources[role] = readFileSync(path.join(dir, f), 'utf8');
+      // The evaluator's mapping (beam-core.ts): a module's files fill only that module's roles.
+      const role = kernelRoleOf(f);
+      const mod = f.slice(0, f.indexOf('/'));
+      if (role && (mod === 'search' || mod === 'refine') && MODULE_KERNEL_ROLES[mod].includes(role)) sources[role] = readFileSync(path.join(dir, f), 'utf8');
     }
   }
   const paramsFile = path.join(dir, m.params);

@@ -1,18 +1,13 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { kernelPipeline, shaderSource } from '../gpu/shader.ts';
-import { BeamSearchCore, type SearchableIndex, type SearchKernelSources } from './beam-core.ts';
+import { BeamSearchCore, SEARCH_KERNEL_FILES, type SearchableIndex, type SearchKernelSources } from './beam-core.ts';
 
 // The host side lives in the Node-free beam-core.ts (shared with the browser loader).
 export { beamWorkgroupBytes, packRowsF16, type SearchableIndex, type SearchKernelSources } from './beam-core.ts';
 
 export function defaultSearchSources(): SearchKernelSources {
-  return {
-    beam: shaderSource('beam_search.wgsl'),
-    baseF32: shaderSource('base_f32.wgsl'),
-    baseF16: shaderSource('base_f16.wgsl'),
-    refine: shaderSource('refine.wgsl'),
-    topk: shaderSource('topk_select.wgsl'),
-  };
+  const roles = Object.keys(SEARCH_KERNEL_FILES) as (keyof SearchKernelSources)[];
+  return Object.fromEntries(roles.map((r) => [r, shaderSource(SEARCH_KERNEL_FILES[r])])) as unknown as SearchKernelSources;
 }
 
 /**

@@ -4,9 +4,8 @@
  * reward hacks score no better than the baseline. Small synthetic set, few queries and efforts
  * below k (one compiled kernel per system), so an evaluation takes tens of seconds.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initVariant } from '../../src/evolve/variant-init.ts';
@@ -17,8 +16,7 @@ import { buildIndex } from '../../src/search/engine.ts';
 import { cpuBeamSearch } from '../../src/search/cpu-search.ts';
 import { evaluationsAtRecall } from '../../src/bench/reward.ts';
 import { verdictSchema, type Verdict } from '../../src/evolve/contract.ts';
-import { loadDataset } from '../../src/data/resolve.ts';
-import type { Dataset } from '../../src/data/types.ts';
+import { editedVariant, evalContext, evaluateSmall } from './eval-helpers.ts';
 
 const host = (name: string) => fileURLToPath(new URL(`./fixtures/variants/${name}.ts`, import.meta.url));
 const CACHE_HOST = host('cache-host');
@@ -32,41 +30,17 @@ const LONG = 900_000;
 /** Fewer points for hacks caught by recall, rejection or cost (the reward needs no dense curve to show them). */
 const LIGHT: Partial<EvaluateOptions> = { efforts: [4, 10], maxPoints: 2 };
 
-let tmp: string;
-let ds: Dataset;
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'crinn-evaluate-test-'));
-  ds = await loadDataset('synthetic-2k-d32-q50');
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const ctx = evalContext('crinn-evaluate-test-');
 
-let counter = 0;
 /** A search variant: the baseline with exact text replacements in beam_search.wgsl (each must match). */
-function searchVariant(edits: [string, string][] = []): string {
-  const dir = join(tmp, `v${counter++}`);
-  initVariant('search', dir);
-  const file = join(dir, 'beam_search.wgsl');
-  let src = readFileSync(file, 'utf8');
-  for (const [from, to] of edits) {
-    expect(src.includes(from), `beam_search.wgsl no longer contains: ${from}`).toBe(true);
-    src = src.replace(from, to);
-  }
-  writeFileSync(file, src);
-  return dir;
-}
-
-function evaluate(variantDir: string, extra: Partial<EvaluateOptions> = {}): Promise<Verdict> {
-  return evaluateVariant({
-    variantDir, dataset: ds, queriesPerCall: 100, reps: 3, efforts: [3, 6, 10], maxPoints: 5, probeQueries: 32, probeEffort: 10, recallFloor: 0.7,
-    timeouts: { compileMs: 240_000, correctnessMs: 60_000, callMs: 60_000 }, ...extra,
-  });
-}
+const searchVariant = (edits: [string, string][] = []) => editedVariant(ctx.tmp, 'search', 'beam_search.wgsl', edits);
+const evaluate = (variantDir: string, extra: Partial<EvaluateOptions> = {}) => evaluateSmall(variantDir, ctx.ds, extra);
 
 const OUT = 'out_ids[q * params.k_out + j] = select(v & ~EXPANDED, NONE, v == NONE);';
 
 describe('variant init', () => {
   it('writes the baseline as a loadable variant folder and refuses a non-empty one', () => {
-    const dir = join(tmp, 'init');
+    const dir = join(ctx.tmp, 'init');
     initVariant('refine', dir);
     expect(existsSync(join(dir, 'refine.wgsl'))).toBe(true);
     const v = loadVariant(dir);
@@ -96,8 +70,8 @@ describe('evaluateVariant', () => {
     // Work per query (informational): the kernel's counter on the probe queries equals the CPU
     // reference's count on the same graph and queries (exact at itopk <= 32, beam-search.test.ts).
     const knobs = loadBaseline('search').knobs;
-    const { index } = await buildIndex(ds.base, ds.metric, buildParamsFor(loadBaseline('graph').knobs), { quiet: true });
-    const probe = queryPoolFor(ds, 10, seed).batch(0, 32).queries;
+    const { index } = await buildIndex(ctx.ds.base, ctx.ds.metric, buildParamsFor(loadBaseline('graph').knobs), { quiet: true });
+    const probe = queryPoolFor(ctx.ds, 10, seed).batch(0, 32).queries;
     for (const p of [...v.variantCurve, ...v.baselineCurve]) {
       const cpu = cpuBeamSearch(index, probe, 10, searchParamsFor('search', knobs, p.effort, 10)).evaluations;
       expect(p.evaluations, `effort ${p.effort}`).toBeCloseTo(cpu.reduce((a, b) => a + b, 0) / probe.n, 6);
@@ -107,7 +81,7 @@ describe('evaluateVariant', () => {
   }, LONG);
 
   it.each(['graph', 'refine'] as const)('scores an unmodified %s variant ~1 against the baseline', async (module) => {
-    const dir = join(tmp, `plain-${module}`);
+    const dir = join(ctx.tmp, `plain-${module}`);
     initVariant(module, dir);
     const v = verdictSchema.parse(await evaluate(dir));
     expect(v.status, v.reason).toBe('ok');
@@ -122,7 +96,7 @@ describe('evaluateVariant', () => {
   }, LONG);
 
   it('context: a refine evaluation searches with the search stage\'s best, on both sides', async () => {
-    const refine = join(tmp, 'ctx-refine');
+    const refine = join(ctx.tmp, 'ctx-refine');
     initVariant('refine', refine);
     // A search "best" that does not compile: both children use it, so whichever side opens first
     // (random order) fails on it: the variant with a compile verdict, the baseline with an internal error.

@@ -5,22 +5,20 @@
  * row measures worse than the baseline; one that throws fails at compile; one that writes an
  * out-of-range id fails the graph check; an unmodified `variant init` folder scores ~1.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initVariant } from '../../src/evolve/variant-init.ts';
-import { evaluateVariant, type EvaluateOptions } from '../../src/evolve/evaluate.ts';
+import type { EvaluateOptions } from '../../src/evolve/evaluate.ts';
 import { materialisePrune, rewriteRelativeImports, PRUNE_HOME } from '../../src/evolve/graph-variant.ts';
 import { REPO_ROOT } from '../../src/evolve/modules.ts';
 import { verdictSchema, type Verdict } from '../../src/evolve/contract.ts';
-import { loadDataset } from '../../src/data/resolve.ts';
-import type { Dataset } from '../../src/data/types.ts';
 import { buildGraph, checkPrunedGraph } from '../../src/index/build.ts';
 import { loadOps } from '../../src/index/build-worker.ts';
 import { checkGraph, NO_NEIGHBOR } from '../../src/index/graph.ts';
 import { gaussianMixture } from '../index/helpers.ts';
+import { applyEdits, editedVariant, evalContext, evaluateSmall } from './eval-helpers.ts';
 
 const LONG = 600_000;
 /** Self-vs-self reward spread at these settings (test/evolve/evaluate.test.ts, loaded 2-core machine). */
@@ -35,37 +33,11 @@ const MERGE_ROW_END = `      for (let t = protectedEdges; t < d && k < d; t++) {
 const KEEP4 = `${MERGE_ROW_END}      out.fill(0xffffffff, row + 4, row + d);\n`;
 const DETOUR_START = `    const a = ctx.arena;\n    const lists = a.lists;\n`;
 
-function edited(edits: [string, string][]): string {
-  let src = PRUNE_SRC;
-  for (const [from, to] of edits) {
-    expect(src.includes(from), `prune.ts no longer contains: ${from}`).toBe(true);
-    src = src.replace(from, to);
-  }
-  return src;
-}
+const edited = (edits: [string, string][]) => applyEdits(PRUNE_SRC, edits, 'prune.ts');
 
-let tmp: string;
-let ds: Dataset;
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'crinn-graph-variant-test-'));
-  ds = await loadDataset('synthetic-2k-d32-q50');
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-let counter = 0;
-function graphVariant(edits: [string, string][] = []): string {
-  const dir = join(tmp, `g${counter++}`);
-  initVariant('graph', dir);
-  writeFileSync(join(dir, 'prune.ts'), edited(edits));
-  return dir;
-}
-
-function evaluate(variantDir: string, extra: Partial<EvaluateOptions> = {}): Promise<Verdict> {
-  return evaluateVariant({
-    variantDir, dataset: ds, queriesPerCall: 100, reps: 3, efforts: [4, 10], maxPoints: 2, probeQueries: 32, probeEffort: 10, recallFloor: 0.7,
-    seed: 7, timeouts: { compileMs: 240_000, correctnessMs: 60_000, callMs: 60_000 }, ...extra,
-  });
-}
+const ctx = evalContext('crinn-graph-variant-test-');
+const graphVariant = (edits: [string, string][] = []) => editedVariant(ctx.tmp, 'graph', 'prune.ts', edits);
+const evaluate = (variantDir: string, extra: Partial<EvaluateOptions> = {}) => evaluateSmall(variantDir, ctx.ds, { efforts: [4, 10], maxPoints: 2, seed: 7, ...extra });
 
 describe('prune module loading', () => {
   it('rewrites relative .ts specifiers to src/index/ file URLs and leaves the rest', () => {
@@ -91,7 +63,7 @@ describe('prune module loading', () => {
   });
 
   it('rejects pruneOps that would replace other ops, and a module without cagraOptimize', async () => {
-    const dir = mkdtempSync(join(tmp, 'ops-'));
+    const dir = mkdtempSync(join(ctx.tmp, 'ops-'));
     const bad = join(dir, 'bad.mts');
     writeFileSync(bad, "export const pruneOps = { 'nnd.join': () => null };\nexport const cagraOptimize = 1;\n");
     await expect(loadOps(pathToFileURL(bad).href)).rejects.toThrow(/pruneOps\.nnd\.join: worker ops must be keyed 'prune\.\*'/);
@@ -117,17 +89,17 @@ describe('prune module loading', () => {
     const params = { threads, graphDegree: 16, intermediateDegree: 32, seed: 3 };
     const shipped = await buildGraph(base, 'l2', params, { quiet: true });
     expect(shipped.stats.threads).toBe(threads);
-    const copy = materialisePrune(PRUNE_SRC, tmp, `copy${threads}`);
+    const copy = materialisePrune(PRUNE_SRC, ctx.tmp, `copy${threads}`);
     const same = await buildGraph(base, 'l2', params, { quiet: true, pruneModule: copy.url });
     if (threads === 1) expect(same.graph.neighbors).toEqual(shipped.graph.neighbors); // deterministic only on one thread
     expect(checkGraph(same.graph).meanDegree).toBeGreaterThan(15);
-    const keep4 = materialisePrune(edited([[MERGE_ROW_END, KEEP4]]), tmp, `keep${threads}`);
+    const keep4 = materialisePrune(edited([[MERGE_ROW_END, KEEP4]]), ctx.tmp, `keep${threads}`);
     const thin = await buildGraph(base, 'l2', params, { quiet: true, pruneModule: keep4.url });
     const c = checkGraph(thin.graph);
     // 4 pruned edges per row, plus the few bridges connectivity adds; padding at the row ends.
     expect(c.meanDegree).toBeLessThan(4.2);
     expect(c.holes + c.selfLoops + c.duplicates + c.outOfRange).toBe(0);
-    const broken = materialisePrune(edited([[DETOUR_START, `    throw new Error('planted prune failure');\n${DETOUR_START}`]]), tmp, `throw${threads}`);
+    const broken = materialisePrune(edited([[DETOUR_START, `    throw new Error('planted prune failure');\n${DETOUR_START}`]]), ctx.tmp, `throw${threads}`);
     // From a worker the error comes back through the pool (its prefix): the worker ran the variant.
     await expect(buildGraph(base, 'l2', params, { quiet: true, pruneModule: broken.url })).rejects.toThrow(threads === 2 ? /^graph build worker: planted prune failure/ : /^planted prune failure/);
   }, 120_000);
@@ -150,7 +122,7 @@ describe('graph variants in the evaluator', () => {
   }, LONG);
 
   it('later stages search on the best graph variant built with its own code (in a sandbox child), on both sides', async () => {
-    const search = join(tmp, 'search-on-keep4');
+    const search = join(ctx.tmp, 'search-on-keep4');
     initVariant('search', search);
     const keep8 = graphVariant([[MERGE_ROW_END, `${MERGE_ROW_END}      out.fill(0xffffffff, row + 8, row + d);\n`]]);
     const v = verdictSchema.parse(await evaluate(search, { recallFloor: 0, efforts: [4, 10, 32], maxPoints: 3, context: { graph: keep8 } }));
@@ -179,7 +151,7 @@ describe('graph variants in the evaluator', () => {
   }, LONG);
 
   it('an unmodified variant init folder scores ~1', async () => {
-    const dir = join(tmp, 'plain');
+    const dir = join(ctx.tmp, 'plain');
     initVariant('graph', dir);
     const v = verdictSchema.parse(await evaluate(dir));
     console.log(`unmodified graph: reward ${v.reward}`);

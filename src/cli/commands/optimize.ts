@@ -6,11 +6,11 @@ import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { UserError } from '../../errors.ts';
 import { MODULE_NAMES, type ModuleName } from '../../evolve/contract.ts';
-import { newRunId, resumeRun, shippedBaseline, startRun, type BaselineSource, type Evaluator, type LoopDeps, type LoopEvent } from '../../evolve/loop.ts';
+import { newRunId, resumeRun, shippedBaseline, startRun, type BaselineSource, type Evaluator, type LoopDeps, type LoopEvent, type RunState } from '../../evolve/loop.ts';
 import type { RunConfig } from '../../evolve/journal.ts';
 import { loadRun, renderSummary } from '../../evolve/runs.ts';
 import { loadLlmConfig } from '../../evolve/llm/config.ts';
-import { configOfRun, llmProposer, llmSettings } from '../../evolve/llm/loop-policy.ts';
+import { configOfRun, llmProposer, llmSettings, type LlmProposer } from '../../evolve/llm/loop-policy.ts';
 import { globals, positiveInt, print, type GlobalOptions } from '../context.ts';
 import { loadDataset } from '../../data/resolve.ts';
 import { writeRunReport } from '../../evolve/run-report.ts';
@@ -183,17 +183,7 @@ export function registerOptimizeCommands(program: Command): void {
       const deps = await loopDeps(o.evaluator, g);
       const proposer = llm ? llmProposer(runDir, llm) : undefined;
       if (!g.quiet) process.stderr.write(`run folder: ${runDir}\n`);
-      const progress = loopProgress(g.quiet, config.budget.evals);
-      let st;
-      try {
-        st = await startRun(runDir, config, { ...deps, onEvent: progress.onEvent, propose: proposer?.propose });
-      } finally {
-        progress.stop();
-      }
-      proposer?.finish(st);
-      print(renderSummary(st));
-      if (proposer?.stopped()) print(`stopped: ${proposer.stopped()}; continue with \`crinn resume ${runDir}\``);
-      await endReport(runDir, g.quiet);
+      await session(runDir, g.quiet, config.budget.evals, proposer, (onEvent) => startRun(runDir, config, { ...deps, onEvent, propose: proposer?.propose }));
       print(`run folder: ${runDir} (crinn runs show ${runDir}; crinn export ${runDir})`);
     });
 
@@ -209,18 +199,26 @@ export function registerOptimizeCommands(program: Command): void {
       const before = loadRun(runDir);
       const proposer = before.config.policy !== 'autotune' ? llmProposer(runDir, configOfRun(before, { file: o.llmConfig })) : undefined;
       const deps = { ...(await loopDeps(o.evaluator, g)), propose: proposer?.propose };
-      const progress = loopProgress(g.quiet, undefined);
-      let st;
-      try {
-        st = await resumeRun(runDir, { ...deps, onEvent: progress.onEvent });
-      } finally {
-        progress.stop();
-      }
-      proposer?.finish(st);
-      print(renderSummary(st));
-      if (proposer?.stopped()) print(`stopped: ${proposer.stopped()}; continue with \`crinn resume ${runDir}\``);
-      await endReport(runDir, g.quiet);
+      await session(runDir, g.quiet, undefined, proposer, (onEvent) => resumeRun(runDir, { ...deps, onEvent }));
     });
+}
+
+/**
+ * One driving session of a run (optimize or resume): progress while it runs, then the LLM
+ * policy's open groups written out, the summary, why it stopped early, and the run report.
+ */
+async function session(runDir: string, quiet: boolean | undefined, budgetEvals: number | undefined, proposer: LlmProposer | undefined, drive: (onEvent: (ev: LoopEvent) => void) => Promise<RunState>): Promise<void> {
+  const progress = loopProgress(quiet, budgetEvals);
+  let st: RunState;
+  try {
+    st = await drive(progress.onEvent);
+  } finally {
+    progress.stop();
+  }
+  proposer?.finish(st);
+  print(renderSummary(st));
+  if (proposer?.stopped()) print(`stopped: ${proposer.stopped()}; continue with \`crinn resume ${runDir}\``);
+  await endReport(runDir, quiet);
 }
 
 /** RUN/report.html at the end of a session; a failure to write it is a note, never the run's failure. */

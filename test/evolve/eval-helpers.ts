@@ -1,0 +1,53 @@
+/**
+ * Shared by the evaluator tests (evaluate.test.ts, graph-variant.test.ts): a temp folder and the
+ * small synthetic set per file, variant folders made from the baseline with exact text edits, and
+ * evaluateVariant at the small settings those tests use.
+ */
+import { afterAll, beforeAll, expect } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initVariant } from '../../src/evolve/variant-init.ts';
+import { evaluateVariant, type EvaluateOptions } from '../../src/evolve/evaluate.ts';
+import type { ModuleName, Verdict } from '../../src/evolve/contract.ts';
+import { loadDataset } from '../../src/data/resolve.ts';
+import type { Dataset } from '../../src/data/types.ts';
+
+/** Registers beforeAll/afterAll for this file: `ctx.tmp` (removed after) and `ctx.ds` (synthetic-2k-d32-q50). */
+export function evalContext(prefix: string): { tmp: string; ds: Dataset } {
+  const ctx = {} as { tmp: string; ds: Dataset };
+  beforeAll(async () => {
+    ctx.tmp = mkdtempSync(join(tmpdir(), prefix));
+    ctx.ds = await loadDataset('synthetic-2k-d32-q50');
+  });
+  afterAll(() => rmSync(ctx.tmp, { recursive: true, force: true }));
+  return ctx;
+}
+
+/** `text` with each exact replacement applied; a SEARCH text that no longer occurs fails the test. */
+export function applyEdits(text: string, edits: [string, string][], file: string): string {
+  let src = text;
+  for (const [from, to] of edits) {
+    expect(src.includes(from), `${file} no longer contains: ${from}`).toBe(true);
+    src = src.replace(from, to);
+  }
+  return src;
+}
+
+let counter = 0;
+/** A fresh `variant init` folder of `module` under `root`, with `file` edited. */
+export function editedVariant(root: string, module: ModuleName, file: string, edits: [string, string][] = []): string {
+  const dir = join(root, `${module}-${counter++}`);
+  initVariant(module, dir);
+  const path = join(dir, file);
+  writeFileSync(path, applyEdits(readFileSync(path, 'utf8'), edits, file));
+  return dir;
+}
+
+/** evaluateVariant at the tests' small settings; `extra` overrides any of them. */
+export function evaluateSmall(variantDir: string, ds: Dataset, extra: Partial<EvaluateOptions> = {}): Promise<Verdict> {
+  return evaluateVariant({
+    variantDir, dataset: ds, queriesPerCall: 100, reps: 3, efforts: [3, 6, 10], maxPoints: 5, probeQueries: 32, probeEffort: 10, recallFloor: 0.7,
+    timeouts: { compileMs: 240_000, correctnessMs: 60_000, callMs: 60_000 }, ...extra,
+  });
+}
