@@ -289,7 +289,15 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
   const call = async <T>(sys: System, op: string, payload: unknown, stage: Stage, timeoutMs: number): Promise<{ value: T; ms: number }> => {
     // The baseline is trusted code: a stall there is the machine (a loaded CPU compiling), so it gets more slack.
     const limit = sys.name === 'baseline' ? 3 * timeoutMs : timeoutMs;
-    const r: CallOutcome<T> = await sys.sb!.call<T>(op, payload, { timeoutMs: limit, stage });
+    // A system's child runs only during its own calls: stopped in between, it cannot queue work
+    // (a timer after its drain) that would run inside the other system's timed window.
+    sys.sb!.resume();
+    let r: CallOutcome<T>;
+    try {
+      r = await sys.sb!.call<T>(op, payload, { timeoutMs: limit, stage });
+    } finally {
+      sys.sb!.pause();
+    }
     if (!r.ok) throw new StageFail(stage, `${op}: ${failureText(r.failure)}`);
     return r;
   };
@@ -369,10 +377,12 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
       // Each system takes the next unseen batch; both walk the same sequence.
       const b: QueryBatch = pool.batch(nextQuery + sys.cursor, o.queriesPerCall);
       sys.cursor += o.queriesPerCall;
-      await call(sys, 'drain', null, 'timing', o.callMs);
+      // Both drains are timed: whatever is still queued when the system is continued (work it
+      // deferred past its last call) is its own, and so is what it leaves queued at return.
+      const pre = await call(sys, 'drain', null, 'timing', o.callMs);
       const s = await call<{ ids: unknown; distances: unknown }>(sys, 'search', { queries: b.queries.data, dim: ds.base.dim, k, effort }, 'timing', o.callMs);
       const d = await call(sys, 'drain', null, 'timing', o.callMs);
-      const ms = s.ms + d.ms;
+      const ms = pre.ms + s.ms + d.ms;
       const ids = checkResults(s.value, b.queries, k, distanceBase(sys), ds.metric);
       const rr = recallAtK({ ids, nq: b.queries.n, k }, ds.base, b.queries, ds.metric, b.kth, k);
       a.recall.push(rr.recall);

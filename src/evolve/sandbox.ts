@@ -223,6 +223,8 @@ export class Sandbox {
   /** Asks the child to exit (closing its channel), then kills its process group whatever it did. */
   async close(graceMs = 2000): Promise<void> {
     if (!this.exitInfo) {
+      this.resume(); // a stopped child could not read the channel's end and exit
+
       this.channel.end();
       const t = setTimeout(() => this.killGroup(), graceMs);
       await this.exited;
@@ -317,6 +319,28 @@ export class Sandbox {
   }
 
   /** SIGKILL to the child's process group (the only stop for a shader that never returns). */
+  /**
+   * Stops (SIGSTOP) or continues (SIGCONT) the child's whole process group. An idle child that is
+   * stopped cannot run deferred work (timers, late GPU submissions; on a software adapter its GPU
+   * threads too) while another system is being timed. close() continues it first.
+   */
+  pause(): void {
+    this.signalGroup('SIGSTOP');
+  }
+
+  resume(): void {
+    this.signalGroup('SIGCONT');
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    if (this.exitInfo) return;
+    try {
+      process.kill(-this.child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  }
+
   killGroup(): void {
     try {
       process.kill(-this.child.pid!, 'SIGKILL');

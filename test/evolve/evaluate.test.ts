@@ -234,4 +234,10 @@ describe('reward hacks score no better than the baseline', () => {
     expect(v.status, v.reason).toBe('ok');
     expect(v.reward!).toBeLessThan(SPREAD.lo);
   }, LONG);
+
+  it('a host that queues GPU work on a timer after its drain pays for it too (idle children are stopped)', async () => {
+    const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('late-queued-host') }));
+    expect(v.status, v.reason).toBe('ok');
+    expect(v.reward!).toBeLessThan(SPREAD.lo);
+  }, LONG);
 });
