@@ -6,11 +6,20 @@
  * is fitted to each, and of candidates drawn around the good points the one maximising
  * l(x)/g(x) is proposed. Failed evaluations count among the bad points.
  *
- * Proposals are a pure function of (knobs, seed, index, history), so a resumed run proposes
- * exactly what the uninterrupted one would have.
+ * Every proposal satisfies the module manifest's constraints (contract.ts constraintSchema,
+ * evaluated by constraints.ts without a GPU): an invalid hypercube point is repaired to a valid one
+ * near it, invalid TPE candidates are skipped, and when no unevaluated valid setting is found the
+ * stage is reported exhausted with the reason (`propose`) instead of spending an evaluation on a
+ * setting the kernel refuses at compile.
+ *
+ * Proposals are a pure function of (knobs, constraints, seed, index, history), so a resumed run
+ * proposes exactly what the uninterrupted one would have.
  */
 import { uniformStream } from '../index/rng.ts';
-import type { Knob } from './contract.ts';
+import { violations, type ConstraintContext, type ConstraintSource } from './constraints.ts';
+import { MODULE_NAMES, type Knob } from './contract.ts';
+import { baselineManifest } from './modules.ts';
+
 
 export interface Observation {
   knobValues: Record<string, number>;
@@ -28,6 +37,27 @@ export interface AutotuneOptions {
   gamma?: number;
   /** Candidates drawn per TPE proposal. */
   candidates?: number;
+  /**
+   * The manifest whose constraints every proposal satisfies. Default (undefined): the shipped
+   * baseline manifest whose knob names are exactly those of `knobs` (a variant keeps its module's
+   * knob names, modules.ts loadVariant), so the loop's proposals are checked without passing it;
+   * null: no constraints.
+   */
+  manifest?: ConstraintSource | null;
+  /** The adapter's workgroup-memory limit (default: the rule's, else the WebGPU core 16384) and the searched graph's degree. */
+  constraintContext?: ConstraintContext;
+}
+
+const baselineByKnobs = new Map<string, ConstraintSource | null>();
+
+/** The shipped baseline manifest declaring exactly these knob names, or null. */
+export function baselineFor(knobs: readonly Knob[]): ConstraintSource | null {
+  const names = knobs.map((k) => k.name).sort().join(',');
+  if (!baselineByKnobs.has(names)) {
+    const m = MODULE_NAMES.map((mod) => baselineManifest(mod)).find((b) => b.knobs.map((k) => k.name).sort().join(',') === names);
+    baselineByKnobs.set(names, m ?? null);
+  }
+  return baselineByKnobs.get(names)!;
 }
 
 /** Seeded uniforms in [0, 1): the project's one mulberry32 (index/rng.ts). */
@@ -44,7 +74,8 @@ const isPow2 = (x: number) => Number.isInteger(x) && x > 0 && (x & (x - 1)) === 
 /**
  * An integer log-scale knob whose min, default and max are all powers of two (team size,
  * workgroup size, seeds) takes powers of two only: the kernels' divisibility rules (teamSize must
- * divide workgroupSize) then hold for almost every proposal instead of failing most of them.
+ * divide workgroupSize, a manifest constraint) then hold for most points instead of few, so
+ * fewer candidates are discarded.
  */
 export const powerOfTwoKnob = (k: Knob) => k.integer && isLog(k) && isPow2(k.min) && isPow2(k.max) && isPow2(k.default);
 
@@ -107,16 +138,45 @@ export function gridSize(knobs: readonly Knob[]): number {
   return knobs.reduce((n, k) => n * (!k.integer ? Infinity : powerOfTwoKnob(k) ? Math.log2(k.max / k.min) + 1 : Math.floor(k.max) - Math.ceil(k.min) + 1), 1);
 }
 
+/** Every setting of an integer knob table, when there are at most `max` of them (else null). */
+function enumerateGrid(knobs: readonly Knob[], max: number): Record<string, number>[] | null {
+  if (gridSize(knobs) > max) return null;
+  const axes = knobs.map((k) => {
+    if (powerOfTwoKnob(k)) return Array.from({ length: Math.log2(k.max / k.min) + 1 }, (_, i) => k.min * 2 ** i);
+    return Array.from({ length: Math.floor(k.max) - Math.ceil(k.min) + 1 }, (_, i) => Math.ceil(k.min) + i);
+  });
+  let out: Record<string, number>[] = [{}];
+  knobs.forEach((k, j) => {
+    out = out.flatMap((x) => axes[j].map((v) => ({ ...x, [k.name]: v })));
+  });
+  return out;
+}
+
+/** Small integer tables are enumerated to tell "every valid setting evaluated" exactly. */
+const ENUMERATE_MAX = 4096;
+
 /**
- * The next knob values to evaluate, or null once every setting of a small integer table has been
- * evaluated. `history` are this stage's evaluated points (start included).
+ * The next knob values to evaluate, or why there are none: every setting of a small integer table
+ * evaluated, or no unevaluated setting satisfying the constraints found. `history` are this
+ * stage's evaluated points (start included).
  */
-export function proposeNext(knobs: readonly Knob[], history: readonly Observation[], o: AutotuneOptions): Record<string, number> | null {
+export function propose(knobs: readonly Knob[], history: readonly Observation[], o: AutotuneOptions): { values: Record<string, number> } | { exhausted: string } {
   const d = knobs.length;
-  if (d === 0) return null;
+  if (d === 0) return { exhausted: 'the module has no knobs' };
   const initial = o.initial ?? Math.max(4, Math.min(8, d + 1));
   const seen = new Set(history.map((h) => key(knobs, h.knobValues)));
-  if (seen.size >= gridSize(knobs)) return null;
+  const size = gridSize(knobs);
+  if (seen.size >= size) return { exhausted: `every one of the ${size} settings has been evaluated` };
+  const source = o.manifest === undefined ? baselineFor(knobs) : o.manifest;
+  const rules = source?.constraints && source.constraints.length > 0 ? { ...source, knobs } : null;
+  const valid = (x: Record<string, number>) => rules === null || violations(rules, x, o.constraintContext).length === 0;
+  const fresh = (x: Record<string, number>) => !seen.has(key(knobs, x)) && valid(x);
+  const grid = rules ? enumerateGrid(knobs, ENUMERATE_MAX) : null;
+  const left = grid?.filter(fresh);
+  if (grid && left!.length === 0) {
+    const nValid = grid.filter(valid).length;
+    return { exhausted: nValid === 0 ? `none of the ${grid.length} settings satisfies the manifest's constraints` : `every one of the ${nValid} settings satisfying the manifest's constraints (of ${grid.length}) has been evaluated` };
+  }
   const rand = rng(mix(o.seed, o.index, 0x9e3779b9));
   const asValues = (u: number[]) => Object.fromEntries(knobs.map((k, j) => [k.name, fromUnit(k, u[j])]));
 
@@ -124,7 +184,15 @@ export function proposeNext(knobs: readonly Knob[], history: readonly Observatio
     // Same hypercube for every index of a stage (seeded by o.seed alone), one point each.
     const lhs = latinHypercube(initial, d, rng(mix(o.seed, 0x51ed27)));
     const x = asValues(lhs[o.index]);
-    if (!seen.has(key(knobs, x))) return x;
+    if (fresh(x)) return { values: x };
+    if (!seen.has(key(knobs, x))) {
+      // Outside the constraints: repair it to a valid point nearby (widening jitter), keeping the hypercube's spread.
+      for (let t = 0; t < 64; t++) {
+        const r = 0.05 + (0.5 * t) / 64;
+        const y = asValues(lhs[o.index].map((m) => Math.min(1, Math.max(0, m + r * gauss(rand)))));
+        if (fresh(y)) return { values: y };
+      }
+    }
   }
 
   const scored = history.map((h) => ({ u: knobs.map((k) => toUnit(k, h.knobValues[k.name] ?? k.default)), r: h.reward ?? -Infinity }));
@@ -140,7 +208,7 @@ export function proposeNext(knobs: readonly Knob[], history: readonly Observatio
     const centre = good[Math.floor(rand() * good.length)]?.u ?? knobs.map(() => rand());
     const u = centre.map((m) => Math.min(1, Math.max(0, m + bwL * gauss(rand))));
     const x = asValues(u);
-    if (seen.has(key(knobs, x))) continue;
+    if (!fresh(x)) continue;
     // Score the rounded point, so integer knobs are judged where they will really be evaluated.
     let score = 0;
     knobs.forEach((k, j) => {
@@ -149,13 +217,25 @@ export function proposeNext(knobs: readonly Knob[], history: readonly Observatio
     });
     if (!best || score > best.score) best = { x, score };
   }
-  if (best) return best.x;
-  // Every candidate was already evaluated (a small integer grid): fall back to uniform draws.
-  for (let t = 0; t < 64; t++) {
+  if (best) return { values: best.x };
+  // Every candidate was already evaluated or invalid (a small or tightly constrained grid): uniform draws.
+  const draws = rules ? 256 : 64;
+  for (let t = 0; t < draws; t++) {
     const x = asValues(knobs.map(() => rand()));
-    if (!seen.has(key(knobs, x))) return x;
+    if (fresh(x)) return { values: x };
   }
-  return asValues(knobs.map(() => rand()));
+  if (left && left.length > 0) return { values: left[Math.floor(rand() * left.length)] };
+  if (rules) return { exhausted: `no unevaluated setting satisfying the manifest's constraints found in ${nCand} candidates and ${draws} uniform draws` };
+  return { values: asValues(knobs.map(() => rand())) };
+}
+
+/**
+ * The next knob values to evaluate (always satisfying the manifest's constraints), or null when
+ * there are none (`propose` says why).
+ */
+export function proposeNext(knobs: readonly Knob[], history: readonly Observation[], o: AutotuneOptions): Record<string, number> | null {
+  const r = propose(knobs, history, o);
+  return 'values' in r ? r.values : null;
 }
 
 /** Uniform random proposals: the baseline autotune must beat. */

@@ -21,6 +21,33 @@ export const knobSchema = z.object({
 }).refine((k) => k.min <= k.default && k.default <= k.max, { message: 'expected min <= default <= max' });
 export type Knob = z.infer<typeof knobSchema>;
 
+const knobRef = z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/);
+/**
+ * A rule every knob setting of the module must satisfy (the kernel or the host refuses the rest).
+ * A small closed vocabulary, so the autotune policy can evaluate it without a GPU
+ * (src/evolve/constraints.ts) and the llm prompt can show it (kernels/baseline/README.md lists it):
+ * - divides: knob `a`'s value divides knob `b`'s (teamSize | workgroupSize; implies a <= b);
+ * - atMost: knob `a`'s value <= knob `b`'s;
+ * - workgroupMemory: the search params of the setting at effort `effort` (the largest swept) and
+ *   `k` results resolve (src/search/params.ts) and one beam-search workgroup fits in `limit` bytes
+ *   (default: the WebGPU core 16384; an adapter's larger limit can be passed in) on a graph of
+ *   degree `graphDegree` with an entry layer of degree `entryDegree` (params.ts fitWorkgroupMemory).
+ */
+export const constraintSchema = z.discriminatedUnion('rule', [
+  z.object({ rule: z.literal('divides'), a: knobRef, b: knobRef, doc: z.string().default('') }).strict(),
+  z.object({ rule: z.literal('atMost'), a: knobRef, b: knobRef, doc: z.string().default('') }).strict(),
+  z.object({
+    rule: z.literal('workgroupMemory'),
+    effort: z.number().int().positive(),
+    k: z.number().int().positive(),
+    graphDegree: z.number().int().positive(),
+    entryDegree: z.number().int().positive(),
+    limit: z.number().int().positive().optional(),
+    doc: z.string().default(''),
+  }).strict(),
+]);
+export type Constraint = z.infer<typeof constraintSchema>;
+
 /** A module's manifest.json: what a variant of it may change, and under which contract. */
 export const moduleManifestSchema = z.object({
   module: z.enum(MODULE_NAMES),
@@ -33,6 +60,19 @@ export const moduleManifestSchema = z.object({
   /** The search-effort knob (swept by the harness, never tuned): named apart from the tunables. */
   effort: z.object({ name: z.string(), min: z.number(), max: z.number() }).optional(),
   description: z.string().default(''),
+  /** Rules over the knobs that every setting must satisfy (constraintSchema); absent: none. */
+  constraints: z.array(constraintSchema).optional(),
+}).superRefine((m, ctx) => {
+  const names = m.knobs.map((k) => k.name);
+  (m.constraints ?? []).forEach((c, i) => {
+    if (c.rule === 'workgroupMemory') {
+      if (m.module !== 'search') ctx.addIssue({ code: 'custom', path: ['constraints', i, 'rule'], message: `workgroupMemory applies to the search module only, not '${m.module}'` });
+      return;
+    }
+    for (const f of ['a', 'b'] as const) {
+      if (!names.includes(c[f])) ctx.addIssue({ code: 'custom', path: ['constraints', i, f], message: `unknown knob '${c[f]}'; declared: ${names.join(', ') || '(none)'}` });
+    }
+  });
 });
 export type ModuleManifest = z.infer<typeof moduleManifestSchema>;
 

@@ -15,7 +15,9 @@ import { f32ToF16Bits } from '../index/f16.ts';
 import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from '../data/types.ts';
 import type { EntryLayer } from '../index/entry-layer.ts';
 import { entryLayerOf } from './cpu-search.ts';
-import { resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
+import { fitWorkgroupMemory, resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
+
+export { beamWorkgroupBytes } from './params.ts';
 
 const NONE = 0xffffffff;
 
@@ -96,13 +98,6 @@ export function withKernelFiles<T extends Partial<SearchKernelSources>>(sources:
   return out;
 }
 
-/** Workgroup memory one beam-search workgroup uses, mirroring the declarations in beam_search.wgsl. */
-export function beamWorkgroupBytes(p: ResolvedSearchParams, degree: number, entryDegree = 1): number {
-  const qpw = p.workgroupSize / p.teamSize;
-  const cand = p.searchWidth * Math.max(degree, entryDegree);
-  return qpw * (cand * 8 + (1 << p.hashBits) * 4 + 4 + p.searchWidth * 4 + 4) + 4;
-}
-
 /**
  * Batched graph search on the GPU: the index is uploaded once; each `search` call uploads the
  * queries, runs one fused beam-search dispatch per batch (split only past binding limits),
@@ -152,15 +147,8 @@ export class BeamSearchCore {
   resolve(k: number, params: Partial<SearchParams>): ResolvedSearchParams {
     const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16', this.layer.ids.length, this.layer.degree);
     if (p.searchK > this.index.n) throw new UserError(`k: ${p.searchK} results per query but the index has ${this.index.n} vectors`);
-    const limit = this.ctx.limits.maxComputeWorkgroupStorageSize;
-    // Shrink the visited hash (it forgets more often) before giving up on the workgroup budget.
-    const minBits = Math.ceil(Math.log2(2 * p.searchWidth * this.index.graph.degree));
-    const ud = this.layer.degree;
-    while (beamWorkgroupBytes(p, this.index.graph.degree, ud) > limit && p.hashBits > minBits && params.hashBits === undefined) p.hashBits--;
-    const bytes = beamWorkgroupBytes(p, this.index.graph.degree, ud);
-    if (bytes > limit) {
-      throw new UserError(`search params: one workgroup needs ${bytes} bytes of workgroup memory (itopk ${p.itopk}, hashBits ${p.hashBits}, ${p.workgroupSize / p.teamSize} queries) but this adapter allows ${limit}; lower itopk, hashBits or workgroupSize/teamSize`);
-    }
+    // Shrinks an auto visited hash before giving up on the workgroup budget (params.ts, shared with the manifests' constraint check).
+    fitWorkgroupMemory(p, this.index.graph.degree, this.layer.degree, this.ctx.limits.maxComputeWorkgroupStorageSize, params.hashBits !== undefined);
     this.ctx.checkDispatch('beam_search', p.workgroupSize, [1]);
     return p;
   }

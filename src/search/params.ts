@@ -104,3 +104,33 @@ export function effortParams(effort: number, k: number): Partial<SearchParams> {
   const e = Math.max(1, Math.round(effort));
   return e >= k ? { itopk: e } : { itopk: k, maxIterations: e };
 }
+
+/** The WebGPU core default of maxComputeWorkgroupStorageSize (an adapter may offer more: lavapipe 32768). */
+export const DEFAULT_WORKGROUP_STORAGE = 16384;
+
+/**
+ * Workgroup memory one beam-search workgroup uses, mirroring the declarations in beam_search.wgsl.
+ * The one copy of this formula: the GPU search (beam-core.ts) and the manifests' workgroupMemory
+ * constraint (src/evolve/constraints.ts) both call it through `fitWorkgroupMemory`.
+ */
+export function beamWorkgroupBytes(p: Pick<ResolvedSearchParams, 'workgroupSize' | 'teamSize' | 'searchWidth' | 'hashBits'>, degree: number, entryDegree = 1): number {
+  const qpw = p.workgroupSize / p.teamSize;
+  const cand = p.searchWidth * Math.max(degree, entryDegree);
+  return qpw * (cand * 8 + (1 << p.hashBits) * 4 + 4 + p.searchWidth * 4 + 4) + 4;
+}
+
+/**
+ * Fits resolved params into a workgroup-memory budget of `limit` bytes: shrinks an auto visited
+ * hash (it forgets more often) down to 2 x searchWidth x degree slots before giving up; a UserError
+ * when one workgroup still needs more. `hashBitsFixed`: the caller set hashBits, never shrink it.
+ * Changes and returns `p`.
+ */
+export function fitWorkgroupMemory(p: ResolvedSearchParams, degree: number, entryDegree: number, limit: number, hashBitsFixed = false): ResolvedSearchParams {
+  const minBits = Math.ceil(Math.log2(2 * p.searchWidth * degree));
+  while (beamWorkgroupBytes(p, degree, entryDegree) > limit && p.hashBits > minBits && !hashBitsFixed) p.hashBits--;
+  const bytes = beamWorkgroupBytes(p, degree, entryDegree);
+  if (bytes > limit) {
+    throw new UserError(`search params: one workgroup needs ${bytes} bytes of workgroup memory (itopk ${p.itopk}, hashBits ${p.hashBits}, ${p.workgroupSize / p.teamSize} queries) but this adapter allows ${limit}; lower itopk, hashBits or workgroupSize/teamSize`);
+  }
+  return p;
+}

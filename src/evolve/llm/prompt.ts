@@ -4,6 +4,7 @@
  * current best, softmax-drawn earlier variants shown as diffs with their measurements, recent
  * failures) as the user message. Pure: the same input gives the same prompt.
  */
+import { describeConstraints } from '../constraints.ts';
 import type { ModuleManifest, ModuleName, Verdict } from '../contract.ts';
 import type { ChatMessage } from './client.ts';
 import { unifiedDiff } from './diff.ts';
@@ -121,6 +122,8 @@ export function buildPrompt(input: PromptInput): BuiltPrompt {
     files: fileNames.map((f) => `- ${f}`).join('\n'),
     knobs: showKnobs(m),
     effort: m.effort ? `${m.effort.name} in [${m.effort.min}, ${m.effort.max}]` : '(none)',
+    // The manifest's constraints, against this adapter's workgroup memory when it is known.
+    constraints: describeConstraints(m.constraints, { workgroupStorageLimit: typeof input.adapter === 'object' ? input.adapter.limits?.maxComputeWorkgroupStorageSize : undefined }),
     adapter: describeAdapter(input.adapter),
     memory_profile: input.memoryProfile?.trim() || 'not measured (run `npm run profile:loads` and save its output as profile-loads.txt in the run folder).',
   }, dir);
