@@ -1,6 +1,7 @@
 /** `crinn bench compare A.json B.json ...`: load validated results, one combined table and one HTML page. */
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../errors.ts';
+import { assertRegularFile } from '../data/vecs.ts';
 import { parseBenchResultText, type BenchResult } from './schema.ts';
 import { renderReportHtml } from './report-html.ts';
 import { adapterLabel, renderSystemsTable, systemRows } from './table.ts';
@@ -14,6 +15,8 @@ export interface Comparison {
 /** Read and validate one result file; every failure is a UserError naming the file. */
 export async function loadBenchResult(file: string): Promise<BenchResult> {
   let text: string;
+  // A FIFO given as a result file would block the read forever.
+  await assertRegularFile(file);
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {

@@ -60,12 +60,27 @@ export function openFromOptions(o: GlobalOptions): Promise<GpuContext> {
   return openGpu({ adapter: o.adapter, backend: o.backend ? parseBackend(o.backend) : undefined, powerPreference: parsePower(o.power), verbose: o.verbose });
 }
 
-export function positiveInt(value: string | undefined, flag: string, fallback?: number): number {
+/**
+ * A positive integer flag, at most `max` (default: the largest integer a double holds exactly,
+ * so 2^53+1 or 99999999999999999999 is refused here, not by a schema deep inside).
+ */
+export function positiveInt(value: string | undefined, flag: string, fallback?: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) {
     if (fallback === undefined) throw new UserError(`${flag}: required`);
     return fallback;
   }
   if (!/^\d+$/.test(value) || Number(value) <= 0) throw new UserError(`${flag}: expected a positive integer, got '${value}'`);
+  if (Number(value) > max) throw new UserError(`${flag}: expected a positive integer up to ${max}, got '${value}'`);
+  return Number(value);
+}
+
+/** The largest seed a flag takes: seeds are mixed into 32-bit generators, and the loop derives per-evaluation seeds from it. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** A non-negative integer flag (a seed), at most `max`. */
+export function nonNegativeInt(value: string, flag: string, max = MAX_SEED): number {
+  if (!/^\d+$/.test(value)) throw new UserError(`${flag}: expected a non-negative integer, got '${value}'`);
+  if (Number(value) > max) throw new UserError(`${flag}: expected an integer from 0 to ${max}, got '${value}'`);
   return Number(value);
 }
 

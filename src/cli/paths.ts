@@ -4,10 +4,11 @@
  * another output (the `.fvecs` distances written beside an `.ivecs` count as outputs).
  * Same-file is decided by device and inode, so symlinks, hard links and `./` spellings all match.
  */
-import { constants } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { access, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.ts';
+import { pseudoFsOf } from '../data/vecs.ts';
 
 export interface NamedPath {
   /** As the user gave it (error messages quote this). */
@@ -30,6 +31,9 @@ async function checkWritable(o: NamedPath): Promise<void> {
   if (st?.isDirectory()) throw new UserError(`${o.flag}: ${o.path} is a directory, expected a file name`);
   if (st && !st.isFile()) throw new UserError(`${o.flag}: ${o.path} is not a regular file (a FIFO, socket or device); refusing to write it`);
   const dir = path.dirname(path.resolve(o.path));
+  const realDir = await realpath(dir).catch(() => dir);
+  const fs = pseudoFsOf(realDir);
+  if (fs) throw new UserError(`${o.flag}: cannot write ${o.path}: ${fs} is a kernel pseudo file system; give a path on a disk`);
   const dst = await stat(dir).catch(() => undefined);
   if (!dst) throw new UserError(`${o.flag}: cannot write ${o.path}: folder ${path.dirname(o.path)} does not exist`);
   if (!dst.isDirectory()) throw new UserError(`${o.flag}: cannot write ${o.path}: ${path.dirname(o.path)} is not a folder`);
@@ -55,5 +59,79 @@ export async function checkOutputs(outputs: readonly (NamedPath | undefined)[], 
     const other = seen.get(id);
     if (other) throw new UserError(`${o.flag}: ${o.path} is the same file as ${other.flag} ${other.path}; give each output its own name`);
     seen.set(id, o);
+  }
+}
+
+/** Every file (or link) in `dir` and its sub-folders: the inputs an output beside them must not replace. */
+export function folderFiles(dir: string, out: string[] = []): string[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) folderFiles(p, out);
+    else out.push(p);
+  }
+  return out;
+}
+
+const errnoText: Record<string, string> = {
+  EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on the device',
+  ENOENT: 'the file system does not allow creating it', ENOTDIR: 'a part of the path is not a folder', ELOOP: 'too many levels of symbolic links', ENAMETOOLONG: 'name too long',
+};
+
+/**
+ * Checks that `dir` can be a folder of ours without creating anything: it is a folder or does
+ * not exist yet, its nearest existing ancestor is a writable folder, and it is not under /proc or
+ * /sys. Returns the missing folders, outermost first. Every refusal is one line naming the flag.
+ */
+export function planDir(dir: string, flag: string): string[] {
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  let p = abs;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      // ENOTDIR: a file on the way; walking up names it below.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`${flag}: cannot use ${dir}: ${errnoText[code] ?? code}`);
+      missing.unshift(p);
+      p = path.dirname(p);
+      continue;
+    }
+    if (!st.isDirectory()) throw new UserError(p === abs ? `${flag}: ${dir} exists and is not a folder` : `${flag}: cannot create ${dir}: ${p} is not a folder`);
+    break;
+  }
+  let real = p;
+  try {
+    real = realpathSync(p);
+  } catch {
+    // stat just succeeded; keep the spelling
+  }
+  const fs = pseudoFsOf(real);
+  if (fs) throw new UserError(`${flag}: ${dir} lies in ${fs}, a kernel pseudo file system; give a folder on a disk`);
+  if (missing.length > 0) {
+    try {
+      accessSync(p, constants.W_OK);
+    } catch {
+      throw new UserError(`${flag}: cannot create ${dir}: folder ${p} is not writable`);
+    }
+  }
+  return missing;
+}
+
+/**
+ * Creates `dir` and its missing parents one level at a time after planDir's checks. Node's
+ * recursive mkdir spins forever where a file system answers ENOENT for a name it cannot create
+ * (/proc), and its errors name no flag; this fails at once with one line.
+ */
+export function makeDir(dir: string, flag: string): void {
+  for (const m of planDir(dir, flag)) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST' && statSync(m, { throwIfNoEntry: false })?.isDirectory()) continue;
+      throw new UserError(`${flag}: cannot create ${dir}: ${errnoText[code] ?? code}`);
+    }
   }
 }

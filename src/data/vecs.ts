@@ -4,6 +4,7 @@
  * and validate every record header, so a bad file fails with the record index instead of
  * silently shifting every later row. Writers go through a temp file and a rename.
  */
+import { realpathSync, statSync, type Stats } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -56,9 +57,36 @@ export async function openInput(file: string): Promise<{ fh: FileHandle; size: n
   return { fh, size: st.size };
 }
 
+/** Pseudo file systems whose "regular" files lie about their size or never end (/proc/self/..., /sys/...). */
+const PSEUDO_FS = ['/proc', '/sys'];
+
+/** The pseudo file system (/proc, /sys) a real path lies in, if any: no place for data, read or written. */
+export function pseudoFsOf(realPath: string): string | undefined {
+  return PSEUDO_FS.find((d) => realPath === d || realPath.startsWith(`${d}/`));
+}
+
+/** Why `file` (stat `st`, after following symlinks) is no input to read, or undefined for a regular file. */
+function notRegular(file: string, st: Stats): UserError | undefined {
+  if (st.isDirectory()) return new UserError(`${file}: is a directory, expected a file`);
+  if (!st.isFile()) {
+    const kind = st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
+    return new UserError(`${file}: is ${kind}, expected a regular file`);
+  }
+  let real = path.resolve(file);
+  try {
+    real = realpathSync(file);
+  } catch {
+    // stat succeeded, so this is a race; the resolved spelling is checked instead.
+  }
+  const fs = pseudoFsOf(real);
+  if (fs) return new UserError(`${file}: lies in ${fs} (a kernel pseudo file system), expected a regular data file`);
+  return undefined;
+}
+
 /**
- * Refuses anything but a regular file (after following symlinks) before it is opened: opening a
- * FIFO blocks until a writer appears, and a device such as /dev/urandom reports size 0.
+ * The one reader check: refuses anything but a regular file (after following symlinks) before it
+ * is opened: opening a FIFO blocks until a writer appears, a device such as /dev/urandom reports
+ * size 0 and /dev/zero never ends, and /proc and /sys files report sizes that are not their contents.
  */
 export async function assertRegularFile(file: string): Promise<void> {
   let st;
@@ -67,19 +95,30 @@ export async function assertRegularFile(file: string): Promise<void> {
   } catch (err) {
     throw fsUserError(file, err);
   }
-  if (st.isDirectory()) throw new UserError(`${file}: is a directory, expected a file`);
-  if (!st.isFile()) {
-    const kind = st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
-    throw new UserError(`${file}: is ${kind}, expected a regular file`);
-  }
+  const bad = notRegular(file, st);
+  if (bad) throw bad;
 }
 
-/** Maps ENOENT/EACCES/EISDIR to a UserError naming the file; other errors pass through. */
+/** assertRegularFile for synchronous readers (journals, variant folders, bundle manifests). */
+export function assertRegularFileSync(file: string): void {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    throw fsUserError(file, err);
+  }
+  const bad = notRegular(file, st);
+  if (bad) throw bad;
+}
+
+/** Maps ENOENT/EACCES/EISDIR/ENOTDIR/ELOOP to a UserError naming the file; other errors pass through. */
 export function fsUserError(file: string, err: unknown): Error {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT') return new UserError(`${file}: file not found`);
   if (code === 'EACCES' || code === 'EPERM') return new UserError(`${file}: permission denied`);
   if (code === 'EISDIR') return new UserError(`${file}: is a directory, expected a file`);
+  if (code === 'ENOTDIR') return new UserError(`${file}: a part of the path is not a folder`);
+  if (code === 'ELOOP') return new UserError(`${file}: too many levels of symbolic links`);
   return err instanceof Error ? err : new Error(String(err));
 }
 

@@ -11,7 +11,8 @@ import { MODULE_NAMES, curvePoint, moduleManifestSchema, operatingPointFields, t
 import { getVariant } from './store.ts';
 import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun } from './runs.ts';
-import { UserError } from '../errors.ts';
+import { oneLine, UserError } from '../errors.ts';
+import { assertRegularFileSync } from '../data/vecs.ts';
 
 export const BUNDLE_FORMAT = 'crinn-kernel-bundle';
 export const BUNDLE_VERSION = 1;
@@ -101,7 +102,14 @@ export function bundleContentHash(dir: string): string {
 export function readBundle(dir: string): BundleManifest {
   const file = path.join(dir, 'manifest.json');
   if (!existsSync(file)) throw new UserError(`${dir}: not a kernel bundle (no manifest.json)`);
-  const r = bundleManifestSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  assertRegularFileSync(file);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UserError(`${file}: not valid JSON (${oneLine(err)}); expected a kernel bundle manifest (kernels/README.md)`);
+  }
+  const r = bundleManifestSchema.safeParse(json);
   if (!r.success) {
     const i = r.error.issues[0];
     throw new UserError(`${file}: ${i.path.join('.') || '(root)'}: ${i.message}`);

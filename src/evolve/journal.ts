@@ -9,6 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MODULE_NAMES, verdictSchema } from './contract.ts';
 import { UserError } from '../errors.ts';
+import { assertRegularFileSync } from '../data/vecs.ts';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 export const JOURNAL_VERSION = 1;
@@ -103,6 +104,8 @@ export function parseJournal(text: string, file: string): ReadResult {
 export function readJournal(runDir: string): ReadResult {
   const file = path.join(runDir, JOURNAL_FILE);
   if (!existsSync(file)) throw new UserError(`${runDir}: not a run folder (no ${JOURNAL_FILE})`);
+  // A folder or a FIFO where the journal should be: one line naming it, never a raw EISDIR or a hang.
+  assertRegularFileSync(file);
   const r = parseJournal(readFileSync(file, 'utf8'), file);
   if (r.records.length === 0 || r.records[0].type !== 'run-start') throw new UserError(`${file}: the first record must be run-start`);
   return r;

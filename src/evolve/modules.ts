@@ -5,10 +5,11 @@
  * of those files under their base names. Both are validated with the schemas in contract.ts.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { assertRegularFileSync, fsUserError } from '../data/vecs.ts';
 import { MODULE_NAMES, moduleManifestSchema, variantSchema, type ModuleManifest, type ModuleName, type Variant } from './contract.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,6 +29,8 @@ function zodLine(err: { issues: { path: PropertyKey[]; message: string }[] }): s
 
 function readJson(path: string): unknown {
   let text: string;
+  // A FIFO would block the read, a device never end: refused before it is opened.
+  assertRegularFileSync(path);
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
@@ -97,6 +100,21 @@ export function checkKnobs(manifest: ModuleManifest, values: Record<string, numb
 }
 
 /**
+ * A variant's file must really be inside its folder: the path text can stay inside while a
+ * symlink (the file itself or a folder on the way) points anywhere, e.g. at /etc/passwd, which
+ * would then be hashed into the variant and read by the evaluator.
+ */
+function inFolder(file: string, realRoot: string): void {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch (e) {
+    throw fsUserError(file, e);
+  }
+  if (!real.startsWith(realRoot + sep)) throw new UserError(`${file}: a symbolic link to ${real}, outside the variant folder; copy the file into the folder instead`);
+}
+
+/**
  * Loads and validates a variant folder. Everything wrong with it is a UserError whose message names
  * the file and field (the evaluator turns it into a 'load' verdict). The manifest must match the
  * baseline's module, contract, file names and knob names: a variant edits code and values, not the contract.
@@ -105,6 +123,8 @@ export function loadVariant(dir: string): LoadedModule {
   const root = resolve(dir);
   const path = join(root, 'variant.json');
   if (!existsSync(path)) throw new UserError(`${path}: missing (make one with 'crinn variant init')`);
+  const realRoot = realpathSync(root);
+  inFolder(path, realRoot);
   const r = variantSchema.safeParse(readJson(path));
   if (!r.success) throw new UserError(`${path}: ${zodLine(r.error)}`);
   const v: Variant = r.data;
@@ -120,6 +140,8 @@ export function loadVariant(dir: string): LoadedModule {
   for (const f of v.manifest.files) {
     const p = resolve(root, f);
     if (!p.startsWith(root + sep)) throw new UserError(`${path}: manifest.files: '${f}' lies outside the variant folder`);
+    inFolder(p, realRoot);
+    assertRegularFileSync(p);
     try {
       sources[f] = readFileSync(p, 'utf8');
     } catch (e) {

@@ -5,16 +5,16 @@
  * the baseline curve it was measured with. Self-contained: inline SVG, no scripts. Everything
  * comes from the journal (the run's source of truth).
  */
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { checkOutputs, folderFiles, type NamedPath } from '../cli/paths.ts';
 import path from 'node:path';
 import type { CurvePoint, Verdict } from './contract.ts';
-import { JOURNAL_FILE, readJournal } from './journal.ts';
+import { readJournal } from './journal.ts';
 import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun, summarizeStages } from './runs.ts';
 import { CSS, SERIES_COLORS, WINDOW_FILL, escapeHtml } from '../bench/report-html.ts';
 import { formatQps } from '../bench/table.ts';
 import { withTempFile } from '../data/vecs.ts';
-import { UserError } from '../errors.ts';
 
 export const REPORT_FILE = 'report.html';
 const FAIL_COLOR = '#d62728';
@@ -184,28 +184,19 @@ export function renderRunReport(runDir: string): string {
   ].join('\n');
 }
 
-/** dev:ino of every file in the run folder: the report must not overwrite any of them. */
-function inputFiles(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) inputFiles(p, out);
-    else if (e.isFile() && e.name !== REPORT_FILE) out.push(p);
-  }
-  return out;
+/** Every file in the run folder but an earlier report: the report must not overwrite any of them. */
+function inputFiles(dir: string): NamedPath[] {
+  return folderFiles(dir).filter((f) => path.relative(dir, f) !== REPORT_FILE).map((f) => ({ path: f, flag: 'run file' }));
 }
 
-/** Writes the report (temp file, then rename); refuses an output that is one of the run's files. */
-export async function writeRunReport(runDir: string, out = path.join(runDir, REPORT_FILE)): Promise<string> {
+/**
+ * Writes the report (temp file, then rename) after the output checks every writing command runs
+ * (src/cli/paths.ts): never onto one of the run's files, a folder, a FIFO or a device.
+ */
+export async function writeRunReport(runDir: string, out?: string): Promise<string> {
+  const file = out ?? path.join(runDir, REPORT_FILE);
+  await checkOutputs([{ path: file, flag: out === undefined ? 'report' : '--out' }], inputFiles(runDir));
   const html = renderRunReport(runDir);
-  const target = statSync(out, { throwIfNoEntry: false });
-  if (target?.isDirectory()) throw new UserError(`--out: ${out} is a directory, expected a file name`);
-  if (target) {
-    const same = inputFiles(runDir).find((f) => {
-      const s = statSync(f);
-      return s.dev === target.dev && s.ino === target.ino;
-    });
-    if (same) throw new UserError(`--out: ${out} is the run's file ${path.relative(runDir, same) || JOURNAL_FILE}; refusing to overwrite an input`);
-  }
-  await withTempFile(out, async (tmp) => writeFileSync(tmp, html));
-  return out;
+  await withTempFile(file, async (tmp) => writeFileSync(tmp, html));
+  return file;
 }

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleName } from './contract.ts';
+import { UserError } from '../errors.ts';
 import { JOURNAL_FILE, readJournal } from './journal.ts';
 import { bestOf, evaluated, foldJournal, ok, startOf, totals, type Proposal, type RunState } from './run-state.ts';
 import { evaluationsAtRecall, qpsAtRecall } from '../bench/reward.ts';
@@ -195,9 +196,17 @@ export interface RunListing {
   error?: string;
 }
 
-/** Every run folder (one holding a journal) directly under `runsDir`, newest first. */
-export function listRuns(runsDir: string): RunListing[] {
-  if (!existsSync(runsDir)) return [];
+/**
+ * Every run folder (one holding a journal) directly under `runsDir`, newest first. A folder the
+ * user named (`flag`) must exist: a typo must not read as "no runs"; the default one may be missing.
+ */
+export function listRuns(runsDir: string, flag?: string): RunListing[] {
+  const st = statSync(runsDir, { throwIfNoEntry: false });
+  if (!st) {
+    if (flag) throw new UserError(`${flag}: ${runsDir} does not exist`);
+    return [];
+  }
+  if (!st.isDirectory()) throw new UserError(`${flag ?? 'runs folder'}: ${runsDir} is not a folder`);
   const dirs = readdirSync(runsDir).map((d) => path.join(runsDir, d)).filter((d) => existsSync(path.join(d, JOURNAL_FILE)));
   dirs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   return dirs.map((dir) => {

@@ -30,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { UserError } from '../errors.ts';
+import { assertRegularFile } from '../data/vecs.ts';
 import { checkEntryLayer } from './entry-layer.ts';
 import { f32ToF16Array } from './f16.ts';
 // Layout and decoding live in a Node-free module the browser loader shares.
@@ -105,6 +106,8 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
 export async function loadIndex(path: string): Promise<Index> {
   checkHost();
   let buf: Buffer;
+  // A FIFO would block, /dev/zero never end: refused before the read.
+  await assertRegularFile(path);
   try {
     buf = await readFile(path);
   } catch (err) {

@@ -1,13 +1,14 @@
 /**
- * `crinn variant init` and `crinn evaluate` exit codes, without a GPU: bad input exits 1 with one
- * line and writes nothing; a verdict (here a load failure) exits 0 and is written as JSON.
+ * `crinn variant init` and `crinn evaluate` exit codes, without a GPU: bad input (a flag, or a
+ * variant folder that does not load) exits 1 with one line and writes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crinn, expectBadInput } from '../cli/helpers.ts';
-import { verdictSchema } from '../../src/evolve/contract.ts';
+import { crinn, expectBadInput, sha } from '../cli/helpers.ts';
+import { loadVariant } from '../../src/evolve/modules.ts';
 
 let tmp: string;
 beforeAll(() => {
@@ -34,16 +35,65 @@ describe('crinn evaluate', () => {
     expectBadInput(crinn(['evaluate', '--variant', join(tmp, 'missing')]), /--variant: .* is not a folder/);
   });
 
-  it('a broken variant.json is a verdict (failed at load), exit 0, written as JSON', () => {
+  it('a missing, garbled or invalid variant.json is bad input (exit 1, one line naming it), as the help and README say; no JSON written', () => {
+    const json = join(tmp, 'verdict.json');
     const dir = join(tmp, 'broken');
     mkdirSync(dir);
+    expectBadInput(crinn(['evaluate', '--variant', dir, '--json', json]), join(dir, 'variant.json'), 'missing');
     writeFileSync(join(dir, 'variant.json'), '{"manifest": {"module": "search"}}');
-    const json = join(tmp, 'verdict.json');
-    const r = crinn(['evaluate', '--variant', dir, '--json', json]);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^failed \(stage load\)/);
-    const v = verdictSchema.parse(JSON.parse(readFileSync(json, 'utf8')));
-    expect([v.status, v.stage]).toEqual(['failed', 'load']);
-    expect(v.reason).toMatch(/variant\.json: manifest\./);
+    expectBadInput(crinn(['evaluate', '--variant', dir, '--json', json]), join(dir, 'variant.json'), 'manifest.');
+    writeFileSync(join(dir, 'variant.json'), '{"manifest": ');
+    expectBadInput(crinn(['evaluate', '--variant', dir, '--json', json]), join(dir, 'variant.json'), 'not valid JSON');
+    expect(existsSync(json)).toBe(false);
+    const help = crinn(['evaluate', '--help']).stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('1 for bad input');
+  });
+});
+
+describe('crinn evaluate: a variant folder is read only through regular files inside it', () => {
+  const fresh = (name: string): string => {
+    const dir = join(tmp, name);
+    cpSync(join(tmp, 'v'), dir, { recursive: true });
+    return dir;
+  };
+
+  it("--json onto the variant's own variant.json (or one of its files) is refused; the files are unchanged", () => {
+    const dir = fresh('own-json');
+    const before = [sha(join(dir, 'variant.json')), sha(join(dir, 'beam_search.wgsl'))];
+    expectBadInput(crinn(['evaluate', '--variant', dir, '--json', join(dir, 'variant.json')]), '--json', 'same file as the input --variant', 'variant.json');
+    expectBadInput(crinn(['evaluate', '--variant', dir, '--json', join(dir, 'beam_search.wgsl')]), '--json', 'beam_search.wgsl');
+    expect([sha(join(dir, 'variant.json')), sha(join(dir, 'beam_search.wgsl'))]).toEqual(before);
+  });
+
+  it('a FIFO as variant.json or as a source file is refused at once instead of blocking', () => {
+    const dir = fresh('fifo');
+    unlinkSync(join(dir, 'variant.json'));
+    execFileSync('mkfifo', [join(dir, 'variant.json')]);
+    expectBadInput(crinn(['evaluate', '--variant', dir], { timeout: 20_000 }), join(dir, 'variant.json'), 'FIFO');
+    const dir2 = fresh('fifo-src');
+    unlinkSync(join(dir2, 'base_f16.wgsl'));
+    execFileSync('mkfifo', [join(dir2, 'base_f16.wgsl')]);
+    expectBadInput(crinn(['evaluate', '--variant', dir2], { timeout: 20_000 }), join(dir2, 'base_f16.wgsl'), 'FIFO');
+  });
+
+  it('a symlink leaving the folder (/etc/passwd as base_f16.wgsl, variant.json linked from elsewhere) is refused naming the file; a link inside the folder is fine', () => {
+    const dir = fresh('escape');
+    unlinkSync(join(dir, 'base_f16.wgsl'));
+    symlinkSync('/etc/passwd', join(dir, 'base_f16.wgsl'));
+    expectBadInput(crinn(['evaluate', '--variant', dir]), join(dir, 'base_f16.wgsl'), 'symbolic link to /etc/passwd', 'outside the variant folder');
+    expect(() => loadVariant(dir)).toThrow(/outside the variant folder/);
+    // variant.json itself linked from elsewhere
+    const dir2 = fresh('escape-json');
+    const elsewhere = join(tmp, 'elsewhere-variant.json');
+    cpSync(join(dir2, 'variant.json'), elsewhere);
+    unlinkSync(join(dir2, 'variant.json'));
+    symlinkSync(elsewhere, join(dir2, 'variant.json'));
+    expect(() => loadVariant(dir2)).toThrow(/variant\.json: a symbolic link to .*elsewhere-variant\.json, outside the variant folder/);
+    // A link that stays inside is only a spelling.
+    const dir3 = fresh('inside');
+    cpSync(join(dir3, 'base_f16.wgsl'), join(dir3, 'real_f16.wgsl'));
+    unlinkSync(join(dir3, 'base_f16.wgsl'));
+    symlinkSync('real_f16.wgsl', join(dir3, 'base_f16.wgsl'));
+    expect(loadVariant(dir3).hash).toBe(loadVariant(join(tmp, 'v')).hash);
   });
 });

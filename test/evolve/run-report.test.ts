@@ -62,7 +62,7 @@ describe('run report (HTML)', () => {
     expect(readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain('<h3>Reward over the run</h3>');
     const journal = readFileSync(path.join(dir, 'journal.jsonl'), 'utf8');
     await expect(writeRunReport(dir, path.join(dir, 'journal.jsonl'))).rejects.toThrow(UserError);
-    await expect(writeRunReport(dir, path.join(dir, 'journal.jsonl'))).rejects.toThrow(/is the run's file journal\.jsonl; refusing to overwrite an input/);
+    await expect(writeRunReport(dir, path.join(dir, 'journal.jsonl'))).rejects.toThrow(/is the same file as the input run file .*journal\.jsonl; refusing to overwrite an input/);
     const link = path.join(mkdtempSync(path.join(tmpdir(), 'crinn-report-link-')), 'r.html');
     symlinkSync(path.join(dir, 'journal.jsonl'), link);
     await expect(writeRunReport(dir, link)).rejects.toThrow(/refusing to overwrite an input/);
@@ -82,7 +82,7 @@ describe('run report (HTML)', () => {
     const bad = spawnSync(node, ['src/cli/main.ts', 'runs', 'report', dir, '--out', path.join(dir, 'journal.jsonl')], { cwd: ROOT, env, encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toMatch(/--out: .*journal\.jsonl is the run's file journal\.jsonl/);
+    expect(bad.stderr).toMatch(/--out: .*journal\.jsonl is the same file as the input run file .*journal\.jsonl/);
     expect(existsSync(path.join(dir, 'report.html'))).toBe(false);
   });
 });

@@ -11,7 +11,7 @@ import { renderTable } from '../../bench/table.ts';
 import { renderReportHtml } from '../../bench/report-html.ts';
 import { compareResults } from '../../bench/compare.ts';
 import { peerNames, systemNames, type SystemOptions } from '../../bench/systems.ts';
-import { globals, openFromOptions, positiveInt, print } from '../context.ts';
+import { globals, nonNegativeInt, openFromOptions, positiveInt, print } from '../context.ts';
 import type { CrinnSystemOptions } from '../../bench/peers/crinn.ts';
 import { assertDistancesFit, assertF16Fits, fitsF16, F16_MAX } from '../../data/validate.ts';
 import type { VectorSet } from '../../data/types.ts';
@@ -79,9 +79,13 @@ export function storageFor(requested: string | undefined, base: VectorSet, label
   return 'f32';
 }
 
-/** The bundle crinn-kernel ran, for the text report: name, content hash, where it was tuned. */
+/** The bundle crinn-kernel ran, for the text report: name, content hash, where it was tuned; or that none matched. */
 function kernelLines(result: BenchResult): string[] {
-  return result.systems.filter((s) => s.name === 'crinn-kernel' && typeof s.params.bundle === 'string').map((s) => `crinn-kernel: bundle ${String(s.params.bundle)} (content ${String(s.params.bundleHash).slice(0, 12)}, tuned on ${String(s.params.bundleAdapter)}) from ${String(s.params.bundleDir)}`);
+  return result.systems.filter((s) => s.name === 'crinn-kernel').flatMap((s) => {
+    if (typeof s.params.bundle === 'string') return [`crinn-kernel: bundle ${String(s.params.bundle)} (content ${String(s.params.bundleHash).slice(0, 12)}, tuned on ${String(s.params.bundleAdapter)}) from ${String(s.params.bundleDir)}`];
+    if (s.params.bundle === null) return [`crinn-kernel: no bundle in ${String(s.params.bundleDir)} for this adapter; it ran the baseline kernels`];
+    return [];
+  });
 }
 
 function kernelTitle(result: BenchResult): string | undefined {
@@ -123,8 +127,7 @@ export function registerBenchCommands(program: Command): void {
       const k = positiveInt(o.k, '--k');
       const reps = positiveInt(o.reps, '--reps');
       if (reps < 3) throw new UserError(`--reps: at least 3 timed repetitions are required, got ${reps}`);
-      if (!/^\d+$/.test(o.seed)) throw new UserError(`--seed: expected a non-negative integer, got '${o.seed}'`);
-      const seed = Number(o.seed);
+      const seed = nonNegativeInt(o.seed, '--seed');
       // crinn-kernel runs only with a bundle; --kernel adds it beside the baseline crinn, so the ratio shows.
       const ownNames = systemNames().filter((n) => !peerNames().includes(n) && n !== 'crinn-kernel');
       const own = o.systems !== undefined ? splitList(o.systems, '--systems', systemNames()) : ownNames;

@@ -6,8 +6,9 @@ import { UserError } from '../../errors.ts';
 import { withTempFile } from '../../data/vecs.ts';
 import { evaluateVariant } from '../../evolve/evaluate.ts';
 import type { Verdict } from '../../evolve/contract.ts';
-import { globals, positiveInt, print } from '../context.ts';
-import { checkOutputs } from '../paths.ts';
+import { globals, MAX_SEED, positiveInt, print } from '../context.ts';
+import { loadVariant } from '../../evolve/modules.ts';
+import { checkOutputs, folderFiles, type NamedPath } from '../paths.ts';
 import { watchOutputs } from '../signals.ts';
 
 const fmt = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));
@@ -29,7 +30,7 @@ function render(v: Verdict): string {
 export function registerEvaluateCommand(program: Command): void {
   program
     .command('evaluate')
-    .description('evaluate a variant folder against the baseline of its module (sandboxed, interleaved); exit 0 whenever a verdict was produced')
+    .description('evaluate a variant folder against the baseline of its module (sandboxed, interleaved); exit 0 whenever a verdict was produced (a variant that fails to compile or to search correctly is a verdict), 1 for bad input (a flag, or a variant folder that does not load: variant.json missing or invalid, a file missing or linked outside the folder)')
     .requiredOption('--variant <dir>', "variant folder (see 'crinn variant init')")
     .option('--dataset <name|path>', 'dataset name or path', 'siftsmall-5k')
     .option('--json <file>', 'also write the verdict as JSON')
@@ -39,8 +40,15 @@ export function registerEvaluateCommand(program: Command): void {
     .action(async (o: { variant: string; dataset: string; json?: string; queries: string; reps: string; seed?: string }, cmd: Command) => {
       const g = globals(cmd);
       if (!existsSync(o.variant) || !statSync(o.variant).isDirectory()) throw new UserError(`--variant: '${o.variant}' is not a folder`);
+      // A folder that does not load is bad input (exit 1, one line naming the file), not a verdict.
+      loadVariant(o.variant);
+      const queriesPerCall = positiveInt(o.queries, '--queries');
+      const reps = positiveInt(o.reps, '--reps');
+      const seed = o.seed === undefined ? undefined : positiveInt(o.seed, '--seed', undefined, MAX_SEED);
       if (o.json) {
-        await checkOutputs([{ path: o.json, flag: '--json' }], []);
+        // The verdict must not land on the variant's own files (variant.json, its WGSL) or the dataset file.
+        const inputs: NamedPath[] = [...folderFiles(o.variant).map((f) => ({ path: f, flag: '--variant' })), ...(existsSync(o.dataset) ? [{ path: o.dataset, flag: '--dataset' }] : [])];
+        await checkOutputs([{ path: o.json, flag: '--json' }], inputs);
         watchOutputs([o.json]);
       }
       const verdict = await evaluateVariant({
@@ -48,9 +56,9 @@ export function registerEvaluateCommand(program: Command): void {
         dataset: o.dataset,
         dataDir: g.dataDir,
         adapter: { adapter: g.adapter, backend: g.backend },
-        queriesPerCall: positiveInt(o.queries, '--queries'),
-        reps: positiveInt(o.reps, '--reps'),
-        seed: o.seed === undefined ? undefined : positiveInt(o.seed, '--seed'),
+        queriesPerCall,
+        reps,
+        seed,
         onProgress: g.quiet ? undefined : (line) => process.stderr.write(`crinn: ${line}\n`),
       });
       if (o.json) await withTempFile(o.json, (tmp) => writeFile(tmp, `${JSON.stringify(verdict, null, 2)}\n`));

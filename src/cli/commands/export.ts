@@ -9,6 +9,7 @@ import { datasetFingerprint } from '../../data/fingerprint.ts';
 import { UserError } from '../../errors.ts';
 import { globals, openFromOptions, print } from '../context.ts';
 import { resolveRun } from './optimize.ts';
+import { planDir } from '../paths.ts';
 
 /** The adapter's description and limits, when the adapter this process opens is the one the run measured. */
 async function describe(measured: string, g: ReturnType<typeof globals>): Promise<BundleManifest['adapter'] | undefined> {
@@ -39,6 +40,8 @@ export function registerExportCommand(program: Command): void {
       const last = st.stages.map(bestOf).filter((b) => b !== undefined).at(-1);
       if (!last) throw new UserError(`${runDir}: no stage has a successful evaluation yet; nothing to export`);
       const adapterName = last.verdict!.adapter || 'unknown';
+      const out = o.out ?? path.join('kernels', bundleName(adapterName, st.config.dataset));
+      planDir(out, o.out !== undefined ? '--out' : 'bundle folder');
       let fingerprint: string | null = null;
       try {
         fingerprint = datasetFingerprint(await loadDataset(st.config.dataset, { dataDir: g.dataDir }));
@@ -47,7 +50,6 @@ export function registerExportCommand(program: Command): void {
         if (!g.quiet) process.stderr.write(`crinn: dataset '${st.config.dataset}' could not be loaded for its fingerprint (${err.message}); recorded as null\n`);
       }
       const adapter = o.describe ? await describe(adapterName, g) : undefined;
-      const out = o.out ?? path.join('kernels', bundleName(adapterName, st.config.dataset));
       const r = exportRun(runDir, { out, adapter, datasetFingerprint: fingerprint });
       print(`bundle: ${r.dir}`);
       print(`  reward ${r.manifest.reward?.toFixed(3) ?? '-'} on ${r.manifest.adapter.name}, dataset ${r.manifest.dataset.name}; modules ${Object.keys(r.manifest.modules).join(', ')}; content ${r.manifest.contentHash.slice(0, 12)}`);

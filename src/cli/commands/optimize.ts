@@ -11,10 +11,11 @@ import type { RunConfig } from '../../evolve/journal.ts';
 import { loadRun, renderSummary } from '../../evolve/runs.ts';
 import { loadLlmConfig } from '../../evolve/llm/config.ts';
 import { configOfRun, llmProposer, llmSettings, type LlmProposer } from '../../evolve/llm/loop-policy.ts';
-import { globals, positiveInt, print, type GlobalOptions } from '../context.ts';
+import { globals, nonNegativeInt, positiveInt, print, type GlobalOptions } from '../context.ts';
 import { loadDataset } from '../../data/resolve.ts';
 import { writeRunReport } from '../../evolve/run-report.ts';
 import { oneLine } from '../../errors.ts';
+import { makeDir, planDir } from '../paths.ts';
 
 export const DEFAULT_DATASET = 'siftsmall-5k';
 export const DEFAULT_BUDGET = '5m';
@@ -25,14 +26,22 @@ export function runsRoot(): string {
   return path.resolve(process.env.CRINN_RUNS_DIR ?? path.join('out', 'runs'));
 }
 
+/** Budget bounds: a million evaluations or a year of wall time is past any run this loop makes. */
+export const MAX_BUDGET_EVALS = 1_000_000;
+export const MAX_BUDGET_SECONDS = 365 * 24 * 3600;
+
 /** '40' -> 40 evaluations; '90s', '5m', '1.5h' -> seconds; 'a,b' -> both limits, whichever comes first. */
 export function parseBudget(text: string): RunConfig['budget'] {
   const budget: RunConfig['budget'] = {};
   for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const d = /^(\d+(?:\.\d+)?)(s|m|h)$/.exec(part);
-    if (d) budget.seconds = Number(d[1]) * { s: 1, m: 60, h: 3600 }[d[2] as 's' | 'm' | 'h'];
-    else if (/^\d+$/.test(part) && Number(part) > 0) budget.evals = Number(part);
-    else throw new UserError(`--budget: expected evaluations (40), a duration (90s, 5m, 1h) or both (40,5m), got '${text}'`);
+    if (d) {
+      budget.seconds = Number(d[1]) * { s: 1, m: 60, h: 3600 }[d[2] as 's' | 'm' | 'h'];
+      if (budget.seconds > MAX_BUDGET_SECONDS) throw new UserError(`--budget: a duration up to ${MAX_BUDGET_SECONDS / 3600}h (a year) is allowed, got '${part}'`);
+    } else if (/^\d+$/.test(part) && Number(part) > 0) {
+      budget.evals = Number(part);
+      if (budget.evals > MAX_BUDGET_EVALS) throw new UserError(`--budget: 1 to ${MAX_BUDGET_EVALS} evaluations are allowed, got '${part}'`);
+    } else throw new UserError(`--budget: expected evaluations (40), a duration (90s, 5m, 1h) or both (40,5m), got '${text}'`);
   }
   if (budget.evals === undefined && budget.seconds === undefined) throw new UserError(`--budget: expected evaluations or a duration, got '${text}'`);
   if (budget.seconds !== undefined && !(budget.seconds > 0)) throw new UserError(`--budget: duration must be above 0, got '${text}'`);
@@ -162,25 +171,29 @@ export function registerOptimizeCommands(program: Command): void {
       if (o.policy !== 'autotune' && o.policy !== 'llm' && o.policy !== 'mixed') throw new UserError(`--policy: unknown policy '${o.policy}'; allowed: autotune, llm, mixed, auto`);
       // Checked before the run folder exists: a missing key fails with nothing written.
       const llm = o.policy !== 'autotune' ? loadLlmConfig({ file: o.llmConfig, requireKey: true }) : undefined;
-      if (!/^\d+$/.test(o.seed)) throw new UserError(`--seed: expected a non-negative integer, got '${o.seed}'`);
+      const seed = nonNegativeInt(o.seed, '--seed');
       const config: RunConfig = {
         dataset: o.dataset ?? DEFAULT_DATASET,
         policy: o.policy as RunConfig['policy'],
         ...(llm ? { llm: llmSettings(llm) } : {}),
         stages: parseStages(o.stages),
         budget: parseBudget(o.budget),
-        seed: Number(o.seed),
+        seed,
         spread: parseSpread(o.spread),
         patience: positiveInt(o.patience, '--patience'),
         evaluator: evaluatorOptions(o),
       };
       const runDir = o.runDir ?? path.join(runsRoot(), newRunId(config.dataset));
+      const dirFlag = o.runDir !== undefined ? '--run-dir' : process.env.CRINN_RUNS_DIR !== undefined ? 'CRINN_RUNS_DIR' : 'run folder';
+      // A file, a folder under /proc or an unwritable parent: one line now, nothing created.
+      planDir(runDir, dirFlag);
       if (existsSync(runDir) && readdirSync(runDir).length > 0) {
         throw new UserError(`--run-dir: ${runDir} is not empty${existsSync(path.join(runDir, 'journal.jsonl')) ? `; continue it with \`crinn resume ${runDir}\`` : ''}`);
       }
       // A dataset that does not load fails here, before the run folder exists.
       if (!o.evaluator) await loadDataset(config.dataset, { dataDir: g.dataDir });
       const deps = await loopDeps(o.evaluator, g);
+      makeDir(runDir, dirFlag);
       const proposer = llm ? llmProposer(runDir, llm) : undefined;
       if (!g.quiet) process.stderr.write(`run folder: ${runDir}\n`);
       await session(runDir, g.quiet, config.budget.evals, proposer, (onEvent) => startRun(runDir, config, { ...deps, onEvent, propose: proposer?.propose }));

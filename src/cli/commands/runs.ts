@@ -12,7 +12,7 @@ export function registerRunsCommands(program: Command): void {
     .description('run folders under $CRINN_RUNS_DIR or ./out/runs (or --dir), newest first')
     .option('--dir <dir>', 'folder holding run folders')
     .action((o: { dir?: string }) => {
-      print(renderRunList(listRuns(o.dir ?? runsRoot())));
+      print(renderRunList(o.dir !== undefined ? listRuns(o.dir, '--dir') : listRuns(runsRoot(), process.env.CRINN_RUNS_DIR !== undefined ? 'CRINN_RUNS_DIR' : undefined)));
     });
   runs
     .command('show')

@@ -4,6 +4,7 @@ import { MODULE_NAMES } from '../../evolve/contract.ts';
 import { parseModuleName } from '../../evolve/modules.ts';
 import { initVariant } from '../../evolve/variant-init.ts';
 import { globals, print } from '../context.ts';
+import { planDir } from '../paths.ts';
 
 export function registerVariantCommands(program: Command): void {
   const variant = program.command('variant').description('variant folders of the evolvable modules (graph, search, refine)');
@@ -13,7 +14,10 @@ export function registerVariantCommands(program: Command): void {
     .requiredOption('--module <module>', `module: ${MODULE_NAMES.join(', ')}`)
     .requiredOption('--out <dir>', 'new or empty folder')
     .action((o: { module: string; out: string }, cmd: Command) => {
-      const r = initVariant(parseModuleName(o.module), o.out);
+      const module = parseModuleName(o.module);
+      // A file, a folder under /proc or an unwritable parent: one line naming --out, nothing created.
+      planDir(o.out, '--out');
+      const r = initVariant(module, o.out);
       if (!globals(cmd).quiet) print(`${o.module} baseline -> ${r.dir}: ${r.files.join(', ')}`);
     });
 }
