@@ -114,7 +114,7 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
       try {
         sys.adapter = await guard(server.hello, b, 'start-up (WebGPU adapter, index upload)', o.startTimeoutMs ?? 120_000);
       } catch (err) {
-        throw new Error(`bench --browser: ${oneLine(err)}`);
+        throw new Error(`bench --browser: ${binary}: ${oneLine(err)}`);
       }
       return { seconds, params: { ...index.buildParams, storage: index.storage, builtOn: ctx.adapter.description || ctx.adapter.name, indexBytes: bytes.length } as Record<string, unknown> };
     },

@@ -4,24 +4,52 @@
  * opened. `--enable-unsafe-webgpu` is what makes headless Chromium offer an adapter (SwiftShader on a
  * machine without a GPU); without it navigator.gpu has none.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { UserError } from '../errors.ts';
+import { oneLine, UserError } from '../errors.ts';
 
 export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
 
-/** The browser binary: `explicit` (must exist), else $CRINN_CHROMIUM, else the first usual path that exists; null when none. */
+/**
+ * A browser binary named by the user (`flag`: --browser-path or CRINN_CHROMIUM) is checked before
+ * any work: an executable regular file that answers `--version` with a Chromium or Chrome version.
+ * Otherwise a missing or non-executable file, or /bin/true, fails only after the index is built,
+ * with a browser exit code and no path.
+ */
+export function checkChromium(binary: string, flag: string): void {
+  const st = statSync(binary, { throwIfNoEntry: false });
+  if (!st) throw new UserError(`${flag}: ${binary} does not exist`);
+  if (!st.isFile()) throw new UserError(`${flag}: ${binary} is not a file; expected the Chromium binary`);
+  try {
+    accessSync(binary, constants.X_OK);
+  } catch {
+    throw new UserError(`${flag}: ${binary} is not executable; expected the Chromium binary`);
+  }
+  // Root passes X_OK for any file with one execute bit; a file with none still fails here.
+  if ((st.mode & 0o111) === 0) throw new UserError(`${flag}: ${binary} is not executable; expected the Chromium binary`);
+  const r = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const version = (r.stdout ?? '').trim().split('\n').find((l) => /chrom/i.test(l));
+  if (r.error || !version) {
+    const said = r.error ? oneLine(r.error) : (r.stdout || r.stderr || '').trim().split('\n')[0] || 'nothing';
+    throw new UserError(`${flag}: ${binary} is not Chromium ('${binary} --version' gave: ${said.slice(0, 120)}); expected a Chromium or Chrome binary`);
+  }
+}
+
+/** The browser binary: `explicit` (checked), else $CRINN_CHROMIUM (checked), else the first usual path that exists; null when none. */
 export function findChromium(explicit?: string): string | null {
   if (explicit !== undefined) {
-    if (!existsSync(explicit)) throw new UserError(`--browser-path: ${explicit} does not exist`);
+    checkChromium(explicit, '--browser-path');
     return explicit;
   }
   const env = process.env.CRINN_CHROMIUM;
-  if (env && existsSync(env)) return env;
+  if (env && existsSync(env)) {
+    checkChromium(env, 'CRINN_CHROMIUM');
+    return env;
+  }
   return CHROMIUM_CANDIDATES.find((p) => existsSync(p)) ?? null;
 }
 

@@ -192,6 +192,23 @@ describe('crinn bench --browser: clear one-line errors', () => {
     expect(r.stderr).toContain('--browser-path: /nonexistent/chromium does not exist');
   }, 130_000);
 
+  it('a --browser-path that is not executable, or is not Chromium (/bin/true), is refused up front naming the path, exit 1', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'crinn-notchromium-'));
+    try {
+      const plain = join(tmp, 'chromium');
+      writeFileSync(plain, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+      const cases: [string, string][] = [[plain, 'is not executable'], ['/bin/true', 'is not Chromium'], [tmp, 'is not a file']];
+      for (const [bin, why] of cases) {
+        const r = spawnSync(process.execPath, [join(repo, 'src/cli/main.ts'), 'bench', '--browser', '--browser-path', bin, '--dataset', 'siftsmall-5k'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CRINN_STDERR_FILTERED: '1' } });
+        expect(r.status, r.stderr).toBe(1);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toContain(`--browser-path: ${bin} ${why}`);
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 200_000);
+
   it.skipIf(!chromium)(`a browser without a WebGPU adapter is a one-line error, exit 2, no JSON written${REASON}`, () => {
     const tmp = mkdtempSync(join(tmpdir(), 'crinn-nowebgpu-'));
     try {
@@ -202,7 +219,7 @@ describe('crinn bench --browser: clear one-line errors', () => {
       const r = spawnSync(process.execPath, [join(repo, 'src/cli/main.ts'), '--quiet', 'bench', '--browser', '--browser-path', wrapper, '--dataset', 'siftsmall-5k', '--json', out], { encoding: 'utf8', timeout: 240_000 });
       expect(r.status).toBe(2);
       const lines = r.stderr.trim().split('\n');
-      expect(lines.at(-1)).toMatch(/^crinn: bench --browser: browser page: no WebGPU (adapter|in this browser)/);
+      expect(lines.at(-1)).toMatch(/^crinn: bench --browser: .*chromium-no-webgpu: browser page: no WebGPU (adapter|in this browser)/);
       expect(() => readFileSync(out)).toThrow();
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import type { VectorSet } from '../../data/types.ts';
 import { checkOutputs, type NamedPath } from '../paths.ts';
 import { watchOutputs } from '../signals.ts';
 import { runBrowserBenchCommand } from './bench-browser.ts';
+import { findChromium } from '../../bench/browser-chromium.ts';
 import { checkKernelDir } from '../../search/bundle.ts';
 import type { BenchResult } from '../../bench/schema.ts';
 
@@ -139,6 +140,9 @@ export function registerBenchCommands(program: Command): void {
       } else if (own.includes('crinn-kernel')) {
         throw new UserError('--systems: crinn-kernel needs a bundle: add --kernel DIR');
       }
+      // The browser binary is checked before the dataset loads and the index is built.
+      if (o.browser) findChromium(o.browserPath);
+      else if (o.browserPath !== undefined) throw new UserError('--browser-path: only with --browser');
       let peers = o.peers !== undefined ? splitList(o.peers, '--peers', peerNames()) : peerNames();
       const hnsw: SystemOptions = {};
       if (o.m !== undefined) hnsw.M = positiveInt(o.m, '--m');
