@@ -104,8 +104,13 @@ export const operatingPointFields = {
 };
 
 /** What `crinn evaluate` prints as JSON and the loop journals: one variant against the baseline. */
+/** The reward's 95% confidence interval from paired rounds (src/bench/interval.ts). */
+export const rewardInterval = z.object({ lo: z.number(), hi: z.number(), level: z.number(), rounds: z.number().int().nonnegative() });
+export type RewardInterval = z.infer<typeof rewardInterval>;
+
 export const verdictSchema = z.object({
-  status: z.enum(['ok', 'failed']),
+  /** ok: measured; failed: the variant's fault (stage, reason); void: the evaluator's (fault says which), never charged to the variant. */
+  status: z.enum(['ok', 'failed', 'void']),
   /** The stage that failed, or 'reward' when all passed. */
   stage: z.enum(STAGES),
   reason: z.string(),
@@ -115,8 +120,14 @@ export const verdictSchema = z.object({
   adapter: z.string(),
   variantAuc: z.number().nullable(),
   baselineAuc: z.number().nullable(),
-  /** variantAuc / baselineAuc, both measured interleaved in this evaluation. */
+  /** AUC(variant) / AUC(baseline): the geometric mean of the paired rounds' ratios, measured interleaved in this evaluation. */
   reward: z.number().nullable(),
+  /** The reward's 95% interval; absent in verdicts written before intervals existed. */
+  interval: rewardInterval.nullable().optional(),
+  /** false: the interval stayed wider than the evaluator's precision, so the reward cannot decide a gain. */
+  conclusive: z.boolean().optional(),
+  /** With status void: the baseline failed or stalled, or the evaluation ran past the loop's deadline. */
+  fault: z.enum(['baseline', 'deadline']).optional(),
   ...operatingPointFields,
   variantCurve: z.array(curvePoint),
   baselineCurve: z.array(curvePoint),

@@ -3,8 +3,10 @@
  * sources and knob values and answers searches. It receives vectors and the graph, never queries'
  * ground truth; the parent decides the queries, holds the clock and scores the ids.
  *
- * Ops: open({ module, sources, knobs, k, index | build, adapter? }) -> { adapter, buildSeconds }
+ * Ops: open({ module, sources, knobs, k, index, adapter? }) -> { adapter }
  *      search({ queries, dim, k, effort, countEvaluations? }) -> { ids, distances, evaluations? }      drain() -> true
+ *      buildIndex({ knobs, build }) -> index: only in a throwaway graph-build child, which never answers
+ *      a timed call; a child that answers searches never imports variant host code.
  */
 import { openGpu, type GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/shader.ts';
@@ -15,18 +17,22 @@ import type { Metric } from '../data/types.ts';
 import type { ModuleName } from './contract.ts';
 import { buildParamsFor, searchParamsFor, usesF16, type Knobs } from './knob-params.ts';
 
+/** The base vectors to build from, and the file URL of the system's prune.ts as the parent materialised it (graph-variant.ts). */
+export interface BuildPayload {
+  vectors: Float32Array;
+  n: number;
+  dim: number;
+  metric: Metric;
+  pruneModule: string;
+}
+
 export interface OpenPayload {
   module: ModuleName;
   sources: Record<string, string>;
   knobs: Knobs;
   k: number;
-  /** search/refine: the index the parent built. */
-  index?: SearchableIndex;
-  /**
-   * graph: the base vectors to build from, and the file URL of this system's prune.ts as the
-   * parent materialised it (src/evolve/graph-variant.ts): the build prunes with that code.
-   */
-  build?: { vectors: Float32Array; n: number; dim: number; metric: Metric; pruneModule: string };
+  /** The index to search: for a graph evaluation, the one this system's graph code built (checked by the parent). */
+  index: SearchableIndex;
   adapter?: { adapter?: string; backend?: string };
   /** refine: the search stage's best (sources and knobs) to search with instead of the baseline. */
   searchContext?: { sources: Record<string, string>; knobs: Knobs };
@@ -48,7 +54,7 @@ export const ops = {
    * Builds a graph index with a prune module and returns it (no GPU): the parent searches the
    * later stages on the best graph variant, whose code must run here, never in the parent.
    */
-  async buildIndex(p: { knobs: Knobs; build: NonNullable<OpenPayload['build']> }): Promise<SearchableIndex> {
+  async buildIndex(p: { knobs: Knobs; build: BuildPayload }): Promise<SearchableIndex> {
     // Imported here: the builder pulls in cli-progress, which only a graph child may read.
     const { buildIndex } = await import('../search/engine.ts');
     const b = p.build;
@@ -59,9 +65,8 @@ export const ops = {
 
   async open(p: OpenPayload) {
     ctx = await openGpu({ adapter: p.adapter?.adapter, backend: p.adapter?.backend as 'vulkan' | undefined });
-    const t0 = performance.now();
-    let index = p.module === 'graph' ? await ops.buildIndex({ knobs: p.knobs, build: p.build! }) : p.index!;
-    const buildSeconds = (performance.now() - t0) / 1000;
+    let index = p.index;
+    if (!index) throw new Error('open: the payload holds no index');
     if (usesF16(p.module, p.knobs)) index = { ...index, storage: 'f16', vectors: f16ToF32Array(f32ToF16Array(index.vectors)) };
     searcher = new GpuSearcher(ctx, index, sourcesFor(p.module, p.sources, p.searchContext));
     state = { module: p.module, knobs: p.knobs, dim: index.dim, searchKnobs: p.searchContext?.knobs };
@@ -69,7 +74,7 @@ export const ops = {
     const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, p.k, p.k, p.searchContext?.knobs));
     await kernelPipeline(ctx, searcher.beamKernel(rp));
     if (index.storage === 'f16' && rp.refine > 0) await kernelPipeline(ctx, searcher.refineKernel());
-    return { adapter: ctx.adapter.name, buildSeconds };
+    return { adapter: ctx.adapter.name };
   },
 
   /**

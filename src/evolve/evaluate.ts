@@ -1,20 +1,22 @@
 /**
- * The evaluator: one variant against the shipped baseline of its module, interleaved in random
- * order in the same evaluation, each in its own sandbox child (sandbox.ts, entry eval-child.ts).
- * The variant computes ids; everything else is decided here (DESIGN.md "The evaluator"):
- *  - queries: perturbed held-out queries (query-pool.ts), a fresh batch per timed call, ground
- *    truth computed in this process and never sent;
- *  - time: this process's clock around the search call plus a queue drain (work left queued is paid for);
- *  - scoring: every repetition's ids are checked (range, duplicates, their distances) and scored; a point whose reps
- *    disagree beyond sampling noise is rejected; points whose probe answers are identical (the same
- *    configuration, e.g. a variant that ignores the effort) are merged before the Pareto frontier;
- *  - order: each sweep round, both systems' reps alternate in a fresh random order;
- *  - reward: AUC(variant) / AUC(baseline) with src/bench/reward.ts, efforts planned by
- *    src/bench/sweep.ts's SweepPlanner (the same planner `crinn bench` uses).
- *  - work per query: an untimed counting run on the probe per effort (the child's own counter, so
- *    reported, never rewarded): `evaluations` on curve points and evaluationsAt95.
- * Stages and their timeouts: load (variant.json), compile (sandbox start + kernels built, compileMs),
- * correctness (probe: ids valid, recall floor, correctnessMs), timing (callMs per call), reward.
+ * The evaluator: one variant against the shipped baseline of its module, each in its own sandbox
+ * child (eval-system.ts, entry eval-child.ts). The variant computes ids; everything else is decided
+ * here (docs/ARCHITECTURE.md "The evaluator" and "The reward"):
+ *  - queries: distinct, never near-copies of each other (query-pool.ts); each system sees each one
+ *    at most once; ground truth is computed in this process and never sent;
+ *  - time: this process's clock around a timed drain, the search call and a timed drain;
+ *  - plan: each system's efforts are planned by the bench's SweepPlanner (one fresh batch per effort);
+ *  - paired rounds: every round, the efforts that shape each AUC are measured again, the two
+ *    systems back to back on the same fresh batch in random order; each round gives one ratio
+ *    AUC(variant) / AUC(baseline), and rounds continue until the 95% interval of their geometric
+ *    mean is narrower than `precision` or a cap is hit, when the verdict says inconclusive;
+ *  - scoring: every batch's ids are checked (range, duplicates, distances) and scored; a point whose
+ *    batches disagree beyond sampling noise is rejected; points whose probe answers are identical are
+ *    merged before the Pareto frontier;
+ *  - faults: a baseline failure or stall voids the evaluation (retried once), never the variant's;
+ *    an evaluation past its deadline is cut and void.
+ * Stages and their timeouts: load (variant.json), compile (sandbox start, graph build, kernels;
+ * compileMs), correctness (probe: ids valid, recall floor; correctnessMs), timing (callMs per call), reward.
  *
  *   const verdict = await evaluateVariant({ variantDir, dataset: 'siftsmall-5k' });
  */
@@ -23,29 +25,27 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError, oneLine } from '../errors.ts';
+import { UserError } from '../errors.ts';
 import type { Dataset, Metric, VectorSet } from '../data/types.ts';
 import { distance } from '../data/metric.ts';
 import { loadDataset } from '../data/resolve.ts';
-import { buildIndex, type Index } from '../search/engine.ts';
+import type { Index } from '../search/engine.ts';
 import { recallAtK } from '../bench/recall.ts';
-import { evaluationsAtRecall, relativeReward, summarize, pointsInWindow, MIN_WINDOW_POINTS } from '../bench/reward.ts';
-import { SweepPlanner, seededRng, shuffle, type Measurement } from '../bench/sweep.ts';
-import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxFailure } from './sandbox.ts';
+import { auc, evaluationsAtRecall, summarize, pointsInWindow, MIN_WINDOW_POINTS, DEFAULT_WINDOW } from '../bench/reward.ts';
+import { SweepPlanner, seededRng, shuffle } from '../bench/sweep.ts';
+import { median } from '../bench/stats.ts';
+import { formatInterval, pairedRatioInterval, relativePrecision, type RatioInterval } from '../bench/interval.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
 import type { CurvePoint, ModuleName, Stage, Verdict } from './contract.ts';
-import { REPO_ROOT, loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
-import { buildParamsFor, usesF16 } from './knob-params.ts';
+import { loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
+import { usesF16 } from './knob-params.ts';
 import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
-import { materialisePrune } from './graph-variant.ts';
-import { checkPrunedGraph } from '../index/build.ts';
+import { graphIndex, trustedIndex } from './eval-graph.ts';
+import { BaselineFault, DeadlineFault, EvalSystem, StageFail, type SystemName } from './eval-system.ts';
 import type { OpenPayload } from './eval-child.ts';
 
 export const EVAL_CHILD = fileURLToPath(new URL('./eval-child.ts', import.meta.url));
-
-// The graph builder's progress bar and its dependencies (src/index/build.ts imports it).
-const GRAPH_PACKAGES = ['cli-progress', 'string-width', 'emoji-regex', 'is-fullwidth-code-point', 'strip-ansi', 'ansi-regex'].map((p) => join(REPO_ROOT, 'node_modules', p));
 
 export interface EvaluateOptions {
   variantDir: string;
@@ -54,10 +54,14 @@ export interface EvaluateOptions {
   dataDir?: string;
   adapter?: { adapter?: string; backend?: string };
   k?: number;
-  /** Queries per timed call (each a fresh draw). Default 200. */
+  /** Queries per timed call (each a fresh batch). Default 64. */
   queriesPerCall?: number;
-  /** Timed repetitions per sweep point. Default 5 (3 gave a self-vs-self spread of 0.57-1.62 on a loaded 2-core machine). */
+  /** Paired rounds before the interval may stop the evaluation. Default 3. */
   reps?: number;
+  /** Most paired rounds; then an interval wider than `precision` is reported inconclusive. Default 10. */
+  maxRounds?: number;
+  /** Target relative half-width of the reward's 95% interval (0.05 = +-5%). Default 0.05. */
+  precision?: number;
   /** Initial sweep efforts (refined by the planner). */
   efforts?: number[];
   /** Most points per system. */
@@ -72,10 +76,12 @@ export interface EvaluateOptions {
   seed?: number;
   /** A reward above this is re-measured once and the lower one kept (the loop passes 3 x best so far). */
   remeasureAbove?: number;
+  /** Epoch ms: no call runs after it; an evaluation still going is cut and void (the loop's budget). */
+  deadline?: number;
   /**
-   * Best variants of earlier stages (module -> variant folder), applied to both sides: `graph` (its
-   * knobs build the index searched when evaluating search or refine) and `search` (its kernels and
-   * knobs search when evaluating refine). So the reward is the module's own gain on that pipeline.
+   * Best variants of earlier stages (module -> variant folder), applied to both sides: `graph` (the
+   * index searched when evaluating search or refine, built by its own code) and `search` (its kernels
+   * and knobs search when evaluating refine). So the reward is the module's own gain on that pipeline.
    */
   context?: Partial<Record<ModuleName, string>>;
   /** Test hook: the variant child's entry module (default eval-child.ts). */
@@ -86,84 +92,31 @@ export interface EvaluateOptions {
 }
 
 const DEFAULTS = {
-  k: 10, queriesPerCall: 200, reps: 5, efforts: [2, 4, 6, 8, 10, 16, 32], maxPoints: 10, probeQueries: 32,
+  k: 10, queriesPerCall: 64, reps: 3, maxRounds: 10, precision: 0.05, efforts: [2, 4, 6, 8, 10, 16, 32], maxPoints: 10, probeQueries: 32,
   probeEffort: 32, recallFloor: 0.7, compileMs: 180_000, correctnessMs: 120_000, callMs: 60_000,
 };
+type Resolved = typeof DEFAULTS & EvaluateOptions;
 
-/** A failure the verdict reports (stage, reason); anything else thrown is an internal error. */
-class StageFail extends Error {
-  readonly stage: Stage;
-  constructor(stage: Stage, message: string) {
-    super(message);
-    this.stage = stage;
-  }
+/** One effort of one system: the recall of every batch it answered, the plan's QPS and each round's. */
+interface PointData {
+  effort: number;
+  recalls: number[];
+  perQuery: number[];
+  planQps: number;
+  roundQps: Map<number, number>;
 }
 
-interface System {
-  name: 'baseline' | 'variant';
+interface Side {
+  name: SystemName;
   mod: LoadedModule;
-  sb?: Sandbox;
-  adapter?: string;
-  cursor: number;
+  index: Index;
+  sys?: EvalSystem;
+  /** Probe answer hash per effort: identical configurations are merged. */
   signature: Map<number, string>;
   /** Mean distance evaluations per probe query, per effort: reported by the child, informational only. */
   evaluations: Map<number, number>;
-  reps: Map<number, { recall: number[]; qps: number[] }>;
+  points: Map<number, PointData>;
   rejected: Set<number>;
-  fail?: StageFail;
-}
-
-// Built once per dataset per process: the loop evaluates many variants on the same data.
-const indexCache = new Map<string, Promise<Index>>();
-
-function sharedIndex(ds: Dataset, graphKnobs: Record<string, number>): Promise<Index> {
-  const key = `${ds.name}|${ds.source}|${ds.base.n}x${ds.base.dim}|${ds.metric}|${JSON.stringify(graphKnobs)}`;
-  let p = indexCache.get(key);
-  if (!p) {
-    p = buildIndex(ds.base, ds.metric, buildParamsFor(graphKnobs), { quiet: true }).then((r) => r.index);
-    indexCache.set(key, p);
-    p.catch(() => indexCache.delete(key));
-  }
-  return p;
-}
-
-const sandboxedIndexCache = new Map<string, Promise<Index>>();
-
-/** The index of a graph variant whose prune.ts differs from the baseline's, built by its code in a sandbox child. */
-function sandboxedGraphIndex(ds: Dataset, graph: LoadedModule, scratchRoot: string, o: { compileMs: number; memMiB?: number; allowNetwork?: boolean }): Promise<Index> {
-  const key = `${ds.name}|${ds.source}|${ds.base.n}x${ds.base.dim}|${ds.metric}|${graph.hash}`;
-  let p = sandboxedIndexCache.get(key);
-  if (!p) {
-    p = (async () => {
-      const prune = materialisePrune(graph.sources['prune.ts'] ?? '', scratchRoot, 'context-graph');
-      const sb = await Sandbox.start({
-        entry: EVAL_CHILD, readPaths: [...projectReadPaths(), ...GRAPH_PACKAGES, prune.dir], scratch: mkdtempSync(join(scratchRoot, 'context-graph-')),
-        memMiB: o.memMiB ?? 4096, allowWorkers: true, allowNetwork: o.allowNetwork, timeouts: { startMs: o.compileMs, callMs: o.compileMs },
-      });
-      try {
-        const r = await sb.call<Index>('buildIndex', { knobs: graph.knobs, build: { vectors: ds.base.data, n: ds.base.n, dim: ds.base.dim, metric: ds.metric, pruneModule: prune.url } });
-        if (!r.ok) throw new Error(`context graph ${graph.hash.slice(0, 12)} failed to build: ${failureText(r.failure)}`);
-        // Data from untrusted code: the same check the child ran, here where it cannot be skipped.
-        const g = r.value?.graph;
-        if (!g || !(g.neighbors instanceof Uint32Array) || g.n !== ds.base.n || r.value.n !== ds.base.n || r.value.dim !== ds.base.dim) {
-          throw new Error(`context graph ${graph.hash.slice(0, 12)}: the built index does not match the dataset (${ds.base.n} x ${ds.base.dim})`);
-        }
-        checkPrunedGraph(g.neighbors, g.n, g.degree);
-        return { ...r.value, vectors: ds.base.data };
-      } finally {
-        await sb.close();
-      }
-    })();
-    sandboxedIndexCache.set(key, p);
-    p.catch(() => sandboxedIndexCache.delete(key));
-  }
-  return p;
-}
-
-function failureText(f: SandboxFailure): string {
-  // Dawn's limit warnings say nothing about the variant.
-  const err = f.stderr.trim().split('\n').filter((l) => l && !/artificially reduced/.test(l)).slice(-3).join(' | ');
-  return `${f.reason}: ${f.message}${f.reason !== 'thrown' && err ? ` (stderr: ${err.slice(0, 600)})` : ''}`;
 }
 
 /**
@@ -214,35 +167,38 @@ export function checkIds(ids: unknown, nq: number, k: number, n: number): Int32A
   return ids;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+type VerdictBase = Omit<Verdict, 'status' | 'stage' | 'reason' | 'seconds'>;
 
-function failedVerdict(base: Omit<Verdict, 'status' | 'stage' | 'reason'>, stage: Stage, reason: string): Verdict {
-  return { ...base, status: 'failed', stage, reason };
-}
-
+/**
+ * Evaluates a variant. A baseline failure or stall voids the evaluation and it runs once more; a
+ * second fault is reported as status 'void' (fault 'baseline'), never as the variant's failure.
+ */
 export async function evaluateVariant(opts: EvaluateOptions): Promise<Verdict> {
-  const first = await evaluateOnce(opts);
+  const first = await evaluateRetrying(opts);
   if (first.status === 'ok' && opts.remeasureAbove !== undefined && first.reward !== null && first.reward > opts.remeasureAbove) {
     opts.onProgress?.(`reward ${first.reward.toFixed(3)} above ${opts.remeasureAbove}: re-measuring`);
-    const second = await evaluateOnce({ ...opts, seed: undefined });
+    const second = await evaluateRetrying({ ...opts, seed: undefined });
     const keep = second.status !== 'ok' || (second.reward ?? 0) < first.reward ? second : first;
     return { ...keep, reason: `${keep.reason}; re-measured (rewards ${first.reward.toFixed(3)}, ${second.reward?.toFixed(3) ?? second.status}), the lower kept`, seconds: first.seconds + second.seconds };
   }
   return first;
 }
 
+async function evaluateRetrying(opts: EvaluateOptions): Promise<Verdict> {
+  const first = await evaluateOnce(opts);
+  if (first.status !== 'void' || first.fault !== 'baseline') return first;
+  opts.onProgress?.(`evaluator fault (${first.reason}); evaluating once more`);
+  const second = await evaluateOnce({ ...opts, seed: opts.seed === undefined ? undefined : opts.seed + 1 });
+  if (second.status === 'void' && second.fault === 'baseline') return { ...second, reason: `evaluator fault twice: ${first.reason}; then ${second.reason}`, seconds: first.seconds + second.seconds };
+  return { ...second, seconds: first.seconds + second.seconds };
+}
+
 async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
   const t0 = performance.now();
-  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)), ...opts.timeouts } as typeof DEFAULTS & EvaluateOptions;
-  const log = opts.onProgress ?? (() => {});
-  const seed = opts.seed ?? randomInt(2 ** 31);
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)), ...opts.timeouts } as Resolved;
+  const seconds = () => (performance.now() - t0) / 1000;
   const ds = typeof opts.dataset === 'object' ? opts.dataset : await loadDataset(opts.dataset ?? 'siftsmall-5k', { dataDir: opts.dataDir });
   if (o.k > ds.base.n) throw new UserError(`k: ${o.k} is larger than the base set (${ds.base.n} vectors)`);
-
   let variantMod: LoadedModule | undefined;
   let loadError: string | undefined;
   try {
@@ -251,243 +207,365 @@ async function evaluateOnce(opts: EvaluateOptions): Promise<Verdict> {
     if (!(e instanceof UserError)) throw e;
     loadError = e.message;
   }
-  const common = {
-    module: variantMod?.module ?? 'search',
-    variantHash: variantMod?.hash ?? '',
-    dataset: ds.name,
-    adapter: '',
-    variantAuc: null, baselineAuc: null, reward: null, qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null,
+  const common: VerdictBase = {
+    module: variantMod?.module ?? 'search', variantHash: variantMod?.hash ?? '', dataset: ds.name, adapter: '',
+    variantAuc: null, baselineAuc: null, reward: null, interval: null, qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null,
     variantCurve: [], baselineCurve: [],
-  } as Omit<Verdict, 'status' | 'stage' | 'reason' | 'seconds'>;
-  const seconds = () => (performance.now() - t0) / 1000;
-  if (!variantMod) return { ...failedVerdict({ ...common, seconds: seconds() }, 'load', loadError!) };
-
-  const module = variantMod.module;
-  // The query sequence has its own stream: a seed fixes the probe and every batch (queryPoolFor).
-  const rng = seededRng(seed + 1);
-  const systems: System[] = [
-    { name: 'baseline', mod: loadBaseline(module), cursor: 0, signature: new Map(), evaluations: new Map(), reps: new Map(), rejected: new Set() },
-    { name: 'variant', mod: variantMod, cursor: 0, signature: new Map(), evaluations: new Map(), reps: new Map(), rejected: new Set() },
-  ];
-  const [baseline, variant] = systems;
-  const pool = queryPoolFor(ds, o.k, seed);
-  const probe = pool.batch(0, o.probeQueries);
-  let nextQuery = o.probeQueries; // queries [0, probeQueries) are the probe; each system walks the rest once
+  };
+  const end = (status: Verdict['status'], stage: Stage, reason: string, extra: Partial<Verdict> = {}): Verdict => ({ ...common, ...extra, status, stage, reason, seconds: seconds() });
+  if (!variantMod) return end('failed', 'load', loadError!);
   const scratchRoot = mkdtempSync(join(tmpdir(), 'crinn-eval-'));
-  const n = ds.base.n;
-  const k = o.k;
-
-  // An f16 index searches (and refines) rows rounded to f16, so its distances are checked against
-  // those rows; recall is always scored against the dataset's own vectors.
-  let rounded: VectorSet | undefined;
-  const distanceBase = (sys: System): VectorSet => {
-    if (!usesF16(module, sys.mod.knobs)) return ds.base;
-    rounded ??= { ...ds.base, data: f16ToF32Array(f32ToF16Array(ds.base.data)) };
-    return rounded;
-  };
-
-  const call = async <T>(sys: System, op: string, payload: unknown, stage: Stage, timeoutMs: number): Promise<{ value: T; ms: number }> => {
-    // The baseline is trusted code: a stall there is the machine (a loaded CPU compiling), so it gets more slack.
-    const limit = sys.name === 'baseline' ? 3 * timeoutMs : timeoutMs;
-    // A system's child runs only during its own calls: stopped in between, it cannot queue work
-    // (a timer after its drain) that would run inside the other system's timed window.
-    sys.sb!.resume();
-    let r: CallOutcome<T>;
-    try {
-      r = await sys.sb!.call<T>(op, payload, { timeoutMs: limit, stage });
-    } finally {
-      sys.sb!.pause();
-    }
-    if (!r.ok) throw new StageFail(stage, `${op}: ${failureText(r.failure)}`);
-    return r;
-  };
-
+  const run = new Evaluation(ds, variantMod, o, scratchRoot, common);
   try {
-    // ---- compile: start both children (baseline first or second at random) and build their searchers.
-    const ctxGraph = opts.context?.graph && module !== 'graph' ? loadVariant(opts.context.graph) : undefined;
-    const graphKnobs = ctxGraph?.knobs ?? loadBaseline('graph').knobs;
-    // A best graph variant with its own code builds in a sandbox child; knobs alone build here.
-    const ownCode = ctxGraph !== undefined && ctxGraph.sources['prune.ts'] !== loadBaseline('graph').sources['prune.ts'];
-    const index = module === 'graph' ? undefined : ownCode ? await sandboxedGraphIndex(ds, ctxGraph!, scratchRoot, o) : await sharedIndex(ds, graphKnobs);
-    const searchCtx = opts.context?.search && module === 'refine' ? loadVariant(opts.context.search) : undefined;
-    log(`${module}: starting the baseline and the variant in sandboxes`);
-    const open = async (sys: System): Promise<void> => {
-      const entry = sys.name === 'variant' && opts.childEntry ? opts.childEntry : EVAL_CHILD;
-      const scratch = mkdtempSync(join(scratchRoot, `${sys.name}-`));
-      // graph: this system's prune.ts, readable by its child, outside the scratch it may write.
-      const prune = module === 'graph' ? materialisePrune(sys.mod.sources['prune.ts'] ?? '', scratchRoot, sys.name) : undefined;
-      try {
-        sys.sb = await Sandbox.start({
-          entry,
-          readPaths: [...projectReadPaths(), ...(prune ? [...GRAPH_PACKAGES, prune.dir] : []), ...(entry !== EVAL_CHILD ? [dirname(entry)] : [])],
-          scratch,
-          memMiB: o.memMiB ?? 4096,
-          allowWorkers: module === 'graph',
-          allowNetwork: opts.allowNetwork,
-          timeouts: { startMs: o.compileMs, callMs: o.callMs },
-        });
-      } catch (e) {
-        if (e instanceof SandboxFailureError) throw new StageFail('compile', `sandbox start: ${failureText(e.failure)}`);
-        throw e;
-      }
-      const payload: OpenPayload = {
-        module, sources: sys.mod.sources, knobs: sys.mod.knobs, k, adapter: opts.adapter,
-        ...(searchCtx ? { searchContext: { sources: searchCtx.sources, knobs: searchCtx.knobs } } : {}),
-        ...(index ? { index } : { build: { vectors: ds.base.data, n, dim: ds.base.dim, metric: ds.metric, pruneModule: prune!.url } }),
-      };
-      const r = await call<{ adapter: string }>(sys, 'open', payload, 'compile', o.compileMs);
-      sys.adapter = String(r.value?.adapter ?? '');
-    };
-    for (const sys of rng() < 0.5 ? [baseline, variant] : [variant, baseline]) {
-      try {
-        await open(sys);
-      } catch (e) {
-        if (!(e instanceof StageFail)) throw e;
-        if (sys.name === 'baseline') throw new Error(`baseline ${module} failed to ${e.stage}: ${e.message}`);
-        return failedVerdict({ ...common, adapter: baseline.adapter ?? '', seconds: seconds() }, e.stage, e.message);
-      }
-    }
-    common.adapter = baseline.adapter ?? '';
-
-    // ---- correctness: the probe at a generous effort; ids valid, recall above the floor.
-    const probeRecall = async (sys: System, effort: number, stage: Stage, timeoutMs: number): Promise<{ recall: number; sig: string }> => {
-      const r = await call<{ ids: unknown; distances: unknown }>(sys, 'search', { queries: probe.queries.data, dim: ds.base.dim, k, effort }, stage, timeoutMs);
-      const ids = checkResults(r.value, probe.queries, k, distanceBase(sys), ds.metric);
-      const recall = recallAtK({ ids, nq: probe.queries.n, k }, ds.base, probe.queries, ds.metric, probe.kth, k).recall;
-      return { recall, sig: createHash('sha256').update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex') };
-    };
-    for (const sys of rng() < 0.5 ? [baseline, variant] : [variant, baseline]) {
-      try {
-        const { recall } = await probeRecall(sys, o.probeEffort, 'correctness', o.correctnessMs);
-        if (recall < o.recallFloor) throw new StageFail('correctness', `recall ${recall.toFixed(3)} at ${'itopk'} ${o.probeEffort} is below the floor ${o.recallFloor}`);
-      } catch (e) {
-        if (!(e instanceof StageFail)) throw e;
-        if (sys.name === 'baseline') throw new Error(`baseline ${module} failed ${e.stage}: ${e.message}`);
-        return failedVerdict({ ...common, seconds: seconds() }, e.stage, e.message);
-      }
-    }
-
-    // ---- timing: both sweeps planned by the bench's SweepPlanner; each round every system measures
-    // its next effort, interleaved rep by rep in a fresh random order, so load drift hits both alike.
-    log(`${module}: timing sweeps (${o.reps} reps x ${o.queriesPerCall} fresh queries per point)`);
-    const planners = systems.map(() => new SweepPlanner(o.efforts, { maxPoints: o.maxPoints, minEffort: 1, maxEffort: 512, integer: true }));
-    type Acc = { sys: System; planner: SweepPlanner; effort: number; recall: number[]; qps: number[]; secs: number[]; perQuery: number[] };
-    const rep = async (a: Acc): Promise<void> => {
-      const { sys, effort } = a;
-      // Each system takes the next unseen batch; both walk the same sequence.
-      const b: QueryBatch = pool.batch(nextQuery + sys.cursor, o.queriesPerCall);
-      sys.cursor += o.queriesPerCall;
-      // Both drains are timed: whatever is still queued when the system is continued (work it
-      // deferred past its last call) is its own, and so is what it leaves queued at return.
-      const pre = await call(sys, 'drain', null, 'timing', o.callMs);
-      const s = await call<{ ids: unknown; distances: unknown }>(sys, 'search', { queries: b.queries.data, dim: ds.base.dim, k, effort }, 'timing', o.callMs);
-      const d = await call(sys, 'drain', null, 'timing', o.callMs);
-      const ms = pre.ms + s.ms + d.ms;
-      const ids = checkResults(s.value, b.queries, k, distanceBase(sys), ds.metric);
-      const rr = recallAtK({ ids, nq: b.queries.n, k }, ds.base, b.queries, ds.metric, b.kth, k);
-      a.recall.push(rr.recall);
-      a.perQuery.push(...rr.perQuery);
-      a.qps.push(b.queries.n / (ms / 1000));
-      a.secs.push(ms / 1000);
-    };
-    const finish = (a: Acc): Measurement => {
-      const { sys, effort, recall, qps, perQuery } = a;
-      sys.reps.set(effort, { recall, qps });
-      // Sampling noise of a rep's mean recall; a rep further than 4 sigma (+0.02) from the mean rejects the point.
-      const mean = recall.reduce((x, y) => x + y, 0) / recall.length;
-      const pm = perQuery.reduce((x, y) => x + y, 0) / perQuery.length;
-      const sd = Math.sqrt(perQuery.reduce((x, y) => x + (y - pm) ** 2, 0) / Math.max(1, perQuery.length - 1));
-      const tol = 0.02 + (4 * sd) / Math.sqrt(o.queriesPerCall);
-      if (recall.some((x) => Math.abs(x - mean) > tol)) sys.rejected.add(effort);
-      return { recall: mean, qps: median(qps), seconds: a.secs };
-    };
-    const guarded = async (sys: System, f: () => Promise<void>): Promise<boolean> => {
-      try {
-        await f();
-        return true;
-      } catch (e) {
-        if (sys.name === 'baseline') throw new Error(`baseline ${module} failed ${e instanceof StageFail ? e.stage : 'timing'}: ${oneLine(e)}`);
-        sys.fail = e instanceof StageFail ? e : new StageFail('timing', oneLine(e));
-        return false;
-      }
-    };
-    sweep: for (;;) {
-      const round: Acc[] = [];
-      systems.forEach((sys, i) => {
-        const effort = planners[i].next();
-        if (effort !== null) round.push({ sys, planner: planners[i], effort, recall: [], qps: [], secs: [], perQuery: [] });
-      });
-      if (round.length === 0) break;
-      // Untimed: compiles this effort's kernel, warms it, and fingerprints the configuration; then
-      // the work per query, from the counting kernel (its own pipeline, so the timed one stays warm).
-      for (const a of shuffle([...round], rng)) {
-        const ok = await guarded(a.sys, async () => {
-          a.sys.signature.set(a.effort, (await probeRecall(a.sys, a.effort, 'timing', o.compileMs)).sig);
-          const c = await call<{ evaluations?: unknown }>(a.sys, 'search', { queries: probe.queries.data, dim: ds.base.dim, k, effort: a.effort, countEvaluations: true }, 'timing', o.compileMs);
-          const e = c.value?.evaluations;
-          if (typeof e === 'number' && Number.isFinite(e) && e >= 0) a.sys.evaluations.set(a.effort, e);
-        });
-        if (!ok) break sweep;
-      }
-      for (let r = 0; r < o.reps; r++) {
-        for (const a of shuffle([...round], rng)) if (!(await guarded(a.sys, () => rep(a)))) break sweep;
-      }
-      for (const a of round) a.planner.record(a.effort, finish(a));
-    }
-    if (baseline.fail) throw new Error(`baseline ${module} failed ${baseline.fail.stage}: ${baseline.fail.message}`);
-    const curves = systems.map((s) => mergedCurve(s));
-    if (variant.fail) return failedVerdict({ ...common, variantCurve: curves[1], baselineCurve: curves[0], seconds: seconds() }, variant.fail.stage, variant.fail.message);
-    const measured = variant.reps.size;
-    if (variant.rejected.size * 2 > measured) {
-      return failedVerdict({ ...common, variantCurve: curves[1], baselineCurve: curves[0], seconds: seconds() }, 'timing', `repetitions disagree beyond sampling noise at ${variant.rejected.size} of ${measured} efforts (${[...variant.rejected].join(', ')})`);
-    }
-
-    // ---- reward
-    const [bs, vs] = curves.map((c) => summarize(c));
-    const reward = relativeReward(vs.auc, bs.auc);
-    const notes = [`reward ${reward.toFixed(3)} = AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)}`];
-    for (const [s, c] of [[variant, curves[1]], [baseline, curves[0]]] as const) {
-      if (s.rejected.size) notes.push(`${s.name}: ${s.rejected.size} point(s) rejected (reps disagree)`);
-      if (c.length < s.reps.size - s.rejected.size) notes.push(`${s.name}: ${s.reps.size - s.rejected.size - c.length} identical configuration(s) merged`);
-      const w = pointsInWindow(c);
-      if (w < MIN_WINDOW_POINTS) notes.push(`${s.name}: only ${w} point(s) in the recall window`);
-    }
-    return {
-      ...common, status: 'ok', stage: 'reward', reason: notes.join('; '),
-      variantAuc: vs.auc, baselineAuc: bs.auc, reward, qpsAt90: vs.qpsAt90, qpsAt95: vs.qpsAt95, qpsAt99: vs.qpsAt99,
-      // Reported by the variant's own counter, so informational: never part of the reward.
-      evaluationsAt95: evaluationsAtRecall(curves[1], 0.95),
-      variantCurve: curves[1], baselineCurve: curves[0], seconds: seconds(),
-    };
+    return await run.run(end);
+  } catch (e) {
+    if (e instanceof StageFail) return end('failed', e.stage, e.message, run.curves());
+    if (e instanceof BaselineFault) return end('void', run.stage, `evaluator fault: ${e.message}`, { ...run.curves(), fault: 'baseline' });
+    if (e instanceof DeadlineFault) return end('void', run.stage, `cut at the deadline: ${e.message}`, { ...run.curves(), fault: 'deadline' });
+    throw e;
   } finally {
-    await Promise.all(systems.map((s) => s.sb?.close()));
+    await run.close();
     rmSync(scratchRoot, { recursive: true, force: true });
   }
 }
 
-/**
- * A system's curve: rejected points dropped; points with identical probe answers merged into one
- * (lowest effort, mean recall and median QPS over all their reps), so duplicate configurations
- * cannot offer the frontier the best of several noisy draws. `evaluations`: the probe's mean work
- * per query (the mean over merged efforts), where the child reported it.
- */
-function mergedCurve(sys: System): CurvePoint[] {
-  const groups = new Map<string, { effort: number; recall: number[]; qps: number[]; evaluations: number[] }>();
-  for (const [effort, r] of [...sys.reps.entries()].sort((a, b) => a[0] - b[0])) {
-    if (sys.rejected.has(effort)) continue;
-    const sig = sys.signature.get(effort) ?? String(effort);
-    const g = groups.get(sig) ?? { effort, recall: [], qps: [], evaluations: [] };
-    g.recall.push(...r.recall);
-    g.qps.push(...r.qps);
-    const e = sys.evaluations.get(effort);
-    if (e !== undefined) g.evaluations.push(e);
-    groups.set(sig, g);
+/** One evaluation's state: the two sides, the query pool and the stage in progress. */
+class Evaluation {
+  stage: Stage = 'compile';
+  private readonly sides: Side[] = [];
+  private readonly rng: () => number;
+  private readonly pool: QueryPool;
+  private readonly probe: QueryBatch;
+  private next: number;
+  private rounds = 0;
+  private rounded: VectorSet | undefined;
+  private readonly log: (line: string) => void;
+  private readonly ds: Dataset;
+  private readonly variantMod: LoadedModule;
+  private readonly o: Resolved;
+  private readonly scratchRoot: string;
+  private readonly common: VerdictBase;
+
+  constructor(ds: Dataset, variantMod: LoadedModule, o: Resolved, scratchRoot: string, common: VerdictBase) {
+    this.ds = ds;
+    this.variantMod = variantMod;
+    this.o = o;
+    this.scratchRoot = scratchRoot;
+    this.common = common;
+    const seed = o.seed ?? randomInt(2 ** 31);
+    // The query sequence has its own stream: a seed fixes the probe and every batch (queryPoolFor).
+    this.rng = seededRng(seed + 1);
+    this.pool = queryPoolFor(ds, o.k, seed);
+    this.probe = this.pool.batch(0, Math.min(o.probeQueries, this.pool.size));
+    this.next = this.probe.queries.n;
+    this.log = o.onProgress ?? (() => {});
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return [...groups.values()].map((g) => ({ effort: g.effort, recall: mean(g.recall), qps: median(g.qps), ...(g.evaluations.length ? { evaluations: mean(g.evaluations) } : {}) }));
+
+  get module(): ModuleName {
+    return this.variantMod.module;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sides.map((s) => s.sys?.close()));
+  }
+
+  /** The curves measured so far (a failed verdict still shows them). */
+  curves(): Partial<Verdict> {
+    const v = this.sides.find((s) => s.name === 'variant');
+    const b = this.sides.find((s) => s.name === 'baseline');
+    return { variantCurve: v ? this.curve(v, reportedQps) : [], baselineCurve: b ? this.curve(b, reportedQps) : [] };
+  }
+
+  async run(end: (status: Verdict['status'], stage: Stage, reason: string, extra?: Partial<Verdict>) => Verdict): Promise<Verdict> {
+    const { o, ds, module } = this;
+    await this.open();
+    this.common.adapter = this.sides[0].sys!.adapter;
+
+    // ---- correctness: the probe at a generous effort; ids valid, recall above the floor.
+    this.stage = 'correctness';
+    for (const side of shuffle([...this.sides], this.rng)) {
+      const { recall } = await this.probeRecall(side, o.probeEffort, 'correctness', o.correctnessMs);
+      if (recall < o.recallFloor) {
+        const msg = `recall ${recall.toFixed(3)} at itopk ${o.probeEffort} is below the floor ${o.recallFloor}`;
+        if (side.name === 'baseline') throw new BaselineFault(`baseline ${module}: ${msg}`);
+        throw new StageFail('correctness', msg);
+      }
+    }
+
+    // ---- timing: plan each sweep, then paired rounds on the efforts that shape each AUC.
+    this.stage = 'timing';
+    this.log(`${module}: planning the sweeps (${o.queriesPerCall} fresh queries per call)`);
+    await this.plan();
+    const [baseline, variant] = this.sides;
+    this.rejectNoisy();
+    if (variant.rejected.size * 2 > variant.points.size) {
+      throw new StageFail('timing', `repetitions disagree beyond sampling noise at ${variant.rejected.size} of ${variant.points.size} efforts (${[...variant.rejected].join(', ')})`);
+    }
+    const relevant = this.sides.map((s) => relevantEfforts(this.curve(s, planQps)));
+    if (relevant[0].length === 0) throw new BaselineFault(`baseline ${module}: its curve never reaches recall ${DEFAULT_WINDOW.lo} on ${ds.name}`);
+    let iv: RatioInterval | null = null;
+    let exhausted = false;
+    if (relevant[1].length > 0) {
+      this.log(`${module}: paired rounds (efforts baseline ${relevant[0].join(',')}; variant ${relevant[1].join(',')})`);
+      for (;;) {
+        const need = Math.max(relevant[0].length, relevant[1].length) * o.queriesPerCall;
+        if (this.next + need > this.pool.size) { exhausted = true; break; }
+        await this.round(relevant);
+        this.rejectNoisy();
+        iv = this.interval();
+        if (iv) this.log(`${module}: round ${this.rounds}: reward ${formatInterval(iv)}`);
+        if (iv && this.rounds >= o.reps && relativePrecision(iv) <= o.precision) break;
+        if (this.rounds >= o.maxRounds) break;
+      }
+      if (variant.rejected.size * 2 > variant.points.size) {
+        throw new StageFail('timing', `repetitions disagree beyond sampling noise at ${variant.rejected.size} of ${variant.points.size} efforts (${[...variant.rejected].join(', ')})`);
+      }
+      iv = this.interval();
+    }
+
+    // ---- reward
+    this.stage = 'reward';
+    const curves = this.sides.map((s) => this.curve(s, reportedQps));
+    const [bs, vs] = curves.map((c) => summarize(c));
+    const extra = {
+      variantAuc: vs.auc, baselineAuc: bs.auc, qpsAt90: vs.qpsAt90, qpsAt95: vs.qpsAt95, qpsAt99: vs.qpsAt99,
+      // Reported by the variant's own counter, so informational: never part of the reward.
+      evaluationsAt95: evaluationsAtRecall(curves[1], 0.95), variantCurve: curves[1], baselineCurve: curves[0],
+    };
+    const notes: string[] = [];
+    let reward: number;
+    let interval: Verdict['interval'];
+    let conclusive: boolean;
+    if (!iv) {
+      if (relevant[1].length > 0) throw new BaselineFault(`the query pool (${this.pool.size}) holds too few queries for one paired round; lower queriesPerCall`);
+      // The variant never reaches the window: AUC 0 by definition, whatever its speed.
+      reward = 0;
+      interval = { lo: 0, hi: 0, level: 0.95, rounds: 0 };
+      conclusive = true;
+      notes.push(`reward 0: the variant's curve never reaches recall ${DEFAULT_WINDOW.lo}`);
+    } else {
+      reward = iv.estimate;
+      interval = { lo: iv.lo, hi: iv.hi, level: iv.level, rounds: iv.rounds };
+      conclusive = relativePrecision(iv) <= o.precision;
+      notes.push(`reward ${formatInterval(iv)} (95% interval, ${iv.rounds} paired rounds; AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)})`);
+      if (!conclusive) notes.push(`inconclusive: the interval is +-${(100 * relativePrecision(iv)).toFixed(1)}%, wider than +-${(100 * o.precision).toFixed(1)}%${exhausted ? ' (query pool exhausted)' : ` after ${iv.rounds} rounds`}`);
+    }
+    for (const [s, c] of [[variant, curves[1]], [baseline, curves[0]]] as const) {
+      if (s.rejected.size) notes.push(`${s.name}: ${s.rejected.size} point(s) rejected (reps disagree)`);
+      if (c.length < s.points.size - s.rejected.size) notes.push(`${s.name}: ${s.points.size - s.rejected.size - c.length} identical configuration(s) merged`);
+      const w = pointsInWindow(c);
+      if (w < MIN_WINDOW_POINTS) notes.push(`${s.name}: only ${w} point(s) in the recall window`);
+    }
+    return end('ok', 'reward', notes.join('; '), { ...extra, reward, interval, conclusive });
+  }
+
+  /** Indexes, children and kernels of both sides, in random order (stage compile). */
+  private async open(): Promise<void> {
+    const { o, ds, module, variantMod } = this;
+    const baselineMod = loadBaseline(module);
+    const build = { scratchRoot: this.scratchRoot, timeoutMs: o.compileMs, memMiB: o.memMiB, allowNetwork: o.allowNetwork };
+    let shared: Index | undefined;
+    if (module !== 'graph') {
+      // The earlier stage's best graph was built and checked when it was evaluated; a failure now is the evaluator's.
+      const ctxGraph = o.context?.graph ? loadVariant(o.context.graph) : undefined;
+      try {
+        shared = ctxGraph ? await graphIndex(ds, ctxGraph, build) : await trustedIndex(ds, loadBaseline('graph').knobs);
+      } catch (e) {
+        if (e instanceof StageFail) throw new BaselineFault(`the context graph failed to build: ${e.message}`);
+        throw e;
+      }
+    }
+    const baselineIndex = shared ?? (await trustedIndex(ds, baselineMod.knobs));
+    // A graph variant's own code builds in a throwaway child; a StageFail here is the variant's.
+    const variantIndex = shared ?? (await graphIndex(ds, variantMod, build));
+    this.sides.push(
+      { name: 'baseline', mod: baselineMod, index: baselineIndex, signature: new Map(), evaluations: new Map(), points: new Map(), rejected: new Set() },
+      { name: 'variant', mod: variantMod, index: variantIndex, signature: new Map(), evaluations: new Map(), points: new Map(), rejected: new Set() },
+    );
+    const searchCtx = o.context?.search && module === 'refine' ? loadVariant(o.context.search) : undefined;
+    this.log(`${module}: starting the baseline and the variant in sandboxes`);
+    for (const side of shuffle([...this.sides], this.rng)) {
+      const entry = side.name === 'variant' && o.childEntry ? o.childEntry : EVAL_CHILD;
+      side.sys = await EvalSystem.start(side.name, {
+        entry, readPaths: [...projectReadPaths(), ...(entry !== EVAL_CHILD ? [dirname(entry)] : [])],
+        scratch: mkdtempSync(join(this.scratchRoot, `${side.name}-`)), memMiB: o.memMiB ?? 4096, allowNetwork: o.allowNetwork,
+        startMs: o.compileMs, callMs: o.callMs, deadline: o.deadline,
+      });
+      const payload: OpenPayload = {
+        module, sources: side.mod.sources, knobs: side.mod.knobs, k: o.k, adapter: o.adapter, index: side.index,
+        ...(searchCtx ? { searchContext: { sources: searchCtx.sources, knobs: searchCtx.knobs } } : {}),
+      };
+      const r = await side.sys.call<{ adapter: string }>('open', payload, 'compile', o.compileMs);
+      side.sys.adapter = String(r.value?.adapter ?? '');
+    }
+  }
+
+  /** An f16 index searches rows rounded to f16: its distances are checked against those rows. */
+  private distanceBase(side: Side): VectorSet {
+    if (!usesF16(this.module, side.mod.knobs)) return this.ds.base;
+    this.rounded ??= { ...this.ds.base, data: f16ToF32Array(f32ToF16Array(this.ds.base.data)) };
+    return this.rounded;
+  }
+
+  private async probeRecall(side: Side, effort: number, stage: Stage, timeoutMs: number): Promise<{ recall: number; sig: string }> {
+    const { ds, o, probe } = this;
+    const r = await side.sys!.call<{ ids: unknown; distances: unknown }>('search', { queries: probe.queries.data, dim: ds.base.dim, k: o.k, effort }, stage, timeoutMs);
+    const ids = this.checked(side, () => checkResults(r.value, probe.queries, o.k, this.distanceBase(side), ds.metric));
+    const recall = recallAtK({ ids, nq: probe.queries.n, k: o.k }, ds.base, probe.queries, ds.metric, probe.kth, o.k).recall;
+    return { recall, sig: createHash('sha256').update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex') };
+  }
+
+  /** A wrong answer from the baseline is the evaluator's fault. */
+  private checked<T>(side: Side, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof StageFail && side.name === 'baseline') throw new BaselineFault(`baseline ${this.module}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** Untimed: compiles the effort's kernel, warms it, fingerprints the configuration, counts its work. */
+  private async warm(side: Side, effort: number): Promise<void> {
+    const { o, ds, probe } = this;
+    side.signature.set(effort, (await this.probeRecall(side, effort, 'timing', o.compileMs)).sig);
+    const c = await side.sys!.call<{ evaluations?: unknown }>('search', { queries: probe.queries.data, dim: ds.base.dim, k: o.k, effort, countEvaluations: true }, 'timing', o.compileMs);
+    const e = c.value?.evaluations;
+    if (typeof e === 'number' && Number.isFinite(e) && e >= 0) side.evaluations.set(effort, e);
+  }
+
+  private takeBatch(): QueryBatch {
+    const b = this.pool.batch(this.next, this.o.queriesPerCall);
+    this.next += this.o.queriesPerCall;
+    return b;
+  }
+
+  /** One timed call: drain, search, drain, all inside the parent's clock; recall scored here. */
+  private async timed(side: Side, effort: number, b: QueryBatch): Promise<{ recall: number; perQuery: number[]; qps: number }> {
+    const { ds, o } = this;
+    const sys = side.sys!;
+    // Both drains are timed: whatever is still queued when the system is continued (work it
+    // deferred past its last call) is its own, and so is what it leaves queued at return.
+    const pre = await sys.call('drain', null, 'timing', o.callMs);
+    const s = await sys.call<{ ids: unknown; distances: unknown }>('search', { queries: b.queries.data, dim: ds.base.dim, k: o.k, effort }, 'timing', o.callMs);
+    const d = await sys.call('drain', null, 'timing', o.callMs);
+    const ms = pre.ms + s.ms + d.ms;
+    const ids = this.checked(side, () => checkResults(s.value, b.queries, o.k, this.distanceBase(side), ds.metric));
+    const rr = recallAtK({ ids, nq: b.queries.n, k: o.k }, ds.base, b.queries, ds.metric, b.kth, o.k);
+    return { recall: rr.recall, perQuery: Array.from(rr.perQuery), qps: b.queries.n / (ms / 1000) };
+  }
+
+  /** The planners' sweeps: each step, both systems' next efforts on one shared fresh batch, in random order. */
+  private async plan(): Promise<void> {
+    const { o } = this;
+    const planners = this.sides.map(() => new SweepPlanner(o.efforts, { maxPoints: o.maxPoints, minEffort: 1, maxEffort: 512, integer: true }));
+    for (;;) {
+      const step = this.sides.map((side, i) => ({ side, planner: planners[i], effort: planners[i].next() })).filter((x) => x.effort !== null) as { side: Side; planner: SweepPlanner; effort: number }[];
+      if (step.length === 0) return;
+      if (this.next + o.queriesPerCall > this.pool.size) throw new UserError(`evaluate: ${this.ds.name} holds ${this.pool.size} distinct queries, too few for the sweep at ${o.queriesPerCall} per call; lower queriesPerCall or maxPoints`);
+      for (const x of shuffle([...step], this.rng)) await this.warm(x.side, x.effort);
+      const b = this.takeBatch();
+      for (const x of shuffle([...step], this.rng)) {
+        const m = await this.timed(x.side, x.effort, b);
+        x.side.points.set(x.effort, { effort: x.effort, recalls: [m.recall], perQuery: [...m.perQuery], planQps: m.qps, roundQps: new Map() });
+        x.planner.record(x.effort, { recall: m.recall, qps: m.qps });
+      }
+    }
+  }
+
+  /**
+   * One paired round: slot i pairs the baseline's i-th and the variant's i-th relevant effort on one
+   * fresh batch, run back to back in random order; slots in random order.
+   */
+  private async round(relevant: number[][]): Promise<void> {
+    const r = this.rounds;
+    const slots = Math.max(...relevant.map((x) => x.length));
+    for (const i of shuffle(Array.from({ length: slots }, (_, j) => j), this.rng)) {
+      const b = this.takeBatch();
+      const pair = this.sides.map((side, s) => ({ side, effort: relevant[s][i] })).filter((x) => x.effort !== undefined);
+      for (const x of shuffle(pair, this.rng)) {
+        const m = await this.timed(x.side, x.effort, b);
+        const p = x.side.points.get(x.effort)!;
+        p.recalls.push(m.recall);
+        p.perQuery.push(...m.perQuery);
+        p.roundQps.set(r, m.qps);
+      }
+    }
+    this.rounds++;
+  }
+
+  /** Sampling noise of a batch's mean recall; a batch further than 4 sigma (+0.02) from the point's mean rejects the point. */
+  private rejectNoisy(): void {
+    for (const side of this.sides) {
+      for (const p of side.points.values()) {
+        const mean = p.recalls.reduce((x, y) => x + y, 0) / p.recalls.length;
+        const pm = p.perQuery.reduce((x, y) => x + y, 0) / p.perQuery.length;
+        const sd = Math.sqrt(p.perQuery.reduce((x, y) => x + (y - pm) ** 2, 0) / Math.max(1, p.perQuery.length - 1));
+        const tol = 0.02 + (4 * sd) / Math.sqrt(this.o.queriesPerCall);
+        if (p.recalls.some((x) => Math.abs(x - mean) > tol)) side.rejected.add(p.effort);
+      }
+    }
+  }
+
+  /** The interval of the per-round AUC ratios (recall pooled over every batch; each round's own QPS). */
+  private interval(): RatioInterval | null {
+    const ratios: number[] = [];
+    for (let r = 0; r < this.rounds; r++) {
+      const [b, v] = this.sides.map((s) => auc(this.curve(s, (p) => p.roundQps.get(r))));
+      if (!(b > 0)) return null;
+      // A round where the variant's points all fell out of the window: a ratio of 0 has no log.
+      ratios.push(Math.max(v / b, 1e-6));
+    }
+    return ratios.length ? pairedRatioInterval(ratios) : null;
+  }
+
+  /**
+   * A side's curve: rejected points dropped; points with identical probe answers merged into one
+   * (lowest effort, mean recall and median QPS over their members), so duplicate configurations
+   * cannot offer the frontier the best of several noisy draws. `qpsOf` picks the QPS of a point
+   * (undefined: the point is left out). `evaluations`: the probe's work per query (mean over merged efforts).
+   */
+  private curve(side: Side, qpsOf: (p: PointData) => number | undefined): CurvePoint[] {
+    const groups = new Map<string, { effort: number; recall: number[]; qps: number[]; evaluations: number[] }>();
+    for (const p of [...side.points.values()].sort((a, b) => a.effort - b.effort)) {
+      if (side.rejected.has(p.effort)) continue;
+      const sig = side.signature.get(p.effort) ?? String(p.effort);
+      const g = groups.get(sig) ?? { effort: p.effort, recall: [], qps: [], evaluations: [] };
+      g.recall.push(...p.recalls);
+      const q = qpsOf(p);
+      if (q !== undefined) g.qps.push(q);
+      const e = side.evaluations.get(p.effort);
+      if (e !== undefined) g.evaluations.push(e);
+      groups.set(sig, g);
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return [...groups.values()].filter((g) => g.qps.length > 0).map((g) => ({ effort: g.effort, recall: mean(g.recall), qps: median(g.qps), ...(g.evaluations.length ? { evaluations: mean(g.evaluations) } : {}) }));
+  }
+}
+
+const planQps = (p: PointData) => p.planQps;
+/** What a verdict reports: the median over the paired rounds where a point was in them, else its plan measurement. */
+const reportedQps = (p: PointData) => (p.roundQps.size ? median([...p.roundQps.values()]) : p.planQps);
+
+/**
+ * The efforts that shape an AUC over the window, chosen by recall alone (never by a noisy QPS, or
+ * two identical systems could time different points): those inside the window, the highest one
+ * below it (interpolation reaches into the window from there) and the lowest one above it. Empty
+ * when the curve never reaches the window's low end (its AUC is 0 whatever its speed).
+ */
+export function relevantEfforts(curve: readonly CurvePoint[]): number[] {
+  const { lo, hi } = DEFAULT_WINDOW;
+  const byRecall = [...curve].sort((a, b) => a.recall - b.recall || a.effort - b.effort);
+  if (!byRecall.some((p) => p.recall >= lo)) return [];
+  const below = byRecall.filter((p) => p.recall < lo).at(-1);
+  const inside = byRecall.filter((p) => p.recall >= lo && p.recall <= hi);
+  const above = byRecall.find((p) => p.recall > hi);
+  return [below, ...inside, above].filter((p): p is CurvePoint => p !== undefined).map((p) => p.effort).sort((a, b) => a - b);
 }
 
 /** The evaluation's query sequence (probe first, then the timed batches) for a seed; tests rebuild it. */
 export function queryPoolFor(ds: Dataset, k: number, seed: number): QueryPool {
   return new QueryPool(ds.base, ds.queries, ds.metric, k, seededRng(seed));
 }
+
+export { StageFail } from './eval-system.ts';

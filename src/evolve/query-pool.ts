@@ -1,11 +1,16 @@
 /**
- * Held-out queries for the evaluator: perturbed copies of the dataset's queries, each with its k-th
- * true distance computed here, in the parent, before any child sees it. Every timed call takes the
- * next unseen ones, so a child that caches results by query content never gets a hit, and ground
- * truth never leaves this process.
+ * The evaluator's queries: each one distinct and no near-copy of another, so that nothing a child
+ * remembers from earlier calls helps it answer a later one (docs/ARCHITECTURE.md "The evaluator").
+ * The pool is the dataset's own queries, then base rows in a seeded order, each row once,
+ * perturbed by noise of half its nearest-neighbour distance: the row's neighbourhood is the
+ * workload (like a held-out row, the test sets of ann-benchmarks), yet the query is not the row.
+ * Two queries are as far apart as their sources, never near-copies of one source (the noisy copies
+ * of 100 queries this replaced let a host answer from the nearest earlier query with 99% hits).
+ * Ground truth (each query's k-th true distance) is computed here, in the parent, and never sent.
  */
 import { distance } from '../data/metric.ts';
 import type { Metric, VectorSet } from '../data/types.ts';
+import { shuffle } from '../bench/sweep.ts';
 
 export interface QueryBatch {
   queries: VectorSet;
@@ -15,19 +20,19 @@ export interface QueryBatch {
 
 export class QueryPool {
   private readonly items: { vec: Float32Array; kth: number }[] = [];
-  private readonly nnL2 = new Map<number, number>();
-
-  /**
-   * `alpha`: noise norm as a fraction of the source query's nearest-neighbour L2 distance; 0.5
-   * moves a query far enough that its neighbour list changes, near enough to keep the workload.
-   */
   private readonly base: VectorSet;
   private readonly sources: VectorSet;
   private readonly metric: Metric;
   private readonly k: number;
   private readonly rng: () => number;
   private readonly alpha: number;
+  private readonly rowOrder: number[];
+  private readonly queryOrder: number[];
 
+  /**
+   * `alpha`: noise norm as a fraction of the source row's nearest-neighbour L2 distance; 0.5 keeps
+   * the row nearest to its query while the query stays a point of its own.
+   */
   constructor(base: VectorSet, sources: VectorSet, metric: Metric, k: number, rng: () => number, alpha = 0.5) {
     this.base = base;
     this.sources = sources;
@@ -35,11 +40,19 @@ export class QueryPool {
     this.k = k;
     this.rng = rng;
     this.alpha = alpha;
+    this.queryOrder = shuffle(Array.from({ length: sources.n }, (_, i) => i), rng);
+    this.rowOrder = shuffle(Array.from({ length: base.n }, (_, i) => i), rng);
+  }
+
+  /** Distinct queries the pool holds: each is handed to a system at most once. */
+  get size(): number {
+    return this.sources.n + this.base.n;
   }
 
   /** Queries [start, start + count) of the pool's fixed sequence (generated on first use). */
   batch(start: number, count: number): QueryBatch {
-    while (this.items.length < start + count) this.items.push(this.make());
+    if (start < 0 || count < 0 || start + count > this.size) throw new RangeError(`query pool: queries [${start}, ${start + count}) asked of a pool of ${this.size}`);
+    while (this.items.length < start + count) this.items.push(this.make(this.items.length));
     const dim = this.base.dim;
     const data = new Float32Array(count * dim);
     const kth = new Float32Array(count);
@@ -56,29 +69,37 @@ export class QueryPool {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
-  private make(): { vec: Float32Array; kth: number } {
+  private make(i: number): { vec: Float32Array; kth: number } {
     const { base, sources } = this;
     const dim = base.dim;
-    const s = Math.floor(this.rng() * sources.n);
-    let nn = this.nnL2.get(s);
-    if (nn === undefined) {
-      nn = Infinity;
-      for (let j = 0; j < base.n; j++) nn = Math.min(nn, distance('l2', sources.data, s, base.data, j, dim));
-      this.nnL2.set(s, nn);
+    let vec: Float32Array;
+    if (i < sources.n) {
+      const s = this.queryOrder[i];
+      vec = sources.data.slice(s * dim, (s + 1) * dim);
+    } else {
+      const row = this.rowOrder[i - sources.n];
+      let nn = Infinity;
+      for (let j = 0; j < base.n; j++) if (j !== row) nn = Math.min(nn, distance('l2', base.data, row, base.data, j, dim));
+      if (!Number.isFinite(nn)) nn = 1; // a one-row base
+      const sigma = this.alpha * Math.sqrt(Math.max(nn, 1e-12) / dim);
+      vec = new Float32Array(dim);
+      for (let c = 0; c < dim; c++) vec[c] = base.data[row * dim + c] + sigma * this.gauss();
+      if (this.metric === 'angular') {
+        let norm = 0;
+        for (let c = 0; c < dim; c++) norm += vec[c] * vec[c];
+        norm = Math.sqrt(norm) || 1;
+        for (let c = 0; c < dim; c++) vec[c] /= norm;
+      }
     }
-    const sigma = this.alpha * Math.sqrt(Math.max(nn, 1e-12) / dim);
-    const vec = new Float32Array(dim);
-    for (let c = 0; c < dim; c++) vec[c] = sources.data[s * dim + c] + sigma * this.gauss();
-    if (this.metric === 'angular') {
-      let norm = 0;
-      for (let c = 0; c < dim; c++) norm += vec[c] * vec[c];
-      norm = Math.sqrt(norm) || 1;
-      for (let c = 0; c < dim; c++) vec[c] /= norm;
-    }
-    // k smallest true distances, by insertion into a sorted list of k.
+    return { vec, kth: this.kthDistance(vec) };
+  }
+
+  /** k smallest true distances, by insertion into a sorted list of k; the k-th is kept. */
+  private kthDistance(vec: Float32Array): number {
+    const { base } = this;
     const best = new Float64Array(this.k).fill(Infinity);
     for (let j = 0; j < base.n; j++) {
-      const d = distance(this.metric, vec, 0, base.data, j, dim);
+      const d = distance(this.metric, vec, 0, base.data, j, base.dim);
       if (d >= best[this.k - 1]) continue;
       let i = this.k - 1;
       while (i > 0 && best[i - 1] > d) {
@@ -87,6 +108,6 @@ export class QueryPool {
       }
       best[i] = d;
     }
-    return { vec, kth: best[this.k - 1] };
+    return best[this.k - 1];
   }
 }
