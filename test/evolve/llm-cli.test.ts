@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crinn, expectBadInput, mainTs, nodeBin } from '../cli/helpers.ts';
@@ -47,6 +47,25 @@ describe('crinn optimize --policy llm', () => {
     expect(rows[1].advantage).toBeCloseTo(1, 12);
     expect(server.requests[0].auth).toBe('Bearer k');
   }, 120_000);
+
+  it('an endpoint that accepts and never answers: waiting lines with the elapsed time on stderr, then the session stops resumably naming the timeout', async () => {
+    server = await startFakeServer(() => ({ hangMs: 3_600_000 }));
+    const tmp = mkdtempSync(path.join(tmpdir(), 'llm-cli-'));
+    const cfg = path.join(tmp, 'llm.json');
+    writeFileSync(cfg, JSON.stringify({ timeoutMs: 2500, waitNoticeMs: 1000 }));
+    const dir = path.join(tmp, 'run');
+    const t0 = Date.now();
+    const r = await run(['optimize', '--policy', 'llm', '--llm-config', cfg, '--stages', 'search', '--budget', '3', '--run-dir', dir, '--evaluator', FIXTURE],
+      { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: 'k', CRINN_LLM_MODEL: 'scripted' });
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(r.status, r.stderr).toBe(0);
+    const waits = r.stderr.split('\n').filter((l) => l.startsWith('crinn: waiting for the LLM at'));
+    expect(waits.length, r.stderr).toBeGreaterThanOrEqual(2);
+    expect(waits[0]).toMatch(/\(model scripted\): 4 requests in flight, the oldest for \d+ s \(timeout 3 s\)$/);
+    expect(r.stdout).toMatch(/stopped: LLM endpoint failed for every sample: .*timeout.*after 1 attempts; continue with `crinn resume/);
+    // Four samples, one attempt each: timeouts are not retried by default.
+    expect(server.requests).toHaveLength(4);
+  }, 60_000);
 
   it('a missing key is a one-line error naming the variable, and nothing is written', () => {
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'llm-cli-')), 'run');

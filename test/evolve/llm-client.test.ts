@@ -12,10 +12,10 @@ afterEach(async () => { await server?.close(); server = undefined; });
 
 const msgs = [{ role: 'user' as const, content: 'hello' }];
 
-function client(url: string, extra: LlmConfigInput = {}, o: { usage?: Usage; sleeps?: number[] } = {}) {
+function client(url: string, extra: LlmConfigInput = {}, o: { usage?: Usage; sleeps?: number[]; waits?: string[] } = {}) {
   const cfg = loadLlmConfig({ env: { OPENAI_BASE_URL: url, OPENAI_API_KEY: 'sk-test', CRINN_LLM_MODEL: 'scripted-model' }, overrides: { backoff: { baseMs: 5, maxMs: 50 }, ...extra }, requireKey: true });
   const deltas: Usage[] = [];
-  const c = new LlmClient(cfg, { usage: o.usage, onUsage: (d) => deltas.push(d), sleep: async (ms) => { o.sleeps?.push(ms); await new Promise((r) => setTimeout(r, ms)); } });
+  const c = new LlmClient(cfg, { usage: o.usage, onUsage: (d) => deltas.push(d), onWait: o.waits && ((l) => o.waits!.push(l)), sleep: async (ms) => { o.sleeps?.push(ms); await new Promise((r) => setTimeout(r, ms)); } });
   return { c, deltas };
 }
 
@@ -98,7 +98,7 @@ describe('llm client against a real chat-completions server', () => {
 
   it('times out a reply slower than timeoutMs, retries, and succeeds', async () => {
     server = await startFakeServer([{ hangMs: 2000 }, { reply: 'fast' }]);
-    const { c } = client(server.url, { timeoutMs: 200 });
+    const { c } = client(server.url, { timeoutMs: 200, timeoutRetries: 1 });
     const t0 = Date.now();
     const r = await c.complete(msgs);
     expect(r.text).toBe('fast');
@@ -106,9 +106,32 @@ describe('llm client against a real chat-completions server', () => {
     expect(c.usage().retries).toBe(1);
   });
 
+  it('an endpoint that accepts and never answers: a waiting line with the elapsed time, then one timeout failure (defaults: about a minute)', async () => {
+    // The defaults: one attempt of 60 s (timeouts are not retried), a waiting line every 15 s.
+    const d = loadLlmConfig({ env: { CRINN_LLM_MODEL: 'm' } });
+    expect(d.timeoutMs * (1 + d.timeoutRetries)).toBeLessThanOrEqual(65_000);
+    expect(d.waitNoticeMs).toBe(15_000);
+    // The same, scaled down 100x, through the real openai client against a real socket that never answers.
+    server = await startFakeServer(() => ({ hangMs: 3_600_000 }));
+    const waits: string[] = [];
+    const { c } = client(server.url, { timeoutMs: 600, waitNoticeMs: 150, retries: 4 }, { waits });
+    const t0 = Date.now();
+    const err = await c.complete(msgs).catch((e) => e);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(err).toBeInstanceOf(LlmRequestError);
+    expect(err.kind).toBe('timeout');
+    expect(server.requests).toHaveLength(1);
+    expect(waits.length).toBeGreaterThanOrEqual(2);
+    expect(waits[0]).toMatch(new RegExp(`^waiting for the LLM at ${server.url.replace(/[.]/g, '\\.')} \\(model scripted-model\\): 1 request in flight, the oldest for \\d+ s \\(timeout 1 s\\)$`));
+    // No more lines once nothing is in flight.
+    const n = waits.length;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(waits).toHaveLength(n);
+  });
+
   it('a timeout on every attempt fails as a timeout', async () => {
     server = await startFakeServer(() => ({ hangMs: 1000 }));
-    const { c } = client(server.url, { timeoutMs: 100, retries: 1 });
+    const { c } = client(server.url, { timeoutMs: 100, timeoutRetries: 1 });
     const err = await c.complete(msgs).catch((e) => e);
     expect(err).toBeInstanceOf(LlmRequestError);
     expect(err.kind).toBe('timeout');

@@ -141,7 +141,7 @@ describe('llm policy', () => {
   it('a reply slower than the timeout fails the sample after retries; the budget stops the next round before sending', async () => {
     const runDir = mkdtempSync(path.join(tmpdir(), 'llm-run-'));
     server = await startFakeServer((body): Step => (body.seed % 1000 === 0 ? { hangMs: 1500 } : { reply: GOOD, promptTokens: 400, completionTokens: 100 }));
-    const p = policy(runDir, server.url, { samples: 2, timeoutMs: 150, retries: 1, budget: { tokens: 600 } });
+    const p = policy(runDir, server.url, { samples: 2, timeoutMs: 150, timeoutRetries: 1, budget: { tokens: 600 } });
     const r = await p.propose(ctx(runDir, []));
     expect(r.proposals.map((x) => x.sample)).toEqual([1]);
     expect(r.stop).toBeUndefined();

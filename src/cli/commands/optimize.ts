@@ -19,7 +19,6 @@ import { makeDir, planDir } from '../paths.ts';
 
 export const DEFAULT_DATASET = 'siftsmall-5k';
 export const DEFAULT_BUDGET = '5m';
-export const DEFAULT_SPREAD = 0.05;
 
 /** Where runs live unless --run-dir says otherwise. */
 export function runsRoot(): string {
@@ -123,22 +122,38 @@ interface OptimizeOpts {
   budget: string;
   runDir?: string;
   seed: string;
-  spread: string;
+  spread?: string;
   patience: string;
   evaluator?: string;
   llmConfig?: string;
   reps?: string;
   queries?: string;
+  precision?: string;
+  maxRounds?: string;
+}
+
+/** The LLM client's 'waiting for the LLM' lines (every waitNoticeMs while requests are in flight) go to stderr unless --quiet. */
+function llmDeps(quiet: boolean | undefined): Parameters<typeof llmProposer>[2] {
+  return quiet ? {} : { clientOptions: { onWait: (line: string) => process.stderr.write(`crinn: ${line}\n`) } };
 }
 
 /** Evaluator settings journaled with the run (so a resume measures the same way). */
-function evaluatorOptions(o: { reps?: string; queries?: string }): Record<string, number> {
+function evaluatorOptions(o: { reps?: string; queries?: string; precision?: string; maxRounds?: string }): Record<string, number> {
   const out: Record<string, number> = {};
   if (o.reps !== undefined) {
     out.reps = positiveInt(o.reps, '--reps');
-    if (out.reps < 3) throw new UserError(`--reps: at least 3 timed repetitions are required, got ${out.reps}`);
+    if (out.reps < 3) throw new UserError(`--reps: at least 3 paired rounds are required, got ${out.reps}`);
   }
   if (o.queries !== undefined) out.queriesPerCall = positiveInt(o.queries, '--queries');
+  if (o.precision !== undefined) {
+    const x = Number(o.precision);
+    if (!(o.precision.trim() !== '' && Number.isFinite(x) && x > 0 && x < 1)) throw new UserError(`--precision: expected a relative half-width in (0, 1), got '${o.precision}'`);
+    out.precision = x;
+  }
+  if (o.maxRounds !== undefined) {
+    out.maxRounds = positiveInt(o.maxRounds, '--max-rounds');
+    if (out.maxRounds < (out.reps ?? 3)) throw new UserError(`--max-rounds: must be at least --reps (${out.reps ?? 3}), got ${out.maxRounds}`);
+  }
   return out;
 }
 
@@ -159,10 +174,12 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--budget <evals|duration>', 'evaluations (40), wall time (90s, 5m, 1h) or both (40,5m) for the whole run', DEFAULT_BUDGET)
     .option('--run-dir <dir>', 'run folder (default $CRINN_RUNS_DIR or ./out/runs, then a new name)')
     .option('--seed <n>', 'seed of the proposals and of the evaluator', '1')
-    .option('--spread <x>', "the evaluator's self-vs-self reward spread: a stage stops once gains stay below it", String(DEFAULT_SPREAD))
-    .option('--patience <n>', 'evaluations without a gain above the spread before a stage stops', '8')
-    .option('--reps <n>', 'evaluator: timed repetitions per sweep point (>= 3; default 3)')
-    .option('--queries <n>', 'evaluator: queries per timed call, each a fresh draw (default 100)')
+    .option('--spread <x>', "override: count a reward as a gain when it beats the best by more than x (default: when its 95% interval lies above the best)")
+    .option('--patience <n>', 'evaluations without a gain before a stage stops', '8')
+    .option('--reps <n>', 'evaluator: paired rounds before the interval may stop an evaluation (>= 3; default 3)')
+    .option('--queries <n>', 'evaluator: queries per timed call, each distinct (default 64)')
+    .option('--precision <x>', 'evaluator: relative half-width of the reward interval to reach (default 0.05); wider after the last round is inconclusive')
+    .option('--max-rounds <n>', 'evaluator: most paired rounds per evaluation (default 10)')
     .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline()) instead of the real evaluator').hideHelp())
     .action(async (o: OptimizeOpts, cmd: Command) => {
       const g = globals(cmd);
@@ -179,7 +196,7 @@ export function registerOptimizeCommands(program: Command): void {
         stages: parseStages(o.stages),
         budget: parseBudget(o.budget),
         seed,
-        spread: parseSpread(o.spread),
+        ...(o.spread !== undefined ? { spread: parseSpread(o.spread) } : {}),
         patience: positiveInt(o.patience, '--patience'),
         evaluator: evaluatorOptions(o),
       };
@@ -194,7 +211,7 @@ export function registerOptimizeCommands(program: Command): void {
       if (!o.evaluator) await loadDataset(config.dataset, { dataDir: g.dataDir });
       const deps = await loopDeps(o.evaluator, g);
       makeDir(runDir, dirFlag);
-      const proposer = llm ? llmProposer(runDir, llm) : undefined;
+      const proposer = llm ? llmProposer(runDir, llm, llmDeps(g.quiet)) : undefined;
       if (!g.quiet) process.stderr.write(`run folder: ${runDir}\n`);
       await session(runDir, g.quiet, config.budget.evals, proposer, (onEvent) => startRun(runDir, config, { ...deps, onEvent, propose: proposer?.propose }));
       print(`run folder: ${runDir} (crinn runs show ${runDir}; crinn export ${runDir})`);
@@ -210,7 +227,7 @@ export function registerOptimizeCommands(program: Command): void {
       const g = globals(cmd);
       const runDir = resolveRun(run);
       const before = loadRun(runDir);
-      const proposer = before.config.policy !== 'autotune' ? llmProposer(runDir, configOfRun(before, { file: o.llmConfig })) : undefined;
+      const proposer = before.config.policy !== 'autotune' ? llmProposer(runDir, configOfRun(before, { file: o.llmConfig }), llmDeps(g.quiet)) : undefined;
       const deps = { ...(await loopDeps(o.evaluator, g)), propose: proposer?.propose };
       await session(runDir, g.quiet, undefined, proposer, (onEvent) => resumeRun(runDir, { ...deps, onEvent }));
     });

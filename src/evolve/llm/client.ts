@@ -1,9 +1,11 @@
 /**
  * The chat-completions client of the llm policy, over the `openai` package. The package's own
  * retries are switched off (maxRetries 0) so that one place decides: a request is retried, up to
- * `retries` times, on 429, any 5xx, a timeout or a dropped connection, after
- * min(maxMs, baseMs * 2^attempt) ms, or the server's Retry-After when that is longer (capped at
- * maxMs); any other 4xx fails at once. Every answered request adds its tokens (and cost, when
+ * `retries` times, on 429, any 5xx or a dropped connection, and up to `timeoutRetries` times (none
+ * by default: each costs a whole timeoutMs) on a timeout, after min(maxMs, baseMs * 2^attempt) ms,
+ * or the server's Retry-After when that is longer (capped at maxMs); any other 4xx fails at once.
+ * While requests are in flight, `onWait` gets a line every waitNoticeMs with the elapsed time, so
+ * an endpoint that never answers is never minutes of silence. Every answered request adds its tokens (and cost, when
  * prices are set) to the run's usage; once the usage reaches a budget cap, complete() refuses with
  * BudgetExhausted before sending anything, so a run stops between requests, never mid-sample.
  * Requests already in flight when the cap is crossed still count (overshoot <= concurrency x maxTokens).
@@ -79,6 +81,8 @@ export interface ClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Custom fetch (tests); default the global one. */
   fetch?: typeof fetch;
+  /** 'waiting for the LLM ...' lines while requests are in flight (the CLI: stderr). */
+  onWait?: (line: string) => void;
 }
 
 function classify(err: unknown): { kind: LlmFailure; status?: number; retryable: boolean; retryAfterMs?: number } {
@@ -137,6 +141,11 @@ export class LlmClient {
   #onUsage?: (delta: Usage) => void;
   #sleep: (ms: number) => Promise<void>;
   #gate: Gate;
+  #onWait?: (line: string) => void;
+  /** Start times of the requests in flight, and the timer that reports on them. */
+  #inFlight = new Map<number, number>();
+  #nextRequest = 0;
+  #waitTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(config: LlmConfig, o: ClientOptions = {}) {
     this.config = config;
@@ -145,6 +154,32 @@ export class LlmClient {
     this.#onUsage = o.onUsage;
     this.#sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.#gate = new Gate(config.concurrency);
+    this.#onWait = o.onWait;
+  }
+
+  /** One line for all requests in flight: how many, and how long the oldest has waited. */
+  #waitLine(): string {
+    const oldest = Math.min(...this.#inFlight.values());
+    const n = this.#inFlight.size;
+    return `waiting for the LLM at ${this.config.baseURL} (model ${this.config.model}): ${n} request${n === 1 ? '' : 's'} in flight, the oldest for ${Math.round((Date.now() - oldest) / 1000)} s (timeout ${Math.round(this.config.timeoutMs / 1000)} s)`;
+  }
+
+  #began(): number {
+    const id = this.#nextRequest++;
+    this.#inFlight.set(id, Date.now());
+    if (this.#onWait && !this.#waitTimer) {
+      this.#waitTimer = setInterval(() => this.#onWait?.(this.#waitLine()), this.config.waitNoticeMs);
+      this.#waitTimer.unref?.();
+    }
+    return id;
+  }
+
+  #ended(id: number): void {
+    this.#inFlight.delete(id);
+    if (this.#inFlight.size === 0 && this.#waitTimer) {
+      clearInterval(this.#waitTimer);
+      this.#waitTimer = undefined;
+    }
   }
 
   usage(): Usage {
@@ -168,10 +203,12 @@ export class LlmClient {
   /** One chat completion, retried as the header describes. */
   async complete(messages: ChatMessage[], o: { temperature?: number; seed?: number } = {}): Promise<Completion> {
     return this.#gate.run(async () => {
+      let timeouts = 0;
       for (let attempt = 0; ; attempt++) {
         // Checked per attempt: a retry after another request spent the budget is not sent either.
         const spent = this.budgetReached();
         if (spent) throw new BudgetExhausted(spent, attempt > 0);
+        const inFlight = this.#began();
         try {
           const r = await this.#api.chat.completions.create({
             model: this.config.model,
@@ -179,7 +216,7 @@ export class LlmClient {
             temperature: o.temperature ?? this.config.temperature,
             [this.config.maxTokensField]: this.config.maxTokens,
             ...(o.seed === undefined ? {} : { seed: o.seed }),
-          }, { timeout: this.config.timeoutMs });
+          }, { timeout: this.config.timeoutMs }).finally(() => this.#ended(inFlight));
           const pt = r.usage?.prompt_tokens ?? 0;
           const ct = r.usage?.completion_tokens ?? 0;
           this.#add({ ...emptyUsage(), requests: 1, promptTokens: pt, completionTokens: ct, costUsd: costUsd(this.config, pt, ct) });
@@ -193,7 +230,10 @@ export class LlmClient {
           if (err instanceof LlmRequestError) throw err;
           const c = classify(err);
           const what = `${c.status !== undefined ? `HTTP ${c.status}` : c.kind}: ${err instanceof Error ? err.message : String(err)}`.replace(/\s*\n\s*/g, ' ');
-          if (!c.retryable || attempt >= this.config.retries) {
+          // Timeouts and fast failures draw on separate allowances.
+          const spentOn = c.kind === 'timeout' ? ++timeouts : attempt + 1 - timeouts;
+          const allowed = c.kind === 'timeout' ? this.config.timeoutRetries : this.config.retries;
+          if (!c.retryable || spentOn > allowed) {
             this.#add({ ...emptyUsage(), failures: 1 });
             const tries = c.retryable ? ` after ${attempt + 1} attempts` : '';
             throw new LlmRequestError(c.kind, c.status, `${this.config.baseURL} (model ${this.config.model}): ${what}${tries}`);

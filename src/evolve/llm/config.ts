@@ -24,10 +24,17 @@ export const llmConfigSchema = z.object({
   maxTokensField: z.enum(['max_tokens', 'max_completion_tokens']).default('max_tokens'),
   /** Requests in flight at once (the G samples of a group are sent together). */
   concurrency: positiveInt.default(4),
-  /** Per request, milliseconds; a timeout counts as a retryable failure. */
-  timeoutMs: positiveInt.default(300_000),
-  /** Extra attempts after the first on 429, 5xx, timeouts and dropped connections. */
+  /**
+   * Per request, milliseconds. The default reports an endpoint that accepts connections and never
+   * answers within about a minute; a big model on a CPU needs more (raise it).
+   */
+  timeoutMs: positiveInt.default(60_000),
+  /** Extra attempts after the first on 429, 5xx and dropped connections (fast failures). */
   retries: z.number().int().min(0).max(20).default(4),
+  /** Extra attempts after a timeout: each costs a whole timeoutMs, so none by default. */
+  timeoutRetries: z.number().int().min(0).max(20).default(0),
+  /** While requests are in flight, a line saying so (with the elapsed time) every this many milliseconds. */
+  waitNoticeMs: positiveInt.default(15_000),
   /** Backoff before retry n (0-based): min(maxMs, baseMs * 2^n), or the server's Retry-After when larger (capped at maxMs). */
   backoff: z.object({ baseMs: z.number().int().min(0).default(1000), maxMs: z.number().int().min(0).default(60_000) }).prefault({}),
   /** USD per million tokens; with them the budget can be in money. */

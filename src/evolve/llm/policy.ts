@@ -76,8 +76,8 @@ type LedgerRecord =
 export interface LlmPolicyDeps {
   /** The store's content hash of (files by manifest path, knob values). */
   hashOf: (files: Record<string, string>, knobValues: Record<string, number>) => string;
-  /** Tests: custom fetch / sleep for the client. */
-  clientOptions?: Pick<ClientOptions, 'fetch' | 'sleep'>;
+  /** Tests: custom fetch / sleep for the client; the CLI: where the client's waiting lines go. */
+  clientOptions?: Pick<ClientOptions, 'fetch' | 'sleep' | 'onWait'>;
   onEvent?: (e: { type: 'sample'; group: string; sample: number; ok: boolean; reason: string; repaired: boolean }) => void;
 }
 
