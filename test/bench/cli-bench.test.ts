@@ -3,11 +3,13 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseBenchResultText } from '../../src/bench/schema.ts';
+import { packageVersion } from '../../src/bench/systems.ts';
 import { repoRoot, tempDir } from '../data/helpers.ts';
 
 const CLI = path.join(repoRoot, 'src/cli/main.ts');
 const { dir, cleanup } = tempDir('crinn-cli-bench-');
 afterAll(cleanup);
+const hasUsearch = packageVersion('usearch') !== undefined;
 
 /** Runs the real CLI in a child process (Node 22 from node_modules/.bin when present). */
 function crinn(...args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -43,6 +45,15 @@ describe('crinn bench (end to end)', () => {
     expect(page).toContain('bruteforce');
     // No temp files left beside the outputs.
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it.skipIf(!hasUsearch)(`that run measured usearch: no error, a sweep with recall >= 0.95${hasUsearch ? '' : ' (SKIPPED: usearch not installed: npm install usearch)'}`, () => {
+    const json = path.join(dir, 'out.json');
+    expect(existsSync(json), 'the JSON of the test above').toBe(true);
+    const u = parseBenchResultText(readFileSync(json, 'utf8'), json).systems.find((s) => s.name === 'usearch');
+    expect(u?.error).toBeUndefined();
+    expect(u!.kind).toBe('cpu-peer');
+    expect(Math.max(...u!.points.map((p) => p.recall))).toBeGreaterThanOrEqual(0.95);
   });
 
   it('--json - prints only JSON on stdout', () => {

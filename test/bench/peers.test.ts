@@ -15,6 +15,9 @@ const installed: Record<string, boolean> = {
   bruteforce: true,
   'gpu-exact': true,
 };
+const PACKAGE: Record<string, string> = { usearch: 'usearch', hnswlib: 'hnswlib-node' };
+/** Appended to the name of a test that skips: the summary reporter lists it with this reason. */
+const skipReason = (name: string) => (installed[name] ? '' : ` (SKIPPED: ${PACKAGE[name] ?? name} not installed: npm install ${PACKAGE[name] ?? name})`);
 
 let ctx: GpuContext | undefined;
 const env: SystemEnv = { gpu: async () => (ctx ??= await openGpu()) };
@@ -30,7 +33,7 @@ beforeAll(async () => {
 describe('peers against the bruteForceKnn oracle', () => {
   for (const name of ['usearch', 'hnswlib', 'bruteforce', 'gpu-exact']) {
     for (const metric of ['l2', 'angular', 'ip'] as const) {
-      it.skipIf(!installed[name])(`${name} (${metric}) reaches recall >= 0.95 at high effort`, async () => {
+      it.skipIf(!installed[name])(`${name} (${metric}) reaches recall >= 0.95 at high effort${skipReason(name)}`, async () => {
         const ds = sets[metric]!;
         const oracle = bruteForceKnn(ds.base, ds.queries, 10, ds.metric);
         const sys = await createSystem(name, env, {});

@@ -13,6 +13,8 @@ import { tempDir } from '../data/helpers.ts';
 const { dir: cacheDir, cleanup } = tempDir('crinn-bench-run-');
 afterAll(cleanup);
 const hasUsearch = packageVersion('usearch') !== undefined;
+/** Appended to the name of a usearch test when it skips, so the summary reporter shows why. */
+const NO_USEARCH = hasUsearch ? '' : ' (SKIPPED: usearch not installed: npm install usearch)';
 
 let ds: Dataset;
 beforeAll(async () => {
@@ -91,11 +93,15 @@ function failing(name: string, where: 'build' | 'search'): BenchSystem {
 }
 
 describe('runBench', () => {
-  it('measures exact systems and usearch into a schema-valid result', async () => {
+  /** The first test's result, with usearch in it where installed: the usearch test below checks its row. */
+  let withUsearch: Awaited<ReturnType<typeof runBench>> | undefined;
+
+  it('measures exact systems (and usearch, where installed) into a schema-valid result', async () => {
     const events: BenchEvent[] = [];
     const systems = ['bruteforce', 'gpu-exact', ...(hasUsearch ? ['usearch'] : [])];
     // One build thread: a multi-threaded HNSW build differs run to run, and the curve-shape checks below should not.
     const r = await runBench({ dataset: ds, systems, systemOptions: { usearch: { threads: 1 } }, seed: 5, cacheDir, ctxProvider: () => openGpu(), onProgress: (e) => events.push(e) });
+    withUsearch = r;
     expect(benchResultSchema.safeParse(JSON.parse(JSON.stringify(r))).success).toBe(true);
     expect(r.dataset).toMatchObject({ name: 'synthetic-3000-d32', n: 3000, dim: 32, nq: 50, metric: 'l2', k: 10, fingerprint: datasetFingerprint(ds) });
     expect(r.adapter?.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
@@ -113,22 +119,27 @@ describe('runBench', () => {
     }
     expect(by.bruteforce.kind).toBe('oracle');
     expect(by['gpu-exact'].kind).toBe('gpu');
-    if (hasUsearch) {
-      const u = by.usearch;
-      expect(u.error).toBeUndefined();
-      expect(r.versions.usearch).toMatch(/^\d+\.\d+\.\d+/);
-      expect(u.build.seconds).toBeGreaterThan(0);
-      expect(u.build.params).toMatchObject({ M: 16, efConstruction: 200 });
-      expect(u.points.length).toBeGreaterThanOrEqual(5);
-      // Broadly increasing: ef at or below k is no better than the top, and no big drop between neighbours.
-      const rec = u.points.map((p) => p.recall);
-      expect(rec[rec.length - 1]).toBeGreaterThanOrEqual(0.99);
-      expect(rec[rec.length - 1]).toBeGreaterThanOrEqual(rec[0]);
-      for (let i = 1; i < rec.length; i++) expect(rec[i]).toBeGreaterThanOrEqual(rec[i - 1] - 0.02);
-      expect(u.points[0].effort).toBeGreaterThanOrEqual(10);
-    }
     expect(events.filter((e) => e.type === 'build' && e.state === 'done')).toHaveLength(systems.length);
     expect(events.filter((e) => e.type === 'point').length).toBe(r.systems.reduce((a, s) => a + s.points.length, 0));
+  });
+
+  it.skipIf(!hasUsearch)(`measures usearch in that run: a sweep of >= 5 points, recall broadly rising to >= 0.99${NO_USEARCH}`, () => {
+    expect(withUsearch, 'the run of the test above').toBeDefined();
+    const r = withUsearch!;
+    const u = r.systems.find((s) => s.name === 'usearch')!;
+    expect(u, 'a usearch row').toBeDefined();
+    expect(u.kind).toBe('cpu-peer');
+    expect(u.error).toBeUndefined();
+    expect(r.versions.usearch).toMatch(/^\d+\.\d+\.\d+/);
+    expect(u.build.seconds).toBeGreaterThan(0);
+    expect(u.build.params).toMatchObject({ M: 16, efConstruction: 200 });
+    expect(u.points.length).toBeGreaterThanOrEqual(5);
+    // Broadly increasing: ef at or below k is no better than the top, and no big drop between neighbours.
+    const rec = u.points.map((p) => p.recall);
+    expect(rec[rec.length - 1]).toBeGreaterThanOrEqual(0.99);
+    expect(rec[rec.length - 1]).toBeGreaterThanOrEqual(rec[0]);
+    for (let i = 1; i < rec.length; i++) expect(rec[i]).toBeGreaterThanOrEqual(rec[i - 1] - 0.02);
+    expect(u.points[0].effort).toBeGreaterThanOrEqual(10);
   });
 
   it('interleaves points in an order fixed by the seed', async () => {
