@@ -30,6 +30,7 @@ export function realEvaluator(g: RealEvaluatorOptions): Evaluator {
       // DESIGN.md: a reward above 3x the best so far is re-measured before it is believed.
       remeasureAbove: o.bestSoFar !== null && o.bestSoFar !== undefined ? 3 * o.bestSoFar : undefined,
       onProgress: g.onProgress,
+      deadline: o.deadline,
       ...o.options,
     });
   };

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { MODULE_NAMES, curvePoint, moduleManifestSchema, operatingPointFields, type ModuleName } from './contract.ts';
+import { MODULE_NAMES, curvePoint, moduleManifestSchema, operatingPointFields, rewardInterval, type ModuleName } from './contract.ts';
 import { getVariant } from './store.ts';
 import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun } from './runs.ts';
@@ -42,6 +42,8 @@ export const bundleManifestSchema = z.object({
    * its module's own gain on the pipeline the earlier stages tuned (their best ran on both sides).
    */
   reward: z.number().nullable(),
+  /** The reward's 95% interval from the evaluator's paired rounds (absent: exported before intervals). */
+  rewardInterval: rewardInterval.nullable().optional(),
   /** Product of every exported module's reward: the whole pipeline's gain over the baselines. */
   overallReward: z.number().nullable().optional(),
   auc: z.number().nullable(),
@@ -56,6 +58,7 @@ export const bundleManifestSchema = z.object({
     files: z.array(z.string()),
     knobValues: z.record(z.string(), z.number()),
     reward: z.number().nullable(),
+    rewardInterval: rewardInterval.nullable().optional(),
     curve: z.array(curvePoint),
     lineage: z.array(lineageEntry),
     manifest: moduleManifestSchema,
@@ -156,7 +159,7 @@ export function exportRun(runDir: string, o: ExportOptions): { dir: string; mani
       params[module] = v.variant.knobValues;
       modules[module] = {
         hash, origin: v.variant.origin, files, knobValues: v.variant.knobValues,
-        reward: best.verdict!.reward, curve: best.verdict!.variantCurve,
+        reward: best.verdict!.reward, rewardInterval: best.verdict!.interval ?? null, curve: best.verdict!.variantCurve,
         lineage: lineage(st, hash).map((p) => {
           const ev = stage.proposals.find((x) => x.hash === p.hash && x.verdict);
           return { hash: p.hash, origin: p.origin, reward: ev && ok(ev) ? ev.verdict.reward : null };
@@ -173,7 +176,7 @@ export function exportRun(runDir: string, o: ExportOptions): { dir: string; mani
       run: { id: st.runId, policy: st.config.policy, seed: st.config.seed, stages: st.config.stages, evaluations: st.stages.reduce((n, s) => n + s.proposals.filter((p) => p.verdict).length, 0) },
       adapter: o.adapter ?? { name: adapterName },
       dataset: { name: final.dataset || st.config.dataset, fingerprint: o.datasetFingerprint ?? null },
-      reward: final.reward, overallReward: Object.values(modules).reduce<number | null>((g, m) => (g === null || m!.reward === null ? null : g * m!.reward), 1), auc: final.variantAuc, baselineAuc: final.baselineAuc,
+      reward: final.reward, rewardInterval: final.interval ?? null, overallReward: Object.values(modules).reduce<number | null>((g, m) => (g === null || m!.reward === null ? null : g * m!.reward), 1), auc: final.variantAuc, baselineAuc: final.baselineAuc,
       qpsAt90: final.qpsAt90, qpsAt95: final.qpsAt95, qpsAt99: final.qpsAt99, evaluationsAt95: final.evaluationsAt95,
       curve: final.variantCurve, baselineCurve: final.baselineCurve,
       modules,

@@ -29,9 +29,12 @@ export const runConfigSchema = z.object({
   budget: z.object({ evals: z.number().int().positive().optional(), seconds: z.number().positive().optional() })
     .refine((b) => b.evals !== undefined || b.seconds !== undefined, { message: 'expected evals or seconds' }),
   seed: z.number().int().nonnegative(),
-  /** The evaluator's reward spread (self-vs-self): gains below it do not count. */
-  spread: z.number().nonnegative(),
-  /** Evaluations without a gain above the spread before a stage stops early. */
+  /**
+   * An override of what counts as a gain: a reward more than this above the best so far. Absent
+   * (the default): the verdict's 95% interval decides (run-state.ts isGain).
+   */
+  spread: z.number().nonnegative().optional(),
+  /** Evaluations without a gain before a stage stops early. */
   patience: z.number().int().positive(),
   /** Options handed to the evaluator unchanged (k, reps, queries...). */
   evaluator: z.record(z.string(), z.unknown()).default({}),

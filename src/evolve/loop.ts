@@ -13,8 +13,8 @@ import path from 'node:path';
 import { verdictSchema, type ModuleName, type Variant, type Verdict } from './contract.ts';
 import { JournalWriter, readJournal, runConfigSchema, type RunConfig } from './journal.ts';
 import { getVariant, putVariant, type VariantFile } from './store.ts';
-import { bestOf, bestPerModule, evaluated, foldJournal, ok, pending, startOf, totals, type Proposal, type RunState, type StageState } from './run-state.ts';
-import { converged, proposeNext } from './autotune.ts';
+import { bestOf, bestPerModule, evaluated, foldJournal, ok, pending, stageConverged, startOf, totals, type Proposal, type RunState, type StageState } from './run-state.ts';
+import { proposeNext } from './autotune.ts';
 import { loadBaseline } from './modules.ts';
 import { UserError } from '../errors.ts';
 
@@ -28,7 +28,12 @@ export interface EvaluateOptions {
   bestSoFar: number | null;
   /** RunConfig.evaluator, unchanged. */
   options: Record<string, unknown>;
+  /** Epoch ms at which an evaluation still running is cut (void): the time budget plus DEADLINE_MARGIN_S. */
+  deadline?: number;
 }
+
+/** How far past a time budget an evaluation in flight may run before it is cut: the budget's promise. */
+export const DEADLINE_MARGIN_S = 30;
 
 /** Evaluates one variant folder against the baseline (the evaluator of `crinn evaluate`). */
 export type Evaluator = (variantDir: string, opts: EvaluateOptions) => Promise<Verdict>;
@@ -244,8 +249,13 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
       const todo = pending(stage)[0];
       if (todo) {
         const r = await evaluateOne(runDir, st, todo, deps);
-        if ('error' in r) {
-          if (++errors >= MAX_EVALUATOR_ERRORS) throw new Error(`evaluator failed ${errors} times in a row (${r.error}); the run is kept: crinn resume ${runDir}`);
+        // Evaluator faults (a throw, a baseline that failed twice) are never the variant's; in a row they stop the run, resumable.
+        const fault = 'error' in r ? r.error : r.verdict.status === 'void' && r.verdict.fault === 'baseline' ? r.verdict.reason : undefined;
+        if (fault !== undefined) {
+          if (++errors >= MAX_EVALUATOR_ERRORS) {
+            if (!('error' in r)) journal.append({ type: 'verdict', stage: module, hash: todo.hash, verdict: r.verdict });
+            throw new Error(`evaluator failed ${errors} times in a row (${fault}); the run is kept: crinn resume ${runDir}`);
+          }
         } else errors = 0;
         journal.append({ type: 'verdict', stage: module, hash: todo.hash, verdict: 'error' in r ? thrownVerdict(todo, st, r.error) : r.verdict });
         st = state(journal);
@@ -256,12 +266,11 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
         deps.onEvent?.({ type: 'verdict', stage: module, hash: todo.hash, verdict: v, done: t.evaluations, failures: t.failures, best: b?.verdict?.reward ?? null, stageEvaluations: evaluated(stage).length });
         continue;
       }
-      // 2. Stop: budget, wall time, or gains below the evaluator's spread.
+      // 2. Stop: budget, wall time, or no gain (by the verdicts' intervals) in the last `patience` evaluations.
       const done = evaluated(stage);
       if (budget !== undefined && done.length >= budget) { reason = 'budget'; break; }
       if (stageSecondsLeft(st, idx) <= 0) { reason = 'time'; break; }
-      const rewards = done.map((p) => (ok(p) ? p.verdict.reward : null));
-      if (converged(rewards, st.config.spread, st.config.patience)) { reason = 'converged'; break; }
+      if (stageConverged(stage, st.config.patience)) { reason = 'converged'; break; }
       const mixed = st.config.policy === 'mixed';
       if (deps.propose && (!mixed || mixedTurn(stage) === 'llm')) {
         // A GRPO group of whole variants; a stop (LLM budget, endpoint down) ends the session without run-end, so resume continues.
@@ -302,7 +311,10 @@ async function evaluateOne(runDir: string, st: RunState, p: Proposal, deps: Loop
   deps.onEvent?.({ type: 'evaluating', stage: p.stage, hash: p.hash, origin: p.origin, knobValues: p.knobValues });
   try {
     const best = bestOf(st.stages.find((s) => s.module === p.stage)!)?.verdict?.reward ?? null;
-    const opts = { dataset: st.config.dataset, module: p.stage, context, seed: st.config.seed * 1000 + p.index, bestSoFar: best, options: st.config.evaluator };
+    // The run's time budget is a wall-clock promise: an evaluation in flight is cut at it plus the margin.
+    const left = st.config.budget.seconds === undefined ? undefined : st.config.budget.seconds - st.activeSeconds;
+    const deadline = left === undefined ? undefined : Date.now() + 1000 * (Math.max(0, left) + DEADLINE_MARGIN_S);
+    const opts = { dataset: st.config.dataset, module: p.stage, context, seed: st.config.seed * 1000 + p.index, bestSoFar: best, options: st.config.evaluator, deadline };
     return { verdict: verdictSchema.parse(await deps.evaluate(dir, opts)) };
   } catch (err) {
     if (err instanceof UserError) throw err;
@@ -312,7 +324,8 @@ async function evaluateOne(runDir: string, st: RunState, p: Proposal, deps: Loop
 
 function thrownVerdict(p: Proposal, st: RunState, message: string): Verdict {
   return {
-    status: 'failed', stage: 'load', reason: `evaluator error: ${message}`.slice(0, 2000), module: p.stage, variantHash: p.hash,
+    // The evaluator's own error: void, never charged to the variant.
+    status: 'void', fault: 'internal', stage: 'load', reason: `evaluator error: ${message}`.slice(0, 2000), module: p.stage, variantHash: p.hash,
     dataset: st.config.dataset, adapter: '', variantAuc: null, baselineAuc: null, reward: null,
     qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null, variantCurve: [], baselineCurve: [], seconds: 0,
   };

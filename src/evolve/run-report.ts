@@ -14,6 +14,7 @@ import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun, summarizeStages } from './runs.ts';
 import { CSS, SERIES_COLORS, WINDOW_FILL, escapeHtml } from '../bench/report-html.ts';
 import { formatQps } from '../bench/table.ts';
+import { rewardText } from './reward-text.ts';
 import { withTempFile } from '../data/vecs.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -74,7 +75,7 @@ function rewardPlot(st: RunState, evs: Evaluation[]): string {
     if (steps.length) out.push(`<polyline fill="none" stroke="${stageColor(st, s.module)}" stroke-width="1.5" stroke-opacity="0.6" points="${steps.join(' ')}"/>`);
   }
   for (const e of evs) {
-    const tip = `<title>#${e.n} ${escapeHtml(e.stage)} ${e.hash.slice(0, 12)} ${e.verdict.status === 'ok' ? `reward ${num(e.verdict.reward)}` : `failed at ${escapeHtml(e.verdict.stage)}: ${escapeHtml(e.verdict.reason.slice(0, 120))}`} (${e.time})</title>`;
+    const tip = `<title>#${e.n} ${escapeHtml(e.stage)} ${e.hash.slice(0, 12)} ${e.verdict.status === 'ok' ? `reward ${escapeHtml(rewardText(e.verdict))}` : `${escapeHtml(rewardText(e.verdict))}: ${escapeHtml(e.verdict.reason.slice(0, 120))}`} (${e.time})</title>`;
     if (e.verdict.status === 'ok' && e.verdict.reward !== null) {
       out.push(`<circle class="ok" cx="${f1(sx(e.n))}" cy="${f1(sy(e.verdict.reward))}" r="4" fill="${stageColor(st, e.stage)}">${tip}</circle>`);
     } else {
@@ -127,7 +128,7 @@ export function renderRunReport(runDir: string): string {
   const st = loadRun(runDir);
   const evs = evaluations(runDir);
   const sums = summarizeStages(st);
-  const failures = evs.filter((e) => e.verdict.status !== 'ok').length;
+  const failures = evs.filter((e) => e.verdict.status === 'failed').length;
   const gains = sums.map((s) => s.bestReward).filter((r): r is number => r !== null);
   const overall = gains.length ? gains.reduce((a, b) => a * b, 1) : null;
   const adapter = evs.find((e) => e.verdict.adapter)?.verdict.adapter ?? '-';
@@ -136,12 +137,12 @@ export function renderRunReport(runDir: string): string {
   const title = `crinn-webgpu run ${st.runId}`;
   const body: string[] = [`<h1>${escapeHtml(title)}</h1>`];
   body.push(`<p class="sub">${escapeHtml(`dataset ${st.config.dataset} on ${adapter}; policy ${st.config.policy}, stages ${st.config.stages.join(' → ')}; ${evs.length} evaluations (${failures} failed) in ${st.activeSeconds.toFixed(0)} s over ${st.sessions} session(s); ${st.ended ? `ended: ${st.ended}` : 'not ended'}`)}</p>`);
-  body.push(`<p class="sub">${escapeHtml(`reward = AUC(variant) / AUC(baseline) over recall [0.85, 0.95], measured interleaved in one evaluation; each stage's reward is its module's own gain on the earlier stages' best; gains below the spread ${st.config.spread} are noise.`)}${overall !== null ? ` <strong>Overall: ${num(overall)}x the baseline</strong> (product of the stages' best rewards).` : ''}${self !== null ? escapeHtml(` Baseline vs itself (first stage's start): ${num(self)}; a |reward - 1| near or above the spread means gains of that size are noise.`) : ''}</p>`);
+  body.push(`<p class="sub">${escapeHtml(`reward = AUC(variant) / AUC(baseline) over recall [0.85, 0.95], geometric mean of paired rounds with its 95% interval; each stage's reward is its module's own gain on the earlier stages' best; ${st.config.spread !== undefined ? `gains below the spread ${st.config.spread} (--spread) are noise` : 'a gain counts when its interval lies above the best so far'}.`)}${overall !== null ? ` <strong>Overall: ${num(overall)}x the baseline</strong> (product of the stages' best rewards).` : ''}${self !== null ? escapeHtml(` Baseline vs itself (first stage's start): ${sums[0].startText}; its interval should hold 1.`) : ''}</p>`);
   body.push('<h3>Reward over the run</h3>', rewardPlot(st, evs));
   body.push('<h3>Per stage: baseline vs best</h3>', table(
     ['stage', 'evaluations', 'failed', 'start reward', 'best reward', 'gain', 'AUC base', 'AUC best', 'QPS@0.95 base', 'QPS@0.95 best', 'evals/q@0.95 base', 'evals/q@0.95 best', 'best variant', 'stop'],
     sums.map((s) => [
-      `<span class="nowrap"><span class="swatch" style="background:${stageColor(st, s.stage)}"></span>${escapeHtml(s.stage)}</span>`, String(s.evaluations), String(s.failures), num(s.startReward), num(s.bestReward),
+      `<span class="nowrap"><span class="swatch" style="background:${stageColor(st, s.stage)}"></span>${escapeHtml(s.stage)}</span>`, String(s.evaluations), String(s.failures), escapeHtml(s.startText), escapeHtml(s.bestText),
       s.gain === null ? '-' : `${num(s.gain)}x`, formatQps(s.baselineAuc), formatQps(s.bestAuc), formatQps(s.baselineQps95), formatQps(s.bestQps95),
       s.baselineWork95 === null ? '-' : Math.round(s.baselineWork95).toLocaleString('en-US'), s.bestWork95 === null ? '-' : Math.round(s.bestWork95).toLocaleString('en-US'),
       s.bestHash ? `<code>${s.bestHash.slice(0, 12)}</code>` : '-', escapeHtml(s.status),
@@ -154,22 +155,22 @@ export function renderRunReport(runDir: string): string {
     if (!best) continue;
     const rows = lineage(st, best.hash).map((p) => {
       const ev = s.proposals.find((x) => x.hash === p.hash && x.verdict);
-      return [`<code>${p.hash.slice(0, 12)}</code>`, escapeHtml(p.origin), ev && ok(ev) ? num(ev.verdict.reward) : '-', p.parents[0] ? `<code>${p.parents[0].slice(0, 12)}</code>` : '-', knobs(p.knobValues)];
+      return [`<code>${p.hash.slice(0, 12)}</code>`, escapeHtml(p.origin), ev && ok(ev) ? escapeHtml(rewardText(ev.verdict)) : '-', p.parents[0] ? `<code>${p.parents[0].slice(0, 12)}</code>` : '-', knobs(p.knobValues)];
     });
     const on = Object.entries(best.context).map(([m, h]) => `${m} ${h.slice(0, 12)}`).join(', ');
-    body.push(`<h4>${escapeHtml(s.module)}: best <code>${best.hash.slice(0, 12)}</code>, reward ${num(best.verdict!.reward)}${on ? ` (on top of ${escapeHtml(on)})` : ''}</h4>`, table(['variant', 'origin', 'reward', 'parent', 'knobs'], rows, (i) => i === 2));
+    body.push(`<h4>${escapeHtml(s.module)}: best <code>${best.hash.slice(0, 12)}</code>, reward ${escapeHtml(rewardText(best.verdict))}${on ? ` (on top of ${escapeHtml(on)})` : ''}</h4>`, table(['variant', 'origin', 'reward', 'parent', 'knobs'], rows, (i) => i === 2));
   }
   body.push('<h3>Best curve against the baseline curve</h3>', '<div>');
   for (const s of st.stages) {
     const v = bestOf(s)?.verdict;
     if (!v || v.variantCurve.length === 0 || v.baselineCurve.length === 0) continue;
-    body.push(`<section class="context"><h4>${escapeHtml(s.module)}: AUC ${formatQps(v.variantAuc)} vs ${formatQps(v.baselineAuc)} (reward ${num(v.reward)})</h4>${curvePlot(v.variantCurve, v.baselineCurve, stageColor(st, s.module), `${s.module} best vs baseline`)}</section>`);
+    body.push(`<section class="context"><h4>${escapeHtml(s.module)}: AUC ${formatQps(v.variantAuc)} vs ${formatQps(v.baselineAuc)} (reward ${escapeHtml(rewardText(v))})</h4>${curvePlot(v.variantCurve, v.baselineCurve, stageColor(st, s.module), `${s.module} best vs baseline`)}</section>`);
   }
   body.push('</div>');
   body.push('<h3>Every evaluation</h3>', table(
     ['#', 'time', 'stage', 'variant', 'reward', 'AUC', 'QPS@0.95', 'result'],
-    evs.map((e) => [String(e.n), escapeHtml(e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z')), escapeHtml(e.stage), `<code>${e.hash.slice(0, 12)}</code>`, num(e.verdict.reward), formatQps(e.verdict.variantAuc), formatQps(e.verdict.qpsAt95),
-      e.verdict.status === 'ok' ? 'ok' : `<span class="failed">failed at ${escapeHtml(e.verdict.stage)}: ${escapeHtml(e.verdict.reason.slice(0, 160))}</span>`]),
+    evs.map((e) => [String(e.n), escapeHtml(e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z')), escapeHtml(e.stage), `<code>${e.hash.slice(0, 12)}</code>`, escapeHtml(rewardText(e.verdict)), formatQps(e.verdict.variantAuc), formatQps(e.verdict.qpsAt95),
+      e.verdict.status === 'ok' ? 'ok' : e.verdict.status === 'void' ? `void (${escapeHtml(e.verdict.fault ?? 'evaluator')}): ${escapeHtml(e.verdict.reason.slice(0, 160))}` : `<span class="failed">failed at ${escapeHtml(e.verdict.stage)}: ${escapeHtml(e.verdict.reason.slice(0, 160))}</span>`]),
     (i) => i === 0 || (i >= 4 && i <= 6),
   ));
   return [

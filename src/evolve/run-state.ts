@@ -25,6 +25,8 @@ export interface StageState {
   activeAtStart?: number;
   proposals: Proposal[];
   ended?: { reason: string; bestHash: string; startReward: number | null; bestReward: number | null };
+  /** RunConfig.spread: when set, it (not the verdicts' intervals) decides what counts as a gain. */
+  spread?: number;
 }
 
 export interface RunState {
@@ -52,11 +54,46 @@ export function pending(s: StageState): Proposal[] {
   return s.proposals.filter((p) => p.verdict === undefined);
 }
 
-/** The best evaluated proposal of a stage by reward (ties: the earlier one). */
+/**
+ * Whether a verdict is a gain over the best reward so far. By its interval: conclusive, and the
+ * interval's low end above that reward (a gain the evaluator can tell from noise). A verdict with
+ * no interval (a journal from before intervals, a fixture evaluator), or a run with --spread set,
+ * compares the reward itself.
+ */
+export function isGain(v: Verdict, over: number, spread?: number): boolean {
+  if (v.status !== 'ok' || typeof v.reward !== 'number' || !Number.isFinite(v.reward)) return false;
+  if (spread !== undefined || !v.interval) return v.reward > over;
+  return v.conclusive !== false && v.interval.lo > over;
+}
+
+/**
+ * The best evaluated proposal of a stage: the first success, replaced by each later one that is a
+ * gain over it (isGain; ties and gains within the noise keep the earlier one).
+ */
 export function bestOf(s: StageState): Proposal | undefined {
   let best: Proposal | undefined;
-  for (const p of s.proposals) if (ok(p) && (!best || p.verdict.reward > best.verdict!.reward!)) best = p;
+  for (const p of s.proposals) if (ok(p) && (!best || isGain(p.verdict, best.verdict!.reward!, s.spread))) best = p;
   return best;
+}
+
+/**
+ * Early stop: no gain in the last `patience` evaluations. With a spread (--spread, the override),
+ * the best reward rose by less than it over those evaluations; else no verdict there was a gain
+ * by its interval over the best before it (bestOf).
+ */
+export function stageConverged(s: StageState, patience: number): boolean {
+  const done = evaluated(s);
+  if (done.length <= patience) return false;
+  if (s.spread !== undefined) {
+    const best = (ps: readonly Proposal[]) => ps.reduce<number>((m, p) => (ok(p) && p.verdict.reward > m ? p.verdict.reward : m), -Infinity);
+    const before = best(done.slice(0, done.length - patience));
+    const after = best(done);
+    if (before === -Infinity) return after === -Infinity && done.length > 2 * patience;
+    return after - before < s.spread;
+  }
+  const b = bestOf(s);
+  if (!b) return done.length > 2 * patience;
+  return done.length - 1 - done.indexOf(b) >= patience;
 }
 
 export function startOf(s: StageState): Proposal | undefined {
@@ -89,7 +126,7 @@ export function totals(state: RunState): { evaluations: number; failures: number
       if (!p.verdict) pend++;
       else {
         evaluations++;
-        if (p.verdict.status !== 'ok') failures++;
+        if (p.verdict.status === 'failed') failures++;
       }
     }
   }
@@ -102,7 +139,7 @@ export function foldJournal(records: readonly JournalRecord[], file = 'journal')
   const state: RunState = {
     runId: first.runId,
     config: first.config,
-    stages: first.config.stages.map((module) => ({ module, proposals: [] })),
+    stages: first.config.stages.map((module) => ({ module, proposals: [], ...(first.config.spread !== undefined ? { spread: first.config.spread } : {}) })),
     variants: new Map(),
     activeSeconds: 0,
     sessions: 0,

@@ -10,6 +10,7 @@ import { JOURNAL_FILE, readJournal } from './journal.ts';
 import { bestOf, evaluated, foldJournal, ok, startOf, totals, type Proposal, type RunState } from './run-state.ts';
 import { evaluationsAtRecall, qpsAtRecall } from '../bench/reward.ts';
 import { formatQps, formatTable } from '../bench/table.ts';
+import { rewardText } from './reward-text.ts';
 
 export interface StageSummary {
   stage: ModuleName;
@@ -17,6 +18,9 @@ export interface StageSummary {
   failures: number;
   /** The stage's starting point (baseline module on the earlier stages' best) and its best. */
   startReward: number | null;
+  /** The start's and the best's reward with their intervals (reward-text.ts). */
+  startText: string;
+  bestText: string;
   bestReward: number | null;
   /** bestReward / startReward: what this stage added. */
   gain: number | null;
@@ -32,7 +36,34 @@ export interface StageSummary {
 
 export function loadRun(runDir: string): RunState {
   const r = readJournal(runDir);
-  return foldJournal(r.records, path.join(runDir, JOURNAL_FILE));
+  const file = path.join(runDir, JOURNAL_FILE);
+  const st = foldJournal(r.records, file);
+  checkVerdictDatasets(st, file);
+  return st;
+}
+
+/**
+ * The names a verdict of a run on `dataset` carries: the name as given, and for a file the name
+ * the loader gives it (its stem, without a TEXMEX `_base`; src/data/resolve.ts).
+ */
+function datasetNames(dataset: string): Set<string> {
+  return new Set([dataset, path.basename(dataset, path.extname(dataset)).replace(/_base$/, '')]);
+}
+
+/**
+ * Every verdict in the journal was measured on the run's dataset: a hand-edited run-start (or two
+ * journals pasted together) would otherwise mix two datasets in one leaderboard, and a resume
+ * would go on measuring the other one. Refused with one line naming the journal.
+ */
+export function checkVerdictDatasets(st: RunState, file: string): void {
+  const names = datasetNames(st.config.dataset);
+  for (const s of st.stages) {
+    for (const p of s.proposals) {
+      if (p.verdict && !names.has(p.verdict.dataset)) {
+        throw new UserError(`${file}: run-start names dataset '${st.config.dataset}', but the verdict for ${p.hash.slice(0, 12)} (stage ${s.module}) was measured on '${p.verdict.dataset}'; a run measures one dataset (start a new run for another)`);
+      }
+    }
+  }
 }
 
 export function summarizeStages(st: RunState): StageSummary[] {
@@ -46,7 +77,9 @@ export function summarizeStages(st: RunState): StageSummary[] {
     return {
       stage: s.module,
       evaluations: done.length,
-      failures: done.filter((p) => p.verdict!.status !== 'ok').length,
+      failures: done.filter((p) => p.verdict!.status === 'failed').length,
+      startText: rewardText(start?.verdict),
+      bestText: rewardText(v),
       startReward,
       bestReward,
       gain: startReward && bestReward !== null ? bestReward / startReward : null,
@@ -68,7 +101,7 @@ const work = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' : Ma
 /** The table `crinn optimize` and `crinn runs show` print: baseline vs best per stage. */
 export function renderSummary(st: RunState): string {
   const rows = summarizeStages(st).map((s) => [
-    s.stage, String(s.evaluations), String(s.failures), num(s.startReward), num(s.bestReward), s.gain === null ? '-' : `${num(s.gain)}x`,
+    s.stage, String(s.evaluations), String(s.failures), s.startText, s.bestText, s.gain === null ? '-' : `${num(s.gain)}x`,
     formatQps(s.baselineAuc), formatQps(s.bestAuc), formatQps(s.baselineQps95), formatQps(s.bestQps95), work(s.baselineWork95), work(s.bestWork95),
     s.bestHash ? s.bestHash.slice(0, 12) : '-', s.status,
   ]);
@@ -87,9 +120,9 @@ export function renderSummary(st: RunState): string {
     ),
     '',
     `run ${st.runId}: ${t.evaluations} evaluations (${t.failures} failed${t.pending ? `, ${t.pending} in flight` : ''}) in ${st.activeSeconds.toFixed(0)} s; ` +
-      `reward = AUC / baseline AUC measured interleaved; gains below the spread ${st.config.spread} are noise` +
+      `reward = AUC / baseline AUC from paired rounds, [95% interval]; ${st.config.spread !== undefined ? `gains below the spread ${st.config.spread} (--spread) are noise` : 'a gain counts when its interval lies above the best so far'}` +
       (overall !== null ? `; overall ${num(overall)}x the baseline (product of the stages' best rewards)` : '') +
-      (self !== null ? `\nbaseline vs itself (first stage's start): ${num(self)}; a |reward - 1| near or above the spread means the spread is set too low` : ''),
+      (self !== null ? `\nbaseline vs itself (first stage's start): ${summarizeStages(st)[0].startText}; its interval should hold 1` : ''),
     ...(renderAttribution(st) ? [renderAttribution(st)] : []),
   ].join('\n');
 }
@@ -138,7 +171,7 @@ export function renderLeaderboard(st: RunState, top = 10): string {
     out.push(formatTable(
       ['#', 'variant', 'origin', 'reward', 'AUC', 'QPS@.95', 'work@.95', 'parent', 'knobs / failure'],
       ranked.map((p, i) => [
-        String(i + 1), p.hash.slice(0, 12), p.origin, num(p.verdict!.reward), formatQps(p.verdict!.variantAuc), formatQps(p.verdict!.qpsAt95), work(p.verdict!.evaluationsAt95),
+        String(i + 1), p.hash.slice(0, 12), p.origin, rewardText(p.verdict), formatQps(p.verdict!.variantAuc), formatQps(p.verdict!.qpsAt95), work(p.verdict!.evaluationsAt95),
         p.parents[0]?.slice(0, 12) ?? '-',
         p.verdict!.status === 'ok' ? knobText(p) : `${p.verdict!.stage}: ${p.verdict!.reason}`.slice(0, 80),
       ]),

@@ -15,6 +15,7 @@ import { globals, nonNegativeInt, positiveInt, print, type GlobalOptions } from 
 import { loadDataset } from '../../data/resolve.ts';
 import { writeRunReport } from '../../evolve/run-report.ts';
 import { oneLine } from '../../errors.ts';
+import { rewardText } from '../../evolve/reward-text.ts';
 import { makeDir, planDir } from '../paths.ts';
 
 export const DEFAULT_DATASET = 'siftsmall-5k';
@@ -89,7 +90,7 @@ export function loopProgress(quiet: boolean | undefined, budgetEvals: number | u
         }
         else if (ev.type === 'verdict') {
           const v = ev.verdict;
-          stream.write(`[${ev.done}] ${ev.stage} ${ev.hash.slice(0, 12)}: ${v.status === 'ok' ? `reward ${fmt(v.reward)}` : `failed at ${v.stage}: ${v.reason.slice(0, 120)}`} | best ${fmt(ev.best)} | failures ${ev.failures}\n`);
+          stream.write(`[${ev.done}] ${ev.stage} ${ev.hash.slice(0, 12)}: ${v.status === 'ok' ? `reward ${rewardText(v)}` : v.status === 'void' ? `${rewardText(v)}: ${v.reason.slice(0, 120)}` : `failed at ${v.stage}: ${v.reason.slice(0, 120)}`} | best ${fmt(ev.best)} | failures ${ev.failures}\n`);
         } else if (ev.type === 'stage-end') stream.write(`stage ${ev.stage} done (${ev.reason}): ${fmt(ev.startReward)} -> ${fmt(ev.bestReward)}\n`);
       },
     };
@@ -109,7 +110,7 @@ export function loopProgress(quiet: boolean | undefined, budgetEvals: number | u
       }
       if (ev.type === 'stage-start') bar.update({ stage: ev.stage, status: 'baseline' });
       else if (ev.type === 'evaluating') bar.update({ status: `evaluating ${ev.hash.slice(0, 8)}` });
-      else if (ev.type === 'verdict') bar.update(ev.done, { failures: ev.failures, best: fmt(ev.best), status: ev.verdict.status === 'ok' ? `last ${fmt(ev.verdict.reward)}` : `last failed (${ev.verdict.stage})` });
+      else if (ev.type === 'verdict') bar.update(ev.done, { failures: ev.failures, best: fmt(ev.best), status: ev.verdict.status === 'ok' ? `last ${rewardText(ev.verdict)}` : `last ${rewardText(ev.verdict)}` });
       else if (ev.type === 'stage-end') bar.update({ status: `${ev.stage} ${fmt(ev.startReward)} -> ${fmt(ev.bestReward)}` });
     },
   };

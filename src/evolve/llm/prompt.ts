@@ -6,6 +6,7 @@
  */
 import { describeConstraints } from '../constraints.ts';
 import type { ModuleManifest, ModuleName, Verdict } from '../contract.ts';
+import { rewardText } from '../reward-text.ts';
 import type { ChatMessage } from './client.ts';
 import { unifiedDiff } from './diff.ts';
 import { sampleExemplars } from './exemplars.ts';
@@ -70,8 +71,9 @@ function knobLine(values: Record<string, number>): string {
 export function measurements(v: VariantView): string {
   const d = v.verdict;
   if (!d) return 'not measured yet';
+  if (d.status === 'void') return `not measured (evaluator fault: ${d.reason})`;
   if (d.status !== 'ok') return `failed at ${d.stage}: ${d.reason}`;
-  return `reward ${fmt(d.reward)} (AUC ${qps(d.variantAuc)} QPS vs baseline ${qps(d.baselineAuc)}), QPS@0.95 ${qps(d.qpsAt95)}, work per query@0.95 ${qps(d.evaluationsAt95)} distance evaluations, QPS@0.90 ${qps(d.qpsAt90)}`;
+  return `reward ${rewardText(d)} (95% interval; AUC ${qps(d.variantAuc)} QPS vs baseline ${qps(d.baselineAuc)}), QPS@0.95 ${qps(d.qpsAt95)}, work per query@0.95 ${qps(d.evaluationsAt95)} distance evaluations, QPS@0.90 ${qps(d.qpsAt90)}`;
 }
 
 function describeAdapter(a: PromptInput['adapter']): string {
