@@ -86,6 +86,8 @@ export interface EvaluateOptions {
   context?: Partial<Record<ModuleName, string>>;
   /** Test hook: the variant child's entry module (default eval-child.ts). */
   childEntry?: string;
+  /** Test hook: the baseline child's entry module (a stalling baseline shows faults are never the variant's). */
+  baselineEntry?: string;
   allowNetwork?: boolean;
   memMiB?: number;
   onProgress?: (line: string) => void;
@@ -314,7 +316,8 @@ class Evaluation {
         this.rejectNoisy();
         iv = this.interval();
         if (iv) this.log(`${module}: round ${this.rounds}: reward ${formatInterval(iv)}`);
-        if (iv && this.rounds >= o.reps && relativePrecision(iv) <= o.precision) break;
+        // Narrow enough, or conclusively slower than the baseline (most proposals are): no more rounds needed.
+        if (iv && this.rounds >= o.reps && (relativePrecision(iv) <= o.precision || iv.hi < 1)) break;
         if (this.rounds >= o.maxRounds) break;
       }
       if (variant.rejected.size * 2 > variant.points.size) {
@@ -346,7 +349,7 @@ class Evaluation {
     } else {
       reward = iv.estimate;
       interval = { lo: iv.lo, hi: iv.hi, level: iv.level, rounds: iv.rounds };
-      conclusive = relativePrecision(iv) <= o.precision;
+      conclusive = relativePrecision(iv) <= o.precision || iv.hi < 1;
       notes.push(`reward ${formatInterval(iv)} (95% interval, ${iv.rounds} paired rounds; AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)})`);
       if (!conclusive) notes.push(`inconclusive: the interval is +-${(100 * relativePrecision(iv)).toFixed(1)}%, wider than +-${(100 * o.precision).toFixed(1)}%${exhausted ? ' (query pool exhausted)' : ` after ${iv.rounds} rounds`}`);
     }
@@ -385,7 +388,7 @@ class Evaluation {
     const searchCtx = o.context?.search && module === 'refine' ? loadVariant(o.context.search) : undefined;
     this.log(`${module}: starting the baseline and the variant in sandboxes`);
     for (const side of shuffle([...this.sides], this.rng)) {
-      const entry = side.name === 'variant' && o.childEntry ? o.childEntry : EVAL_CHILD;
+      const entry = (side.name === 'variant' ? o.childEntry : o.baselineEntry) ?? EVAL_CHILD;
       side.sys = await EvalSystem.start(side.name, {
         entry, readPaths: [...projectReadPaths(), ...(entry !== EVAL_CHILD ? [dirname(entry)] : [])],
         scratch: mkdtempSync(join(this.scratchRoot, `${side.name}-`)), memMiB: o.memMiB ?? 4096, allowNetwork: o.allowNetwork,

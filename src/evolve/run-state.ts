@@ -55,15 +55,15 @@ export function pending(s: StageState): Proposal[] {
 }
 
 /**
- * Whether a verdict is a gain over the best reward so far. By its interval: conclusive, and the
- * interval's low end above that reward (a gain the evaluator can tell from noise). A verdict with
+ * Whether a verdict is a gain over the best reward so far. By its interval: the 95% interval's low
+ * end above that reward (a gain the evaluator can tell from noise, however wide the interval). A verdict with
  * no interval (a journal from before intervals, a fixture evaluator), or a run with --spread set,
  * compares the reward itself.
  */
 export function isGain(v: Verdict, over: number, spread?: number): boolean {
   if (v.status !== 'ok' || typeof v.reward !== 'number' || !Number.isFinite(v.reward)) return false;
   if (spread !== undefined || !v.interval) return v.reward > over;
-  return v.conclusive !== false && v.interval.lo > over;
+  return v.interval.lo > over;
 }
 
 /**

@@ -19,7 +19,6 @@ import { verdictSchema, type Verdict } from '../../src/evolve/contract.ts';
 import { editedVariant, evalContext, evaluateSmall } from './eval-helpers.ts';
 
 const host = (name: string) => fileURLToPath(new URL(`./fixtures/variants/${name}.ts`, import.meta.url));
-const CACHE_HOST = host('cache-host');
 /**
  * Self-vs-self spread of the reward at these settings: 5 runs on a 2-core machine at load average
  * ~15 (other benchmarks running) gave 0.57, 0.95, 1.05, 1.31, 1.62. Hacks must also show the
@@ -107,6 +106,22 @@ describe('evaluateVariant', () => {
     }
   }, LONG);
 
+  it('a baseline that stalls voids the evaluation (retried once), never the variant\'s failure', async () => {
+    const v = verdictSchema.parse(await evaluate(searchVariant(), { ...LIGHT, baselineEntry: host('stall-host'), timeouts: { compileMs: 240_000, correctnessMs: 60_000, callMs: 1500 } }));
+    expect([v.status, v.fault], v.reason).toEqual(['void', 'baseline']);
+    expect(v.reason).toMatch(/^evaluator fault twice: evaluator fault: baseline search \(timing\): timeout/);
+    expect(v.reward).toBeNull();
+  }, LONG);
+
+  it('an evaluation past its deadline is cut and void', async () => {
+    const t0 = Date.now();
+    const v = verdictSchema.parse(await evaluate(searchVariant(), { deadline: Date.now() + 1500 }));
+    expect([v.status, v.fault], v.reason).toEqual(['void', 'deadline']);
+    expect(v.reason).toMatch(/^cut at the deadline/);
+    // Cut at the deadline, not after the whole evaluation (seconds of compile and sweeps).
+    expect(Date.now() - t0).toBeLessThan(1500 + 3000);
+  }, LONG);
+
   it('a malformed variant.json fails at load', async () => {
     const dir = searchVariant();
     writeFileSync(join(dir, 'variant.json'), '{"manifest": {}}');
@@ -161,6 +176,7 @@ describe('evaluateVariant', () => {
 });
 
 describe('reward hacks score no better than the baseline', () => {
+  const top = (c: Verdict['variantCurve']) => Math.max(...c.map((p) => p.recall));
   const noBetter = (v: Verdict) => {
     if (v.status === 'ok') expect(v.reward!, v.reason).toBeLessThan(SPREAD.hi);
     return v;
@@ -197,19 +213,23 @@ describe('reward hacks score no better than the baseline', () => {
     expect(v.reason).toMatch(/variant: \d identical configuration\(s\) merged/);
   }, LONG);
 
-  it('a host that caches results by query content gets no hits', async () => {
-    // Checked by planting: with the same batch reused for every rep, this variant scores far above 2.
-    const v = noBetter(await evaluate(searchVariant(), { childEntry: CACHE_HOST }));
+  it('a host that answers from the nearest earlier query gains nothing: no query is a near-copy of another', async () => {
+    // Against noisy copies of a few sources this host hit 99% (recall 0.992 at 210 distance
+    // evaluations vs 0.954 at 272 honest). Distinct queries leave its cached lists far off.
+    const v = noBetter(await evaluate(searchVariant(), { childEntry: host('nearest-cache-host') }));
+    console.log(`nearest-cache host: ${v.status} ${v.stage}: ${v.reason}`);
     expect(v.status, v.reason).toBe('ok');
-    expect(v.reward!).toBeGreaterThan(SPREAD.lo);
+    expect(top(v.variantCurve)).toBeLessThan(top(v.baselineCurve) - 0.3);
+    expect(v.reward!).toBeLessThan(SPREAD.lo);
   }, LONG);
-
-  const top = (c: Verdict['variantCurve']) => Math.max(...c.map((p) => p.recall));
 
   it('a host that works only in some repetitions: its points are rejected', async () => {
     const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('some-reps-host') }));
-    expect([v.status, v.stage]).toEqual(['failed', 'timing']);
-    expect(v.reason).toMatch(/repetitions disagree beyond sampling noise/);
+    // Either most of its points are rejected (failed at timing) or the rejected ones leave it out of
+    // the window: measured 'reward 0.000 [0.000, 0.000] ... variant: 1 point(s) rejected'.
+    expect(v.reason).toMatch(/repetitions disagree beyond sampling noise|variant: \d point\(s\) rejected \(reps disagree\)/);
+    if (v.status === 'ok') expect(v.reward!).toBeLessThan(SPREAD.lo);
+    else expect(v.stage).toBe('timing');
   }, LONG);
 
   it('a host that patches its clocks gains nothing: the parent holds the clock', async () => {
@@ -238,6 +258,7 @@ describe('reward hacks score no better than the baseline', () => {
   it('a host that queues GPU work on a timer after its drain pays for it too (idle children are stopped)', async () => {
     const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('late-queued-host') }));
     expect(v.status, v.reason).toBe('ok');
-    expect(v.reward!).toBeLessThan(SPREAD.lo);
+    // Its deferred work lands in its own timed drains: conclusively slower than the baseline.
+    expect(v.interval!.hi, v.reason).toBeLessThan(1);
   }, LONG);
 });

@@ -6,7 +6,7 @@
  * out-of-range id fails the graph check; an unmodified `variant init` folder scores ~1.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initVariant } from '../../src/evolve/variant-init.ts';
@@ -162,5 +162,51 @@ describe('graph variants in the evaluator', () => {
       const b = v.baselineCurve.find((x) => x.effort === p.effort);
       if (b) expect(Math.abs(p.recall - b.recall)).toBeLessThan(0.05);
     }
+  }, LONG);
+
+});
+
+/**
+ * A graph variant's prune.ts is untrusted host code: it runs only in a throwaway build child, and
+ * everything that child returns but the pruned rows must equal the harness's own build.
+ */
+describe('graph variant attacks', () => {
+  // Appended to the shipped prune.ts: ESM hoists the imports, the statements run at import.
+  const withCode = (code: string) => {
+    const dir = graphVariant();
+    appendFileSync(join(dir, 'prune.ts'), `\n${code}\n`);
+    return dir;
+  };
+  // Rewrites the build child's reply on its way out: JSON.stringify is what the wire uses.
+  const forging = (mutate: string) => withCode(`const realStringify = JSON.stringify;
+JSON.stringify = function (value: any, ...rest: any[]) {
+  const idx = value?.t === 'reply' ? value.result : undefined;
+  if (idx && idx.entryLayer) { ${mutate} }
+  return (realStringify as any).call(JSON, value, ...rest);
+} as typeof JSON.stringify;`);
+
+  it('a prune.ts that patches the search cannot reach the child that answers the timed calls', async () => {
+    // Imported into the answering child (as it once was), this fails every search; a CPU search
+    // patched in the same way scored 2.7-4.1x there.
+    const dir = withCode(`import { GpuSearcher } from '../search/gpu-search.ts';
+GpuSearcher.prototype.search = async function () { throw new Error('planted: the search was patched by prune.ts'); };`);
+    const v = verdictSchema.parse(await evaluate(dir));
+    expect(v.status, v.reason).toBe('ok');
+    expect(v.reason).not.toMatch(/planted/);
+    // Its graph is the baseline's: no gain the interval supports.
+    expect(v.interval!.lo, v.reason).toBeLessThan(1.15);
+  }, LONG);
+
+  it('a prune.ts that forges the metric of the returned index fails correctness', async () => {
+    const v = await evaluate(forging(`idx.metric = 'ip';`));
+    expect([v.status, v.stage], v.reason).toEqual(['failed', 'correctness']);
+    expect(v.reason).toMatch(/returned index's metric differs from the harness's/);
+  }, LONG);
+
+  it('a prune.ts that forges the entry layer fails correctness', async () => {
+    // Every node an entry: a search that starts next to its answer.
+    const v = await evaluate(forging(`idx.entryLayer = { ...idx.entryLayer, ids: Uint32Array.from({ length: idx.n }, (_, i) => i) };`));
+    expect([v.status, v.stage], v.reason).toEqual(['failed', 'correctness']);
+    expect(v.reason).toMatch(/returned index's entry layer differs from the harness's/);
   }, LONG);
 });

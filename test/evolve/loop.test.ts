@@ -9,9 +9,9 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } fr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readJournal, type JournalRecord, type RunConfig } from '../../src/evolve/journal.ts';
-import { foldJournal, bestOf, type RunState } from '../../src/evolve/run-state.ts';
+import { foldJournal, bestOf, totals, type RunState } from '../../src/evolve/run-state.ts';
 import { getVariant, STORE_DIR } from '../../src/evolve/store.ts';
-import { resumeRun, startRun, type Evaluator } from '../../src/evolve/loop.ts';
+import { DEADLINE_MARGIN_S, resumeRun, startRun, type Evaluator } from '../../src/evolve/loop.ts';
 import { baseline, evaluate } from './fixtures/loop-evaluator.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -84,11 +84,57 @@ describe('optimisation loop (fixture evaluator)', () => {
     };
     await expect(startRun(dir, cfg({ stages: ['search'], budget: { evals: 6 } }), { evaluate: flaky, baseline })).rejects.toThrow(/3 times in a row.*crinn resume/);
     const mid = foldJournal(readJournal(dir).records);
-    // Two thrown evaluations are journaled as failed 'evaluator error' verdicts; the third stays pending.
-    expect(mid.stages[0].proposals.filter((p) => p.verdict?.reason.startsWith('evaluator error'))).toHaveLength(2);
+    // Two thrown evaluations are journaled as void 'evaluator error' verdicts (never the variant's failure); the third stays pending.
+    const thrown = mid.stages[0].proposals.filter((p) => p.verdict?.reason.startsWith('evaluator error'));
+    expect(thrown.map((p) => [p.verdict!.status, p.verdict!.fault])).toEqual([['void', 'internal'], ['void', 'internal']]);
+    expect(totals(mid).failures).toBe(0);
     const st = await resumeRun(dir, { evaluate: flaky, baseline });
     expect(st.ended).toBe('done');
     expect(verdicts(expectStoreAgrees(dir))).toHaveLength(6);
+  });
+
+  it('a gain counts only when its interval lies above the best so far; void verdicts are no failures and no best', async () => {
+    const dir = tmp();
+    // Per evaluation: [reward, lo, hi] or 'void'; the start (baseline vs itself) first.
+    const plan: ([number, number, number] | 'void')[] = [[1, 0.95, 1.05], [1.3, 0.9, 1.8], 'void', [1.12, 1.06, 1.18], [1.5, 1.1, 2.0], [1.2, 1.15, 1.25]];
+    let i = 0;
+    const scripted: Evaluator = async (d, o) => {
+      const v = await evaluate(d, o);
+      const x = plan[i++];
+      if (x === 'void') return { ...v, status: 'void', fault: 'baseline', stage: 'timing', reward: null, interval: null, reason: 'evaluator fault: baseline search (timing): timeout' };
+      return { ...v, status: 'ok', stage: 'reward', reward: x[0], interval: { lo: x[1], hi: x[2], level: 0.95, rounds: 5 }, conclusive: true };
+    };
+    const st = await startRun(dir, cfg({ stages: ['search'], budget: { evals: 6 }, spread: undefined }), { evaluate: scripted, baseline });
+    const ps = st.stages[0].proposals;
+    // 1.3 [0.9, 1.8] is noise; 1.12 [1.06, 1.18] beats 1.0; 1.5 [1.1, 2.0] does not beat 1.12; 1.2 [1.15, 1.25] does.
+    expect(bestOf(st.stages[0])!.hash).toBe(ps[5].hash);
+    expect(totals(st).failures).toBe(0);
+    expect(ps[2].verdict!.status).toBe('void');
+    // With --spread (the override) the reward alone decides: 1.5 is the best.
+    const dir2 = tmp();
+    i = 0;
+    const st2 = await startRun(dir2, cfg({ stages: ['search'], budget: { evals: 6 }, spread: 0.05 }), { evaluate: scripted, baseline });
+    expect(bestOf(st2.stages[0])!.verdict!.reward).toBe(1.5);
+  });
+
+  it('the time budget is a deadline handed to the evaluator: the budget plus its margin', async () => {
+    const dir = tmp();
+    const seen: (number | undefined)[] = [];
+    const t0 = Date.now();
+    const watch: Evaluator = async (d, o) => {
+      seen.push(o.deadline);
+      return evaluate(d, o);
+    };
+    await startRun(dir, cfg({ stages: ['search'], budget: { evals: 2, seconds: 600 } }), { evaluate: watch, baseline });
+    expect(seen).toHaveLength(2);
+    for (const d of seen) {
+      expect(d! - t0).toBeGreaterThan((600 + DEADLINE_MARGIN_S - 5) * 1000);
+      expect(d! - Date.now()).toBeLessThanOrEqual((600 + DEADLINE_MARGIN_S) * 1000);
+    }
+    const dir2 = tmp();
+    seen.length = 0;
+    await startRun(dir2, cfg({ stages: ['search'], budget: { evals: 1 } }), { evaluate: watch, baseline });
+    expect(seen).toEqual([undefined]);
   });
 
   it('kill -9 of a running `crinn optimize`, then `crinn resume`: no completed evaluation lost, same run as uninterrupted', async () => {
