@@ -1,22 +1,21 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseBenchResultText } from '../../src/bench/schema.ts';
 import { packageVersion } from '../../src/bench/systems.ts';
 import { repoRoot, tempDir } from '../data/helpers.ts';
+import { spawnCli } from '../cli/helpers.ts';
 
 const CLI = path.join(repoRoot, 'src/cli/main.ts');
 const { dir, cleanup } = tempDir('crinn-cli-bench-');
 afterAll(cleanup);
 const hasUsearch = packageVersion('usearch') !== undefined;
 
-/** Runs the real CLI in a child process (Node 22 from node_modules/.bin when present). */
-function crinn(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+/** Runs the real CLI in a child process (Node 22 from node_modules/.bin when present), without blocking the worker. */
+async function crinn(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const localNode = path.join(repoRoot, 'node_modules/.bin/node');
-  const r = spawnSync(existsSync(localNode) ? localNode : process.execPath, [CLI, ...args], {
+  const r = await spawnCli(existsSync(localNode) ? localNode : process.execPath, [CLI, ...args], {
     cwd: dir,
-    encoding: 'utf8',
     timeout: 90_000,
     env: { ...process.env, CRINN_CACHE_DIR: path.join(dir, 'cache') },
   });
@@ -24,10 +23,10 @@ function crinn(...args: string[]): { code: number | null; stdout: string; stderr
 }
 
 describe('crinn bench (end to end)', () => {
-  it('benchmarks, prints the table and writes JSON and HTML', () => {
+  it('benchmarks, prints the table and writes JSON and HTML', async () => {
     const json = path.join(dir, 'out.json');
     const html = path.join(dir, 'out.html');
-    const r = crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce,usearch', '--json', json, '--html', html);
+    const r = await crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce,usearch', '--json', json, '--html', html);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('synthetic-2000-d16');
     expect(r.stdout).toMatch(/bruteforce\s+oracle/);
@@ -55,38 +54,42 @@ describe('crinn bench (end to end)', () => {
     expect(u!.kind).toBe('cpu-peer');
     expect(Math.max(...u!.points.map((p) => p.recall))).toBeGreaterThanOrEqual(0.95);
   });
+});
 
-  it('--json - prints only JSON on stdout', () => {
-    const r = crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--json', '-');
+// Independent runs, each on its own outputs: concurrent, so their CLI start-ups overlap.
+describe.concurrent('crinn bench (one run each)', () => {
+
+  it('--json - prints only JSON on stdout', async () => {
+    const r = await crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--json', '-');
     expect(r.code, r.stderr).toBe(0);
     expect(parseBenchResultText(r.stdout, 'stdout').systems.map((s) => s.name)).toContain('bruteforce');
   });
 
-  it('an unknown dataset exits 1 and lists the known names', () => {
-    const r = crinn('bench', '--dataset', 'no-such-set', '--peers', 'bruteforce');
+  it('an unknown dataset exits 1 and lists the known names', async () => {
+    const r = await crinn('bench', '--dataset', 'no-such-set', '--peers', 'bruteforce');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("unknown dataset 'no-such-set'");
     expect(r.stderr).toContain('siftsmall');
     expect(r.stderr).toContain('synthetic-20k');
   });
 
-  it('an unknown peer exits 1 and lists the allowed peers', () => {
-    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'faiss');
+  it('an unknown peer exits 1 and lists the allowed peers', async () => {
+    const r = await crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'faiss');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("unknown peer 'faiss'; allowed: gpu-exact, usearch, hnswlib, bruteforce");
   });
 
-  it('an unwritable output folder exits 1 before any work', () => {
-    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--json', path.join(dir, 'no-such-folder', 'x.json'));
+  it('an unwritable output folder exits 1 before any work', async () => {
+    const r = await crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--json', path.join(dir, 'no-such-folder', 'x.json'));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--json: cannot write');
     expect(r.stderr).not.toContain('build bruteforce');
   });
 
-  it('compare: an unreadable file exits 1 naming it', () => {
+  it('compare: an unreadable file exits 1 naming it', async () => {
     const missing = path.join(dir, 'missing.json');
-    const r = crinn('bench', 'compare', missing);
+    const r = await crinn('bench', 'compare', missing);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${missing}: cannot read bench result`);
+    expect(r.stderr).toContain(`${missing}: file not found`);
   });
 });

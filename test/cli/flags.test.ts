@@ -11,7 +11,7 @@ import { buildIndex, saveIndex } from '../../src/search/engine.ts';
 import { noAdapterHint, parseBackend } from '../../src/gpu/adapters.ts';
 import { gpuTimeoutMs } from '../../src/gpu/watchdog.ts';
 import { sampleBenchResult } from '../../scripts/check-report-screenshot.ts';
-import { crinn, expectBadInput, randomRows, writeRows } from './helpers.ts';
+import { crinnAsync as crinn, expectBadInput, randomRows, writeRows } from './helpers.ts';
 
 const { dir, cleanup } = tempDir('crinn-cli-flags-');
 const p = (name: string) => path.join(dir, name);
@@ -27,24 +27,26 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(cleanup);
 
-describe('environment variables are validated like flags', () => {
-  it('CRINN_GPU_TIMEOUT_MS=abc and -5 are refused naming the variable, not "NaN ms"', () => {
-    for (const v of ['abc', '-5', '0']) {
-      const line = expectBadInput(crinn(['adapters'], { env: { CRINN_GPU_TIMEOUT_MS: v } }), 'CRINN_GPU_TIMEOUT_MS', `'${v}'`);
+describe.concurrent('environment variables are validated like flags', () => {
+  it('CRINN_GPU_TIMEOUT_MS=abc and -5 are refused naming the variable, not "NaN ms"', async () => {
+    const values = ['abc', '-5', '0'];
+    const runs = await Promise.all(values.map((v) => crinn(['adapters'], { env: { CRINN_GPU_TIMEOUT_MS: v } })));
+    values.forEach((v, i) => {
+      const line = expectBadInput(runs[i], 'CRINN_GPU_TIMEOUT_MS', `'${v}'`);
       expect(line).not.toContain('NaN');
-    }
+    });
     expect(gpuTimeoutMs({ CRINN_GPU_TIMEOUT_MS: '1500' })).toBe(1500);
     expect(gpuTimeoutMs({})).toBe(300_000);
   });
 });
 
-describe('adapter flags', () => {
-  it('--power turbo is refused naming the allowed values', () => {
-    expectBadInput(crinn(['adapters', '--power', 'turbo']), '--power', "'turbo'", 'high-performance, low-power');
+describe.concurrent('adapter flags', () => {
+  it('--power turbo is refused naming the allowed values', async () => {
+    expectBadInput(await crinn(['adapters', '--power', 'turbo']), '--power', "'turbo'", 'high-performance, low-power');
   });
 
-  it('--backend metal on Linux is refused listing the backends available here; the no-adapter hint points at setup.sh', () => {
-    expectBadInput(crinn(['--backend', 'metal', 'adapters']), "'metal' is not available on linux", 'vulkan, opengles, opengl');
+  it('--backend metal on Linux is refused listing the backends available here; the no-adapter hint points at setup.sh', async () => {
+    expectBadInput(await crinn(['--backend', 'metal', 'adapters']), "'metal' is not available on linux", 'vulkan, opengles, opengl');
     expect(() => parseBackend('metal', 'darwin')).not.toThrow();
     const hint = noAdapterHint(['vulkan']);
     expect(hint).toContain('bash scripts/setup.sh');
@@ -52,55 +54,55 @@ describe('adapter flags', () => {
     expect(hint).not.toContain('README');
   });
 
-  it('--adapter filters the `adapters` list', () => {
-    const all = JSON.parse(crinn(['adapters', '--json']).stdout) as { name: string; backend: string }[];
+  it('--adapter filters the `adapters` list', async () => {
+    const all = JSON.parse((await crinn(['adapters', '--json'])).stdout) as { name: string; backend: string }[];
     expect(all.length).toBeGreaterThan(0);
     const one = all[0].name;
-    const r = crinn(['adapters', '--json', '--adapter', one]);
+    const r = await crinn(['adapters', '--json', '--adapter', one]);
     expect(r.status, r.stderr).toBe(0);
     const got = JSON.parse(r.stdout) as { name: string }[];
     expect(got.map((a) => a.name)).toEqual(all.filter((a) => a.name.toLowerCase().includes(one.toLowerCase())).map((a) => a.name));
-    expectBadInput(crinn(['adapters', '--adapter', 'no-such-gpu-xyz']), '--adapter', 'no-such-gpu-xyz', 'available:');
+    expectBadInput(await crinn(['adapters', '--adapter', 'no-such-gpu-xyz']), '--adapter', 'no-such-gpu-xyz', 'available:');
   });
 });
 
-describe('search effort flags', () => {
-  it('--ef smaller than --k is refused naming both flags, not silently raised', () => {
-    expectBadInput(crinn(['search', '--index', index, '--queries', queries, '--out', p('r.ivecs'), '--k', '50', '--ef', '10']), '--ef 10', '--k 50');
+describe.concurrent('search effort flags', () => {
+  it('--ef smaller than --k is refused naming both flags, not silently raised', async () => {
+    expectBadInput(await crinn(['search', '--index', index, '--queries', queries, '--out', p('r.ivecs'), '--k', '50', '--ef', '10']), '--ef 10', '--k 50');
     expect(existsSync(p('r.ivecs'))).toBe(false);
   });
 
-  it('--ef 100000 names the flag and its limit, not the internal itopk', () => {
-    const line = expectBadInput(crinn(['search', '--index', index, '--queries', queries, '--out', p('r.ivecs'), '--ef', '100000']), '--ef', '100000', '512');
+  it('--ef 100000 names the flag and its limit, not the internal itopk', async () => {
+    const line = expectBadInput(await crinn(['search', '--index', index, '--queries', queries, '--out', p('r.ivecs'), '--ef', '100000']), '--ef', '100000', '512');
     expect(line).not.toContain('itopk');
-    expectBadInput(crinn(['search', '--index', index, '--queries', queries, '--out', p('r.ivecs'), '--search-width', '99']), '--search-width', '32');
+    expectBadInput(await crinn(['search', '--index', index, '--queries', queries, '--out', p('r.ivecs'), '--search-width', '99']), '--search-width', '32');
   });
 });
 
-describe('options reach the subcommand they follow', () => {
-  it('bench compare A.json --html out.html writes the report; --reference bogus is refused', () => {
+describe.concurrent('options reach the subcommand they follow', () => {
+  it('bench compare A.json --html out.html writes the report; --reference bogus is refused', async () => {
     const html = p('out.html');
-    const r = crinn(['bench', 'compare', p('a.json'), '--html', html]);
+    const r = await crinn(['bench', 'compare', p('a.json'), '--html', html]);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(html, 'utf8')).toContain('<svg');
-    expectBadInput(crinn(['bench', 'compare', p('a.json'), '--reference', 'bogus']), "'bogus'");
+    expectBadInput(await crinn(['bench', 'compare', p('a.json'), '--reference', 'bogus']), "'bogus'");
   });
 
-  it('global options still work after the subcommand', () => {
-    const r = crinn(['dataset', 'list', '--json', '--quiet']);
+  it('global options still work after the subcommand', async () => {
+    const r = await crinn(['dataset', 'list', '--json', '--quiet']);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).length).toBeGreaterThan(0);
   });
 });
 
-describe('environment failures', () => {
+describe.concurrent('environment failures', () => {
   it('dataset download without a network exits 2, not the bad-input 1', async () => {
     // A port that was just free: the connection is refused, as with no network.
     const srv = createServer();
     await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
     const port = (srv.address() as AddressInfo).port;
     await new Promise((ok) => srv.close(ok));
-    const r = crinn(['dataset', 'download', 'x', '--url', `http://127.0.0.1:${port}/x.hdf5`, '--cache-dir', p('cache'), '--quiet']);
+    const r = await crinn(['dataset', 'download', 'x', '--url', `http://127.0.0.1:${port}/x.hdf5`, '--cache-dir', p('cache'), '--quiet']);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^crinn: .*127\\.0\\.0\\.1:${port}.*request failed.*ECONNREFUSED`, 'm'));
   });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { tempDir } from '../data/helpers.ts';
 import { buildIndex, saveIndex } from '../../src/search/engine.ts';
 import { sampleBenchResult } from '../../scripts/check-report-screenshot.ts';
-import { crinn, expectBadInput, randomRows, sha, writeRows } from './helpers.ts';
+import { crinnAsync as crinn, expectBadInput, randomRows, sha, writeRows } from './helpers.ts';
 
 const { dir, cleanup } = tempDir('crinn-cli-out-');
 const p = (name: string) => path.join(dir, name);
@@ -27,71 +27,73 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(cleanup);
 
-describe('an output that is an input is refused before any work', () => {
-  it('groundtruth --out data.ivecs would write its distances onto the base data.fvecs', () => {
+// Every case is one refusal before any work on its own files: the cases run concurrently, so
+// their CLI start-ups overlap.
+describe.concurrent('an output that is an input is refused before any work', () => {
+  it('groundtruth --out data.ivecs would write its distances onto the base data.fvecs', async () => {
     const before = sha(base);
-    const r = crinn(['groundtruth', '--base', base, '--queries', queries, '--k', '3', '--out', p('data.ivecs'), '--cache-dir', p('cache')]);
+    const r = await crinn(['groundtruth', '--base', base, '--queries', queries, '--k', '3', '--out', p('data.ivecs'), '--cache-dir', p('cache')]);
     expectBadInput(r, '--out (distances beside it)', 'data.fvecs', 'same file as the input --base');
     expect(sha(base)).toBe(before);
     expect(existsSync(p('data.ivecs'))).toBe(false);
     expect(existsSync(p('cache'))).toBe(false); // no work started
   });
 
-  it('groundtruth --out onto the queries through a symlink', () => {
+  it('groundtruth --out onto the queries through a symlink', async () => {
     symlinkSync(queries, p('alias.ivecs'));
     const before = sha(queries);
-    const r = crinn(['groundtruth', '--base', base, '--queries', queries, '--out', p('alias.ivecs'), '--cache-dir', p('cache')]);
+    const r = await crinn(['groundtruth', '--base', base, '--queries', queries, '--out', p('alias.ivecs'), '--cache-dir', p('cache')]);
     expectBadInput(r, '--out', 'alias.ivecs', '--queries');
     expect(sha(queries)).toBe(before);
   });
 
-  it('build --out onto its own base', () => {
+  it('build --out onto its own base', async () => {
     const before = sha(base);
-    expectBadInput(crinn(['build', '--base', base, '--out', base]), '--out', 'same file as the input --base');
+    expectBadInput(await crinn(['build', '--base', base, '--out', base]), '--out', 'same file as the input --base');
     expect(sha(base)).toBe(before);
   });
 
-  it('search --out onto the queries or the index', () => {
+  it('search --out onto the queries or the index', async () => {
     const [q0, i0] = [sha(queries), sha(index)];
     // q.ivecs -> distances q.fvecs: the queries.
-    expectBadInput(crinn(['search', '--index', index, '--queries', queries, '--out', p('q.ivecs')]), 'q.fvecs', '--queries');
-    expectBadInput(crinn(['search', '--index', index, '--queries', queries, '--out', index]), '--out', 'same file as the input --index');
+    expectBadInput(await crinn(['search', '--index', index, '--queries', queries, '--out', p('q.ivecs')]), 'q.fvecs', '--queries');
+    expectBadInput(await crinn(['search', '--index', index, '--queries', queries, '--out', index]), '--out', 'same file as the input --index');
     expect([sha(queries), sha(index)]).toEqual([q0, i0]);
   });
 
-  it('bench --json / --html onto the dataset file, or onto each other', () => {
+  it('bench --json / --html onto the dataset file, or onto each other', async () => {
     const before = sha(base);
-    expectBadInput(crinn(['bench', '--dataset', base, '--peers', 'bruteforce', '--json', base]), '--json', 'same file as the input --dataset');
-    expectBadInput(crinn(['bench', '--dataset', base, '--peers', 'bruteforce', '--html', base]), '--html', '--dataset');
-    expectBadInput(crinn(['bench', '--dataset', base, '--peers', 'bruteforce', '--json', p('r.out'), '--html', p('r.out')]), '--html', 'same file as --json');
+    expectBadInput(await crinn(['bench', '--dataset', base, '--peers', 'bruteforce', '--json', base]), '--json', 'same file as the input --dataset');
+    expectBadInput(await crinn(['bench', '--dataset', base, '--peers', 'bruteforce', '--html', base]), '--html', '--dataset');
+    expectBadInput(await crinn(['bench', '--dataset', base, '--peers', 'bruteforce', '--json', p('r.out'), '--html', p('r.out')]), '--html', 'same file as --json');
     expect(sha(base)).toBe(before);
   });
 
-  it('bench compare --html onto one of the result files', () => {
+  it('bench compare --html onto one of the result files', async () => {
     const a = p('a.json');
     writeFileSync(a, JSON.stringify(sampleBenchResult()));
     const before = sha(a);
-    expectBadInput(crinn(['bench', 'compare', a, '--html', a]), '--html', 'a.json');
+    expectBadInput(await crinn(['bench', 'compare', a, '--html', a]), '--html', 'a.json');
     expect(sha(a)).toBe(before);
   });
 });
 
-describe('unwritable outputs are refused before the work, naming the path given', () => {
-  it('build --out in a missing folder: exit 1 naming the path, no temp file', () => {
+describe.concurrent('unwritable outputs are refused before the work, naming the path given', () => {
+  it('build --out in a missing folder: exit 1 naming the path, no temp file', async () => {
     const out = p('missing/dir/x.idx');
-    const line = expectBadInput(crinn(['build', '--base', base, '--out', out]), '--out', out, 'does not exist');
+    const line = expectBadInput(await crinn(['build', '--base', base, '--out', out]), '--out', out, 'does not exist');
     expect(line).not.toContain('.tmp');
   });
 
-  it('build --out a folder: exit 1, not a raw EISDIR', () => {
+  it('build --out a folder: exit 1, not a raw EISDIR', async () => {
     mkdirSync(p('adir'));
-    const line = expectBadInput(crinn(['build', '--base', base, '--out', p('adir')]), '--out', p('adir'), 'is a directory');
+    const line = expectBadInput(await crinn(['build', '--base', base, '--out', p('adir')]), '--out', p('adir'), 'is a directory');
     expect(line).not.toContain('EISDIR');
   });
 
-  it('search --out x.ivecs when x.fvecs is a folder writes neither file', () => {
+  it('search --out x.ivecs when x.fvecs is a folder writes neither file', async () => {
     mkdirSync(p('res.fvecs'));
-    expectBadInput(crinn(['search', '--index', index, '--queries', queries, '--k', '3', '--out', p('res.ivecs')]), 'res.fvecs', 'is a directory');
+    expectBadInput(await crinn(['search', '--index', index, '--queries', queries, '--k', '3', '--out', p('res.ivecs')]), 'res.fvecs', 'is a directory');
     expect(existsSync(p('res.ivecs'))).toBe(false);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
   });

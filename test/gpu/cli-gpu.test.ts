@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { readFloatVecs, readFvecs, readIvecs } from '../../src/data/vecs.ts';
 import { EMBEDDED_DATA_DIR } from '../../src/data/resolve.ts';
 import { recallAtK } from '../../src/bench/recall.ts';
 import { hasShared, sharedData, tempDir, repoRoot } from '../data/helpers.ts';
+import { spawnCli } from '../cli/helpers.ts';
 
+// Not blocking the worker: the tests of a describe.concurrent, and independent runs in one test, overlap.
 const cli = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env } });
+  spawnCli(process.execPath, [path.join(repoRoot, 'src/cli/main.ts'), ...args], { timeout: 300_000, env: { ...process.env, ...env } });
 
-describe('crinn adapters / crinn groundtruth (CLI)', () => {
-  it('lists adapters as JSON with their compute limits', () => {
-    const r = cli(['adapters', '--json']);
+describe.concurrent('crinn adapters / crinn groundtruth (CLI)', () => {
+  it('lists adapters as JSON with their compute limits', async () => {
+    const r = await cli(['adapters', '--json']);
     expect(r.status, r.stderr).toBe(0);
     const list = JSON.parse(r.stdout) as { name: string; backend: string; limits: Record<string, number> }[];
     expect(list.length).toBeGreaterThan(0);
@@ -32,7 +33,7 @@ describe('crinn adapters / crinn groundtruth (CLI)', () => {
         const out = path.join(dir, 'gt.ivecs');
         const [b, q] = [path.join(set.dir, set.base), path.join(set.dir, set.query)];
         const args = ['groundtruth', '--base', b, '--queries', q, '--k', '100', '--metric', 'l2', '--out', out, '--cache-dir', dir];
-        let r = cli(args);
+        let r = await cli(args);
         expect(r.status, r.stderr).toBe(0);
         expect(r.stdout).toMatch(/^computed:/);
         expect(existsSync(path.join(dir, 'gt.fvecs'))).toBe(true);
@@ -41,7 +42,7 @@ describe('crinn adapters / crinn groundtruth (CLI)', () => {
         const [base, queries] = [await readFloatVecs(b), await readFloatVecs(q)];
         const recall = recallAtK({ ids: ids.data, nq: ids.n, k: ids.dim }, base, queries, 'l2', { ids: reference.data, nq: reference.n, k: reference.dim }, 100);
         expect(recall.recall).toBe(1);
-        r = cli(args);
+        r = await cli(args);
         expect(r.status, r.stderr).toBe(0);
         expect(r.stdout).toMatch(/^cached:/);
       } finally {
@@ -50,7 +51,7 @@ describe('crinn adapters / crinn groundtruth (CLI)', () => {
     });
   }
 
-  it('exits 1 with one line naming the problem for k > n, a missing file and an unknown metric', () => {
+  it('exits 1 with one line naming the problem for k > n, a missing file and an unknown metric', async () => {
     const sift = path.join(EMBEDDED_DATA_DIR, 'siftsmall-5k');
     const base = path.join(sift, 'base.bvecs');
     const queries = path.join(sift, 'query.bvecs');
@@ -59,8 +60,9 @@ describe('crinn adapters / crinn groundtruth (CLI)', () => {
       [['groundtruth', '--base', '/nonexistent/base.fvecs', '--queries', queries, '--out', '/tmp/x.ivecs'], /\/nonexistent\/base\.fvecs/],
       [['groundtruth', '--base', base, '--queries', queries, '--metric', 'manhattan', '--out', '/tmp/x.ivecs'], /unknown metric 'manhattan'; allowed: l2, ip, angular/],
     ];
-    for (const [args, message] of cases) {
-      const r = cli(args);
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    for (const [i, [, message]] of cases.entries()) {
+      const r = runs[i];
       expect(r.status, r.stderr).toBe(1);
       const lines = r.stderr.split('\n').filter((l) => l.startsWith('crinn:'));
       expect(lines).toHaveLength(1);
@@ -69,7 +71,7 @@ describe('crinn adapters / crinn groundtruth (CLI)', () => {
   });
 });
 
-describe('crinn build / search (CLI) on synthetic data', () => {
+describe.concurrent('crinn build / search (CLI) on synthetic data', () => {
   it('writes ids and distances as a pair that match brute force, and reports the effort it really used', async () => {
     const { writeFvecs } = await import('../../src/data/vecs.ts');
     const { bruteForceKnn } = await import('../../src/data/metric.ts');
@@ -82,14 +84,15 @@ describe('crinn build / search (CLI) on synthetic data', () => {
       await writeFvecs(b, base);
       await writeFvecs(q, queries);
       const env = { CRINN_STDERR_FILTERED: '1' };
-      for (const storage of ['f32', 'f16']) {
+      // f32 and f16 are independent: built and searched side by side.
+      await Promise.all(['f32', 'f16'].map(async (storage) => {
         const idx = path.join(dir, `${storage}.idx`);
-        let r = cli(['build', '--base', b, '--storage', storage, '--threads', '1', '--out', idx], env);
+        let r = await cli(['build', '--base', b, '--storage', storage, '--threads', '1', '--out', idx], env);
         expect(r.status, r.stderr).toBe(0);
         const out = path.join(dir, `${storage}.ivecs`);
         // --refine 20 makes the list hold 20 candidates: the report says so instead of printing itopk=10.
         const refine = storage === 'f16' ? ['--refine', '20'] : [];
-        r = cli(['search', '--index', idx, '--queries', q, '--k', '10', '--ef', '10', ...refine, '--out', out], env);
+        r = await cli(['search', '--index', idx, '--queries', q, '--k', '10', '--ef', '10', ...refine, '--out', out], env);
         expect(r.status, r.stderr).toBe(0);
         expect(r.stdout).toContain(storage === 'f16' ? 'itopk=20 (--ef 10 raised to hold refine=20 candidates)' : 'itopk=10 in');
         const ids = await readIvecs(out);
@@ -98,7 +101,7 @@ describe('crinn build / search (CLI) on synthetic data', () => {
         const exact = bruteForceKnn(base, queries, 10, 'l2');
         const recall = recallAtK({ ids: ids.data, nq: 20, k: 10 }, base, queries, 'l2', exact, 10);
         expect(recall.recall).toBeGreaterThan(0.9);
-      }
+      }));
     } finally {
       cleanup();
     }
