@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, copyFileSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import type { Dataset } from '../../src/data/types.ts';
 import { loadDataset } from '../../src/data/resolve.ts';
@@ -22,6 +21,7 @@ import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleContentHash, readBundle } from '..
 import { searchParamsFor } from '../../src/evolve/knob-params.ts';
 import { decodePng } from '../../scripts/check-report-screenshot.ts';
 import { openTestGpu } from '../gpu/helpers.ts';
+import { spawnCli } from '../cli/helpers.ts';
 
 const chromium = findChromium();
 const REASON = chromium ? '' : ' (SKIPPED: no Chromium at /usr/bin/chromium or $CRINN_CHROMIUM; apt-get install chromium)';
@@ -85,13 +85,13 @@ function overlapRecall(ids: ArrayLike<number>): number {
 }
 
 /** Serves the index with a bundle, runs the page in Chromium, returns its rows, text and screenshot. */
-async function runPage(bundleDir?: string): Promise<{ rows: PageRow[]; text: string; png: Buffer; adapter: string }> {
+async function runPage(bundleDir: string | undefined, efforts: number[]): Promise<{ rows: PageRow[]; text: string; png: Buffer; adapter: string }> {
   const gt = ds.groundTruth!;
   const server = await servePage({
     indexBytes: bytes,
     queries: ds.queries.data,
     groundTruth: gt.ids,
-    meta: { dataset: ds.name, n: ds.base.n, dim: ds.base.dim, nq: ds.queries.n, metric: ds.metric, k: K, gtK: gt.k, efforts: EFFORTS, reps: 3 },
+    meta: { dataset: ds.name, n: ds.base.n, dim: ds.base.dim, nq: ds.queries.n, metric: ds.metric, k: K, gtK: gt.k, efforts, reps: 1 },
     bundleDir,
   });
   const browser = await launchChromium(chromium!, server.url, { width: 1000, height: 600 });
@@ -121,9 +121,9 @@ async function nodeIds(params: Partial<SearchParams>): Promise<Int32Array> {
 }
 
 describe.skipIf(!chromium)(`browser loader in headless Chromium${REASON}`, () => {
-  async function check(bundleDir: string | undefined, params: (effort: number) => Partial<SearchParams>, floors: number[]) {
-    const page = await runPage(bundleDir);
-    expect(page.rows.map((r) => r.effort)).toEqual(EFFORTS);
+  async function check(bundleDir: string | undefined, efforts: number[], params: (effort: number) => Partial<SearchParams>, floors: number[]) {
+    const page = await runPage(bundleDir, efforts);
+    expect(page.rows.map((r) => r.effort)).toEqual(efforts);
     for (const [i, row] of page.rows.entries()) {
       const ref = await nodeIds(params(row.effort));
       // Same ids as Dawn up to equidistant swaps, hence the same recall.
@@ -156,7 +156,8 @@ describe.skipIf(!chromium)(`browser loader in headless Chromium${REASON}`, () =>
   }
 
   it('baseline bundle (shaders/): same ids and recall@10 as Dawn on siftsmall-5k', async () => {
-    const page = await check(undefined, (effort) => effortParams(effort, K), [0.85, 0.97]);
+    // Dawn's recall on this index (seed 5), which the page must reproduce: 0.912 at effort 8, 0.998 at 32.
+    const page = await check(undefined, EFFORTS, (effort) => effortParams(effort, K), [0.9, 0.99]);
     expect(page.adapter).toMatch(/swiftshader|google/);
   }, 300_000);
 
@@ -180,26 +181,31 @@ describe.skipIf(!chromium)(`browser loader in headless Chromium${REASON}`, () =>
     };
     writeFileSync(join(b, 'manifest.json'), JSON.stringify(manifest));
     expect(readBundle(b).name).toBe('test-export');
-    await check(b, (effort) => searchParamsFor('search', knobs, effort, K), [0.9, 0.97]);
+    // One effort: each effort is one more kernel specialisation for SwiftShader to compile; the
+    // baseline test above covers the page's loop over efforts.
+    // Dawn with these knobs: 0.998 at effort 32.
+    await check(b, [32], (effort) => searchParamsFor('search', knobs, effort, K), [0.99]);
   }, 300_000);
 });
 
-describe('crinn bench --browser: clear one-line errors', () => {
-  it('a --browser-path that does not exist is a one-line error, exit 1', () => {
-    const r = spawnSync(process.execPath, [join(repo, 'src/cli/main.ts'), 'bench', '--browser', '--browser-path', '/nonexistent/chromium', '--dataset', 'siftsmall-5k'], { encoding: 'utf8', timeout: 120_000 });
+// Independent CLI runs: concurrent, so their start-ups overlap.
+describe.concurrent('crinn bench --browser: clear one-line errors', () => {
+  it('a --browser-path that does not exist is a one-line error, exit 1', async () => {
+    const r = await spawnCli(process.execPath, [join(repo, 'src/cli/main.ts'), 'bench', '--browser', '--browser-path', '/nonexistent/chromium', '--dataset', 'siftsmall-5k'], { timeout: 120_000 });
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('--browser-path: /nonexistent/chromium does not exist');
   }, 130_000);
 
-  it('a --browser-path that is not executable, or is not Chromium (/bin/true), is refused up front naming the path, exit 1', () => {
+  it('a --browser-path that is not executable, or is not Chromium (/bin/true), is refused up front naming the path, exit 1', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'crinn-notchromium-'));
     try {
       const plain = join(tmp, 'chromium');
       writeFileSync(plain, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
       const cases: [string, string][] = [[plain, 'is not executable'], ['/bin/true', 'is not Chromium'], [tmp, 'is not a file']];
-      for (const [bin, why] of cases) {
-        const r = spawnSync(process.execPath, [join(repo, 'src/cli/main.ts'), 'bench', '--browser', '--browser-path', bin, '--dataset', 'siftsmall-5k'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CRINN_STDERR_FILTERED: '1' } });
+      const runs = await Promise.all(cases.map(([bin]) => spawnCli(process.execPath, [join(repo, 'src/cli/main.ts'), 'bench', '--browser', '--browser-path', bin, '--dataset', 'siftsmall-5k'], { timeout: 60_000, env: { ...process.env, CRINN_STDERR_FILTERED: '1' } })));
+      for (const [i, [bin, why]] of cases.entries()) {
+        const r = runs[i];
         expect(r.status, r.stderr).toBe(1);
         expect(r.stderr.trim().split('\n')).toHaveLength(1);
         expect(r.stderr).toContain(`--browser-path: ${bin} ${why}`);
@@ -209,14 +215,14 @@ describe('crinn bench --browser: clear one-line errors', () => {
     }
   }, 200_000);
 
-  it.skipIf(!chromium)(`a browser without a WebGPU adapter is a one-line error, exit 2, no JSON written${REASON}`, () => {
+  it.skipIf(!chromium)(`a browser without a WebGPU adapter is a one-line error, exit 2, no JSON written${REASON}`, async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'crinn-nowebgpu-'));
     try {
       // Chromium minus --enable-unsafe-webgpu: headless then offers no adapter.
       const wrapper = join(tmp, 'chromium-no-webgpu');
       writeFileSync(wrapper, `#!/bin/bash\na=(); for x in "$@"; do [ "$x" = "--enable-unsafe-webgpu" ] || a+=("$x"); done\nexec ${chromium} "\${a[@]}"\n`, { mode: 0o755 });
       const out = join(tmp, 'r.json');
-      const r = spawnSync(process.execPath, [join(repo, 'src/cli/main.ts'), '--quiet', 'bench', '--browser', '--browser-path', wrapper, '--dataset', 'siftsmall-5k', '--json', out], { encoding: 'utf8', timeout: 240_000 });
+      const r = await spawnCli(process.execPath, [join(repo, 'src/cli/main.ts'), '--quiet', 'bench', '--browser', '--browser-path', wrapper, '--dataset', 'siftsmall-5k', '--json', out], { timeout: 240_000 });
       expect(r.status).toBe(2);
       const lines = r.stderr.trim().split('\n');
       expect(lines.at(-1)).toMatch(/^crinn: bench --browser: .*chromium-no-webgpu: browser page: no WebGPU (adapter|in this browser)/);
