@@ -1,47 +1,68 @@
 /**
  * Confidence intervals for paired ratios (the evaluator's reward, docs/ARCHITECTURE.md "The reward"):
  * each round measures both systems back to back on the same queries and gives one ratio
- * AUC(variant) / AUC(baseline); the reward is their geometric mean and its interval a Student t
- * interval on the log ratios. Logs, because a ratio's noise is multiplicative (a 10% slower round
- * is 0.9 whichever side it hits) and 1/x of an interval is the interval of 1/x.
+ * AUC(variant) / AUC(baseline); the reward is their median and its interval the distribution-free
+ * (sign test) interval of that median: the order statistics x(j) and x(n+1-j) with j the largest
+ * index whose binomial tail P(Bin(n, 1/2) < j) is at most 2.5%. No normality is assumed: on a shared
+ * machine a stalled call makes a round's ratio 3x off, which a mean and a t interval would follow
+ * and a median does not. Coverage is at least 95% for any continuous distribution of independent rounds.
  */
 
 export interface RatioInterval {
-  /** Geometric mean of the per-round ratios. */
+  /** Median of the per-round ratios. */
   estimate: number;
   lo: number;
   hi: number;
-  /** Confidence level, e.g. 0.95. */
+  /** Confidence level actually reached (>= 0.95 once there are 6 rounds; 0 before). */
   level: number;
   /** Paired rounds behind it. */
   rounds: number;
-  /** Half-width of the interval in log space: exp(halfWidth) - 1 is its relative precision. */
+  /** Half-width of the interval in log space, max(log(est/lo), log(hi/est)): exp(halfWidth) - 1 is its relative precision. */
   halfWidth: number;
 }
 
-// Two-sided 95% Student t quantiles t(0.975, df) for df = 1..30; above 30 the normal's 1.96 is within 4%.
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+/** Rounds before a 95% sign-test interval exists: 2 * 0.5^6 = 0.031 is the first two-sided tail below 0.05. */
+export const MIN_INTERVAL_ROUNDS = 6;
 
-/** t(0.975, df): the multiplier of a 95% two-sided interval with df degrees of freedom. */
-export function tQuantile975(df: number): number {
-  if (!Number.isInteger(df) || df < 1) throw new RangeError(`t quantile: degrees of freedom must be a positive integer, got ${df}`);
-  return df <= T975.length ? T975[df - 1] : 1.96;
+/** P(Bin(n, 1/2) <= x), exactly, for the small n of an evaluation. */
+function binomialCdfHalf(n: number, x: number): number {
+  let term = Math.pow(0.5, n); // C(n, 0) / 2^n
+  let sum = 0;
+  for (let i = 0; i <= x; i++) {
+    sum += term;
+    term = (term * (n - i)) / (i + 1);
+  }
+  return sum;
+}
+
+/** The largest j (1-based) with P(Bin(n, 1/2) <= j - 1) <= 0.025, or 0 when none (n < 6). */
+export function signTestRank(n: number): number {
+  let j = 0;
+  while (j + 1 <= n && binomialCdfHalf(n, j) <= 0.025) j++;
+  return j;
+}
+
+function median(sorted: readonly number[]): number {
+  const m = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[m] : Math.sqrt(sorted[m - 1] * sorted[m]);
 }
 
 /**
- * The 95% interval of the ratio from paired per-round ratios (each > 0, finite). With one round the
- * interval is unbounded ([0, Infinity]): a single pair says nothing about its own noise.
+ * The 95% interval of the median ratio from paired per-round ratios (each > 0, finite). With
+ * fewer than MIN_INTERVAL_ROUNDS rounds it is unbounded ([0, Infinity], level 0).
  */
 export function pairedRatioInterval(ratios: readonly number[]): RatioInterval {
   if (ratios.length === 0) throw new RangeError('paired interval: no rounds');
   for (const r of ratios) if (!(Number.isFinite(r) && r > 0)) throw new RangeError(`paired interval: every ratio must be finite and > 0, got ${r}`);
-  const logs = ratios.map(Math.log);
-  const n = logs.length;
-  const mean = logs.reduce((a, b) => a + b, 0) / n;
-  if (n === 1) return { estimate: Math.exp(mean), lo: 0, hi: Infinity, level: 0.95, rounds: 1, halfWidth: Infinity };
-  const sd = Math.sqrt(logs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  const halfWidth = (tQuantile975(n - 1) * sd) / Math.sqrt(n);
-  return { estimate: Math.exp(mean), lo: Math.exp(mean - halfWidth), hi: Math.exp(mean + halfWidth), level: 0.95, rounds: n, halfWidth };
+  const s = [...ratios].sort((a, b) => a - b);
+  const n = s.length;
+  const estimate = median(s);
+  const j = signTestRank(n);
+  if (j === 0) return { estimate, lo: 0, hi: Infinity, level: 0, rounds: n, halfWidth: Infinity };
+  const lo = s[j - 1];
+  const hi = s[n - j];
+  const level = 1 - 2 * binomialCdfHalf(n, j - 1);
+  return { estimate, lo, hi, level, rounds: n, halfWidth: Math.max(Math.log(estimate / lo), Math.log(hi / estimate)) };
 }
 
 /** Relative precision of an interval: its half-width as a fraction (0.05 = +-5%). */

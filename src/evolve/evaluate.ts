@@ -34,7 +34,7 @@ import { recallAtK } from '../bench/recall.ts';
 import { auc, evaluationsAtRecall, summarize, pointsInWindow, MIN_WINDOW_POINTS, DEFAULT_WINDOW } from '../bench/reward.ts';
 import { SweepPlanner, seededRng, shuffle } from '../bench/sweep.ts';
 import { median } from '../bench/stats.ts';
-import { formatInterval, pairedRatioInterval, relativePrecision, type RatioInterval } from '../bench/interval.ts';
+import { MIN_INTERVAL_ROUNDS, formatInterval, pairedRatioInterval, relativePrecision, type RatioInterval } from '../bench/interval.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
 import type { CurvePoint, ModuleName, Stage, Verdict } from './contract.ts';
 import { loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
@@ -56,9 +56,9 @@ export interface EvaluateOptions {
   k?: number;
   /** Queries per timed call (each a fresh batch). Default 64. */
   queriesPerCall?: number;
-  /** Paired rounds before the interval may stop the evaluation. Default 3. */
+  /** Paired rounds before the interval may stop the evaluation (at least MIN_INTERVAL_ROUNDS). Default 6. */
   reps?: number;
-  /** Most paired rounds; then an interval wider than `precision` is reported inconclusive. Default 10. */
+  /** Most paired rounds; then an interval wider than `precision` is reported inconclusive. Default 30. */
   maxRounds?: number;
   /** Target relative half-width of the reward's 95% interval (0.05 = +-5%). Default 0.05. */
   precision?: number;
@@ -94,7 +94,7 @@ export interface EvaluateOptions {
 }
 
 const DEFAULTS = {
-  k: 10, queriesPerCall: 64, reps: 3, maxRounds: 10, precision: 0.05, efforts: [2, 4, 6, 8, 10, 16, 32], maxPoints: 10, probeQueries: 32,
+  k: 10, queriesPerCall: 64, reps: 6, maxRounds: 30, precision: 0.05, efforts: [2, 4, 6, 8, 10, 16, 32], maxPoints: 10, probeQueries: 32,
   probeEffort: 32, recallFloor: 0.7, compileMs: 180_000, correctnessMs: 120_000, callMs: 60_000,
 };
 type Resolved = typeof DEFAULTS & EvaluateOptions;
@@ -317,7 +317,7 @@ class Evaluation {
         iv = this.interval();
         if (iv) this.log(`${module}: round ${this.rounds}: reward ${formatInterval(iv)}`);
         // Narrow enough, or conclusively slower than the baseline (most proposals are): no more rounds needed.
-        if (iv && this.rounds >= o.reps && (relativePrecision(iv) <= o.precision || iv.hi < 1)) break;
+        if (iv && this.rounds >= Math.max(o.reps, MIN_INTERVAL_ROUNDS) && (relativePrecision(iv) <= o.precision || iv.hi < 1)) break;
         if (this.rounds >= o.maxRounds) break;
       }
       if (variant.rejected.size * 2 > variant.points.size) {
@@ -349,8 +349,8 @@ class Evaluation {
     } else {
       reward = iv.estimate;
       interval = { lo: iv.lo, hi: iv.hi, level: iv.level, rounds: iv.rounds };
-      conclusive = relativePrecision(iv) <= o.precision || iv.hi < 1;
-      notes.push(`reward ${formatInterval(iv)} (95% interval, ${iv.rounds} paired rounds; AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)})`);
+      conclusive = iv.level > 0 && (relativePrecision(iv) <= o.precision || iv.hi < 1);
+      notes.push(`reward ${formatInterval(iv)} (median of ${iv.rounds} paired rounds, ${(100 * iv.level).toFixed(1)}% interval; AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)})`);
       if (!conclusive) notes.push(`inconclusive: the interval is +-${(100 * relativePrecision(iv)).toFixed(1)}%, wider than +-${(100 * o.precision).toFixed(1)}%${exhausted ? ' (query pool exhausted)' : ` after ${iv.rounds} rounds`}`);
     }
     for (const [s, c] of [[variant, curves[1]], [baseline, curves[0]]] as const) {
