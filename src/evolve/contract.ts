@@ -124,10 +124,10 @@ export const verdictSchema = z.object({
   reward: z.number().nullable(),
   /** The reward's 95% interval; absent in verdicts written before intervals existed. */
   interval: rewardInterval.nullable().optional(),
-  /** false: the interval stayed wider than the evaluator's precision, so the reward cannot decide a gain. */
+  /** false: the interval stayed wider than the evaluator's precision: the number is not supported (a gain is still decided by the interval's low end). */
   conclusive: z.boolean().optional(),
-  /** With status void: the baseline failed or stalled, or the evaluation ran past the loop's deadline. */
-  fault: z.enum(['baseline', 'deadline']).optional(),
+  /** With status void: the baseline failed or stalled, the evaluation ran past the loop's deadline, or the evaluator itself threw. */
+  fault: z.enum(['baseline', 'deadline', 'internal']).optional(),
   ...operatingPointFields,
   variantCurve: z.array(curvePoint),
   baselineCurve: z.array(curvePoint),
