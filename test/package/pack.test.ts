@@ -60,15 +60,16 @@ describe('npm pack', () => {
   });
 });
 
-describe('installed into an empty project', () => {
+// Independent checks on the one installed copy: concurrent, so their processes overlap.
+describe.concurrent('installed into an empty project', () => {
   it('npx crinn runs the built CLI', async () => {
-    expect((await exec('npx', ['--no', '--', 'crinn', '--version'], consumer)).stdout.trim()).toBe(version);
-    const { stdout } = await exec('npx', ['--no', '--', 'crinn', 'adapters', '--json'], consumer);
-    const adapters = JSON.parse(stdout) as { name: string }[];
+    const [v, a, l] = await Promise.all([['--version'], ['adapters', '--json'], ['dataset', 'list']].map((args) => exec('npx', ['--no', '--', 'crinn', ...args], consumer)));
+    expect(v.stdout.trim()).toBe(version);
+    const adapters = JSON.parse(a.stdout) as { name: string }[];
     expect(adapters.length).toBeGreaterThan(0);
     expect(adapters[0].name).toMatch(/\S/);
     // The dataset manifests are found from dist/ (paths relative to the module).
-    const list = (await exec('npx', ['--no', '--', 'crinn', 'dataset', 'list'], consumer)).stdout;
+    const list = l.stdout;
     expect(list).toMatch(/^synthetic-20k\s/m);
     expect(list).toMatch(/^glove-100-angular\s/m);
   });

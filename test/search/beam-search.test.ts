@@ -61,12 +61,14 @@ describe('GPU beam search against the CPU reference and the shipped ground truth
   // The capped cases stop mid-search, so a dropped final merge, an ignored searchWidth or a
   // mis-indexed entry layer changes the answer.
   // Measured on siftsmall-5k (CPU reference = GPU): 0.958, 1.000, 0.717, 0.784, 0.622, 0.987.
+  // The capped cases run at itopk 10 (3 iterations never fill a longer list: itopk 16 gives the same
+  // 0.784 and 0.622), so they reuse the first case's kernel: each distinct itopk is a compile.
   const cases: { params: Partial<SearchParams>; floor: number; ceil?: number }[] = [
     { params: { itopk: 10 }, floor: 0.95 },
     { params: { itopk: 64 }, floor: 0.999 },
     { params: { itopk: 10, maxIterations: 4 }, floor: 0.705, ceil: 0.73 },
-    { params: { itopk: 16, maxIterations: 3, searchWidth: 2, teamSize: 8 }, floor: 0.77, ceil: 0.80 },
-    { params: { itopk: 16, maxIterations: 3 }, floor: 0.61, ceil: 0.635 },
+    { params: { itopk: 10, maxIterations: 3, searchWidth: 2, teamSize: 8 }, floor: 0.77, ceil: 0.80 },
+    { params: { itopk: 10, maxIterations: 3 }, floor: 0.61, ceil: 0.635 },
     { params: { itopk: 32, numSeeds: 4, entryBeam: 8, entryIterations: 2 }, floor: 0.98 },
   ];
   for (const { params, floor, ceil } of cases) {
@@ -91,8 +93,8 @@ describe('GPU beam search against the CPU reference and the shipped ground truth
 
   it('searchWidth 2 expands twice the parents per iteration: more recall at the same iteration cap', async () => {
     // The kernels of the pinned cases above (counting variant, already compiled).
-    const one = recall(await s.search(sift.queries, 10, { itopk: 16, maxIterations: 3 }, { countEvaluations: true }));
-    const two = recall(await s.search(sift.queries, 10, { itopk: 16, maxIterations: 3, searchWidth: 2, teamSize: 8 }, { countEvaluations: true }));
+    const one = recall(await s.search(sift.queries, 10, { itopk: 10, maxIterations: 3 }, { countEvaluations: true }));
+    const two = recall(await s.search(sift.queries, 10, { itopk: 10, maxIterations: 3, searchWidth: 2, teamSize: 8 }, { countEvaluations: true }));
     expect(two).toBeGreaterThan(one + 0.05);
   }, SLOW);
 

@@ -5,7 +5,6 @@
  * mismatch falls back with a message; a tampered bundle is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +23,7 @@ import { kernelSearchParams } from '../../src/search/kernel-params.ts';
 import { UserError } from '../../src/errors.ts';
 import { openTestGpu } from '../gpu/helpers.ts';
 import { realKernelRun } from './bundle-fixture.ts';
+import { spawnCli } from '../cli/helpers.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const K = 10;
@@ -186,12 +186,13 @@ describe('kernel bundles: library', () => {
   }, 300_000);
 });
 
+// One after another: run side by side, the benches would each compile the same kernels cold.
 describe('kernel bundles: crinn bench --kernel (new process)', () => {
   const node = path.join(ROOT, 'node_modules/.bin/node');
-  const crinn = (...args: string[]) => spawnSync(existsSync(node) ? node : process.execPath, ['src/cli/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CRINN_STDERR_FILTERED: '1' }, encoding: 'utf8', timeout: 240_000 });
+  const crinn = (...args: string[]) => spawnCli(existsSync(node) ? node : process.execPath, ['src/cli/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CRINN_STDERR_FILTERED: '1' }, timeout: 240_000 });
 
-  it('runs crinn and crinn-kernel side by side; the JSON and the table name the bundle and its hash', () => {
-    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', kernelsDir, '--json', '-');
+  it('runs crinn and crinn-kernel side by side; the JSON and the table name the bundle and its hash', async () => {
+    const r = await crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', kernelsDir, '--json', '-');
     expect(r.status, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
     const byName = Object.fromEntries(result.systems.map((s: { name: string }) => [s.name, s]));
@@ -206,11 +207,11 @@ describe('kernel bundles: crinn bench --kernel (new process)', () => {
     expect(r.stderr).toContain(`crinn-kernel: bundle good (content ${m.contentHash.slice(0, 12)}`);
   }, 300_000);
 
-  it('the bench really runs the bundle: a planted search shader (distances negated) collapses crinn-kernel\'s recall', () => {
+  it('the bench really runs the bundle: a planted search shader (distances negated) collapses crinn-kernel\'s recall', async () => {
     const planted = variantOf('planted-cli', (dir) => {
       for (const f of ['search/base_f16.wgsl', 'search/base_f32.wgsl']) writeFileSync(path.join(dir, f), readFileSync(path.join(dir, f), 'utf8').replace(/(fn l2_partial[\s\S]*?)return acc;/, '$1return -acc;'));
     });
-    const r = crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--systems', 'crinn-kernel', '--peers', 'bruteforce', '--kernel', planted, '--json', '-');
+    const r = await crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--systems', 'crinn-kernel', '--peers', 'bruteforce', '--kernel', planted, '--json', '-');
     expect(r.status, r.stderr).toBe(0);
     const sys = JSON.parse(r.stdout).systems.find((s: { name: string }) => s.name === 'crinn-kernel');
     expect(sys.params.bundle).toBe('planted-cli');
@@ -218,8 +219,8 @@ describe('kernel bundles: crinn bench --kernel (new process)', () => {
     expect(Math.max(...sys.points.map((p: { recall: number }) => p.recall))).toBeLessThan(0.3);
   }, 300_000);
 
-  it('no bundle for this adapter: crinn-kernel runs the baseline kernels (the README), the row does not fail, stderr has the one-line note', () => {
-    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--systems', 'crinn-kernel', '--peers', 'bruteforce', '--kernel', other, '--json', '-');
+  it('no bundle for this adapter: crinn-kernel runs the baseline kernels (the README), the row does not fail, stderr has the one-line note', async () => {
+    const r = await crinn('bench', '--dataset', 'synthetic-2000-d16', '--systems', 'crinn-kernel', '--peers', 'bruteforce', '--kernel', other, '--json', '-');
     expect(r.status, r.stderr).toBe(0);
     const sys = JSON.parse(r.stdout).systems.find((s: { name: string }) => s.name === 'crinn-kernel');
     expect(sys.error).toBeUndefined();
@@ -231,18 +232,18 @@ describe('kernel bundles: crinn bench --kernel (new process)', () => {
     expect(r.stderr).toContain(`crinn-kernel: no bundle in ${path.resolve(other)} for this adapter; it ran the baseline kernels`);
   }, 120_000);
 
-  it('a bundle folder with a garbled manifest.json: exit 1, one line naming the file, before any work', () => {
+  it('a bundle folder with a garbled manifest.json: exit 1, one line naming the file, before any work', async () => {
     const garbled = mkdtempSync(path.join(tmpdir(), 'crinn-kb-garbled-'));
     writeFileSync(path.join(garbled, 'manifest.json'), '{"format": "crinn-kernel-bundle", ');
-    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', garbled);
+    const r = await crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', garbled);
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(`${path.join(garbled, 'manifest.json')}: not valid JSON`);
   }, 60_000);
 
-  it('a tampered bundle: exit 1, one line naming the manifest, before any work', () => {
+  it('a tampered bundle: exit 1, one line naming the manifest, before any work', async () => {
     const tampered = variantOf('tampered-cli', (dir) => writeFileSync(path.join(dir, 'search/beam_search.wgsl'), '// nothing\n'), false);
-    const r = crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', tampered);
+    const r = await crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', tampered);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(`${path.join(tampered, 'manifest.json')}: contentHash does not match`);
