@@ -6,6 +6,7 @@ import { UserError } from '../../errors.ts';
 import { withTempFile } from '../../data/vecs.ts';
 import { evaluateVariant } from '../../evolve/evaluate.ts';
 import type { Verdict } from '../../evolve/contract.ts';
+import { rewardText } from '../../evolve/reward-text.ts';
 import { globals, MAX_SEED, positiveInt, print } from '../context.ts';
 import { loadVariant } from '../../evolve/modules.ts';
 import { checkOutputs, folderFiles, type NamedPath } from '../paths.ts';
@@ -19,7 +20,7 @@ function render(v: Verdict): string {
     `  reason: ${v.reason}`,
   ];
   if (v.status === 'ok') {
-    lines.push(`  reward ${fmt(v.reward, 3)}  variant AUC ${fmt(v.variantAuc)}  baseline AUC ${fmt(v.baselineAuc)}  QPS@0.90 ${fmt(v.qpsAt90)}  @0.95 ${fmt(v.qpsAt95)}  @0.99 ${fmt(v.qpsAt99)}`);
+    lines.push(`  reward ${rewardText(v)}${v.interval ? ` (${(100 * v.interval.level).toFixed(1)}% interval, ${v.interval.rounds} paired rounds)` : ''}  variant AUC ${fmt(v.variantAuc)}  baseline AUC ${fmt(v.baselineAuc)}  QPS@0.90 ${fmt(v.qpsAt90)}  @0.95 ${fmt(v.qpsAt95)}  @0.99 ${fmt(v.qpsAt99)}`);
   }
   for (const [name, c] of [['variant', v.variantCurve], ['baseline', v.baselineCurve]] as const) {
     if (c.length) lines.push(`  ${name.padEnd(8)} ${c.map((p) => `${p.effort}:${p.recall.toFixed(3)}@${Math.round(p.qps)}`).join('  ')}`);
@@ -34,16 +35,24 @@ export function registerEvaluateCommand(program: Command): void {
     .requiredOption('--variant <dir>', "variant folder (see 'crinn variant init')")
     .option('--dataset <name|path>', 'dataset name or path', 'siftsmall-5k')
     .option('--json <file>', 'also write the verdict as JSON')
-    .option('--queries <n>', 'fresh queries per timed call', '200')
-    .option('--reps <n>', 'timed repetitions per point', '5')
+    .option('--queries <n>', 'distinct queries per timed call (default 64)')
+    .option('--reps <n>', 'paired rounds before the interval may stop the evaluation (default 6)')
+    .option('--max-rounds <n>', 'most paired rounds (default 30)')
+    .option('--precision <x>', 'relative half-width of the reward interval to reach (default 0.05); wider after the last round is inconclusive')
     .option('--seed <n>', 'seed of query draws and measurement order (default random)')
-    .action(async (o: { variant: string; dataset: string; json?: string; queries: string; reps: string; seed?: string }, cmd: Command) => {
+    .action(async (o: { variant: string; dataset: string; json?: string; queries?: string; reps?: string; maxRounds?: string; precision?: string; seed?: string }, cmd: Command) => {
       const g = globals(cmd);
       if (!existsSync(o.variant) || !statSync(o.variant).isDirectory()) throw new UserError(`--variant: '${o.variant}' is not a folder`);
       // A folder that does not load is bad input (exit 1, one line naming the file), not a verdict.
       loadVariant(o.variant);
-      const queriesPerCall = positiveInt(o.queries, '--queries');
-      const reps = positiveInt(o.reps, '--reps');
+      const queriesPerCall = o.queries === undefined ? undefined : positiveInt(o.queries, '--queries');
+      const reps = o.reps === undefined ? undefined : positiveInt(o.reps, '--reps');
+      const maxRounds = o.maxRounds === undefined ? undefined : positiveInt(o.maxRounds, '--max-rounds');
+      let precision: number | undefined;
+      if (o.precision !== undefined) {
+        precision = Number(o.precision);
+        if (!(o.precision.trim() !== '' && Number.isFinite(precision) && precision > 0 && precision < 1)) throw new UserError(`--precision: expected a relative half-width in (0, 1), got '${o.precision}'`);
+      }
       const seed = o.seed === undefined ? undefined : positiveInt(o.seed, '--seed', undefined, MAX_SEED);
       if (o.json) {
         // The verdict must not land on the variant's own files (variant.json, its WGSL) or the dataset file.
@@ -58,6 +67,8 @@ export function registerEvaluateCommand(program: Command): void {
         adapter: { adapter: g.adapter, backend: g.backend },
         queriesPerCall,
         reps,
+        maxRounds,
+        precision,
         seed,
         onProgress: g.quiet ? undefined : (line) => process.stderr.write(`crinn: ${line}\n`),
       });
