@@ -3,15 +3,12 @@
  * call to it follows (docs/ARCHITECTURE.md "The evaluator"):
  *  - the child runs only during its own calls: stopped (SIGSTOP) in between, so work it defers
  *    cannot land in the other system's timed window;
- *  - each system has its own GPU shader cache folder: a child stopped while it holds the driver's
- *    cache lock must never stall the other one (a shared folder let a stopped variant hang the
- *    baseline's compile for the GPU watchdog's 300 s);
+ *  - the children share the GPU shader cache in its multi-file form, which never blocks (sandbox.ts:
+ *    a child stopped while holding the cache database's lock once hung the other for 300 s);
  *  - every call has a timeout, cut short by the evaluation's deadline;
  *  - a baseline failure is the evaluator's fault (BaselineFault), never the variant's.
  */
-import { join } from 'node:path';
 import { Sandbox, SandboxFailureError, type CallOutcome, type SandboxFailure } from './sandbox.ts';
-import { defaultShaderCacheDir } from './sandbox-isolation.ts';
 import type { Stage } from './contract.ts';
 
 /** A failure the verdict reports (stage, reason). */
@@ -53,11 +50,6 @@ export function failureText(f: SandboxFailure): string {
   return `${f.reason}: ${f.message}${f.reason !== 'thrown' && err ? ` (stderr: ${err.slice(0, 600)})` : ''}`;
 }
 
-/** The shader cache folder of one side of an evaluation: two live children never share one. */
-export function shaderCacheFor(name: SystemName): string {
-  return join(defaultShaderCacheDir(), name);
-}
-
 export class EvalSystem {
   readonly name: SystemName;
   adapter = '';
@@ -76,7 +68,7 @@ export class EvalSystem {
     try {
       sb = await Sandbox.start({
         entry: o.entry, readPaths: o.readPaths, scratch: o.scratch, memMiB: o.memMiB, allowNetwork: o.allowNetwork,
-        timeouts: { startMs: o.startMs, callMs: o.callMs }, shaderCache: shaderCacheFor(name),
+        timeouts: { startMs: o.startMs, callMs: o.callMs },
       });
     } catch (e) {
       if (!(e instanceof SandboxFailureError)) throw e;

@@ -142,7 +142,15 @@ export class Sandbox {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && ENV_PASS.test(k)) env[k] = v;
     env.XDG_RUNTIME_DIR ??= '/tmp';
     env.EGL_PLATFORM ??= 'surfaceless';
-    if (shaderCache) env.MESA_SHADER_CACHE_DIR = shaderCache;
+    if (shaderCache) {
+      env.MESA_SHADER_CACHE_DIR = shaderCache;
+      // Mesa's default cache database takes a blocking lock on its file while it writes (on a
+      // background thread, after the call that compiled has returned); a child stopped between
+      // calls while holding it stalled the other child's compile until the 300 s GPU watchdog.
+      // The multi-file cache writes each entry to its own file under a non-blocking lock: no
+      // child can make another wait.
+      env.MESA_DISK_CACHE_MULTI_FILE = '1';
+    }
     Object.assign(env, opts.env);
     // detached: its own process group, so one SIGKILL reaches the wrapper (unshare) and Node together.
     this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
