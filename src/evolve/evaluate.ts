@@ -307,6 +307,7 @@ class Evaluation {
     if (relevant[0].length === 0) throw new BaselineFault(`baseline ${module}: its curve never reaches recall ${DEFAULT_WINDOW.lo} on ${ds.name}`);
     let iv: RatioInterval | null = null;
     let exhausted = false;
+    for (const [i, side] of this.sides.entries()) for (const e of relevant[i]) await this.count(side, e);
     if (relevant[1].length > 0) {
       this.log(`${module}: paired rounds (efforts baseline ${relevant[0].join(',')}; variant ${relevant[1].join(',')})`);
       for (;;) {
@@ -428,10 +429,17 @@ class Evaluation {
     }
   }
 
-  /** Untimed: compiles the effort's kernel, warms it, fingerprints the configuration, counts its work. */
+  /** Untimed: compiles the effort's kernel, warms it and fingerprints the configuration. */
   private async warm(side: Side, effort: number): Promise<void> {
+    side.signature.set(effort, (await this.probeRecall(side, effort, 'timing', this.o.compileMs)).sig);
+  }
+
+  /**
+   * Untimed: the work per probe query at an effort, from the child's counting kernel (its own
+   * pipeline, a compile of its own: done for the efforts the rounds time, not every planned one).
+   */
+  private async count(side: Side, effort: number): Promise<void> {
     const { o, ds, probe } = this;
-    side.signature.set(effort, (await this.probeRecall(side, effort, 'timing', o.compileMs)).sig);
     const c = await side.sys!.call<{ evaluations?: unknown }>('search', { queries: probe.queries.data, dim: ds.base.dim, k: o.k, effort, countEvaluations: true }, 'timing', o.compileMs);
     const e = c.value?.evaluations;
     if (typeof e === 'number' && Number.isFinite(e) && e >= 0) side.evaluations.set(effort, e);

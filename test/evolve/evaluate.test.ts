@@ -62,6 +62,10 @@ describe('evaluateVariant', () => {
     expect(v.stage).toBe('reward');
     expect(v.reward!).toBeGreaterThan(SPREAD.lo);
     expect(v.reward!).toBeLessThan(SPREAD.hi);
+    // The reward is the median of >= 6 paired rounds, inside its own interval.
+    expect(v.interval!.rounds).toBeGreaterThanOrEqual(6);
+    expect(v.interval!.lo).toBeLessThanOrEqual(v.reward!);
+    expect(v.interval!.hi).toBeGreaterThanOrEqual(v.reward!);
     // Both curves reach the window; recall agrees closely (same code, fresh draws of the same pool).
     const top = (c: Verdict['variantCurve']) => Math.max(...c.map((p) => p.recall));
     expect(top(v.variantCurve)).toBeGreaterThan(0.9);
@@ -71,7 +75,10 @@ describe('evaluateVariant', () => {
     const knobs = loadBaseline('search').knobs;
     const { index } = await buildIndex(ctx.ds.base, ctx.ds.metric, buildParamsFor(loadBaseline('graph').knobs), { quiet: true });
     const probe = queryPoolFor(ctx.ds, 10, seed).batch(0, 32).queries;
-    for (const p of [...v.variantCurve, ...v.baselineCurve]) {
+    // Counted at the efforts the paired rounds time (a compile each), so on the curve around the window.
+    const counted = [...v.variantCurve, ...v.baselineCurve].filter((p) => p.evaluations !== undefined);
+    expect(counted.length).toBeGreaterThanOrEqual(2);
+    for (const p of counted) {
       const cpu = cpuBeamSearch(index, probe, 10, searchParamsFor('search', knobs, p.effort, 10)).evaluations;
       expect(p.evaluations, `effort ${p.effort}`).toBeCloseTo(cpu.reduce((a, b) => a + b, 0) / probe.n, 6);
     }
