@@ -94,8 +94,11 @@ export interface EvaluateOptions {
 }
 
 const DEFAULTS = {
-  k: 10, queriesPerCall: 64, reps: 6, maxRounds: 30, precision: 0.05, efforts: [2, 4, 6, 8, 10, 16, 32], maxPoints: 10, probeQueries: 32,
-  probeEffort: 32, recallFloor: 0.7, compileMs: 180_000, correctnessMs: 120_000, callMs: 60_000,
+  // Efforts below k share one kernel (itopk = k, fewer iterations); each one from k up is a compile
+  // of its own (seconds to tens of seconds cold on lavapipe): start low, the planner raises effort
+  // geometrically while recall stays below the window.
+  k: 10, queriesPerCall: 64, reps: 6, maxRounds: 30, precision: 0.05, efforts: [2, 4, 8, 16], maxPoints: 10, probeQueries: 32,
+  probeEffort: 16, recallFloor: 0.7, compileMs: 180_000, correctnessMs: 120_000, callMs: 60_000,
 };
 type Resolved = typeof DEFAULTS & EvaluateOptions;
 
