@@ -15,7 +15,9 @@ type Ops = Record<string, (payload: unknown) => unknown>;
 const entry = process.argv[2];
 const channel = new Socket({ fd: 3, readable: true, writable: true });
 const send = (msg: unknown) => channel.write(encodeFrame(msg));
-const message = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+// A permission denial names what was denied (Node's message does not): the parent's allowances lack it.
+const denied = (err: Error) => ((err as NodeJS.ErrnoException).code === 'ERR_ACCESS_DENIED' && (err as { resource?: unknown }).resource ? ` (denied: ${String((err as { permission?: unknown }).permission ?? 'access')} ${String((err as { resource?: unknown }).resource)})` : '');
+const message = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}${denied(err)}` : String(err));
 
 channel.on('end', () => process.exit(0));
 channel.on('error', () => process.exit(70));

@@ -12,9 +12,9 @@
  *   dbus) or bind socket files anywhere. Sockets elsewhere on the filesystem stay reachable.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
 
@@ -112,9 +112,49 @@ export function nodeBinary(): string {
  * What a child needs to read to run project code that opens the GPU: the library sources,
  * the shipped shaders, dawn.node's package and the package.json that marks the project as ESM.
  * Never the project root as a whole: it holds datasets and their ground truth.
+ * Each comes with its read allowances (readAllowances): a symlinked node_modules works.
  */
 export function projectReadPaths(): string[] {
-  return ['src', 'shaders', 'package.json', join('node_modules', 'webgpu')].map((p) => join(PROJECT_ROOT, p));
+  return readAllowances(['src', 'shaders', 'package.json', join('node_modules', 'webgpu')].map((p) => join(PROJECT_ROOT, p)));
+}
+
+/**
+ * The `--allow-fs-read` entries that let a child read `paths` as Node really reads them. Node's
+ * permission model checks the path each fs call is given, and the module loader calls
+ * realpathSync on every import, which readlinks each symlink on the way: a symlinked node_modules
+ * (pnpm, a monorepo, a shared install) is denied at the link itself, then the import reads the
+ * target. So each path comes with every symlink among its ancestors (the link itself, which the
+ * permission model treats as its subtree by that spelling) and its real path. A path that does
+ * not exist stays as given (the child's read of it fails on its own).
+ * Shorter paths come first: Node 22's allow-list tree denies the exact path of an entry given
+ * after one of its descendants (`--allow-fs-read=L/sub --allow-fs-read=L` denies readlink(L)).
+ */
+export function readAllowances(paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const abs = resolve(p);
+    out.add(abs);
+    let real: string;
+    try {
+      real = realpathSync(abs);
+    } catch {
+      continue;
+    }
+    if (real === abs) continue;
+    out.add(real);
+    // The links on the way, outermost first: /a/b/node_modules -> ..., then any inside its target.
+    let at = sep;
+    for (const part of abs.split(sep).filter(Boolean)) {
+      const next = join(at, part);
+      const st = lstatSync(next, { throwIfNoEntry: false });
+      if (st?.isSymbolicLink()) {
+        out.add(next);
+        at = realpathSync(next);
+        out.add(at);
+      } else at = next;
+    }
+  }
+  return [...out].sort((a, b) => a.length - b.length);
 }
 
 /**

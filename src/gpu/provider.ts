@@ -23,6 +23,9 @@ export async function dawnProvider(): Promise<GpuProvider> {
     try {
       dawn = (await import('webgpu')) as unknown as typeof dawn;
     } catch (err) {
+      // Under the sandbox's permission model a missing read allowance looks like a broken install: say what was denied.
+      const e = err as NodeJS.ErrnoException & { resource?: string };
+      if (e.code === 'ERR_ACCESS_DENIED') throw new UserError(`cannot load the 'webgpu' package (dawn.node): reading ${e.resource ?? 'a file'} was denied by the permission model (a read allowance is missing for it: src/evolve/sandbox-isolation.ts readAllowances)`);
       throw new UserError(`cannot load the 'webgpu' package (dawn.node): ${(err as Error).message}; run 'npm ci'`);
     }
     Object.assign(globalThis, dawn!.globals);
