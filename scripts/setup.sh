@@ -18,6 +18,19 @@ if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.pack
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# npm skips an optional dependency whose `engines` does not match the Node running npm, silently:
+# usearch (the main bench peer) needs Node 22, so on a machine whose system Node is older the
+# npm ci above leaves it out. Run it again on the Node 22 it installed (first on PATH, so npm's
+# `#!/usr/bin/env node` picks it and its install scripts run on it too).
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ ! -d node_modules/usearch ] && [ -x node_modules/.bin/node ] && (( $(node_major node) < 22 )); then
+  echo "setup: npm ci again on Node $(node_modules/.bin/node --version) for the optional usearch (npm on Node $(node --version 2>/dev/null) skipped it)"
+  PATH="$PWD/node_modules/.bin:$PATH" npm ci --no-audit --no-fund --loglevel=error
+fi
+if ! node_modules/.bin/node -e "require('usearch')" >/dev/null 2>&1; then
+  echo "setup: note: the optional usearch peer is not installed; crinn bench records it as not installed" >&2
+fi
+
 probe() { XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} timeout 120 node_modules/.bin/node scripts/probe-adapter.ts >/dev/null 2>&1; }
 
 if probe; then
