@@ -143,7 +143,7 @@ export function readAllowances(paths: readonly string[]): string[] {
     if (real === abs) continue;
     out.add(real);
     // The links on the way, outermost first: /a/b/node_modules -> ..., then any inside its target.
-    let at = sep;
+    let at: string = sep;
     for (const part of abs.split(sep).filter(Boolean)) {
       const next = join(at, part);
       const st = lstatSync(next, { throwIfNoEntry: false });
