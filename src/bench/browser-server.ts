@@ -10,6 +10,7 @@ import { stripTypeScriptTypes } from 'node:module';
 import { join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { assertRegularFileSync } from '../data/vecs.ts';
 import { renderSearchPageHtml } from '../browser/page.ts';
 import { CSS } from './report-html.ts';
 import { BUNDLE_FORMAT, readBundle } from '../evolve/export.ts';
@@ -77,6 +78,7 @@ export function baselineBundle(): BundleFolder {
 export function readBundleFolder(dir: string): BundleFolder {
   const file = join(dir, 'manifest.json');
   let text: string;
+  if (existsSync(file)) assertRegularFileSync(file);
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {

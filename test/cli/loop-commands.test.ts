@@ -112,10 +112,12 @@ describe('resume checks the journal against its verdicts', () => {
 });
 
 describe('one reader check: FIFOs and devices are refused before they are opened', () => {
-  it('bench compare FIFO, search --index /dev/zero: one line, no hang', async () => {
+  it('bench compare FIFO, search --index /dev/zero, --llm-config FIFO: one line, no hang', async () => {
     const fifo = p('result.fifo');
     execFileSync('mkfifo', [fifo]);
     expectBadInput(crinn(['bench', 'compare', fifo], { timeout: 20_000 }), fifo, 'FIFO');
+    expectBadInput(crinn(['optimize', '--policy', 'llm', '--llm-config', fifo, '--evaluator', FIXTURE, '--run-dir', p('llm-run')], { timeout: 20_000, env: { OPENAI_API_KEY: 'k' } }), fifo, 'FIFO');
+    expect(existsSync(p('llm-run'))).toBe(false);
     const q = await writeRows(p('q.fvecs'), 3, 4, 1);
     expectBadInput(crinn(['search', '--index', '/dev/zero', '--queries', q, '--out', p('r.ivecs')], { timeout: 20_000 }), '/dev/zero', 'character device');
     expectBadInput(crinn(['search', '--index', '/proc/self/status', '--queries', q, '--out', p('r.ivecs')], { timeout: 20_000 }), '/proc/self/status', 'pseudo file system');

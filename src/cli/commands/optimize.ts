@@ -17,6 +17,7 @@ import { writeRunReport } from '../../evolve/run-report.ts';
 import { oneLine } from '../../errors.ts';
 import { rewardText } from '../../evolve/reward-text.ts';
 import { makeDir, planDir } from '../paths.ts';
+import { assertRegularFileSync } from '../../data/vecs.ts';
 
 export const DEFAULT_DATASET = 'siftsmall-5k';
 export const DEFAULT_BUDGET = '5m';
@@ -65,6 +66,7 @@ async function loopDeps(evaluatorModule: string | undefined, g: GlobalOptions): 
   const shipped = shippedBaseline;
   if (evaluatorModule) {
     if (!existsSync(evaluatorModule)) throw new UserError(`--evaluator: ${evaluatorModule} does not exist`);
+    assertRegularFileSync(evaluatorModule);
     const m = (await import(pathToFileURL(path.resolve(evaluatorModule)).href)) as { evaluate?: Evaluator; baseline?: BaselineSource };
     if (typeof m.evaluate !== 'function') throw new UserError(`--evaluator: ${evaluatorModule} exports no evaluate function`);
     return { evaluate: m.evaluate, baseline: m.baseline ?? shipped };

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../../errors.ts';
+import { assertRegularFileSync } from '../../data/vecs.ts';
 
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
@@ -73,6 +74,8 @@ function issueLine(where: string, err: z.ZodError): string {
 
 function readConfigFile(file: string): unknown {
   let text: string;
+  // A FIFO or a device would block or never end: refused before it is opened.
+  assertRegularFileSync(file);
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
