@@ -28,8 +28,19 @@ describe('runs report --out goes through the shared output checks', () => {
   it('a device, a FIFO or a run file as --out is refused; the device stays a device, the FIFO a FIFO', () => {
     const journal = path.join(run, 'journal.jsonl');
     const before = sha(journal);
-    expectBadInput(crinn(['runs', 'report', run, '--out', '/dev/null']), '--out', '/dev/null', 'not a regular file');
-    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    // A private null device (c 1 3), never the system's /dev/null: a regression would replace it for everyone.
+    const dev = p('null-device');
+    let made = false;
+    try {
+      execFileSync('mknod', ['-m', '666', dev, 'c', '1', '3'], { stdio: 'ignore' });
+      made = true;
+    } catch {
+      // not root: the FIFO below still covers a non-regular output
+    }
+    if (made) {
+      expectBadInput(crinn(['runs', 'report', run, '--out', dev]), '--out', dev, 'not a regular file');
+      expect(statSync(dev).isCharacterDevice()).toBe(true);
+    }
     const fifo = p('report.fifo');
     execFileSync('mkfifo', [fifo]);
     expectBadInput(crinn(['runs', 'report', run, '--out', fifo], { timeout: 20_000 }), '--out', fifo, 'not a regular file');
@@ -69,8 +80,9 @@ describe('run folders: one line naming the flag, never a raw errno or a busy loo
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
-  it('variant init --out under /proc or below a file', () => {
+  it('variant init --out and export --out under /proc or below a file', () => {
     expectBadInput(crinn(['variant', 'init', '--module', 'search', '--out', '/proc/x']), '--out', '/proc/x', 'pseudo file system');
+    expectBadInput(crinn(['export', run, '--no-describe', '--out', '/proc/crinn-bundle']), '--out', '/proc/crinn-bundle', 'pseudo file system');
     const file = p('plain-file2');
     writeFileSync(file, 'x');
     expectBadInput(crinn(['variant', 'init', '--module', 'search', '--out', path.join(file, 'v')]), '--out', `${file} is not a folder`);
