@@ -5,7 +5,7 @@
  * swept interleaved, one point each per round in a shuffled order, and machine drift hits all.
  */
 import { UserError, oneLine } from '../errors.ts';
-import { uniformStream } from '../index/rng.ts';
+import { uniformStream } from '../graph/rng.ts';
 
 export interface Measurement {
   recall: number;

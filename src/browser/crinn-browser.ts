@@ -11,7 +11,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { Kernel } from '../gpu/shader.ts';
 import { pipelineKey, pipelineLayout } from '../gpu/kernel-text.ts';
-import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../index/index-format.ts';
+import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../graph/index-format.ts';
 import { BeamSearchCore, SEARCH_KERNEL_FILES, type SearchKernelSources } from '../search/beam-core.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
 // Knob values -> search params, the same mapping the evaluator measured the bundle with.

@@ -15,7 +15,7 @@
  * Proposals are a pure function of (knobs, constraints, seed, index, history), so a resumed run
  * proposes exactly what the uninterrupted one would have.
  */
-import { uniformStream } from '../index/rng.ts';
+import { uniformStream } from '../graph/rng.ts';
 import { violations, type ConstraintContext, type ConstraintSource } from './constraints.ts';
 import { MODULE_NAMES, type Knob } from './contract.ts';
 import { baselineManifest } from './modules.ts';
@@ -60,7 +60,7 @@ export function baselineFor(knobs: readonly Knob[]): ConstraintSource | null {
   return baselineByKnobs.get(names)!;
 }
 
-/** Seeded uniforms in [0, 1): the project's one mulberry32 (index/rng.ts). */
+/** Seeded uniforms in [0, 1): the project's one mulberry32 (graph/rng.ts). */
 export const rng = uniformStream;
 
 function mix(...xs: number[]): number {

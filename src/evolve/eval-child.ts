@@ -12,7 +12,7 @@ import { openGpu, type GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/shader.ts';
 import { GpuSearcher, defaultSearchSources, type SearchKernelSources, type SearchableIndex } from '../search/gpu-search.ts';
 import { MODULE_KERNEL_ROLES, withKernelFiles } from '../search/beam-core.ts';
-import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
+import { f16ToF32Array, f32ToF16Array } from '../graph/f16.ts';
 import type { Metric } from '../data/types.ts';
 import type { ModuleName } from './contract.ts';
 import { buildParamsFor, searchParamsFor, usesF16, type Knobs } from './knob-params.ts';

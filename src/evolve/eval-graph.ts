@@ -12,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/types.ts';
 import { buildIndex, type Index } from '../search/engine.ts';
-import { checkPrunedGraph } from '../index/build.ts';
+import { checkPrunedGraph } from '../graph/build.ts';
 import { Sandbox, SandboxFailureError } from './sandbox.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
 import { REPO_ROOT, loadBaseline, type LoadedModule } from './modules.ts';
@@ -20,7 +20,7 @@ import { buildParamsFor, type Knobs } from './knob-params.ts';
 import { materialisePrune } from './graph-variant.ts';
 import { StageFail, failureText } from './eval-system.ts';
 
-// The graph builder's progress bar and its dependencies (src/index/build.ts imports it).
+// The graph builder's progress bar and its dependencies (src/graph/build.ts imports it).
 const GRAPH_PACKAGES = ['cli-progress', 'string-width', 'emoji-regex', 'is-fullwidth-code-point', 'strip-ansi', 'ansi-regex'].map((p) => join(REPO_ROOT, 'node_modules', p));
 
 const trustedCache = new Map<string, Promise<Index>>();

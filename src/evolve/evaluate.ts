@@ -39,7 +39,7 @@ import { projectReadPaths } from './sandbox-isolation.ts';
 import type { CurvePoint, ModuleName, Stage, Verdict } from './contract.ts';
 import { loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
 import { usesF16 } from './knob-params.ts';
-import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
+import { f16ToF32Array, f32ToF16Array } from '../graph/f16.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
 import { graphIndex, trustedIndex } from './eval-graph.ts';
 import { BaselineFault, DeadlineFault, EvalSystem, StageFail, type SystemName } from './eval-system.ts';

@@ -3,7 +3,7 @@
  * scratch (it must never read what it can write), and the variant folder may be anywhere, so the
  * parent writes the source into a fresh folder the child may read but not write, with its
  * relative imports ('./pool.ts', '../data/metric.ts') turned into absolute file URLs of the
- * project's src/index/ files, which is where prune.ts lives. The baseline's prune.ts takes the
+ * project's src/graph/ files, which is where prune.ts lives. The baseline's prune.ts takes the
  * same path, so both sides of an evaluation load their prune code alike.
  *
  *   const { dir, url } = materialisePrune(sources['prune.ts'], scratchRoot, 'variant');
@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from './modules.ts';
 
 /** Where the shipped prune.ts lives: its relative imports resolve from here. */
-export const PRUNE_HOME = pathToFileURL(join(REPO_ROOT, 'src', 'index') + '/').href;
+export const PRUNE_HOME = pathToFileURL(join(REPO_ROOT, 'src', 'graph') + '/').href;
 
 // The specifier of a static import/export (`from '...'`), a side-effect import (`import '...'`)
 // or a dynamic import (`import('...')`): only relative `.ts` paths are rewritten.

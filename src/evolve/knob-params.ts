@@ -3,7 +3,7 @@
  * the sandbox child (which applies them) and tests. The knobs are declared in
  * kernels/baseline/MODULE/manifest.json; baseline defaults reproduce the library's auto values.
  */
-import type { BuildParamsInput } from '../index/params.ts';
+import type { BuildParamsInput } from '../graph/params.ts';
 import { effortParams, MAX_ITOPK, type SearchParams } from '../search/params.ts';
 import type { ModuleName } from './contract.ts';
 

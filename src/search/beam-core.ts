@@ -11,9 +11,9 @@ import type { Kernel } from '../gpu/shader.ts';
 import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { padRows, selectKernelFrom, selectListLength, withConst, type BindingKind } from '../gpu/kernel-text.ts';
-import { f32ToF16Bits } from '../index/f16.ts';
+import { f32ToF16Bits } from '../graph/f16.ts';
 import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from '../data/types.ts';
-import type { EntryLayer } from '../index/entry-layer.ts';
+import type { EntryLayer } from '../graph/entry-layer.ts';
 import { entryLayerOf } from './cpu-search.ts';
 import { fitWorkgroupMemory, resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
 

@@ -1,7 +1,7 @@
 import { UserError } from '../errors.ts';
 import { distance } from '../data/metric.ts';
 import type { Neighbors, VectorSet } from '../data/types.ts';
-import { flatEntryLayer, type EntryLayer } from '../index/entry-layer.ts';
+import { flatEntryLayer, type EntryLayer } from '../graph/entry-layer.ts';
 import { resolveSearchParams, type SearchParams } from './params.ts';
 import type { SearchableIndex } from './gpu-search.ts';
 

@@ -6,17 +6,17 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuBruteForce } from '../data/exact-knn.ts';
 import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
-import { buildGraph, type BuildOptions, type BuildStats } from '../index/build.ts';
-import type { BuildParamsInput } from '../index/params.ts';
-import type { Index, VectorStorage } from '../index/index-file.ts';
-import { f16ToF32Array, f32ToF16Array } from '../index/f16.ts';
+import { buildGraph, type BuildOptions, type BuildStats } from '../graph/build.ts';
+import type { BuildParamsInput } from '../graph/params.ts';
+import type { Index, VectorStorage } from '../graph/index-file.ts';
+import { f16ToF32Array, f32ToF16Array } from '../graph/f16.ts';
 import { GpuSearcher } from './gpu-search.ts';
 import { cpuBeamSearch } from './cpu-search.ts';
 import { resolveSearchParams, type SearchParams } from './params.ts';
 import { UserError } from '../errors.ts';
 import { kernelBuildParams, kernelSearchParams, kernelStorage, type KernelBundle } from './kernel-params.ts';
 
-export { saveIndex, loadIndex, type Index } from '../index/index-file.ts';
+export { saveIndex, loadIndex, type Index } from '../graph/index-file.ts';
 
 /** Exact kNN of the base against itself on the GPU (self excluded): the CAGRA initial graph. */
 export function gpuKnnProvider(ctx: GpuContext) {

@@ -4,8 +4,8 @@
  * child (which may read only src/ and webgpu) imports the engine. Loading and matching bundles is
  * src/search/bundle.ts.
  */
-import type { BuildParamsInput } from '../index/params.ts';
-import type { VectorStorage } from '../index/index-file.ts';
+import type { BuildParamsInput } from '../graph/params.ts';
+import type { VectorStorage } from '../graph/index-file.ts';
 import { DEFAULT_SEARCH_PARAMS, type SearchParams } from './params.ts';
 import type { SearchKernelSources } from './beam-core.ts';
 // The evaluator's own knob mapping: a bundle runs with exactly the params it was measured with.

@@ -14,7 +14,7 @@ export interface SearchParams {
   /**
    * Start nodes of the entry-layer search (the first nodes of the index's entry layer: medoid,
    * then farthest-point picks). 0 = auto = 16. The entry layer, not a seed scan, gets each query
-   * to its cluster (src/index/entry-layer.ts).
+   * to its cluster (src/graph/entry-layer.ts).
    */
   numSeeds: number;
   /** Beam (list length) of the entry-layer search; its best entries seed the main search. 0 = auto = 32, at most itopk. */

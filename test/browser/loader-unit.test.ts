@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { bundleSources, CrinnSearcher, loadBundle, manifestParams, parseIndex } from '../../src/browser/crinn-browser.ts';
 import { searchParamsFor } from '../../src/evolve/knob-params.ts';
 import { effortParams } from '../../src/search/params.ts';
-import { loadIndex, saveIndex } from '../../src/index/index-file.ts';
-import { buildEntryLayer } from '../../src/index/entry-layer.ts';
+import { loadIndex, saveIndex } from '../../src/graph/index-file.ts';
+import { buildEntryLayer } from '../../src/graph/entry-layer.ts';
 import { randomSet } from '../gpu/helpers.ts';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
@@ -41,10 +41,10 @@ describe('browser loader', () => {
     const g = importGraph('browser/crinn-browser.ts');
     expect(g.external).toEqual([]);
     expect(g.files).toContain('search/beam-core.ts');
-    expect(g.files).toContain('index/index-format.ts');
+    expect(g.files).toContain('graph/index-format.ts');
     // The Node engine runs the same host code.
     expect(readFileSync(join(SRC, 'search/gpu-search.ts'), 'utf8')).toContain("from './beam-core.ts'");
-    expect(readFileSync(join(SRC, 'index/index-file.ts'), 'utf8')).toContain("from './index-format.ts'");
+    expect(readFileSync(join(SRC, 'graph/index-file.ts'), 'utf8')).toContain("from './index-format.ts'");
   });
 
   it('parses index bytes like loadIndex, and refuses a flipped byte (WebCrypto SHA-256)', async () => {

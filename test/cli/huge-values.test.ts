@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../data/helpers.ts';
-import { buildGraph } from '../../src/index/build.ts';
+import { buildGraph } from '../../src/graph/build.ts';
 import { assertDistancesFit, fitsF16, MAX_SQUARED_NORM } from '../../src/data/validate.ts';
 import { crinn, expectBadInput, randomRows, writeRows } from './helpers.ts';
 

@@ -1,6 +1,6 @@
 /**
  * A graph variant's prune.ts really runs: the parent materialises it (imports rewritten to the
- * project's src/index/), buildGraph prunes with it on the calling thread and in workers, and the
+ * project's src/graph/), buildGraph prunes with it on the calling thread and in workers, and the
  * pruned graph is checked. End to end on real Dawn (lavapipe): a variant that keeps 4 edges per
  * row measures worse than the baseline; one that throws fails at compile; one that writes an
  * out-of-range id fails the graph check; an unmodified `variant init` folder scores ~1.
@@ -14,16 +14,16 @@ import type { EvaluateOptions } from '../../src/evolve/evaluate.ts';
 import { materialisePrune, rewriteRelativeImports, PRUNE_HOME } from '../../src/evolve/graph-variant.ts';
 import { REPO_ROOT } from '../../src/evolve/modules.ts';
 import { verdictSchema, type Verdict } from '../../src/evolve/contract.ts';
-import { buildGraph, checkPrunedGraph } from '../../src/index/build.ts';
-import { loadOps } from '../../src/index/build-worker.ts';
-import { checkGraph, NO_NEIGHBOR } from '../../src/index/graph.ts';
-import { gaussianMixture } from '../index/helpers.ts';
+import { buildGraph, checkPrunedGraph } from '../../src/graph/build.ts';
+import { loadOps } from '../../src/graph/build-worker.ts';
+import { checkGraph, NO_NEIGHBOR } from '../../src/graph/graph.ts';
+import { gaussianMixture } from '../graph/helpers.ts';
 import { applyEdits, editedVariant, evalContext, evaluateSmall } from './eval-helpers.ts';
 
 const LONG = 600_000;
 /** Self-vs-self reward spread at these settings (test/evolve/evaluate.test.ts, loaded 2-core machine). */
 const SPREAD = { lo: 0.5, hi: 2.0 };
-const PRUNE_SRC = readFileSync(join(REPO_ROOT, 'src', 'index', 'prune.ts'), 'utf8');
+const PRUNE_SRC = readFileSync(join(REPO_ROOT, 'src', 'graph', 'prune.ts'), 'utf8');
 // The end of prune.merge's per-row loop: edits after it change every row the op writes.
 const MERGE_ROW_END = `      for (let t = protectedEdges; t < d && k < d; t++) {
         const x = pruned[row + t];
@@ -40,7 +40,7 @@ const graphVariant = (edits: [string, string][] = []) => editedVariant(ctx.tmp, 
 const evaluate = (variantDir: string, extra: Partial<EvaluateOptions> = {}) => evaluateSmall(variantDir, ctx.ds, { efforts: [4, 10], maxPoints: 2, seed: 7, ...extra });
 
 describe('prune module loading', () => {
-  it('rewrites relative .ts specifiers to src/index/ file URLs and leaves the rest', () => {
+  it('rewrites relative .ts specifiers to src/graph/ file URLs and leaves the rest', () => {
     const src = [
       "import type { WorkerPool } from './pool.ts';",
       'import { distance } from "../data/metric.ts";',
@@ -52,7 +52,7 @@ describe('prune module loading', () => {
       "const s = 'from ./pool.ts';",
     ].join('\n');
     const out = rewriteRelativeImports(src).split('\n');
-    const home = pathToFileURL(join(REPO_ROOT, 'src', 'index')).href;
+    const home = pathToFileURL(join(REPO_ROOT, 'src', 'graph')).href;
     expect(PRUNE_HOME).toBe(`${home}/`);
     expect(out[0]).toBe(`import type { WorkerPool } from '${home}/pool.ts';`);
     expect(out[1]).toBe(`import { distance } from "${pathToFileURL(join(REPO_ROOT, 'src', 'data')).href}/metric.ts";`);

@@ -50,7 +50,7 @@ afterAll(async () => {
 describe('npm pack', () => {
   it('ships the build, shaders and manifests, and no sources or tests', () => {
     const files = pack.files.map((f) => f.path);
-    for (const f of ['bin/crinn.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/index/build-worker.js', 'shaders/beam_search.wgsl', 'datasets/synthetic.json', 'datasets/ann-benchmarks.json', 'package.json']) {
+    for (const f of ['bin/crinn.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/graph/build-worker.js', 'shaders/beam_search.wgsl', 'datasets/synthetic.json', 'datasets/ann-benchmarks.json', 'package.json']) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => /^(src|test|scripts|examples|scratch)\//.test(f) || f.endsWith('.tsbuildinfo'))).toEqual([]);

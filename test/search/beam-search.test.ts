@@ -6,7 +6,7 @@ import { loadDataset } from '../../src/data/resolve.ts';
 import { recallAtK } from '../../src/bench/recall.ts';
 import { GpuSearcher, type SearchableIndex } from '../../src/search/gpu-search.ts';
 import { cpuBeamSearch } from '../../src/search/cpu-search.ts';
-import { buildEntryLayer } from '../../src/index/entry-layer.ts';
+import { buildEntryLayer } from '../../src/graph/entry-layer.ts';
 import { grid2d } from '../../src/gpu/dispatch.ts';
 import type { Metric, Neighbors, VectorSet } from '../../src/data/types.ts';
 import type { SearchParams } from '../../src/search/params.ts';

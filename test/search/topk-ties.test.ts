@@ -3,7 +3,7 @@ import type { GpuContext } from '../../src/gpu/device.ts';
 import { GpuBruteForce } from '../../src/data/exact-knn.ts';
 import { gpuKnnProvider } from '../../src/search/engine.ts';
 import { GpuSearcher } from '../../src/search/gpu-search.ts';
-import { buildEntryLayer } from '../../src/index/entry-layer.ts';
+import { buildEntryLayer } from '../../src/graph/entry-layer.ts';
 import type { Neighbors, VectorSet } from '../../src/data/types.ts';
 import { openTestGpu, randomSet } from '../gpu/helpers.ts';
 

@@ -5,8 +5,8 @@
 import type { Dataset, VectorSet } from '../../data/types.ts';
 import { AnnEngine, buildIndex } from '../../search/engine.ts';
 import { MAX_ITOPK, effortParams, type SearchParams } from '../../search/params.ts';
-import type { BuildParamsInput } from '../../index/params.ts';
-import type { VectorStorage } from '../../index/index-file.ts';
+import type { BuildParamsInput } from '../../graph/params.ts';
+import type { VectorStorage } from '../../graph/index-file.ts';
 import type { BenchSystem, SystemEnv, SystemOptions } from '../systems.ts';
 import { datasetFingerprint } from '../../data/fingerprint.ts';
 import path from 'node:path';

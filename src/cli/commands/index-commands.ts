@@ -10,7 +10,7 @@ import { distancesPathFor } from '../../data/groundtruth.ts';
 import { assertDistancesFit, assertF16Fits } from '../../data/validate.ts';
 import { AnnEngine, buildIndex, loadIndex, saveIndex } from '../../search/engine.ts';
 import { MAX_ITOPK, resolveSearchParams } from '../../search/params.ts';
-import type { BuildParamsInput } from '../../index/params.ts';
+import type { BuildParamsInput } from '../../graph/params.ts';
 import { globals, openFromOptions, positiveInt, print } from '../context.ts';
 import { checkOutputs } from '../paths.ts';
 import { watchOutputs } from '../signals.ts';

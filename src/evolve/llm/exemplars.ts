@@ -6,12 +6,12 @@
  * softmax, from the slower half only. Seeded: the same history and seed give the same exemplars,
  * so a resumed run builds the same prompt.
  */
-import { uniformStream } from '../../index/rng.ts';
+import { uniformStream } from '../../graph/rng.ts';
 export interface Scored {
   reward: number;
 }
 
-/** Seeded uniforms in [0, 1): the project's one mulberry32 (index/rng.ts). */
+/** Seeded uniforms in [0, 1): the project's one mulberry32 (graph/rng.ts). */
 export const rng = uniformStream;
 
 export function softmaxWeights(rewards: readonly number[], temperature: number): number[] {

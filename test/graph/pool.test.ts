@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createArena } from '../../src/index/arena.ts';
-import { WorkerPool } from '../../src/index/pool.ts';
+import { createArena } from '../../src/graph/arena.ts';
+import { WorkerPool } from '../../src/graph/pool.ts';
 import { gaussianMixture } from './helpers.ts';
 
 describe('worker pool', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildEntryLayer, checkEntryLayer, flatEntryLayer } from '../../src/index/entry-layer.ts';
+import { buildEntryLayer, checkEntryLayer, flatEntryLayer } from '../../src/graph/entry-layer.ts';
 import { buildIndex } from '../../src/search/engine.ts';
 import { cpuBeamSearch } from '../../src/search/cpu-search.ts';
 import { loadDataset } from '../../src/data/resolve.ts';
 import { bruteForceKnn, distance } from '../../src/data/metric.ts';
 import { recallAtK } from '../../src/bench/recall.ts';
-import { NO_NEIGHBOR } from '../../src/index/graph.ts';
+import { NO_NEIGHBOR } from '../../src/graph/graph.ts';
 import { gaussianMixture } from './helpers.ts';
 
 describe('entry layer (sampled upper graph)', () => {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.ts';
-import { f16BitsToF32, f32ToF16Bits } from '../../src/index/f16.ts';
-import { loadIndex, saveIndex, type Index } from '../../src/index/index-file.ts';
-import { resolveBuildParams } from '../../src/index/params.ts';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/graph/f16.ts';
+import { loadIndex, saveIndex, type Index } from '../../src/graph/index-file.ts';
+import { resolveBuildParams } from '../../src/graph/params.ts';
 import { gaussianMixture } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crinn-index-'));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Metric, VectorSet } from '../../src/data/types.ts';
 import { bruteForceKnn, normalizeRows } from '../../src/data/metric.ts';
-import { checkEntryLayer } from '../../src/index/entry-layer.ts';
+import { checkEntryLayer } from '../../src/graph/entry-layer.ts';
 import { UserError } from '../../src/errors.ts';
-import { buildGraph, type KnnProvider } from '../../src/index/build.ts';
-import { checkGraph, type Graph } from '../../src/index/graph.ts';
+import { buildGraph, type KnnProvider } from '../../src/graph/build.ts';
+import { checkGraph, type Graph } from '../../src/graph/graph.ts';
 import { beamSearch, gaussianMixture, recallAt } from './helpers.ts';
 
 const N = 5000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.ts';
-import { DEFAULT_BUILD_PARAMS, resolveBuildParams, validateBuildParams } from '../../src/index/params.ts';
+import { DEFAULT_BUILD_PARAMS, resolveBuildParams, validateBuildParams } from '../../src/graph/params.ts';
 
 describe('build params', () => {
   it('resolves the autos from n', () => {

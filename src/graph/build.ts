@@ -37,7 +37,7 @@ export interface BuildOptions {
   /**
    * A file URL of a module with prune.ts's exports (`cagraOptimize`, `pruneOps`): the CAGRA
    * prune runs that code, on this thread and in every worker (a graph variant, see
-   * src/evolve/graph-variant.ts). Default: the shipped src/index/prune.ts. The graph it writes is
+   * src/evolve/graph-variant.ts). Default: the shipped src/graph/prune.ts. The graph it writes is
    * checked (checkPrunedGraph) before anything else uses it.
    */
   pruneModule?: string;
@@ -58,7 +58,7 @@ export interface BuildStats {
 export interface BuildResult {
   graph: Graph;
   entryPoints: Uint32Array;
-  /** The sampled upper graph the search starts in (src/index/entry-layer.ts). */
+  /** The sampled upper graph the search starts in (src/graph/entry-layer.ts). */
   entryLayer: EntryLayer;
   /** The parameters with every auto resolved. */
   params: BuildParams;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { distance } from '../../src/data/metric.ts';
-import { attachArena, createArena } from '../../src/index/arena.ts';
+import { attachArena, createArena } from '../../src/graph/arena.ts';
 import { gaussianMixture } from './helpers.ts';
 
 describe('SIMD distance kernels', () => {

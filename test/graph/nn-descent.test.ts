@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bruteForceKnn } from '../../src/data/metric.ts';
-import { createArena } from '../../src/index/arena.ts';
-import { WorkerPool } from '../../src/index/pool.ts';
-import { knownBytesFor, nnDescent, nndIds, sampleSize } from '../../src/index/nn-descent.ts';
-import { cpuExactKnn } from '../../src/index/knn.ts';
-import { resolveBuildParams } from '../../src/index/params.ts';
+import { createArena } from '../../src/graph/arena.ts';
+import { WorkerPool } from '../../src/graph/pool.ts';
+import { knownBytesFor, nnDescent, nndIds, sampleSize } from '../../src/graph/nn-descent.ts';
+import { cpuExactKnn } from '../../src/graph/knn.ts';
+import { resolveBuildParams } from '../../src/graph/params.ts';
 import { gaussianMixture } from './helpers.ts';
 
 const N = 5000;

@@ -1,7 +1,7 @@
 /** Test helpers for the graph build: a seeded Gaussian mixture and a tiny CPU beam search. */
 import type { Metric, VectorSet } from '../../src/data/types.ts';
 import { distance } from '../../src/data/metric.ts';
-import { NO_NEIGHBOR, type Graph } from '../../src/index/graph.ts';
+import { NO_NEIGHBOR, type Graph } from '../../src/graph/graph.ts';
 
 /** mulberry32 */
 export function rng(seed: number): () => number {
