@@ -36,9 +36,10 @@ import { SweepPlanner, seededRng, shuffle } from '../bench/sweep.ts';
 import { median } from '../bench/stats.ts';
 import { MIN_INTERVAL_ROUNDS, formatInterval, pairedRatioInterval, relativePrecision, type RatioInterval } from '../bench/interval.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
-import type { CurvePoint, ModuleName, Stage, Verdict } from './contract.ts';
+import type { Stage, Verdict } from './contract.ts';
+import type { CurvePoint, ModuleName } from '../bundle/module-manifest.ts';
 import { loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
-import { usesF16 } from './knob-params.ts';
+import { usesF16 } from '../search/knob-params.ts';
 import { f16ToF32Array, f32ToF16Array } from '../graph/f16.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
 import { graphIndex, trustedIndex } from './eval-graph.ts';
@@ -352,9 +353,12 @@ class Evaluation {
       notes.push(`reward 0: the variant's curve never reaches recall ${DEFAULT_WINDOW.lo}`);
     } else {
       reward = iv.estimate;
-      interval = { lo: iv.lo, hi: iv.hi, level: iv.level, rounds: iv.rounds };
+      // Fewer rounds than an interval needs (a small query pool): no interval, and never a gain.
+      interval = iv.level > 0 ? { lo: iv.lo, hi: iv.hi, level: iv.level, rounds: iv.rounds } : null;
       conclusive = iv.level > 0 && (relativePrecision(iv) <= o.precision || iv.hi < 1);
-      notes.push(`reward ${formatInterval(iv)} (median of ${iv.rounds} paired rounds, ${(100 * iv.level).toFixed(1)}% interval; AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)})`);
+      notes.push(iv.level > 0
+        ? `reward ${formatInterval(iv)} (median of ${iv.rounds} paired rounds, ${(100 * iv.level).toFixed(1)}% interval; AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)})`
+        : `reward ${iv.estimate.toFixed(3)} from ${iv.rounds} paired round(s), too few for an interval (${MIN_INTERVAL_ROUNDS}); AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)}`);
       if (!conclusive) notes.push(`inconclusive: the interval is +-${(100 * relativePrecision(iv)).toFixed(1)}%, wider than +-${(100 * o.precision).toFixed(1)}%${exhausted ? ' (query pool exhausted)' : ` after ${iv.rounds} rounds`}`);
     }
     for (const [s, c] of [[variant, curves[1]], [baseline, curves[0]]] as const) {

@@ -2,7 +2,8 @@
  * The state of a run, folded from its journal records (journal.ts) and nothing else, so a
  * resumed run and an uninterrupted one see the same variants, verdicts, best-so-far and budget.
  */
-import type { ModuleName, Verdict } from './contract.ts';
+import type { Verdict } from './contract.ts';
+import type { ModuleName } from '../bundle/module-manifest.ts';
 import type { JournalRecord, RunConfig } from './journal.ts';
 import { UserError } from '../errors.ts';
 
@@ -62,8 +63,10 @@ export function pending(s: StageState): Proposal[] {
  */
 export function isGain(v: Verdict, over: number, spread?: number): boolean {
   if (v.status !== 'ok' || typeof v.reward !== 'number' || !Number.isFinite(v.reward)) return false;
-  if (spread !== undefined || !v.interval) return v.reward > over;
-  return v.interval.lo > over;
+  if (spread !== undefined) return v.reward > over;
+  if (v.interval) return v.interval.lo > over;
+  // No interval: too few rounds to support one (conclusive false), or a verdict from before intervals.
+  return v.conclusive !== false && v.reward > over;
 }
 
 /**

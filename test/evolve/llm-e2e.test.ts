@@ -69,8 +69,9 @@ describe('llm policy end to end (real evaluator, scripted model)', () => {
       // evaluator sweeps only the efforts around the recall window of this data (recall 0.85 at 6,
       // 0.97 at 10), so the AUC rests on several points and the test stays near two minutes.
       st = await startRun(runDir, {
-        dataset: data, policy: 'llm', llm: llmSettings(llm), stages: ['search'], budget: { evals: 2 }, seed: 11, spread: SPREAD, patience: 8,
-        evaluator: { reps: 3, queriesPerCall: 200, efforts: [6, 7, 8, 9, 10], maxPoints: 6 },
+        // No --spread: the model's variant is kept only if its reward's interval lies above the start's reward.
+        dataset: data, policy: 'llm', llm: llmSettings(llm), stages: ['search'], budget: { evals: 2 }, seed: 11, patience: 8,
+        evaluator: { queriesPerCall: 64, efforts: [6, 8, 10], maxPoints: 5, maxRounds: 12 },
       }, { evaluate: realEvaluator({}), baseline: shippedBaseline, propose: proposer.propose });
       proposer.finish(st);
       expect(server.requests.length).toBe(1);
