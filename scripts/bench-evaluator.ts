@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { initVariant } from '../src/evolve/variant-init.ts';
 import { evaluateVariant } from '../src/evolve/evaluate.ts';
 import { loadDataset } from '../src/data/resolve.ts';
-import { MODULE_NAMES, type ModuleName } from '../src/evolve/contract.ts';
+import { MODULE_NAMES, type ModuleName } from '../src/bundle/module-manifest.ts';
 import { formatTable } from '../src/bench/table.ts';
 
 const { values } = parseArgs({

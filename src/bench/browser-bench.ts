@@ -18,7 +18,7 @@ import type { BuildParamsInput } from '../graph/params.ts';
 import { MAX_ITOPK, effortParams } from '../search/params.ts';
 import { findChromium, launchChromium, type Chromium } from './browser-chromium.ts';
 import { readBundleFolder, servePage, type BrowserAdapter, type PageServer } from './browser-server.ts';
-import { buildParamsFor } from '../evolve/knob-params.ts';
+import { buildParamsFor } from '../search/knob-params.ts';
 import { runBench, type BenchEvent } from './run.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult } from './schema.ts';
 import type { BenchSystem, SystemEnv } from './systems.ts';

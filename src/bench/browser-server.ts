@@ -13,7 +13,7 @@ import { UserError } from '../errors.ts';
 import { assertRegularFileSync } from '../data/vecs.ts';
 import { renderSearchPageHtml } from '../browser/page.ts';
 import { CSS } from './report-html.ts';
-import { BUNDLE_FORMAT, readBundle } from '../evolve/export.ts';
+import { BUNDLE_FORMAT, readBundle } from '../bundle/format.ts';
 import { SEARCH_KERNEL_FILES } from '../search/beam-core.ts';
 
 const PKG_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -15,7 +15,7 @@ import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../gra
 import { BeamSearchCore, SEARCH_KERNEL_FILES, type SearchKernelSources } from '../search/beam-core.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
 // Knob values -> search params, the same mapping the evaluator measured the bundle with.
-import { searchParamsFor } from '../evolve/knob-params.ts';
+import { searchParamsFor } from '../search/knob-params.ts';
 
 /**
  * A kernel bundle: WGSL files by path, host parameters, and the manifest they came from. An

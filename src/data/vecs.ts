@@ -283,7 +283,7 @@ export async function withTempFile<T>(dest: string, write: (tmp: string) => Prom
 /**
  * Several outputs that belong together (ids and distances): every temp file is written before
  * any is renamed, so a failure in any write leaves every destination untouched. Only a failing
- * rename (after the pre-checks of src/cli/paths.ts, practically never) can split the pair.
+ * rename (after the pre-checks of src/data/output-paths.ts, practically never) can split the pair.
  */
 export async function withTempFiles<T>(dests: readonly string[], write: (tmps: string[]) => Promise<T>): Promise<T> {
   const tmps = dests.map(tempPathFor);

@@ -6,8 +6,8 @@
  * is fitted to each, and of candidates drawn around the good points the one maximising
  * l(x)/g(x) is proposed. Failed evaluations count among the bad points.
  *
- * Every proposal satisfies the module manifest's constraints (contract.ts constraintSchema,
- * evaluated by constraints.ts without a GPU): an invalid hypercube point is repaired to a valid one
+ * Every proposal satisfies the module manifest's constraints (constraintSchema in
+ * src/bundle/module-manifest.ts, evaluated by constraints.ts without a GPU): an invalid hypercube point is repaired to a valid one
  * near it, invalid TPE candidates are skipped, and when no unevaluated valid setting is found the
  * stage is reported exhausted with the reason (`propose`) instead of spending an evaluation on a
  * setting the kernel refuses at compile.
@@ -17,8 +17,8 @@
  */
 import { uniformStream } from '../graph/rng.ts';
 import { violations, type ConstraintContext, type ConstraintSource } from './constraints.ts';
-import { MODULE_NAMES, type Knob } from './contract.ts';
-import { baselineManifest } from './modules.ts';
+import { MODULE_NAMES, type Knob } from '../bundle/module-manifest.ts';
+import { baselineManifest } from '../bundle/baseline.ts';
 
 
 export interface Observation {

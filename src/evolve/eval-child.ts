@@ -14,8 +14,8 @@ import { GpuSearcher, defaultSearchSources, type SearchKernelSources, type Searc
 import { MODULE_KERNEL_ROLES, withKernelFiles } from '../search/beam-core.ts';
 import { f16ToF32Array, f32ToF16Array } from '../graph/f16.ts';
 import type { Metric } from '../data/types.ts';
-import type { ModuleName } from './contract.ts';
-import { buildParamsFor, searchParamsFor, usesF16, type Knobs } from './knob-params.ts';
+import type { ModuleName } from '../bundle/module-manifest.ts';
+import { buildParamsFor, searchParamsFor, usesF16, type Knobs } from '../search/knob-params.ts';
 
 /** The base vectors to build from, and the file URL of the system's prune.ts as the parent materialised it (graph-variant.ts). */
 export interface BuildPayload {

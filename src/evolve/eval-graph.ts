@@ -15,8 +15,9 @@ import { buildIndex, type Index } from '../search/engine.ts';
 import { checkPrunedGraph } from '../graph/build.ts';
 import { Sandbox, SandboxFailureError } from './sandbox.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
-import { REPO_ROOT, loadBaseline, type LoadedModule } from './modules.ts';
-import { buildParamsFor, type Knobs } from './knob-params.ts';
+import { loadBaseline, type LoadedModule } from './modules.ts';
+import { REPO_ROOT } from '../bundle/baseline.ts';
+import { buildParamsFor, type Knobs } from '../search/knob-params.ts';
 import { materialisePrune } from './graph-variant.ts';
 import { StageFail, failureText } from './eval-system.ts';
 

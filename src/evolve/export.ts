@@ -1,74 +1,17 @@
 /**
  * Tuned-kernel bundles: the best variant of each module of a run, as a folder users ship
- * (kernels/README.md documents the format). The folder is built beside its destination and renamed
- * into place, so an interrupted export leaves nothing half-written.
+ * (kernels/README.md documents the format; its schema and reader are src/bundle/format.ts). The
+ * folder is built beside its destination and renamed into place, so an interrupted export leaves
+ * nothing half-written.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
-import { MODULE_NAMES, curvePoint, moduleManifestSchema, operatingPointFields, rewardInterval, type ModuleName } from './contract.ts';
+import type { ModuleName } from '../bundle/module-manifest.ts';
+import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleContentHash, bundleManifestSchema, type BundleManifest } from '../bundle/format.ts';
 import { getVariant } from './store.ts';
 import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun } from './runs.ts';
-import { oneLine, UserError } from '../errors.ts';
-import { assertRegularFileSync } from '../data/vecs.ts';
-
-export const BUNDLE_FORMAT = 'crinn-kernel-bundle';
-export const BUNDLE_VERSION = 1;
-
-const lineageEntry = z.object({ hash: z.string(), origin: z.string(), reward: z.number().nullable() });
-
-export const bundleManifestSchema = z.object({
-  format: z.literal(BUNDLE_FORMAT),
-  version: z.literal(BUNDLE_VERSION),
-  name: z.string().min(1),
-  createdAt: z.string(),
-  run: z.object({ id: z.string(), policy: z.string(), seed: z.number(), stages: z.array(z.enum(MODULE_NAMES)), evaluations: z.number().int() }),
-  /** The adapter the rewards were measured on: its name always; description and limits when known. */
-  adapter: z.object({
-    name: z.string(),
-    backend: z.string().optional(),
-    vendor: z.string().optional(),
-    architecture: z.string().optional(),
-    description: z.string().optional(),
-    type: z.string().optional(),
-    features: z.array(z.string()).optional(),
-    limits: z.record(z.string(), z.number()).optional(),
-  }),
-  dataset: z.object({ name: z.string(), fingerprint: z.string().nullable() }),
-  /**
-   * Reward (AUC / baseline AUC, measured interleaved) and curves of the last stage's best variant:
-   * its module's own gain on the pipeline the earlier stages tuned (their best ran on both sides).
-   */
-  reward: z.number().nullable(),
-  /** The reward's 95% interval from the evaluator's paired rounds (absent: exported before intervals). */
-  rewardInterval: rewardInterval.nullable().optional(),
-  /** Product of every exported module's reward: the whole pipeline's gain over the baselines. */
-  overallReward: z.number().nullable().optional(),
-  auc: z.number().nullable(),
-  baselineAuc: z.number().nullable(),
-  ...operatingPointFields,
-  curve: z.array(curvePoint),
-  baselineCurve: z.array(curvePoint),
-  /** Per module: the exported variant, its files in the bundle, knob values and lineage (newest first). */
-  modules: z.partialRecord(z.enum(MODULE_NAMES), z.object({
-    hash: z.string(),
-    origin: z.string(),
-    files: z.array(z.string()),
-    knobValues: z.record(z.string(), z.number()),
-    reward: z.number().nullable(),
-    rewardInterval: rewardInterval.nullable().optional(),
-    curve: z.array(curvePoint),
-    lineage: z.array(lineageEntry),
-    manifest: moduleManifestSchema,
-  })),
-  /** The file with every module's knob values (the host parameters): { module: { knob: value } }. */
-  params: z.literal('params.json'),
-  /** sha256 over every bundle file but manifest.json (sorted by path: path, NUL, content, NUL). */
-  contentHash: z.string().regex(/^[0-9a-f]{64}$/),
-});
-export type BundleManifest = z.infer<typeof bundleManifestSchema>;
+import { UserError } from '../errors.ts';
 
 export interface ExportOptions {
   /** Bundle folder to create (must not exist, or be empty). */
@@ -83,43 +26,6 @@ export interface ExportOptions {
 export function bundleName(adapter: string, dataset: string): string {
   const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'unknown';
   return `${slug(adapter)}--${slug(path.basename(dataset).replace(/\.[^.]*$/, ''))}`;
-}
-
-/** sha256 over the bundle's files (relative path, NUL, content, NUL; sorted by path), manifest.json excluded. */
-export function bundleContentHash(dir: string): string {
-  const files: string[] = [];
-  const walk = (rel: string) => {
-    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(r);
-      else if (r !== 'manifest.json') files.push(r);
-    }
-  };
-  walk('');
-  const h = createHash('sha256');
-  for (const f of files.sort()) h.update(`${f}\0`).update(readFileSync(path.join(dir, f))).update('\0');
-  return h.digest('hex');
-}
-
-/** Reads and validates a bundle; checks its files against the content hash. */
-export function readBundle(dir: string): BundleManifest {
-  const file = path.join(dir, 'manifest.json');
-  if (!existsSync(file)) throw new UserError(`${dir}: not a kernel bundle (no manifest.json)`);
-  assertRegularFileSync(file);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new UserError(`${file}: not valid JSON (${oneLine(err)}); expected a kernel bundle manifest (kernels/README.md)`);
-  }
-  const r = bundleManifestSchema.safeParse(json);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new UserError(`${file}: ${i.path.join('.') || '(root)'}: ${i.message}`);
-  }
-  const actual = bundleContentHash(dir);
-  if (actual !== r.data.contentHash) throw new UserError(`${file}: contentHash does not match the bundle's files (${actual.slice(0, 12)}); the bundle was edited`);
-  return r.data;
 }
 
 /** The exported variant of each module: the stage's best, else none (the module keeps its baseline). */

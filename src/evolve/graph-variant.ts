@@ -12,7 +12,7 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT } from './modules.ts';
+import { REPO_ROOT } from '../bundle/baseline.ts';
 
 /** Where the shipped prune.ts lives: its relative imports resolve from here. */
 export const PRUNE_HOME = pathToFileURL(join(REPO_ROOT, 'src', 'graph') + '/').href;

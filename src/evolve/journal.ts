@@ -7,7 +7,8 @@
 import { closeSync, existsSync, fsyncSync, ftruncateSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { MODULE_NAMES, verdictSchema } from './contract.ts';
+import { verdictSchema } from './contract.ts';
+import { MODULE_NAMES } from '../bundle/module-manifest.ts';
 import { UserError } from '../errors.ts';
 import { assertRegularFileSync } from '../data/vecs.ts';
 

@@ -10,7 +10,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { verdictSchema, type ModuleName, type Variant, type Verdict } from './contract.ts';
+import { verdictSchema, type Variant, type Verdict } from './contract.ts';
+import { type ModuleName } from '../bundle/module-manifest.ts';
 import { JournalWriter, readJournal, runConfigSchema, type RunConfig } from './journal.ts';
 import { getVariant, putVariant, type VariantFile } from './store.ts';
 import { bestOf, bestPerModule, evaluated, foldJournal, ok, pending, stageConverged, startOf, totals, type Proposal, type RunState, type StageState } from './run-state.ts';

@@ -2,57 +2,24 @@
  * Evolvable modules as data: the shipped baseline of each module is described by
  * kernels/baseline/MODULE/manifest.json (files relative to the repository), and a variant folder
  * holds variant.json (the manifest with files relative to the folder, plus knob values) and copies
- * of those files under their base names. Both are validated with the schemas in contract.ts.
+ * of those files under their base names. Both are validated with the schemas in contract.ts and
+ * src/bundle/module-manifest.ts; the baseline manifests are read by src/bundle/baseline.ts.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
 import { assertRegularFileSync, fsUserError } from '../data/vecs.ts';
-import { MODULE_NAMES, moduleManifestSchema, variantSchema, type ModuleManifest, type ModuleName, type Variant } from './contract.ts';
+import { MODULE_NAMES, type ModuleManifest, type ModuleName } from '../bundle/module-manifest.ts';
+import { REPO_ROOT, baselineManifest, readJson, zodLine } from '../bundle/baseline.ts';
+import { variantSchema, type Variant } from './contract.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BASELINE_DIR = join(REPO_ROOT, 'kernels', 'baseline');
 /** Contract version this evaluator implements (manifest `contract`). */
 export const CONTRACT_VERSION = 1;
 
 export function parseModuleName(s: string, field = '--module'): ModuleName {
   if (!(MODULE_NAMES as readonly string[]).includes(s)) throw new UserError(`${field}: unknown module '${s}'; allowed: ${MODULE_NAMES.join(', ')}`);
   return s as ModuleName;
-}
-
-function zodLine(err: { issues: { path: PropertyKey[]; message: string }[] }): string {
-  const i = err.issues[0];
-  return `${i.path.map(String).join('.') || '(root)'}: ${i.message}`;
-}
-
-function readJson(path: string): unknown {
-  let text: string;
-  // A FIFO would block the read, a device never end: refused before it is opened.
-  assertRegularFileSync(path);
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-}
-
-/** The shipped baseline's manifest; its files are repository paths. */
-export function baselineManifest(module: ModuleName): ModuleManifest {
-  const path = join(BASELINE_DIR, module, 'manifest.json');
-  const r = moduleManifestSchema.safeParse(readJson(path));
-  if (!r.success) throw new UserError(`${path}: ${zodLine(r.error)}`);
-  if (r.data.module !== module) throw new UserError(`${path}: module is '${r.data.module}', expected '${module}'`);
-  for (const f of r.data.files) if (!existsSync(join(REPO_ROOT, f))) throw new UserError(`${path}: file '${f}' does not exist in the repository`);
-  const names = r.data.files.map((f) => basename(f));
-  if (new Set(names).size !== names.length) throw new UserError(`${path}: files must have distinct base names`);
-  return r.data;
 }
 
 export function defaultKnobs(m: ModuleManifest): Record<string, number> {

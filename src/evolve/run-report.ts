@@ -6,9 +6,10 @@
  * comes from the journal (the run's source of truth).
  */
 import { writeFileSync } from 'node:fs';
-import { checkOutputs, folderFiles, type NamedPath } from '../cli/paths.ts';
+import { checkOutputs, folderFiles, type NamedPath } from '../data/output-paths.ts';
 import path from 'node:path';
-import type { CurvePoint, Verdict } from './contract.ts';
+import type { Verdict } from './contract.ts';
+import type { CurvePoint } from '../bundle/module-manifest.ts';
 import { readJournal } from './journal.ts';
 import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun, summarizeStages } from './runs.ts';
@@ -192,7 +193,7 @@ function inputFiles(dir: string): NamedPath[] {
 
 /**
  * Writes the report (temp file, then rename) after the output checks every writing command runs
- * (src/cli/paths.ts): never onto one of the run's files, a folder, a FIFO or a device.
+ * (src/data/output-paths.ts): never onto one of the run's files, a folder, a FIFO or a device.
  */
 export async function writeRunReport(runDir: string, out?: string): Promise<string> {
   const file = out ?? path.join(runDir, REPORT_FILE);

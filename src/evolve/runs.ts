@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { ModuleName } from './contract.ts';
+import type { ModuleName } from '../bundle/module-manifest.ts';
 import { UserError } from '../errors.ts';
 import { JOURNAL_FILE, readJournal } from './journal.ts';
 import { bestOf, evaluated, foldJournal, ok, startOf, totals, type Proposal, type RunState } from './run-state.ts';

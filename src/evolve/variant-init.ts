@@ -5,8 +5,10 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import type { ModuleName, Variant } from './contract.ts';
-import { REPO_ROOT, baselineManifest, defaultKnobs } from './modules.ts';
+import type { Variant } from './contract.ts';
+import type { ModuleName } from '../bundle/module-manifest.ts';
+import { defaultKnobs } from './modules.ts';
+import { REPO_ROOT, baselineManifest } from '../bundle/baseline.ts';
 
 export function initVariant(module: ModuleName, out: string): { dir: string; files: string[] } {
   const dir = resolve(out);

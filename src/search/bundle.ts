@@ -10,8 +10,8 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { readBundle, type BundleManifest } from '../evolve/export.ts';
-import { baselineManifest, REPO_ROOT } from '../evolve/modules.ts';
+import { readBundle, type BundleManifest } from '../bundle/format.ts';
+import { baselineManifest, REPO_ROOT } from '../bundle/baseline.ts';
 import { UserError } from '../errors.ts';
 import { MODULE_KERNEL_ROLES, kernelRoleOf, type SearchKernelSources } from './beam-core.ts';
 import type { KernelBundle } from './kernel-params.ts';

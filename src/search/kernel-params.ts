@@ -9,7 +9,7 @@ import type { VectorStorage } from '../graph/index-file.ts';
 import { DEFAULT_SEARCH_PARAMS, type SearchParams } from './params.ts';
 import type { SearchKernelSources } from './beam-core.ts';
 // The evaluator's own knob mapping: a bundle runs with exactly the params it was measured with.
-import { buildParamsFor, searchParamsFor } from '../evolve/knob-params.ts';
+import { buildParamsFor, searchParamsFor } from './knob-params.ts';
 
 export interface KernelBundle {
   /** Manifest name and folder it was read from. */

@@ -1,11 +1,13 @@
 /**
  * From a module's knob values and the swept effort to the library's own parameters. Pure, shared by
- * the sandbox child (which applies them) and tests. The knobs are declared in
+ * the evaluator's sandbox child (which applies them), the library's bundle params
+ * (kernel-params.ts), the browser loader and the browser bench, so a bundle runs with exactly the
+ * params it was measured with. The knobs are declared in
  * kernels/baseline/MODULE/manifest.json; baseline defaults reproduce the library's auto values.
  */
 import type { BuildParamsInput } from '../graph/params.ts';
-import { effortParams, MAX_ITOPK, type SearchParams } from '../search/params.ts';
-import type { ModuleName } from './contract.ts';
+import { effortParams, MAX_ITOPK, type SearchParams } from './params.ts';
+import type { ModuleName } from '../bundle/module-manifest.ts';
 
 export type Knobs = Record<string, number>;
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleSources, CrinnSearcher, loadBundle, manifestParams, parseIndex } from '../../src/browser/crinn-browser.ts';
-import { searchParamsFor } from '../../src/evolve/knob-params.ts';
+import { searchParamsFor } from '../../src/search/knob-params.ts';
 import { effortParams } from '../../src/search/params.ts';
 import { loadIndex, saveIndex } from '../../src/graph/index-file.ts';
 import { buildEntryLayer } from '../../src/graph/entry-layer.ts';

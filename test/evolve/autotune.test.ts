@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Knob } from '../../src/evolve/contract.ts';
+import type { Knob } from '../../src/bundle/module-manifest.ts';
 import { converged, fromUnit, powerOfTwoKnob, latinHypercube, proposeNext, proposeRandom, rng, toUnit, type Observation } from '../../src/evolve/autotune.ts';
 
 const knobs: Knob[] = [

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { propose, proposeNext, type AutotuneOptions, type Observation } from '../../src/evolve/autotune.ts';
 import { describeConstraints, violations } from '../../src/evolve/constraints.ts';
-import { moduleManifestSchema, type Knob, type ModuleManifest } from '../../src/evolve/contract.ts';
-import { searchParamsFor, usesF16 } from '../../src/evolve/knob-params.ts';
+import { moduleManifestSchema, type Knob, type ModuleManifest } from '../../src/bundle/module-manifest.ts';
+import { searchParamsFor, usesF16 } from '../../src/search/knob-params.ts';
 import { buildPrompt } from '../../src/evolve/llm/prompt.ts';
-import { baselineManifest, loadBaseline, loadVariant } from '../../src/evolve/modules.ts';
+import { loadBaseline, loadVariant } from '../../src/evolve/modules.ts';
+import { baselineManifest } from '../../src/bundle/baseline.ts';
 import { beamWorkgroupBytes as coreBytes } from '../../src/search/beam-core.ts';
 import { beamWorkgroupBytes, DEFAULT_WORKGROUP_STORAGE, fitWorkgroupMemory, resolveSearchParams } from '../../src/search/params.ts';
 

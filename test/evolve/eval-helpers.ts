@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initVariant } from '../../src/evolve/variant-init.ts';
 import { evaluateVariant, type EvaluateOptions } from '../../src/evolve/evaluate.ts';
-import type { ModuleName, Verdict } from '../../src/evolve/contract.ts';
+import type { Verdict } from '../../src/evolve/contract.ts';
+import type { ModuleName } from '../../src/bundle/module-manifest.ts';
 import { loadDataset } from '../../src/data/resolve.ts';
 import type { Dataset } from '../../src/data/types.ts';
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { initVariant } from '../../src/evolve/variant-init.ts';
 import { evaluateVariant, queryPoolFor, type EvaluateOptions } from '../../src/evolve/evaluate.ts';
 import { loadBaseline, loadVariant } from '../../src/evolve/modules.ts';
-import { buildParamsFor, searchParamsFor } from '../../src/evolve/knob-params.ts';
+import { buildParamsFor, searchParamsFor } from '../../src/search/knob-params.ts';
 import { buildIndex } from '../../src/search/engine.ts';
 import { cpuBeamSearch } from '../../src/search/cpu-search.ts';
 import { evaluationsAtRecall } from '../../src/bench/reward.ts';

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { initVariant } from '../../src/evolve/variant-init.ts';
 import type { EvaluateOptions } from '../../src/evolve/evaluate.ts';
 import { materialisePrune, rewriteRelativeImports, PRUNE_HOME } from '../../src/evolve/graph-variant.ts';
-import { REPO_ROOT } from '../../src/evolve/modules.ts';
+import { REPO_ROOT } from '../../src/bundle/baseline.ts';
 import { verdictSchema, type Verdict } from '../../src/evolve/contract.ts';
 import { buildGraph, checkPrunedGraph } from '../../src/graph/build.ts';
 import { loadOps } from '../../src/graph/build-worker.ts';

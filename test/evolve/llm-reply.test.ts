@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moduleManifestSchema } from '../../src/evolve/contract.ts';
+import { moduleManifestSchema } from '../../src/bundle/module-manifest.ts';
 import { ReplyError, applyReply, parseReply } from '../../src/evolve/llm/reply.ts';
 
 const manifest = moduleManifestSchema.parse({

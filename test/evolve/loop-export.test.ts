@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startRun } from '../../src/evolve/loop.ts';
-import { bundleManifestSchema, exportRun, readBundle } from '../../src/evolve/export.ts';
+import { exportRun } from '../../src/evolve/export.ts';
+import { bundleManifestSchema, readBundle } from '../../src/bundle/format.ts';
 import { bestOf } from '../../src/evolve/run-state.ts';
 import { baseline, evaluate } from './fixtures/loop-evaluator.ts';
 

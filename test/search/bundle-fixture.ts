@@ -8,7 +8,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ModuleName, Verdict } from '../../src/evolve/contract.ts';
+import type { Verdict } from '../../src/evolve/contract.ts';
+import type { ModuleName } from '../../src/bundle/module-manifest.ts';
 import { shippedBaseline, startRun, type EvaluateOptions } from '../../src/evolve/loop.ts';
 import { readFileSync } from 'node:fs';
 

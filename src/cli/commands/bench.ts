@@ -15,7 +15,7 @@ import { globals, nonNegativeInt, openFromOptions, positiveInt, print } from '..
 import type { CrinnSystemOptions } from '../../bench/peers/crinn.ts';
 import { assertDistancesFit, assertF16Fits, fitsF16, F16_MAX } from '../../data/validate.ts';
 import type { VectorSet } from '../../data/types.ts';
-import { checkOutputs, type NamedPath } from '../paths.ts';
+import { checkOutputs, type NamedPath } from '../../data/output-paths.ts';
 import { watchOutputs } from '../signals.ts';
 import { runBrowserBenchCommand } from './bench-browser.ts';
 import { findChromium } from '../../bench/browser-chromium.ts';

@@ -9,7 +9,7 @@ import type { Verdict } from '../../evolve/contract.ts';
 import { rewardText } from '../../evolve/reward-text.ts';
 import { globals, MAX_SEED, positiveInt, print } from '../context.ts';
 import { loadVariant } from '../../evolve/modules.ts';
-import { checkOutputs, folderFiles, type NamedPath } from '../paths.ts';
+import { checkOutputs, folderFiles, type NamedPath } from '../../data/output-paths.ts';
 import { watchOutputs } from '../signals.ts';
 
 const fmt = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));

@@ -1,7 +1,8 @@
 /** `crinn export RUN [--out DIR]`: a run's best variants as a tuned-kernel bundle (src/evolve/export.ts). */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { bundleName, exportRun, type BundleManifest } from '../../evolve/export.ts';
+import { bundleName, exportRun } from '../../evolve/export.ts';
+import { type BundleManifest } from '../../bundle/format.ts';
 import { loadRun } from '../../evolve/runs.ts';
 import { bestOf } from '../../evolve/run-state.ts';
 import { loadDataset } from '../../data/resolve.ts';
@@ -9,7 +10,7 @@ import { datasetFingerprint } from '../../data/fingerprint.ts';
 import { UserError } from '../../errors.ts';
 import { globals, openFromOptions, print } from '../context.ts';
 import { resolveRun } from './optimize.ts';
-import { planDir } from '../paths.ts';
+import { planDir } from '../../data/output-paths.ts';
 
 /** The adapter's description and limits, when the adapter this process opens is the one the run measured. */
 async function describe(measured: string, g: ReturnType<typeof globals>): Promise<BundleManifest['adapter'] | undefined> {

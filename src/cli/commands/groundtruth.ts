@@ -3,7 +3,7 @@ import { computeGroundTruth, distancesPathFor } from '../../data/groundtruth.ts'
 import { readFloatVecs } from '../../data/vecs.ts';
 import { parseMetric } from '../../data/types.ts';
 import { globals, openFromOptions, positiveInt, print } from '../context.ts';
-import { checkOutputs } from '../paths.ts';
+import { checkOutputs } from '../../data/output-paths.ts';
 import { watchOutputs } from '../signals.ts';
 
 export function registerGroundTruthCommand(program: Command): void {

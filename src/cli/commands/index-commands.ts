@@ -12,7 +12,7 @@ import { AnnEngine, buildIndex, loadIndex, saveIndex } from '../../search/engine
 import { MAX_ITOPK, resolveSearchParams } from '../../search/params.ts';
 import type { BuildParamsInput } from '../../graph/params.ts';
 import { globals, openFromOptions, positiveInt, print } from '../context.ts';
-import { checkOutputs } from '../paths.ts';
+import { checkOutputs } from '../../data/output-paths.ts';
 import { watchOutputs } from '../signals.ts';
 
 function optionalInt(v: string | undefined, flag: string): number | undefined {

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { UserError } from '../../errors.ts';
-import { MODULE_NAMES, type ModuleName } from '../../evolve/contract.ts';
+import { MODULE_NAMES, type ModuleName } from '../../bundle/module-manifest.ts';
 import { newRunId, resumeRun, shippedBaseline, startRun, type BaselineSource, type Evaluator, type LoopDeps, type LoopEvent, type RunState } from '../../evolve/loop.ts';
 import type { RunConfig } from '../../evolve/journal.ts';
 import { loadRun, renderSummary } from '../../evolve/runs.ts';
@@ -16,7 +16,7 @@ import { loadDataset } from '../../data/resolve.ts';
 import { writeRunReport } from '../../evolve/run-report.ts';
 import { oneLine } from '../../errors.ts';
 import { rewardText } from '../../evolve/reward-text.ts';
-import { makeDir, planDir } from '../paths.ts';
+import { makeDir, planDir } from '../../data/output-paths.ts';
 import { assertRegularFileSync } from '../../data/vecs.ts';
 
 export const DEFAULT_DATASET = 'siftsmall-5k';

@@ -1,10 +1,10 @@
 /** `crinn variant init`: a module's shipped baseline as an editable variant folder. */
 import type { Command } from 'commander';
-import { MODULE_NAMES } from '../../evolve/contract.ts';
+import { MODULE_NAMES } from '../../bundle/module-manifest.ts';
 import { parseModuleName } from '../../evolve/modules.ts';
 import { initVariant } from '../../evolve/variant-init.ts';
 import { globals, print } from '../context.ts';
-import { planDir } from '../paths.ts';
+import { planDir } from '../../data/output-paths.ts';
 
 export function registerVariantCommands(program: Command): void {
   const variant = program.command('variant').description('variant folders of the evolvable modules (graph, search, refine)');

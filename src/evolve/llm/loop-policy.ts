@@ -4,7 +4,8 @@
  * back as store files. The run config journals the LLM settings without the key (llmSettings);
  * `crinn resume` rebuilds the same policy from them plus the environment's key.
  */
-import type { ModuleName, Verdict } from '../contract.ts';
+import type { Verdict } from '../contract.ts';
+import type { ModuleName } from '../../bundle/module-manifest.ts';
 import type { Proposer } from '../loop.ts';
 import type { RunState } from '../run-state.ts';
 import { variantHash } from '../store.ts';

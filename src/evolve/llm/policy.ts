@@ -16,7 +16,8 @@
  * and at the end of a stage, policy.settle(ctx) so its last group reaches trajectories.jsonl.
  */
 import path from 'node:path';
-import type { ModuleManifest, ModuleName, Verdict } from '../contract.ts';
+import type { Verdict } from '../contract.ts';
+import type { ModuleManifest, ModuleName } from '../../bundle/module-manifest.ts';
 import { BudgetExhausted, LlmClient, LlmRequestError, addUsage, emptyUsage, type ChatMessage, type ClientOptions, type Usage } from './client.ts';
 import type { LlmConfig } from './config.ts';
 import { writeGroup, type TrajectoryRow } from './grpo.ts';

@@ -5,7 +5,8 @@
  * failures) as the user message. Pure: the same input gives the same prompt.
  */
 import { describeConstraints } from '../constraints.ts';
-import type { ModuleManifest, ModuleName, Verdict } from '../contract.ts';
+import type { Verdict } from '../contract.ts';
+import type { ModuleManifest, ModuleName } from '../../bundle/module-manifest.ts';
 import { rewardText } from '../reward-text.ts';
 import type { ChatMessage } from './client.ts';
 import { unifiedDiff } from './diff.ts';

@@ -7,7 +7,7 @@
  * edit whose SEARCH text matches zero or several times is an error, never skipped.
  */
 import { z } from 'zod';
-import type { ModuleManifest } from '../contract.ts';
+import type { ModuleManifest } from '../../bundle/module-manifest.ts';
 
 export class ReplyError extends Error {
   override name = 'ReplyError';

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ModuleName } from '../contract.ts';
+import type { ModuleName } from '../../bundle/module-manifest.ts';
 import { loadBaseline } from '../modules.ts';
 import { bestOf, evaluated, startOf, stageOf, type RunState } from '../run-state.ts';
 import { getVariant } from '../store.ts';

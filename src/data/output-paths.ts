@@ -8,7 +8,7 @@ import { accessSync, constants, mkdirSync, readdirSync, realpathSync, statSync }
 import { access, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.ts';
-import { pseudoFsOf } from '../data/vecs.ts';
+import { pseudoFsOf } from './vecs.ts';
 
 export interface NamedPath {
   /** As the user gave it (error messages quote this). */
