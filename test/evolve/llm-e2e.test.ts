@@ -71,7 +71,7 @@ describe('llm policy end to end (real evaluator, scripted model)', () => {
       st = await startRun(runDir, {
         // No --spread: the model's variant is kept only if its reward's interval lies above the start's reward.
         dataset: data, policy: 'llm', llm: llmSettings(llm), stages: ['search'], budget: { evals: 2 }, seed: 11, patience: 8,
-        evaluator: { queriesPerCall: 64, efforts: [6, 8, 10], maxPoints: 5, maxRounds: 12 },
+        evaluator: { queriesPerCall: 32, efforts: [6, 8, 10], maxPoints: 4, maxRounds: 24 },
       }, { evaluate: realEvaluator({}), baseline: shippedBaseline, propose: proposer.propose });
       proposer.finish(st);
       expect(server.requests.length).toBe(1);
@@ -82,12 +82,12 @@ describe('llm policy end to end (real evaluator, scripted model)', () => {
     expect(stage.proposals.map((p) => [p.origin, p.verdict?.status]), stage.proposals.map((p) => p.verdict?.reason).join('\n')).toEqual([['baseline', 'ok'], ['llm', 'ok']]);
     const [start, model] = stage.proposals;
     // The model's reward (its AUC over the baseline's, interleaved in one evaluation) is above 1 and
-    // the loop keeps it: it beats the stage's start (the baseline measured against itself). This
-    // evaluation (3 reps) measured 1.26-1.70 for the shader across runs on a loaded lavapipe, so the
-    // floor sits below that range; the bench below, with more points per curve, carries the spread check.
+    // the loop keeps it: its interval lies above the stage's start (the baseline measured against
+    // itself). Measured 1.26-1.70 across runs on a loaded lavapipe (paired rounds: 1.299, start 0.963),
+    // so the floor sits below that range; the bench below, with more points per curve, carries the spread check.
     const gain = model.verdict!.reward!;
     expect(gain, model.verdict!.reason).toBeGreaterThan(1.05);
-    expect(bestOf(stage)!.hash).toBe(model.hash);
+    expect(bestOf(stage)!.hash, `start: ${start.verdict!.reason}\nmodel: ${model.verdict!.reason}`).toBe(model.hash);
     // Same ids at every effort: the bound only cuts work on rows the merge rejects anyway.
     const recalls = (c: { effort: number; recall: number }[]) => new Map(c.map((p) => [p.effort, p.recall]));
     const vr = recalls(model.verdict!.variantCurve);
