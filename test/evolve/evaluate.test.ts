@@ -114,7 +114,7 @@ describe('evaluateVariant', () => {
   }, LONG);
 
   it('a baseline that stalls voids the evaluation (retried once), never the variant\'s failure', async () => {
-    const v = verdictSchema.parse(await evaluate(searchVariant(), { ...LIGHT, baselineEntry: host('stall-host'), timeouts: { compileMs: 240_000, correctnessMs: 60_000, callMs: 1500 } }));
+    const v = verdictSchema.parse(await evaluate(searchVariant(), { ...LIGHT, baselineEntry: host('stall-host'), timeouts: { compileMs: 240_000, correctnessMs: 60_000, callMs: 1000 } }));
     expect([v.status, v.fault], v.reason).toEqual(['void', 'baseline']);
     expect(v.reason).toMatch(/^evaluator fault twice: evaluator fault: baseline search \(timing\): timeout/);
     expect(v.reward).toBeNull();
@@ -146,7 +146,7 @@ describe('evaluateVariant', () => {
   it('a shader that never terminates times out, and the evaluator goes on', async () => {
     // After the last barrier (uniformity), an atomic keeps the loop from being optimised away; the counter stays even.
     const endless = searchVariant([['if (!live || !leader) { return; }', 'if (!live || !leader) { return; }\n  loop { if (atomicLoad(&out_evals[0]) == 7u) { break; } atomicAdd(&out_evals[0], 2u); }']]);
-    const v = await evaluate(endless, { timeouts: { compileMs: 240_000, correctnessMs: 20_000, callMs: 20_000 } });
+    const v = await evaluate(endless, { timeouts: { compileMs: 240_000, correctnessMs: 8_000, callMs: 8_000 } });
     expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
     expect(v.reason).toMatch(/timeout/);
     // The same process evaluates the next variant.
