@@ -24,7 +24,7 @@ import { recallAtK } from '../src/bench/recall.ts';
 import { formatTable } from '../src/bench/table.ts';
 import { bruteForceSearch } from '../src/bench/peers/bruteforce.ts';
 import { loadUsearch, usearchMetric, wholeBuffer, matchesToIds, type UsearchModule } from '../src/bench/peers/usearch.ts';
-import { packageVersion } from '../src/bench/systems.ts';
+import { packageVersion } from '../src/bench/bench-system.ts';
 import { oneLine } from '../src/errors.ts';
 
 const { values: args } = parseArgs({

@@ -25,7 +25,8 @@ export { runBench, type RunBenchOptions, type BenchEvent } from './bench/run.ts'
 export type { BenchResult } from './bench/schema.ts';
 export { recallAtK, type RecallResult } from './bench/recall.ts';
 export { auc, summarize, paretoFrontier, qpsAtRecall, type RewardSummary } from './bench/reward.ts';
-export { systemNames, peerNames, registerSystem, type BenchSystem, type SystemOptions, type SystemEntry } from './bench/systems.ts';
+export { systemNames, peerNames, registerSystem } from './bench/systems.ts';
+export { type BenchSystem, type SystemOptions, type SystemEntry } from './bench/bench-system.ts';
 
 export { UserError, GpuError } from './errors.ts';
 export { VERSION } from './version.ts';

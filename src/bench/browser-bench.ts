@@ -21,7 +21,7 @@ import { readBundleFolder, servePage, type BrowserAdapter, type PageServer } fro
 import { buildParamsFor } from '../search/knob-params.ts';
 import { runBench, type BenchEvent } from './run.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult } from './schema.ts';
-import type { BenchSystem, SystemEnv } from './systems.ts';
+import type { BenchSystem, SystemEnv } from './bench-system.ts';
 
 export interface BrowserSystemOptions {
   browserPath?: string;

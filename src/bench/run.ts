@@ -18,7 +18,8 @@ import { DEFAULT_WINDOW, evaluationsAtRecall, pointsInWindow, summarize } from '
 import { measureMedian } from './stats.ts';
 import { SweepPlanner, seededRng, shuffle, type Measurement, type SweepPoint } from './sweep.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult, type BenchSystem as SystemResult } from './schema.ts';
-import { createSystem, packageVersion, systemEntry, type BenchSystem, type SystemKind, type SystemOptions } from './systems.ts';
+import { createSystem, systemEntry } from './systems.ts';
+import { packageVersion, type BenchSystem, type SystemKind, type SystemOptions } from './bench-system.ts';
 
 export type BenchEvent =
   | { type: 'groundtruth'; state: 'start' | 'done'; cached?: boolean; seconds?: number }

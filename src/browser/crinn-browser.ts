@@ -9,7 +9,7 @@
  *   const { ids, distances } = await s.search(queries, 10, 64);
  */
 import type { GpuContext } from '../gpu/device.ts';
-import type { Kernel } from '../gpu/shader.ts';
+import type { Kernel } from '../gpu/kernel-text.ts';
 import { pipelineKey, pipelineLayout } from '../gpu/kernel-text.ts';
 import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../graph/index-format.ts';
 import { BeamSearchCore, SEARCH_KERNEL_FILES, type SearchKernelSources } from '../search/beam-core.ts';

@@ -2,7 +2,8 @@ import { UserError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
-import { kernelPipeline, shaderSource, withConst, type Kernel } from '../gpu/shader.ts';
+import { kernelPipeline, shaderSource, withConst } from '../gpu/shader.ts';
+import type { Kernel } from '../gpu/kernel-text.ts';
 import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from './types.ts';
 // Node-free row padding and select specialisation, shared with the browser loader.
 import { padRows, selectKernelFrom, selectListLength } from '../gpu/kernel-text.ts';

@@ -2,7 +2,7 @@
  * A graph module's prune.ts made loadable by the sandbox child. The child may not read its
  * scratch (it must never read what it can write), and the variant folder may be anywhere, so the
  * parent writes the source into a fresh folder the child may read but not write, with its
- * relative imports ('./pool.ts', '../data/metric.ts') turned into absolute file URLs of the
+ * relative imports ('./worker-ops.ts', '../data/metric.ts') turned into absolute file URLs of the
  * project's src/graph/ files, which is where prune.ts lives. The baseline's prune.ts takes the
  * same path, so both sides of an evaluation load their prune code alike.
  *

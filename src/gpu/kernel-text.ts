@@ -2,7 +2,6 @@
  * Node-free helpers that specialise WGSL text and lay out rows for it: shared by the Node engine
  * (shader.ts, exact-knn.ts, gpu-search.ts) and the browser loader (src/browser/).
  */
-import type { Kernel } from './shader.ts';
 
 /** Rewrites a `const NAME: u32 = ...u;` line: WGSL array lengths must be compile-time constants. */
 export function withConst(source: string, name: string, value: number): string {
@@ -26,6 +25,23 @@ export function selectKernelFrom(topkSource: string, K: number): Kernel {
 
 /** What a binding of group 0 is: the host decides, so a kernel cannot promote an input to writable. */
 export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
+
+/**
+ * A kernel: name, the cache key of its compile-time specialisation only (never per-dispatch
+ * values, which go in uniforms), the WGSL source, and `override` constant values.
+ */
+export interface Kernel {
+  name: string;
+  cacheKey: string;
+  source: string;
+  entryPoint?: string;
+  constants?: Record<string, number>;
+  /**
+   * Group 0's bindings in order, when the host fixes them: the pipeline then gets an explicit
+   * layout (every binding must be supplied at bind time) instead of 'auto'.
+   */
+  bindings?: readonly BindingKind[];
+}
 
 // topk_select.wgsl: params; dist_in, ids_in; dist_out, ids_out.
 export const TOPK_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];

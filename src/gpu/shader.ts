@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GpuError } from '../errors.ts';
 import type { GpuContext } from './device.ts';
-import { pipelineKey, pipelineLayout, type BindingKind } from './kernel-text.ts';
+import { pipelineKey, pipelineLayout, type Kernel } from './kernel-text.ts';
 
 /** One compiler message, positioned in the WGSL source (1-based line and column). */
 export interface ShaderDiagnostic {
@@ -25,23 +25,6 @@ export class ShaderCompileError extends GpuError {
     this.label = label;
     this.diagnostics = diagnostics;
   }
-}
-
-/**
- * A kernel: name, the cache key of its compile-time specialisation only (never per-dispatch
- * values, which go in uniforms), the WGSL source, and `override` constant values.
- */
-export interface Kernel {
-  name: string;
-  cacheKey: string;
-  source: string;
-  entryPoint?: string;
-  constants?: Record<string, number>;
-  /**
-   * Group 0's bindings in order, when the host fixes them: the pipeline then gets an explicit
-   * layout (every binding must be supplied at bind time) instead of 'auto'.
-   */
-  bindings?: readonly BindingKind[];
 }
 
 const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));

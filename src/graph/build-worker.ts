@@ -10,7 +10,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachArena, type ArenaInit } from './arena.ts';
-import type { OpHandler, WorkerContext } from './pool.ts';
+import type { OpHandler, WorkerContext } from './worker-ops.ts';
 import { nndOps } from './nn-descent.ts';
 import { knnOps } from './knn.ts';
 import { pruneOps } from './prune.ts';

@@ -8,7 +8,7 @@
  * start node shared by all queries loses recall on clustered data (cuVS issue 2102).
  * Spreading uses squared L2 whatever the metric: coverage is a geometric notion.
  */
-import type { WorkerContext, WorkerPool } from './pool.ts';
+import type { OpPool, WorkerContext } from './worker-ops.ts';
 import { SCRATCH_INTS } from './arena.ts';
 import { Rng, hash3 } from './rng.ts';
 
@@ -200,7 +200,7 @@ export const entryPointOps = {
 };
 
 /** Bridge unreachable parts of `graph` (n * degree, build numbering) to the entry points; returns bridges added. */
-export async function connectGraph(pool: WorkerPool, graph: Uint32Array, degree: number, entry: Uint32Array): Promise<{ bridges: number; unreachable: number }> {
+export async function connectGraph(pool: OpPool, graph: Uint32Array, degree: number, entry: Uint32Array): Promise<{ bridges: number; unreachable: number }> {
   const out = new Int32Array(new SharedArrayBuffer(8));
   const shared = new Uint32Array(new SharedArrayBuffer(Math.max(4, graph.length * 4)));
   shared.set(graph);
@@ -210,7 +210,7 @@ export async function connectGraph(pool: WorkerPool, graph: Uint32Array, degree:
 }
 
 /** `count` distinct entry points, medoid first. */
-export async function selectEntryPoints(pool: WorkerPool, n: number, count: number, seed: number): Promise<Uint32Array> {
+export async function selectEntryPoints(pool: OpPool, n: number, count: number, seed: number): Promise<Uint32Array> {
   const c = Math.min(count, n);
   const out = new Int32Array(new SharedArrayBuffer(Math.max(4, c * 4))).fill(-1);
   await pool.run('entry.select', (t) => (t === 0 ? { count: c, seed, out } : null));

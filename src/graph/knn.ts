@@ -3,7 +3,7 @@
  * fallback, a brute force over the arena's SIMD kernels split across the pool's threads.
  */
 import type { Metric, VectorSet } from '../data/types.ts';
-import type { WorkerContext, WorkerPool } from './pool.ts';
+import type { OpPool, WorkerContext } from './worker-ops.ts';
 import { SCRATCH_INTS } from './arena.ts';
 import { insertSorted } from '../data/topk.ts';
 
@@ -52,7 +52,7 @@ export const knnOps = {
 };
 
 /** Exact kNN of the pool's arena on the CPU: O(n^2 * dim); fine up to a few tens of thousands. */
-export async function cpuExactKnn(pool: WorkerPool, n: number, k: number): Promise<Int32Array> {
+export async function cpuExactKnn(pool: OpPool, n: number, k: number): Promise<Int32Array> {
   const out = new Int32Array(new SharedArrayBuffer(Math.max(4, n * k * 4)));
   const cursor = new Int32Array(new SharedArrayBuffer(4));
   await pool.run('knn.exact', () => ({ out, k, cursor }));

@@ -20,8 +20,7 @@
  * Distances are bit-identical wherever computed (simd-kernels.ts), so a duplicate entry can only
  * sit among equal distances.
  */
-import type { WorkerContext, WorkerPool } from './pool.ts';
-import { rangeOf } from './pool.ts';
+import { rangeOf, type OpPool, type WorkerContext } from './worker-ops.ts';
 import type { NnDescentParams } from './params.ts';
 import { rpSplit } from './rp-tree.ts';
 import { SCRATCH_INTS } from './arena.ts';
@@ -478,7 +477,7 @@ export type RoundCallback = (round: number, maxRounds: number, updates: number) 
 
 /** Run NN-descent over the pool's arena; `st.codes` then holds the sorted kNN lists (see nndIds). */
 export async function nnDescent(
-  pool: WorkerPool,
+  pool: OpPool,
   n: number,
   K: number,
   p: NnDescentParams,

@@ -7,19 +7,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
-import type { Arena, ArenaInit } from './arena.ts';
+import type { ArenaInit } from './arena.ts';
 import { createContext, handleOp, loadOps, type OpTable } from './build-worker.ts';
-
-/** What an op sees on its thread. */
-export interface WorkerContext {
-  arena: Arena;
-  thread: number;
-  threads: number;
-  /** Per-thread scratch kept across ops (stamp arrays and the like), keyed by the op's module. */
-  cache: Map<string, unknown>;
-}
-
-export type OpHandler = (ctx: WorkerContext, args: any) => unknown;
+import type { OpPool, WorkerContext } from './worker-ops.ts';
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -40,7 +30,7 @@ function reviveError(e: { name: string; message: string; stack?: string }): Erro
   return err;
 }
 
-export class WorkerPool {
+export class WorkerPool implements OpPool {
   readonly threads: number;
   #workers: Worker[] = [];
   #inline: WorkerContext | null = null;
@@ -132,7 +122,6 @@ export class WorkerPool {
   }
 }
 
-/** Split [0, n) into `parts` contiguous ranges; part t is [lo, hi). */
-export function rangeOf(n: number, parts: number, t: number): { lo: number; hi: number } {
-  return { lo: Math.floor((n * t) / parts), hi: Math.floor((n * (t + 1)) / parts) };
-}
+// Graph variants written before worker-ops.ts existed import rangeOf from './pool.ts' (their
+// relative imports resolve to this folder: src/evolve/graph-variant.ts); it stays importable here.
+export { rangeOf } from './worker-ops.ts';

@@ -13,8 +13,7 @@
  *
  * Each phase writes only its own node range, so the result does not depend on the thread count.
  */
-import type { WorkerContext, WorkerPool } from './pool.ts';
-import { rangeOf } from './pool.ts';
+import { rangeOf, type OpPool, type WorkerContext } from './worker-ops.ts';
 import type { Graph } from './graph.ts';
 
 interface DetourArgs {
@@ -119,7 +118,7 @@ function contains(a: Uint32Array, start: number, len: number, v: number): boolea
  * The arena's kNN lists (n * K codes, id << 1 | flag, each row sorted by distance) -> CAGRA
  * graph of degree d written into `graph`.
  */
-export async function cagraOptimize(pool: WorkerPool, n: number, K: number, graph: Graph): Promise<void> {
+export async function cagraOptimize(pool: OpPool, n: number, K: number, graph: Graph): Promise<void> {
   const d = graph.degree;
   const T = pool.threads;
   const pruned = new Int32Array(new SharedArrayBuffer(Math.max(4, n * d * 4)));

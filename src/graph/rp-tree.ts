@@ -4,7 +4,7 @@
  * points pairwise to seed its lists, and the build renumbers nodes in leaf order so that near
  * points get near ids (their lists and vectors then share cache lines and pages).
  */
-import type { WorkerContext } from './pool.ts';
+import type { WorkerContext } from './worker-ops.ts';
 import { SCRATCH_INTS } from './arena.ts';
 import { Rng, hash3 } from './rng.ts';
 

@@ -13,8 +13,7 @@
  * neighbourhood, so the GPU sees a full fixed-degree graph.
  */
 import type { Metric } from '../data/types.ts';
-import type { WorkerContext, WorkerPool } from './pool.ts';
-import { rangeOf } from './pool.ts';
+import { rangeOf, type OpPool, type WorkerContext } from './worker-ops.ts';
 import { SCRATCH_INTS } from './arena.ts';
 import { Rng, hash3 } from './rng.ts';
 
@@ -398,7 +397,7 @@ export const vamanaOps = {
 
 /** Build a Vamana graph of degree R into `out` (n * R, padded with 0xFFFFFFFF only if n - 1 < R). */
 export async function vamanaBuild(
-  pool: WorkerPool,
+  pool: OpPool,
   n: number,
   metric: Metric,
   p: { alpha: number; L: number; R: number },

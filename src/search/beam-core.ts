@@ -7,14 +7,14 @@
  */
 import { UserError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import type { Kernel } from '../gpu/shader.ts';
+import type { Kernel } from '../gpu/kernel-text.ts';
 import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { padRows, selectKernelFrom, selectListLength, withConst, type BindingKind } from '../gpu/kernel-text.ts';
 import { f32ToF16Bits } from '../graph/f16.ts';
-import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from '../data/types.ts';
+import { METRIC_CODE, type Neighbors, type VectorSet } from '../data/types.ts';
 import type { EntryLayer } from '../graph/entry-layer.ts';
-import { entryLayerOf } from './cpu-search.ts';
+import { entryLayerOf, type SearchableIndex } from './searchable-index.ts';
 import { fitWorkgroupMemory, resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
 
 export { beamWorkgroupBytes } from './params.ts';
@@ -42,19 +42,6 @@ export function packRowsF16(data: Float32Array, n: number, dim: number, dim4: nu
     }
   }
   return out;
-}
-
-/** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
-export interface SearchableIndex {
-  metric: Metric;
-  dim: number;
-  n: number;
-  storage: 'f32' | 'f16';
-  vectors: Float32Array;
-  graph: { degree: number; neighbors: Uint32Array };
-  entryPoints: Uint32Array;
-  /** The sampled upper graph searched first; absent (hand-built indexes): its entry points, no edges. */
-  entryLayer?: EntryLayer;
 }
 
 /** Kernel sources the search runs; the evolution loop swaps these for variants, the browser gets them from a bundle. */

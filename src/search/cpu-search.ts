@@ -1,16 +1,10 @@
 import { UserError } from '../errors.ts';
 import { distance } from '../data/metric.ts';
 import type { Neighbors, VectorSet } from '../data/types.ts';
-import { flatEntryLayer, type EntryLayer } from '../graph/entry-layer.ts';
 import { resolveSearchParams, type SearchParams } from './params.ts';
-import type { SearchableIndex } from './gpu-search.ts';
+import { entryLayerOf, type SearchableIndex } from './searchable-index.ts';
 
 const NONE = 0xffffffff;
-
-/** The index's entry layer, or (indexes assembled by hand) an edgeless one over its entry points. */
-export function entryLayerOf(index: SearchableIndex): EntryLayer {
-  return index.entryLayer ?? flatEntryLayer(index.entryPoints.length ? index.entryPoints : new Uint32Array([0]));
-}
 
 export interface CpuSearchResult extends Neighbors {
   /** Distance evaluations per query (entry layer + main graph; refinement not included). */

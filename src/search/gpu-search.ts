@@ -1,9 +1,11 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { kernelPipeline, shaderSource } from '../gpu/shader.ts';
-import { BeamSearchCore, SEARCH_KERNEL_FILES, type SearchableIndex, type SearchKernelSources } from './beam-core.ts';
+import { BeamSearchCore, SEARCH_KERNEL_FILES, type SearchKernelSources } from './beam-core.ts';
+import type { SearchableIndex } from './searchable-index.ts';
 
 // The host side lives in the Node-free beam-core.ts (shared with the browser loader).
-export { beamWorkgroupBytes, packRowsF16, type SearchableIndex, type SearchKernelSources } from './beam-core.ts';
+export { beamWorkgroupBytes, packRowsF16, type SearchKernelSources } from './beam-core.ts';
+export type { SearchableIndex } from './searchable-index.ts';
 
 export function defaultSearchSources(): SearchKernelSources {
   const roles = Object.keys(SEARCH_KERNEL_FILES) as (keyof SearchKernelSources)[];

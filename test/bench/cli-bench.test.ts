@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseBenchResultText } from '../../src/bench/schema.ts';
-import { packageVersion } from '../../src/bench/systems.ts';
+import { packageVersion } from '../../src/bench/bench-system.ts';
 import { repoRoot, tempDir } from '../data/helpers.ts';
 import { spawnCli } from '../cli/helpers.ts';
 

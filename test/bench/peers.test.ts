@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSystem, effortRange, importPeer, packageVersion, peerNames, type SystemEnv } from '../../src/bench/systems.ts';
+import { createSystem, peerNames } from '../../src/bench/systems.ts';
+import { effortRange, importPeer, packageVersion, type SystemEnv } from '../../src/bench/bench-system.ts';
 import { bruteForceSearch } from '../../src/bench/peers/bruteforce.ts';
 import { matchesToIds, wholeBuffer } from '../../src/bench/peers/usearch.ts';
 import { recallAtK } from '../../src/bench/recall.ts';

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runBench } from '../../src/bench/run.ts';
 import { summarize } from '../../src/bench/reward.ts';
 import { median } from '../../src/bench/stats.ts';
-import { packageVersion, type BenchSystem, type SystemKind } from '../../src/bench/systems.ts';
+import { packageVersion, type BenchSystem, type SystemKind } from '../../src/bench/bench-system.ts';
 import type { BenchResult } from '../../src/bench/schema.ts';
 import { bruteForceKnn } from '../../src/data/metric.ts';
 import { loadDataset } from '../../src/data/resolve.ts';

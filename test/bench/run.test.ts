@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBench, type BenchEvent } from '../../src/bench/run.ts';
 import { benchResultSchema } from '../../src/bench/schema.ts';
-import { importPeer, packageVersion, registerSystem, unregisterSystem, type BenchSystem } from '../../src/bench/systems.ts';
+import { registerSystem, unregisterSystem } from '../../src/bench/systems.ts';
+import { importPeer, packageVersion, type BenchSystem } from '../../src/bench/bench-system.ts';
 import { bruteForceSearch } from '../../src/bench/peers/bruteforce.ts';
 import { datasetFingerprint } from '../../src/data/fingerprint.ts';
 import { loadDataset } from '../../src/data/resolve.ts';

@@ -5,7 +5,7 @@
  */
 import type { Dataset, Metric, Neighbors, VectorSet } from '../../data/types.ts';
 import { UserError } from '../../errors.ts';
-import type { BenchSystem, SystemEnv, SystemOptions } from '../systems.ts';
+import type { BenchSystem, SystemEnv, SystemOptions } from '../bench-system.ts';
 import { insertSorted } from '../../data/topk.ts';
 
 /**

@@ -7,7 +7,7 @@ import { AnnEngine, buildIndex } from '../../search/engine.ts';
 import { MAX_ITOPK, effortParams, type SearchParams } from '../../search/params.ts';
 import type { BuildParamsInput } from '../../graph/params.ts';
 import type { VectorStorage } from '../../graph/index-file.ts';
-import type { BenchSystem, SystemEnv, SystemOptions } from '../systems.ts';
+import type { BenchSystem, SystemEnv, SystemOptions } from '../bench-system.ts';
 import { datasetFingerprint } from '../../data/fingerprint.ts';
 import path from 'node:path';
 import { kernelStorage, type KernelBundle } from '../../search/kernel-params.ts';

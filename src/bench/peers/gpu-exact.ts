@@ -5,7 +5,7 @@
  */
 import { GpuBruteForce } from '../../data/exact-knn.ts';
 import type { Dataset, VectorSet } from '../../data/types.ts';
-import type { BenchSystem, SystemEnv, SystemOptions } from '../systems.ts';
+import type { BenchSystem, SystemEnv, SystemOptions } from '../bench-system.ts';
 
 export async function createGpuExact(env: SystemEnv, _o: SystemOptions): Promise<BenchSystem> {
   let bf: GpuBruteForce | undefined;

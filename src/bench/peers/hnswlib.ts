@@ -4,7 +4,7 @@
  * (recorded as threads: 1 so tables are read fairly against multi-threaded peers).
  */
 import type { Dataset, Metric, VectorSet } from '../../data/types.ts';
-import { effortRange, emptyIds, importPeer, intOption, packageVersion, type BenchSystem, type SystemEnv, type SystemOptions } from '../systems.ts';
+import { effortRange, emptyIds, importPeer, intOption, packageVersion, type BenchSystem, type SystemEnv, type SystemOptions } from '../bench-system.ts';
 
 /** The slice of the hnswlib-node API used here (typed locally: the package is optional). */
 interface HnswIndex {

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Dataset, Metric, VectorSet } from '../../data/types.ts';
-import { effortRange, emptyIds, importPeer, intOption, packageVersion, type BenchSystem, type SystemEnv, type SystemOptions } from '../systems.ts';
+import { effortRange, emptyIds, importPeer, intOption, packageVersion, type BenchSystem, type SystemEnv, type SystemOptions } from '../bench-system.ts';
 
 /** The slice of the usearch API used here (typed locally: the package is optional). */
 interface UsearchMatches {

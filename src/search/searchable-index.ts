@@ -1,0 +1,25 @@
+/**
+ * What a search needs from an index, and its entry layer: shared by the GPU host code
+ * (beam-core.ts, which the browser loader runs too) and its CPU reference (cpu-search.ts), so
+ * neither imports the other for it.
+ */
+import type { Metric } from '../data/types.ts';
+import { flatEntryLayer, type EntryLayer } from '../graph/entry-layer.ts';
+
+/** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
+export interface SearchableIndex {
+  metric: Metric;
+  dim: number;
+  n: number;
+  storage: 'f32' | 'f16';
+  vectors: Float32Array;
+  graph: { degree: number; neighbors: Uint32Array };
+  entryPoints: Uint32Array;
+  /** The sampled upper graph searched first; absent (hand-built indexes): its entry points, no edges. */
+  entryLayer?: EntryLayer;
+}
+
+/** The index's entry layer, or (indexes assembled by hand) an edgeless one over its entry points. */
+export function entryLayerOf(index: SearchableIndex): EntryLayer {
+  return index.entryLayer ?? flatEntryLayer(index.entryPoints.length ? index.entryPoints : new Uint32Array([0]));
+}
