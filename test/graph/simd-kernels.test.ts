@@ -1,7 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { distance } from '../../src/data/metric.ts';
 import { attachArena, createArena } from '../../src/graph/arena.ts';
+import { SIMD_KERNELS_WASM } from '../../src/graph/simd-kernels.wasm.ts';
+import { assembleKernels, bytesModule, BYTES_PATH } from '../../scripts/build-wasm.ts';
 import { gaussianMixture } from './helpers.ts';
+
+describe('kernel module source', () => {
+  it('the committed bytes are what simd-kernels.wat assembles to (else: npm run build:wasm)', async () => {
+    const bytes = await assembleKernels();
+    expect(Buffer.from(SIMD_KERNELS_WASM).equals(Buffer.from(bytes))).toBe(true);
+    expect(readFileSync(BYTES_PATH, 'utf8')).toBe(bytesModule(bytes));
+  });
+});
 
 describe('SIMD distance kernels', () => {
   for (const dim of [1, 3, 4, 7, 32, 130]) {
