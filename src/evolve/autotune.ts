@@ -7,10 +7,10 @@
  * l(x)/g(x) is proposed. Failed evaluations count among the bad points.
  *
  * Every proposal satisfies the module manifest's constraints (constraintSchema in
- * src/bundle/module-manifest.ts, evaluated by constraints.ts without a GPU): an invalid hypercube point is repaired to a valid one
- * near it, invalid TPE candidates are skipped, and when no unevaluated valid setting is found the
- * stage is reported exhausted with the reason (`propose`) instead of spending an evaluation on a
- * setting the kernel refuses at compile.
+ * src/bundle/module-manifest.ts, evaluated by constraints.ts without a GPU): an invalid hypercube
+ * point is repaired to a valid one near it, invalid TPE candidates are skipped, and when no
+ * unevaluated valid setting is found the stage is reported exhausted with the reason (`propose`)
+ * instead of spending an evaluation on a setting the kernel refuses at compile.
  *
  * Proposals are a pure function of (knobs, constraints, seed, index, history), so a resumed run
  * proposes exactly what the uninterrupted one would have.

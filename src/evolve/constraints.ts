@@ -2,8 +2,9 @@
  * The manifests' knob constraints (constraintSchema in src/bundle/module-manifest.ts), evaluated
  * without a GPU: the autotune policy proposes only settings that satisfy them, and the llm prompt
  * shows them. The workgroupMemory rule runs the library's own code (src/search/knob-params.ts
- * searchParamsFor, params.ts resolveSearchParams and fitWorkgroupMemory, the functions the GPU search itself calls), so a
- * setting it accepts is one the search accepts on an adapter with that much workgroup memory.
+ * searchParamsFor, params.ts resolveSearchParams and fitWorkgroupMemory, the functions the GPU
+ * search itself calls), so a setting it accepts is one the search accepts on an adapter with that
+ * much workgroup memory.
  */
 import { DEFAULT_WORKGROUP_STORAGE, fitWorkgroupMemory, resolveSearchParams } from '../search/params.ts';
 import type { Constraint, Knob, ModuleName } from '../bundle/module-manifest.ts';

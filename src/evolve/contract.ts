@@ -1,7 +1,8 @@
 /**
- * The contract between the evaluator (`crinn evaluate`) and the optimisation loop (`crinn optimize`):
- * variant folders and verdicts (module manifests: src/bundle/module-manifest.ts). Both sides validate with these schemas, so a
- * variant written by a policy and a verdict written by the evaluator mean the same thing to all.
+ * The contract between the evaluator (`crinn evaluate`) and the optimisation loop
+ * (`crinn optimize`): variant folders and verdicts (module manifests:
+ * src/bundle/module-manifest.ts). Both sides validate with these schemas, so a variant written by a
+ * policy and a verdict written by the evaluator mean the same thing to all.
  */
 import { z } from 'zod';
 import { MODULE_NAMES, curvePoint, moduleManifestSchema, operatingPointFields, rewardInterval } from '../bundle/module-manifest.ts';
