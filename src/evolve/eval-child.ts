@@ -4,7 +4,7 @@
  * ground truth; the parent decides the queries, holds the clock and scores the ids.
  *
  * Ops: open({ module, sources, knobs, k, index, adapter? }) -> { adapter }
- *      search({ queries, dim, k, effort, countEvaluations? }) -> { ids, distances, evaluations? }      drain() -> true
+ *      search({ queries, dim, k, effort, countEvaluations?, drain? }) -> { ids, distances, evaluations? }      drain() -> true
  *      buildIndex({ knobs, build }) -> index: only in a throwaway graph-build child, which never answers
  *      a timed call; a child that answers searches never imports variant host code.
  */
@@ -81,11 +81,18 @@ export const ops = {
    * `countEvaluations` (untimed calls only: it runs the counting kernel) adds the mean distance
    * evaluations per query: the beam search's counter plus the exact distances of the refine pass.
    */
-  async search(p: { queries: Float32Array; dim: number; k: number; effort: number; countEvaluations?: boolean }) {
-    if (!searcher || !state) throw new Error('open first');
+  /**
+   * `drain` (the evaluator's timed calls): the queue is drained before and after the search, inside
+   * the one call the parent times, so work left queued by earlier calls, or after this one, is paid
+   * here and not in the other system's window; one round trip instead of three keeps the timing tight.
+   */
+  async search(p: { queries: Float32Array; dim: number; k: number; effort: number; countEvaluations?: boolean; drain?: boolean }) {
+    if (!searcher || !state || !ctx) throw new Error('open first');
     const n = p.queries.length / p.dim;
     const params = searchParamsFor(state.module, state.knobs, p.effort, p.k, state.searchKnobs);
+    if (p.drain) await ops.drain();
     const r = await searcher.search({ data: p.queries, n, dim: p.dim }, p.k, params, { countEvaluations: p.countEvaluations === true });
+    if (p.drain) await ops.drain();
     if (!r.evaluations) return { ids: r.ids, distances: r.distances };
     const rp = searcher.resolve(p.k, params);
     const refine = searcher.index.storage === 'f16' && rp.refine > 0 ? rp.searchK : 0;

@@ -4,7 +4,7 @@
  * here (docs/ARCHITECTURE.md "The evaluator" and "The reward"):
  *  - queries: distinct, never near-copies of each other (query-pool.ts); each system sees each one
  *    at most once; ground truth is computed in this process and never sent;
- *  - time: this process's clock around a timed drain, the search call and a timed drain;
+ *  - time: this process's clock around one call that drains the queue, searches and drains again;
  *  - plan: each system's efforts are planned by the bench's SweepPlanner (one fresh batch per effort);
  *  - paired rounds: every round, the efforts that shape each AUC are measured again, the two
  *    systems back to back on the same fresh batch in random order; each round gives one ratio
@@ -458,16 +458,13 @@ class Evaluation {
     return b;
   }
 
-  /** One timed call: drain, search, drain, all inside the parent's clock; recall scored here. */
+  /** One timed call: drain, search, drain in the child, the parent's clock around it; recall scored here. */
   private async timed(side: Side, effort: number, b: QueryBatch): Promise<{ recall: number; perQuery: number[]; qps: number }> {
     const { ds, o } = this;
-    const sys = side.sys!;
-    // Both drains are timed: whatever is still queued when the system is continued (work it
-    // deferred past its last call) is its own, and so is what it leaves queued at return.
-    const pre = await sys.call('drain', null, 'timing', o.callMs);
-    const s = await sys.call<{ ids: unknown; distances: unknown }>('search', { queries: b.queries.data, dim: ds.base.dim, k: o.k, effort }, 'timing', o.callMs);
-    const d = await sys.call('drain', null, 'timing', o.callMs);
-    const ms = pre.ms + s.ms + d.ms;
+    // Both drains are inside the timed call: whatever is still queued when the system is continued
+    // (work it deferred past its last call) is its own, and so is what it leaves queued at return.
+    const s = await side.sys!.call<{ ids: unknown; distances: unknown }>('search', { queries: b.queries.data, dim: ds.base.dim, k: o.k, effort, drain: true }, 'timing', o.callMs);
+    const ms = s.ms;
     const ids = this.checked(side, () => checkResults(s.value, b.queries, o.k, this.distanceBase(side), ds.metric));
     const rr = recallAtK({ ids, nq: b.queries.n, k: o.k }, ds.base, b.queries, ds.metric, b.kth, o.k);
     return { recall: rr.recall, perQuery: Array.from(rr.perQuery), qps: b.queries.n / (ms / 1000) };

@@ -255,11 +255,13 @@ describe('reward hacks score no better than the baseline', () => {
   }, LONG);
 
   it('a host that leaves GPU work queued pays for it in the drain', async () => {
-    // 8 extra searches after each answer: ~9x the work. Measured 0.20-0.21 (4 extra, submitted
-    // before the reply); with the drain left out of the timed window (planted): 1.28.
+    // 8 extra searches after each answer: measured 0.53-0.55. On lavapipe the stopped child's
+    // "GPU" stops with it, so the deferred work also lands in its own next call without the drains
+    // (planted: 0.87); on a real GPU queued work runs while its process is stopped, and only the
+    // drains inside the timed call charge it (isolation.test.ts checks every timed call drains).
     const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('queued-host') }));
     expect(v.status, v.reason).toBe('ok');
-    expect(v.reward!).toBeLessThan(SPREAD.lo);
+    expect(v.reward!, v.reason).toBeLessThan(0.8);
   }, LONG);
 
   it('a host that queues GPU work on a timer after its drain pays for it too (idle children are stopped)', async () => {

@@ -102,6 +102,8 @@ describe('evaluateVariant', () => {
   it('keeps each system\'s child stopped whenever it has no call in flight (an idle variant cannot run in the baseline\'s timed window)', async () => {
     type Rec = { name: 'baseline' | 'variant'; members: number[]; calls: [number, number][]; samples: { t: number; s: ReturnType<typeof groupState> }[] };
     const recs: Rec[] = [];
+    // Timing-stage searches: the timed ones must drain the queue before and after, inside the call.
+    const timed: { drain?: boolean }[] = [];
     const realStart = Sandbox.start.bind(Sandbox);
     vi.spyOn(Sandbox, 'start').mockImplementation(async (o) => {
       const sb = await realStart(o);
@@ -109,6 +111,7 @@ describe('evaluateVariant', () => {
       // Each call's span as the parent sees it: from the request to the settled reply.
       const call = sb.call.bind(sb);
       sb.call = ((op: string, payload?: unknown, co?: { timeoutMs?: number; stage?: string }) => {
+        if (op === 'search' && co?.stage === 'timing' && !(payload as { countEvaluations?: boolean }).countEvaluations) timed.push(payload as { drain?: boolean });
         const span: [number, number] = [performance.now(), Infinity];
         rec.calls.push(span);
         return call(op, payload, co).finally(() => {
@@ -130,6 +133,8 @@ describe('evaluateVariant', () => {
     }
     expect(verdict.status, verdict.reason).toBe('ok');
     expect(recs.map((r) => r.name).sort()).toEqual(['baseline', 'variant']);
+    // The untimed warm-up probes (probe queries) do not drain; every timed batch does.
+    expect(timed.filter((p) => p.drain === true).length).toBeGreaterThan(20);
     // A sample is idle when no call of that system is within GUARD ms of it (a signal takes effect
     // when the kernel next schedules the child), between the system's first call and its last.
     const GUARD = 30;
