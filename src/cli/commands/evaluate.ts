@@ -38,7 +38,7 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--queries <n>', 'distinct queries per timed call (default 64)')
     .option('--reps <n>', 'paired rounds before the interval may stop the evaluation (default 6)')
     .option('--max-rounds <n>', 'most paired rounds (default 30)')
-    .option('--precision <x>', 'relative half-width of the reward interval to reach (default 0.05); wider after the last round is inconclusive')
+    .option('--precision <x>', 'relative half-width of the reward interval to reach (default 0.1); wider after the last round is inconclusive')
     .option('--seed <n>', 'seed of query draws and measurement order (default random)')
     .action(async (o: { variant: string; dataset: string; json?: string; queries?: string; reps?: string; maxRounds?: string; precision?: string; seed?: string }, cmd: Command) => {
       const g = globals(cmd);

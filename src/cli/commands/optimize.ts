@@ -181,7 +181,7 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--patience <n>', 'evaluations without a gain before a stage stops', '8')
     .option('--reps <n>', 'evaluator: paired rounds before the interval may stop an evaluation (>= 3; default 3)')
     .option('--queries <n>', 'evaluator: queries per timed call, each distinct (default 64)')
-    .option('--precision <x>', 'evaluator: relative half-width of the reward interval to reach (default 0.05); wider after the last round is inconclusive')
+    .option('--precision <x>', 'evaluator: relative half-width of the reward interval to reach (default 0.1); wider after the last round is inconclusive')
     .option('--max-rounds <n>', 'evaluator: most paired rounds per evaluation (default 10)')
     .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline()) instead of the real evaluator').hideHelp())
     .action(async (o: OptimizeOpts, cmd: Command) => {
