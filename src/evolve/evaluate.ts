@@ -9,8 +9,8 @@
  *  - paired rounds: every round, the efforts that shape each AUC are measured again, the two
  *    systems back to back on the same fresh batch in random order; each round gives one ratio
  *    AUC(variant) / AUC(baseline); the reward is their median with a distribution-free 95% interval
- *    (src/bench/interval.ts), and rounds continue until it is narrower than `precision`, the variant
- *    is conclusively slower, or a cap is hit, when the verdict says inconclusive;
+ *    (src/bench/interval.ts), and rounds continue until it is narrower than `precision` or a cap
+ *    is hit, when the verdict says inconclusive;
  *  - scoring: every batch's ids are checked (range, duplicates, distances) and scored; a point whose
  *    batches disagree beyond sampling noise is rejected; points whose probe answers are identical are
  *    merged before the Pareto frontier;
@@ -322,8 +322,9 @@ class Evaluation {
         this.rejectNoisy();
         iv = this.interval();
         if (iv) this.log(`${module}: round ${this.rounds}: reward ${formatInterval(iv)}`);
-        // Narrow enough, or conclusively slower than the baseline (most proposals are): no more rounds needed.
-        if (iv && this.rounds >= Math.max(o.reps, MIN_INTERVAL_ROUNDS) && (relativePrecision(iv) <= o.precision || iv.hi < 1)) break;
+        // Narrow enough: no more rounds needed. (Never "stop once it excludes 1": looking after every
+        // round for a side to come out on would make a 95% interval miss far more often than 5%.)
+        if (iv && this.rounds >= Math.max(o.reps, MIN_INTERVAL_ROUNDS) && relativePrecision(iv) <= o.precision) break;
         if (this.rounds >= o.maxRounds) break;
       }
       if (variant.rejected.size * 2 > variant.points.size) {
@@ -356,7 +357,7 @@ class Evaluation {
       reward = iv.estimate;
       // Fewer rounds than an interval needs (a small query pool): no interval, and never a gain.
       interval = iv.level > 0 ? { lo: iv.lo, hi: iv.hi, level: iv.level, rounds: iv.rounds } : null;
-      conclusive = iv.level > 0 && (relativePrecision(iv) <= o.precision || iv.hi < 1);
+      conclusive = iv.level > 0 && relativePrecision(iv) <= o.precision;
       notes.push(iv.level > 0
         ? `reward ${formatInterval(iv)} (median of ${iv.rounds} paired rounds, ${(100 * iv.level).toFixed(1)}% interval; AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)})`
         : `reward ${iv.estimate.toFixed(3)} from ${iv.rounds} paired round(s), too few for an interval (${MIN_INTERVAL_ROUNDS}); AUC ${vs.auc.toFixed(1)} / ${bs.auc.toFixed(1)}`);
