@@ -58,7 +58,7 @@ export interface EvaluateOptions {
   k?: number;
   /** Queries per timed call (each a fresh batch). Default 64. */
   queriesPerCall?: number;
-  /** Paired rounds before the interval may stop the evaluation (at least MIN_INTERVAL_ROUNDS). Default 6. */
+  /** Paired rounds before the interval may stop the evaluation (at least MIN_INTERVAL_ROUNDS). Default 12: an interval from fewer rounds is narrow by luck often enough that stopping on it misses (a self-vs-self run stopped at 9 rounds on 1.076 [1.004, 1.176]). */
   reps?: number;
   /** Most paired rounds; then an interval wider than `precision` is reported inconclusive. Default 30. */
   maxRounds?: number;
@@ -99,7 +99,7 @@ const DEFAULTS = {
   // Efforts below k share one kernel (itopk = k, fewer iterations); each one from k up is a compile
   // of its own (seconds to tens of seconds cold on lavapipe): start low, the planner raises effort
   // geometrically while recall stays below the window.
-  k: 10, queriesPerCall: 64, reps: 6, maxRounds: 30, precision: 0.1, efforts: [2, 4, 8, 16], maxPoints: 10, probeQueries: 32,
+  k: 10, queriesPerCall: 64, reps: 12, maxRounds: 30, precision: 0.1, efforts: [2, 4, 8, 16], maxPoints: 10, probeQueries: 32,
   probeEffort: 16, recallFloor: 0.7, compileMs: 180_000, correctnessMs: 120_000, callMs: 60_000,
 };
 type Resolved = typeof DEFAULTS & EvaluateOptions;

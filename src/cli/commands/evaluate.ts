@@ -36,7 +36,7 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--dataset <name|path>', 'dataset name or path', 'siftsmall-5k')
     .option('--json <file>', 'also write the verdict as JSON')
     .option('--queries <n>', 'distinct queries per timed call (default 64)')
-    .option('--reps <n>', 'paired rounds before the interval may stop the evaluation (default 6)')
+    .option('--reps <n>', 'paired rounds before the interval may stop the evaluation (default 12)')
     .option('--max-rounds <n>', 'most paired rounds (default 30)')
     .option('--precision <x>', 'relative half-width of the reward interval to reach (default 0.1); wider after the last round is inconclusive')
     .option('--seed <n>', 'seed of query draws and measurement order (default random)')
