@@ -48,7 +48,7 @@ export function editedVariant(root: string, module: ModuleName, file: string, ed
 /** evaluateVariant at the tests' small settings; `extra` overrides any of them. */
 export function evaluateSmall(variantDir: string, ds: Dataset, extra: Partial<EvaluateOptions> = {}): Promise<Verdict> {
   return evaluateVariant({
-    variantDir, dataset: ds, queriesPerCall: 32, reps: 6, maxRounds: 12, efforts: [3, 6, 10], maxPoints: 5, probeQueries: 32, probeEffort: 10, recallFloor: 0.7,
+    variantDir, dataset: ds, queriesPerCall: 32, reps: 6, maxRounds: 8, efforts: [3, 6, 10], maxPoints: 5, probeQueries: 32, probeEffort: 10, recallFloor: 0.7,
     timeouts: { compileMs: 240_000, correctnessMs: 60_000, callMs: 60_000 }, ...extra,
   });
 }
