@@ -71,7 +71,7 @@ describe('llm policy end to end (real evaluator, scripted model)', () => {
       st = await startRun(runDir, {
         // No --spread: the model's variant is kept only if its reward's interval lies above the start's reward.
         dataset: data, policy: 'llm', llm: llmSettings(llm), stages: ['search'], budget: { evals: 2 }, seed: 11, patience: 8,
-        evaluator: { queriesPerCall: 32, efforts: [6, 10], maxPoints: 3, maxRounds: 16 },
+        evaluator: { queriesPerCall: 32, efforts: [6, 10], maxPoints: 3, maxRounds: 16, probeEffort: 10 },
       }, { evaluate: realEvaluator({}), baseline: shippedBaseline, propose: proposer.propose });
       proposer.finish(st);
       expect(server.requests.length).toBe(1);
