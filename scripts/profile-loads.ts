@@ -14,7 +14,7 @@ import { storageBuffer } from '../src/gpu/buffers.ts';
 import { encodePass } from '../src/gpu/dispatch.ts';
 import { PassTimer } from '../src/gpu/timing.ts';
 import { median } from '../src/bench/stats.ts';
-import { f32ToF16Bits } from '../src/graph/f16.ts';
+import { f32ToF16Bits } from '../src/data/f16.ts';
 
 const { values } = parseArgs({ options: { adapter: { type: 'string' }, 'no-robustness': { type: 'boolean', default: false } } });
 const base = await dawnProvider();

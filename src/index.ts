@@ -16,7 +16,7 @@ export { gpuExactKnn } from './data/exact-knn.ts';
 
 export { buildIndex, saveIndex, loadIndex, AnnEngine, type Index, type BuildIndexOptions, type AnnEngineOptions, type OpenEngineOptions } from './search/engine.ts';
 export { pickKernelBundle, loadKernelBundle, bundleDirs, SHIPPED_KERNELS, adapterMatches, type KernelBundle, type AdapterIdentity, type PickOptions } from './search/bundle.ts';
-export type { VectorStorage } from './graph/index-file.ts';
+export { codecFor, codecNames, registerCodec, type StorageCodec, type VectorStorage } from './data/codecs/registry.ts';
 export type { BuildStats, BuildProgress } from './graph/build.ts';
 export { DEFAULT_BUILD_PARAMS, type BuildParams, type BuildParamsInput } from './graph/params.ts';
 export { DEFAULT_SEARCH_PARAMS, type SearchParams } from './search/params.ts';

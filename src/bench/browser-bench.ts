@@ -18,7 +18,7 @@ import type { BuildParamsInput } from '../graph/params.ts';
 import { MAX_ITOPK, effortParams } from '../search/params.ts';
 import { findChromium, launchChromium, type Chromium } from './browser-chromium.ts';
 import { readBundleFolder, servePage, type BrowserAdapter, type PageServer } from './browser-server.ts';
-import { buildParamsFor } from '../search/knob-params.ts';
+import { buildParamsFor, storageOf } from '../search/knob-params.ts';
 import { runBench, type BenchEvent } from './run.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult } from './schema.ts';
 import type { BenchSystem, SystemEnv } from './bench-system.ts';
@@ -75,8 +75,8 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
   let counter: AnnEngine | undefined;
   // An exported bundle says how its index was stored and built (search storageF16, graph knobs).
   const modules = o.bundleDir ? ((JSON.parse(readBundleFolder(o.bundleDir).manifest) as { modules?: Record<string, { knobValues?: Record<string, number> }> }).modules ?? {}) : {};
-  const f16Knob = modules.search?.knobValues?.storageF16;
-  const storage = o.storage ?? (f16Knob === 0 ? 'f32' : 'f16');
+  // No bundle, or one without the knob: f16, the bench's default storage.
+  const storage = o.storage ?? storageOf('search', { storageF16: modules.search?.knobValues?.storageF16 ?? 1 });
   const buildParams: BuildParamsInput = { ...(modules.graph?.knobValues ? buildParamsFor(modules.graph.knobValues) : {}), ...(o.build ?? {}) };
   const sys: BenchSystem & { adapter?: BrowserAdapter; chromiumPath: string } = {
     name: 'crinn',

@@ -14,12 +14,12 @@ import { assertRegularFileSync } from '../data/vecs.ts';
 import { renderSearchPageHtml } from '../browser/page.ts';
 import { CSS } from './report-html.ts';
 import { BUNDLE_FORMAT, readBundle } from '../bundle/format.ts';
-import { SEARCH_KERNEL_FILES } from '../search/beam-core.ts';
+import { searchKernelFiles } from '../search/beam-core.ts';
 
 const PKG_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHADER_DIR = join(PKG_ROOT, 'shaders');
 /** The kernels the search runs, in bundle form: the baseline bundle is these files from shaders/. */
-export const BASELINE_FILES = Object.values(SEARCH_KERNEL_FILES);
+export const BASELINE_FILES = Object.values(searchKernelFiles());
 
 export interface BrowserAdapter {
   vendor: string;

@@ -12,7 +12,8 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { Kernel } from '../gpu/kernel-text.ts';
 import { pipelineKey, pipelineLayout } from '../gpu/kernel-text.ts';
 import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../graph/index-format.ts';
-import { BeamSearchCore, SEARCH_KERNEL_FILES, type SearchKernelSources } from '../search/beam-core.ts';
+import { BeamSearchCore, searchKernelFiles, type SearchKernelSources } from '../search/beam-core.ts';
+import { codecFor } from '../data/codecs/registry.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
 // Knob values -> search params, the same mapping the evaluator measured the bundle with.
 import { searchParamsFor } from '../search/knob-params.ts';
@@ -84,7 +85,7 @@ export function bundleSources(bundle: Bundle, fallback?: Bundle): SearchKernelSo
     return hit === undefined ? undefined : b.files[hit];
   };
   const out = {} as SearchKernelSources;
-  for (const [role, file] of Object.entries(SEARCH_KERNEL_FILES) as [keyof SearchKernelSources, string][]) {
+  for (const [role, file] of Object.entries(searchKernelFiles())) {
     const src = pick(bundle, file) ?? pick(fallback, file);
     if (src === undefined) throw new Error(`bundle: no ${file} (and no fallback bundle holds one)`);
     out[role] = src;
@@ -180,8 +181,8 @@ export class CrinnSearcher {
   paramsAt(effort: number, k: number): Partial<SearchParams> {
     const search = this.knobs.search;
     const p = search ? searchParamsFor('search', search, effort, k) : { ...this.params, ...effortParams(effort, k) };
-    // A tuned refine module's factor applies where the index has an f32 rerank to do.
-    if (this.knobs.refine && this.index.storage === 'f16') p.refine = searchParamsFor('refine', this.knobs.refine, effort, k).refine;
+    // A tuned refine module's factor applies where the index has an f32 rerank to do (its codec needs one).
+    if (this.knobs.refine && codecFor(this.index.storage).needsRefine) p.refine = searchParamsFor('refine', this.knobs.refine, effort, k).refine;
     return p;
   }
 

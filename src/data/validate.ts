@@ -1,14 +1,16 @@
 /**
  * Range checks at the boundary, before any build, search or ground truth: every distance the
  * kernels compute is float32, and a squared distance that overflows to Infinity never enters a
- * top-k list (results come back as -1, graph builds cannot fill their lists). f16 storage also
- * turns every value above 65504 into Infinity.
+ * top-k list (results come back as -1, graph builds cannot fill their lists). A storage codec
+ * with a narrower range (f16: 65504) also turns every value beyond it into Infinity.
  */
 import { UserError } from '../errors.ts';
 import type { Metric, VectorSet } from './types.ts';
+import { f16Codec } from './codecs/f16.ts';
+import type { StorageCodec } from './codecs/storage-codec.ts';
 
 export const F32_MAX = 3.4028234663852886e38;
-export const F16_MAX = 65504;
+export { F16_MAX } from './f16.ts';
 /**
  * Largest squared row norm accepted. ||a - b||^2 <= 2||a||^2 + 2||b||^2 and |a.b| <= ||a|| ||b||,
  * so with every squared norm below F32_MAX / 8 every partial sum a kernel forms stays below F32_MAX / 2.
@@ -56,6 +58,12 @@ export function assertDistancesFit(set: VectorSet, metric: Metric, label: string
 
 /** Whether every value survives f16 storage (|v| <= 65504; beyond it f16 holds Infinity). */
 export function fitsF16(set: VectorSet): { ok: boolean; maxAbs: number; row: number } {
+  return fitsStorage(set, f16Codec);
+}
+
+/** Whether every value survives `codec` (|v| <= its maxAbs; a codec without one holds every f32). */
+export function fitsStorage(set: VectorSet, codec: StorageCodec): { ok: boolean; maxAbs: number; row: number } {
+  if (codec.maxAbs === undefined) return { ok: true, maxAbs: NaN, row: -1 };
   let maxAbs = 0;
   let row = -1;
   const { data, dim } = set;
@@ -63,13 +71,13 @@ export function fitsF16(set: VectorSet): { ok: boolean; maxAbs: number; row: num
     const a = Math.abs(data[j]);
     if (a > maxAbs) { maxAbs = a; row = Math.floor(j / dim); }
   }
-  return { ok: maxAbs <= F16_MAX, maxAbs, row };
+  return { ok: maxAbs <= codec.maxAbs, maxAbs, row };
 }
 
-/** UserError when f16 storage was asked for and `set` holds values beyond its range. */
-export function assertF16Fits(set: VectorSet, label: string, flag = '--storage'): void {
-  const f = fitsF16(set);
+/** UserError when `codec`'s storage was asked for and `set` holds values beyond its range. */
+export function assertStorageFits(set: VectorSet, codec: StorageCodec, label: string, flag = '--storage'): void {
+  const f = fitsStorage(set, codec);
   if (!f.ok) {
-    throw new UserError(`${flag} f16: ${label} row ${f.row} holds |value| ${f.maxAbs.toExponential(3)}, beyond f16's largest finite ${F16_MAX} (it would become Infinity); use ${flag} f32`);
+    throw new UserError(`${flag} ${codec.name}: ${label} row ${f.row} holds |value| ${f.maxAbs.toExponential(3)}, beyond ${codec.name}'s largest finite ${codec.maxAbs} (it would become Infinity); use ${flag} f32`);
   }
 }

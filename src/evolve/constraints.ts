@@ -8,7 +8,8 @@
  */
 import { DEFAULT_WORKGROUP_STORAGE, fitWorkgroupMemory, resolveSearchParams } from '../search/params.ts';
 import type { Constraint, Knob, ModuleName } from '../bundle/module-manifest.ts';
-import { searchParamsFor, usesF16 } from '../search/knob-params.ts';
+import { searchParamsFor, storageOf } from '../search/knob-params.ts';
+import { codecFor } from '../data/codecs/registry.ts';
 
 /** What the checks need of a module manifest (ModuleManifest fits). */
 export interface ConstraintSource {
@@ -48,7 +49,7 @@ export function violation(module: ModuleName, manifest: Pick<ConstraintSource, '
       const degree = ctx.graphDegree ?? c.graphDegree;
       const limit = workgroupLimitOf(c, ctx);
       try {
-        const p = resolveSearchParams(searchParamsFor(module, all, c.effort, c.k), c.k, degree, usesF16(module, all), Number.MAX_SAFE_INTEGER, c.entryDegree);
+        const p = resolveSearchParams(searchParamsFor(module, all, c.effort, c.k), c.k, degree, codecFor(storageOf(module, all)).needsRefine, Number.MAX_SAFE_INTEGER, c.entryDegree);
         fitWorkgroupMemory(p, degree, c.entryDegree, limit);
         return null;
       } catch (e) {

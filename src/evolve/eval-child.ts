@@ -11,11 +11,11 @@
 import { openGpu, type GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/shader.ts';
 import { GpuSearcher, defaultSearchSources, type SearchKernelSources, type SearchableIndex } from '../search/gpu-search.ts';
-import { MODULE_KERNEL_ROLES, withKernelFiles } from '../search/beam-core.ts';
-import { f16ToF32Array, f32ToF16Array } from '../graph/f16.ts';
+import { moduleKernelRoles, withKernelFiles } from '../search/beam-core.ts';
+import { codecFor } from '../data/codecs/registry.ts';
 import type { Metric } from '../data/types.ts';
 import type { ModuleName } from '../bundle/module-manifest.ts';
-import { buildParamsFor, searchParamsFor, usesF16, type Knobs } from '../search/knob-params.ts';
+import { buildParamsFor, searchParamsFor, storageOf, type Knobs } from '../search/knob-params.ts';
 
 /** The base vectors to build from, and the file URL of the system's prune.ts as the parent materialised it (graph-variant.ts). */
 export interface BuildPayload {
@@ -45,8 +45,8 @@ let state: { module: ModuleName; knobs: Knobs; dim: number; searchKnobs?: Knobs 
 function sourcesFor(module: ModuleName, files: Record<string, string>, searchContext?: OpenPayload['searchContext']): SearchKernelSources {
   let s = defaultSearchSources();
   // refine searches with the search stage's best kernels.
-  if (module === 'refine' && searchContext) s = withKernelFiles(s, searchContext.sources, MODULE_KERNEL_ROLES.search);
-  return module === 'graph' ? s : withKernelFiles(s, files, MODULE_KERNEL_ROLES[module]);
+  if (module === 'refine' && searchContext) s = withKernelFiles(s, searchContext.sources, moduleKernelRoles('search'));
+  return module === 'graph' ? s : withKernelFiles(s, files, moduleKernelRoles(module));
 }
 
 export const ops = {
@@ -67,13 +67,15 @@ export const ops = {
     ctx = await openGpu({ adapter: p.adapter?.adapter, backend: p.adapter?.backend as 'vulkan' | undefined });
     let index = p.index;
     if (!index) throw new Error('open: the payload holds no index');
-    if (usesF16(p.module, p.knobs)) index = { ...index, storage: 'f16', vectors: f16ToF32Array(f32ToF16Array(index.vectors)) };
+    // The parent sends an f32 index; the module's storage codec rounds it to the values it stores (f16).
+    const codec = codecFor(storageOf(p.module, p.knobs));
+    if (codec.name !== index.storage) index = { ...index, storage: codec.name, vectors: codec.round(index.vectors) };
     searcher = new GpuSearcher(ctx, index, sourcesFor(p.module, p.sources, p.searchContext));
     state = { module: p.module, knobs: p.knobs, dim: index.dim, searchKnobs: p.searchContext?.knobs };
     // Compile now (stage 'compile'), without running anything: the kernel every effort <= k shares.
     const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, p.k, p.k, p.searchContext?.knobs));
     await kernelPipeline(ctx, searcher.beamKernel(rp));
-    if (index.storage === 'f16' && rp.refine > 0) await kernelPipeline(ctx, searcher.refineKernel());
+    if (searcher.codec.needsRefine && rp.refine > 0) await kernelPipeline(ctx, searcher.refineKernel());
     return { adapter: ctx.adapter.name };
   },
 
@@ -95,7 +97,7 @@ export const ops = {
     if (p.drain) await ops.drain();
     if (!r.evaluations) return { ids: r.ids, distances: r.distances };
     const rp = searcher.resolve(p.k, params);
-    const refine = searcher.index.storage === 'f16' && rp.refine > 0 ? rp.searchK : 0;
+    const refine = searcher.codec.needsRefine && rp.refine > 0 ? rp.searchK : 0;
     return { ids: r.ids, distances: r.distances, evaluations: r.evaluations.reduce((a, b) => a + b, 0) / Math.max(1, n) + refine };
   },
 

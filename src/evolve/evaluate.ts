@@ -40,8 +40,8 @@ import { projectReadPaths } from './sandbox-isolation.ts';
 import type { Stage, Verdict } from './contract.ts';
 import type { CurvePoint, ModuleName } from '../bundle/module-manifest.ts';
 import { loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
-import { usesF16 } from '../search/knob-params.ts';
-import { f16ToF32Array, f32ToF16Array } from '../graph/f16.ts';
+import { storageOf } from '../search/knob-params.ts';
+import { codecFor, type VectorStorage } from '../data/codecs/registry.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
 import { graphIndex, trustedIndex } from './eval-graph.ts';
 import { BaselineFault, DeadlineFault, EvalSystem, StageFail, type SystemName } from './eval-system.ts';
@@ -124,6 +124,16 @@ interface Side {
   evaluations: Map<number, number>;
   points: Map<number, PointData>;
   rejected: Set<number>;
+}
+
+/**
+ * The base rows as an index stored with `storage` holds them, which its search's distances are
+ * computed on: the codec's round (decode of encode; f16: rounded to f16, f32: the rows themselves).
+ * The evaluator checks a system's distances against these (checkResults).
+ */
+export function rowsAsSearched(base: VectorSet, storage: VectorStorage): VectorSet {
+  const data = codecFor(storage).round(base.data);
+  return data === base.data ? base : { ...base, data };
 }
 
 /**
@@ -245,7 +255,8 @@ class Evaluation {
   private readonly probe: QueryBatch;
   private next: number;
   private rounds = 0;
-  private rounded: VectorSet | undefined;
+  /** The base rows as each storage codec's index holds them (rowsAsSearched), by codec name. */
+  private readonly searchedRows = new Map<string, VectorSet>();
   private readonly log: (line: string) => void;
   private readonly ds: Dataset;
   private readonly variantMod: LoadedModule;
@@ -413,11 +424,12 @@ class Evaluation {
     }
   }
 
-  /** An f16 index searches rows rounded to f16: its distances are checked against those rows. */
+  /** A side's index searches the base rows as its storage codec holds them (f16: rounded): its distances are checked against those rows. */
   private distanceBase(side: Side): VectorSet {
-    if (!usesF16(this.module, side.mod.knobs)) return this.ds.base;
-    this.rounded ??= { ...this.ds.base, data: f16ToF32Array(f32ToF16Array(this.ds.base.data)) };
-    return this.rounded;
+    const storage = storageOf(this.module, side.mod.knobs);
+    let rows = this.searchedRows.get(storage);
+    if (!rows) this.searchedRows.set(storage, (rows = rowsAsSearched(this.ds.base, storage)));
+    return rows;
   }
 
   private async probeRecall(side: Side, effort: number, stage: Stage, timeoutMs: number): Promise<{ recall: number; sig: string }> {

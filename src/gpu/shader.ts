@@ -32,9 +32,9 @@ const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
 // Node-free, shared with the browser loader.
 export { withConst } from './kernel-text.ts';
 
-/** Reads a hand-written shader from the project's `shaders/` folder. */
+/** Reads a hand-written shader from the project's `shaders/` folder (or, an absolute path, from there: a storage codec kept outside the project). */
 export function shaderSource(file: string): string {
-  return readFileSync(`${SHADER_DIR}${file}`, 'utf8');
+  return readFileSync(file.startsWith('/') ? file : `${SHADER_DIR}${file}`, 'utf8');
 }
 
 export function formatDiagnostics(source: string, diagnostics: ShaderDiagnostic[]): string {

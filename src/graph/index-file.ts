@@ -8,14 +8,14 @@
  *   16      4     dim (u32)
  *   20      4     n (u32)
  *   24      4     degree (u32)
- *   28      4     vector storage (u32): 0 f32, 1 f16
+ *   28      4     vector storage (u32): the codec's file code (src/data/codecs/): 0 f32, 1 f16
  *   32      4     numEntryPoints (u32)
  *   36      4     flags (u32), 0 (reserved)
  *   40      4     build-params JSON length L (u32)
  *   44      4     entry-layer nodes M (u32, >= 1)
  *   48      4     entry-layer degree E (u32, >= 1)
  *   52      L     build params, UTF-8 JSON, then zero padding to a multiple of 4
- *           ...   vectors, n * dim f32 or f16, row-major, zero padding to a multiple of 4
+ *           ...   vectors, n rows as the codec encodes them (f32, f16), row-major, zero padding to a multiple of 4
  *           ...   graph, n * degree u32 (0xFFFFFFFF = no neighbour)
  *           ...   entry points, numEntryPoints u32
  *           ...   entry layer: M base ids u32, then M * E local edges u32 (0xFFFFFFFF = none)
@@ -32,7 +32,7 @@ import { endianness } from 'node:os';
 import { UserError } from '../errors.ts';
 import { assertRegularFile } from '../data/vecs.ts';
 import { checkEntryLayer } from './entry-layer.ts';
-import { f32ToF16Array } from './f16.ts';
+import { codecFor } from '../data/codecs/registry.ts';
 // Layout and decoding live in a Node-free module the browser loader shares.
 import { decodeIndex, digestMatches, HEADER_BYTES, INDEX_MAGIC, INDEX_VERSION, layout, METRIC_CODES, pad4, parseIndexHeader, type Index } from './index-format.ts';
 
@@ -57,11 +57,12 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
   const bad = checkEntryLayer(entryLayer, n);
   if (bad) throw new Error(`saveIndex: ${bad}`);
   const json = Buffer.from(JSON.stringify(index.buildParams ?? {}), 'utf8');
+  const codec = codecFor(storage);
   const L = layout(n, dim, graph.degree, storage, entryPoints.length, json.length, entryLayer.ids.length, entryLayer.degree);
 
   const header = Buffer.alloc(HEADER_BYTES);
   header.write(INDEX_MAGIC, 0, 'latin1');
-  const fields = [INDEX_VERSION, metric, dim, n, graph.degree, storage === 'f16' ? 1 : 0, entryPoints.length, 0, json.length, entryLayer.ids.length, entryLayer.degree];
+  const fields = [INDEX_VERSION, metric, dim, n, graph.degree, codec.fileCode, entryPoints.length, 0, json.length, entryLayer.ids.length, entryLayer.degree];
   fields.forEach((v, i) => header.writeUInt32LE(v, 8 + 4 * i));
 
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -76,11 +77,11 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
     await put(header);
     await put(json);
     await put(Buffer.alloc(pad4(json.length) - json.length));
-    // Vectors in chunks, so an f16 conversion never doubles a large index in memory.
+    // Vectors in chunks, so a codec's conversion never doubles a large index in memory.
     const rowsPerChunk = Math.max(1, Math.floor((8 << 20) / (4 * dim)));
     for (let r = 0; r < n; r += rowsPerChunk) {
       const part = index.vectors.subarray(r * dim, Math.min(n, r + rowsPerChunk) * dim);
-      await put(storage === 'f16' ? bytesOf(f32ToF16Array(part)) : bytesOf(part));
+      await put(bytesOf(codec.encode(part)));
     }
     await put(Buffer.alloc(pad4(L.vectorBytes) - L.vectorBytes));
     await put(bytesOf(graph.neighbors));

@@ -7,7 +7,7 @@ import type { Metric } from '../data/types.ts';
 import { NO_NEIGHBOR, type Graph } from './graph.ts';
 import { checkEntryLayer, type EntryLayer } from './entry-layer.ts';
 import type { BuildParams } from './params.ts';
-import { f16ToF32Array } from './f16.ts';
+import { codecFor, codecOfFileCode, type VectorStorage } from '../data/codecs/registry.ts';
 
 export const INDEX_MAGIC = 'CRNNIDX\0';
 export const INDEX_VERSION = 2;
@@ -15,15 +15,15 @@ export const HEADER_BYTES = 52;
 export const HASH_BYTES = 32;
 export const METRIC_CODES: readonly Metric[] = ['l2', 'ip', 'angular'];
 
-export type VectorStorage = 'f32' | 'f16';
+export type { VectorStorage } from '../data/codecs/registry.ts';
 
 export interface Index {
   metric: Metric;
   dim: number;
   n: number;
-  /** How the file stores the vectors (and how the GPU uploads them). */
+  /** The codec the file stores the vectors with (and the GPU uploads them with): src/data/codecs/. */
   storage: VectorStorage;
-  /** Always f32 in memory; with f16 storage these are the f16-rounded values. */
+  /** Always f32 in memory: the values as the codec stores them (f16 storage: the f16-rounded values). */
   vectors: Float32Array;
   graph: Graph;
   entryPoints: Uint32Array;
@@ -37,7 +37,7 @@ export const pad4 = (x: number): number => (x + 3) & ~3;
 
 export function layout(n: number, dim: number, degree: number, storage: VectorStorage, entries: number, jsonBytes: number, layerNodes: number, layerDegree: number) {
   const vectorsAt = HEADER_BYTES + pad4(jsonBytes);
-  const vectorBytes = n * dim * (storage === 'f16' ? 2 : 4);
+  const vectorBytes = n * codecFor(storage).fileRowBytes(dim);
   const graphAt = vectorsAt + pad4(vectorBytes);
   const entriesAt = graphAt + n * degree * 4;
   const layerIdsAt = entriesAt + entries * 4;
@@ -72,9 +72,10 @@ export function parseIndexHeader(buf: Uint8Array, fail: (what: string) => never)
   }
   if (buf.length < HEADER_BYTES) fail(`truncated: expected at least ${HEADER_BYTES} bytes, file has ${buf.length}`);
   const [metricCode, dim, n, degree, storageCode, entries, , jsonLen, layerNodes, layerDegree] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(u32);
-  if (metricCode >= METRIC_CODES.length || storageCode > 1) fail(`corrupted header (metric ${metricCode}, storage ${storageCode})`);
+  const codec = codecOfFileCode(storageCode);
+  if (metricCode >= METRIC_CODES.length || !codec) fail(`corrupted header (metric ${metricCode}, storage ${storageCode})`);
   if (layerNodes < 1 || layerDegree < 1) fail(`corrupted header (entry layer ${layerNodes} nodes x ${layerDegree})`);
-  const storage: VectorStorage = storageCode === 1 ? 'f16' : 'f32';
+  const storage = codec!.name;
   const L = layout(n, dim, degree, storage, entries, jsonLen, layerNodes, layerDegree);
   if (buf.length !== L.total) {
     fail(buf.length < L.total ? `truncated: expected ${L.total} bytes, file has ${buf.length}` : `corrupted: expected ${L.total} bytes, file has ${buf.length}`);
@@ -99,7 +100,7 @@ export function decodeIndex(buf: Uint8Array, h: IndexHeader, fail: (what: string
   }
   // Copies: a file buffer's offset need not suit typed-array alignment, and the index outlives it.
   const slice = (at: number, bytes: number): ArrayBuffer => buf.buffer.slice(buf.byteOffset + at, buf.byteOffset + at + bytes) as ArrayBuffer;
-  const vectors = storage === 'f16' ? f16ToF32Array(new Uint16Array(slice(L.vectorsAt, L.vectorBytes))) : new Float32Array(slice(L.vectorsAt, L.vectorBytes));
+  const vectors = codecFor(storage).decode(slice(L.vectorsAt, L.vectorBytes));
   const neighbors = new Uint32Array(slice(L.graphAt, n * degree * 4));
   const entryPoints = new Uint32Array(slice(L.entriesAt, entries * 4));
   const entryLayer: EntryLayer = {

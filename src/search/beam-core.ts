@@ -11,7 +11,7 @@ import type { Kernel } from '../gpu/kernel-text.ts';
 import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { padRows, selectKernelFrom, selectListLength, withConst, type BindingKind } from '../gpu/kernel-text.ts';
-import { f32ToF16Bits } from '../graph/f16.ts';
+import { codecFor, codecs, type StorageCodec } from '../data/codecs/registry.ts';
 import { METRIC_CODE, type Neighbors, type VectorSet } from '../data/types.ts';
 import type { EntryLayer } from '../graph/entry-layer.ts';
 import { entryLayerOf, type SearchableIndex } from './searchable-index.ts';
@@ -31,58 +31,64 @@ export const BEAM_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-stor
 /** refine: params; queries, base (f32), candidate ids; dist, ids. */
 export const REFINE_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
 
-/** Rows padded to `dim4 * 4` halves (dim4 even: base_f16.wgsl reads eight per load), packed two per u32 (low half first). */
-export function packRowsF16(data: Float32Array, n: number, dim: number, dim4: number): Uint32Array {
-  const out = new Uint32Array(n * dim4 * 2);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < dim; j += 2) {
-      const lo = f32ToF16Bits(data[i * dim + j]);
-      const hi = j + 1 < dim ? f32ToF16Bits(data[i * dim + j + 1]) : 0;
-      out[i * dim4 * 2 + (j >> 1)] = (lo | (hi << 16)) >>> 0;
-    }
-  }
-  return out;
-}
-
-/** Kernel sources the search runs; the evolution loop swaps these for variants, the browser gets them from a bundle. */
+/**
+ * Kernel sources the search runs; the evolution loop swaps these for variants, the browser gets them
+ * from a bundle. Besides the fixed roles, one row loader per storage codec under the codec's
+ * `rowLoader.role` (baseF32, baseF16: src/data/codecs/).
+ */
 export interface SearchKernelSources {
   beam: string;
-  baseF32: string;
-  baseF16: string;
   refine: string;
   /** topk_select.wgsl, for the refine pass's selection. */
   topk: string;
+  /** Row loaders by codec role (baseF32, baseF16, ...). */
+  [role: string]: string;
 }
 
-/** The file that fills each kernel role, by base name: in shaders/, variant folders and bundles alike. */
-export const SEARCH_KERNEL_FILES: Readonly<Record<keyof SearchKernelSources, string>> = {
-  beam: 'beam_search.wgsl',
-  baseF32: 'base_f32.wgsl',
-  baseF16: 'base_f16.wgsl',
-  refine: 'refine.wgsl',
-  topk: 'topk_select.wgsl',
-};
+/** A kernel role: beam, refine, topk, or a codec's row loader role. */
+export type KernelRole = string;
 
-/** The roles each evolvable module's files fill (the others stay as they are). */
-export const MODULE_KERNEL_ROLES: Readonly<Record<'search' | 'refine', readonly (keyof SearchKernelSources)[]>> = {
-  search: ['beam', 'baseF32', 'baseF16'],
-  refine: ['refine'],
-};
+const baseName = (file: string): string => file.slice(file.lastIndexOf('/') + 1);
+
+/**
+ * The file that fills each kernel role, by base name: in shaders/, variant folders and bundles
+ * alike. The row loaders are the registered codecs' (src/data/codecs/registry.ts).
+ */
+export function searchKernelFiles(): Readonly<Record<KernelRole, string>> {
+  return {
+    beam: 'beam_search.wgsl',
+    ...Object.fromEntries(codecs().map((c) => [c.rowLoader.role, baseName(c.rowLoader.file)])),
+    refine: 'refine.wgsl',
+    topk: 'topk_select.wgsl',
+  };
+}
+
+/** Where each role's default source lies: a file in shaders/, or a codec's absolute path. */
+export function defaultKernelPaths(): Readonly<Record<KernelRole, string>> {
+  return { ...searchKernelFiles(), ...Object.fromEntries(codecs().map((c) => [c.rowLoader.role, c.rowLoader.file])) };
+}
+
+/** The roles each evolvable module's files fill (the others stay as they are): search is the beam kernel and every codec's row loader. */
+export function moduleKernelRoles(module: 'search' | 'refine'): readonly KernelRole[] {
+  return module === 'search' ? ['beam', ...codecs().map((c) => c.rowLoader.role)] : ['refine'];
+}
 
 /** The kernel role a file fills, by its base name ('search/beam_search.wgsl' -> 'beam'), or undefined. */
-export function kernelRoleOf(file: string): keyof SearchKernelSources | undefined {
-  const base = file.slice(file.lastIndexOf('/') + 1);
-  return (Object.keys(SEARCH_KERNEL_FILES) as (keyof SearchKernelSources)[]).find((r) => SEARCH_KERNEL_FILES[r] === base);
+export function kernelRoleOf(file: string): KernelRole | undefined {
+  const base = baseName(file);
+  const files = searchKernelFiles();
+  return Object.keys(files).find((r) => files[r] === base);
 }
 
 /** `sources` with the given roles replaced by the files (keyed by base name) that fill them. */
-export function withKernelFiles<T extends Partial<SearchKernelSources>>(sources: T, files: Record<string, string>, roles: readonly (keyof SearchKernelSources)[]): T {
-  const out = { ...sources };
+export function withKernelFiles<T extends Partial<SearchKernelSources>>(sources: T, files: Record<string, string>, roles: readonly KernelRole[]): T {
+  const out: Record<string, string | undefined> = { ...sources };
+  const names = searchKernelFiles();
   for (const r of roles) {
-    const text = files[SEARCH_KERNEL_FILES[r]];
+    const text = files[names[r]];
     if (text !== undefined) out[r] = text;
   }
-  return out;
+  return out as T;
 }
 
 /**
@@ -93,6 +99,8 @@ export function withKernelFiles<T extends Partial<SearchKernelSources>>(sources:
 export class BeamSearchCore {
   readonly ctx: GpuContext;
   readonly index: SearchableIndex;
+  /** How the rows are stored on the GPU (src/data/codecs/). */
+  readonly codec: StorageCodec;
   private readonly dim4: number;
   private readonly baseSearch: GPUBuffer;
   private readonly baseExact: GPUBuffer | null;
@@ -109,18 +117,16 @@ export class BeamSearchCore {
     this.pipeline = pipeline;
     this.index = index;
     this.sources = sources;
-    // f16 rows are read eight dimensions per load, so they pad to a multiple of 8.
-    const dim4 = Math.ceil(index.dim / 4) + (index.storage === 'f16' ? Math.ceil(index.dim / 4) % 2 : 0);
-    const { data } = padRows({ data: index.vectors, n: index.n, dim: index.dim }, dim4);
+    const codec = codecFor(index.storage, 'index storage');
+    this.codec = codec;
+    const missing = codec.shaderFeatures.filter((f) => !ctx.device.features.has(f));
+    if (missing.length) throw new UserError(`index storage ${codec.name}: this device lacks the WebGPU feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')} its row loader needs`);
+    // The codec's row width (f16 reads eight dimensions per load, so pads to a multiple of 8); queries and the f32 rows share it.
+    const dim4 = codec.rowVec4s(index.dim);
     this.dim4 = dim4;
-    const exact = storageBuffer(ctx, 'index:vectors-f32', data);
-    if (index.storage === 'f16') {
-      this.baseSearch = storageBuffer(ctx, 'index:vectors-f16', packRowsF16(index.vectors, index.n, index.dim, dim4));
-      this.baseExact = exact;
-    } else {
-      this.baseSearch = exact;
-      this.baseExact = null;
-    }
+    this.baseSearch = storageBuffer(ctx, `index:vectors-${codec.name}`, codec.packRows(index.vectors, index.n, index.dim, dim4));
+    // A lossy codec's results are reranked with exact f32 distances over f32 rows of the same width.
+    this.baseExact = codec.needsRefine ? storageBuffer(ctx, 'index:vectors-f32', padRows({ data: index.vectors, n: index.n, dim: index.dim }, dim4).data) : null;
     this.graphBuf = storageBuffer(ctx, 'index:graph', index.graph.neighbors);
     // The entry layer in one binding: node ids, then rows (beam_search.wgsl `entries`).
     this.layer = entryLayerOf(index);
@@ -132,7 +138,7 @@ export class BeamSearchCore {
 
   /** Resolves params for k and checks them against this device (workgroup memory, invocations). */
   resolve(k: number, params: Partial<SearchParams>): ResolvedSearchParams {
-    const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16', this.layer.ids.length, this.layer.degree);
+    const p = resolveSearchParams(params, k, this.index.graph.degree, this.codec.needsRefine, this.layer.ids.length, this.layer.degree);
     if (p.searchK > this.index.n) throw new UserError(`k: ${p.searchK} results per query but the index has ${this.index.n} vectors`);
     // Shrinks an auto visited hash before giving up on the workgroup budget (params.ts, shared with the manifests' constraint check).
     fitWorkgroupMemory(p, this.index.graph.degree, this.layer.degree, this.ctx.limits.maxComputeWorkgroupStorageSize, params.hashBits !== undefined);
@@ -141,7 +147,8 @@ export class BeamSearchCore {
   }
 
   beamKernel(p: ResolvedSearchParams, countEvals = false): Kernel {
-    const f16 = this.index.storage === 'f16';
+    const loader = this.sources[this.codec.rowLoader.role];
+    if (loader === undefined) throw new Error(`search kernels: no row loader for storage ${this.codec.name} (role ${this.codec.rowLoader.role}, ${this.codec.rowLoader.file})`);
     const constants = {
       WG: p.workgroupSize, TEAM: p.teamSize, DEGREE: this.index.graph.degree, SW: p.searchWidth,
       HASH_BITS: p.hashBits, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
@@ -149,14 +156,14 @@ export class BeamSearchCore {
     };
     return {
       name: 'beam_search',
-      cacheKey: `${f16 ? 'f16' : 'f32'}-d4=${this.dim4}-itopk=${p.itopk}`,
-      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${f16 ? this.sources.baseF16 : this.sources.baseF32}`,
+      cacheKey: `${this.codec.name}-d4=${this.dim4}-itopk=${p.itopk}`,
+      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${loader}`,
       constants,
       bindings: BEAM_BINDINGS,
     };
   }
 
-  /** The exact-distance rerank kernel (f16 storage with refine > 0). */
+  /** The exact-distance rerank kernel (a codec that needs a refine, with refine > 0). */
   refineKernel(): Kernel {
     return { name: 'refine', cacheKey: 'f32', source: this.sources.refine, constants: { WG: 64, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric] }, bindings: REFINE_BINDINGS };
   }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { readBundle, type BundleManifest } from '../bundle/format.ts';
 import { baselineManifest, REPO_ROOT } from '../bundle/baseline.ts';
 import { UserError } from '../errors.ts';
-import { MODULE_KERNEL_ROLES, kernelRoleOf, type SearchKernelSources } from './beam-core.ts';
+import { moduleKernelRoles, kernelRoleOf, type SearchKernelSources } from './beam-core.ts';
 import type { KernelBundle } from './kernel-params.ts';
 
 export type { KernelBundle } from './kernel-params.ts';
@@ -47,7 +47,7 @@ export function loadKernelBundle(dir: string, onMessage?: (line: string) => void
       // The evaluator's mapping (beam-core.ts): a module's files fill only that module's roles.
       const role = kernelRoleOf(f);
       const mod = f.slice(0, f.indexOf('/'));
-      if (role && (mod === 'search' || mod === 'refine') && MODULE_KERNEL_ROLES[mod].includes(role)) sources[role] = readFileSync(path.join(dir, f), 'utf8');
+      if (role && (mod === 'search' || mod === 'refine') && moduleKernelRoles(mod).includes(role)) sources[role] = readFileSync(path.join(dir, f), 'utf8');
     }
   }
   const paramsFile = path.join(dir, m.params);

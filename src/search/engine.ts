@@ -8,12 +8,11 @@ import { GpuBruteForce } from '../data/exact-knn.ts';
 import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
 import { buildGraph, type BuildOptions, type BuildStats } from '../graph/build.ts';
 import type { BuildParamsInput } from '../graph/params.ts';
-import type { Index, VectorStorage } from '../graph/index-file.ts';
-import { f16ToF32Array, f32ToF16Array } from '../graph/f16.ts';
+import type { Index } from '../graph/index-file.ts';
+import { codecFor, type VectorStorage } from '../data/codecs/registry.ts';
 import { GpuSearcher } from './gpu-search.ts';
 import { cpuBeamSearch } from './cpu-search.ts';
 import { resolveSearchParams, type SearchParams } from './params.ts';
-import { UserError } from '../errors.ts';
 import { kernelBuildParams, kernelSearchParams, kernelStorage, type KernelBundle } from './kernel-params.ts';
 
 export { saveIndex, loadIndex, type Index } from '../graph/index-file.ts';
@@ -45,7 +44,7 @@ export interface BuildIndexOptions extends Omit<BuildOptions, 'knn'> {
    * software adapter (lavapipe) the O(n^2) scan loses to CPU NN-descent (siftsmall: 17 s vs 2 s).
    */
   ctx?: GpuContext;
-  /** How vectors are stored in the index and on the GPU (f16 searches with f32 refinement). */
+  /** How vectors are stored in the index and on the GPU: a codec name (src/data/codecs/; f16 searches with f32 refinement). */
   storage?: VectorStorage;
   /**
    * A tuned-kernel bundle (src/search/bundle.ts loadKernelBundle / pickKernelBundle): its graph
@@ -57,14 +56,13 @@ export interface BuildIndexOptions extends Omit<BuildOptions, 'knn'> {
 
 /** Builds an index over `base` (angular rows must already be normalised, as loadDataset does). */
 export async function buildIndex(base: VectorSet, metric: Metric, params: BuildParamsInput = {}, opts: BuildIndexOptions = {}): Promise<{ index: Index; stats: BuildStats }> {
-  const storage = opts.storage ?? (opts.kernels && kernelStorage(opts.kernels)) ?? 'f32';
-  if (storage !== 'f32' && storage !== 'f16') throw new UserError(`storage: unknown vector storage '${String(storage)}'; allowed: f32, f16`);
+  const codec = codecFor(opts.storage ?? (opts.kernels && kernelStorage(opts.kernels)) ?? 'f32');
   if (opts.kernels) params = { ...kernelBuildParams(opts.kernels), ...params };
   const res = await buildGraph(base, metric, params, { ...opts, knn: opts.ctx && opts.ctx.adapter.type === 'gpu' ? gpuKnnProvider(opts.ctx) : undefined });
-  // f16 indexes keep the rounded values in memory too, so a saved and reloaded index is identical.
-  const vectors = storage === 'f16' ? f16ToF32Array(f32ToF16Array(base.data)) : base.data;
+  // The index keeps the values as its codec stores them (f16: rounded) in memory too, so a saved and reloaded index is identical.
+  const vectors = codec.round(base.data);
   return {
-    index: { metric, dim: base.dim, n: base.n, storage, vectors, graph: res.graph, entryPoints: res.entryPoints, entryLayer: res.entryLayer, buildParams: res.params },
+    index: { metric, dim: base.dim, n: base.n, storage: codec.name, vectors, graph: res.graph, entryPoints: res.entryPoints, entryLayer: res.entryLayer, buildParams: res.params },
     stats: res.stats,
   };
 }
@@ -117,7 +115,7 @@ export class AnnEngine {
 
   /** Params of one call: the bundle's tuned defaults (if any) under the caller's explicit ones. */
   private paramsFor(k: number, params: Partial<SearchParams>): Partial<SearchParams> {
-    return this.kernels ? kernelSearchParams(this.kernels, k, params, this.index.storage === 'f16') : params;
+    return this.kernels ? kernelSearchParams(this.kernels, k, params, codecFor(this.index.storage).needsRefine) : params;
   }
 
   /** Top-k ids (-1 where fewer were found) and distances for every query, in one batched call. */
@@ -136,8 +134,9 @@ export class AnnEngine {
     const r = cpuBeamSearch(this.index, queries, k, params);
     let sum = 0;
     for (const e of r.evaluations) sum += e;
-    const p = resolveSearchParams(params, k, this.index.graph.degree, this.index.storage === 'f16');
-    const refine = this.index.storage === 'f16' && p.refine > 0 ? p.searchK : 0;
+    const lossy = codecFor(this.index.storage).needsRefine;
+    const p = resolveSearchParams(params, k, this.index.graph.degree, lossy);
+    const refine = lossy && p.refine > 0 ? p.searchK : 0;
     return sum / Math.max(1, r.nq) + refine;
   }
 

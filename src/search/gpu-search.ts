@@ -1,15 +1,14 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { kernelPipeline, shaderSource } from '../gpu/shader.ts';
-import { BeamSearchCore, SEARCH_KERNEL_FILES, type SearchKernelSources } from './beam-core.ts';
+import { BeamSearchCore, defaultKernelPaths, type SearchKernelSources } from './beam-core.ts';
 import type { SearchableIndex } from './searchable-index.ts';
 
 // The host side lives in the Node-free beam-core.ts (shared with the browser loader).
-export { beamWorkgroupBytes, packRowsF16, type SearchKernelSources } from './beam-core.ts';
+export { beamWorkgroupBytes, type SearchKernelSources } from './beam-core.ts';
 export type { SearchableIndex } from './searchable-index.ts';
 
 export function defaultSearchSources(): SearchKernelSources {
-  const roles = Object.keys(SEARCH_KERNEL_FILES) as (keyof SearchKernelSources)[];
-  return Object.fromEntries(roles.map((r) => [r, shaderSource(SEARCH_KERNEL_FILES[r])])) as unknown as SearchKernelSources;
+  return Object.fromEntries(Object.entries(defaultKernelPaths()).map(([r, f]) => [r, shaderSource(f)])) as SearchKernelSources;
 }
 
 /**
@@ -19,6 +18,6 @@ export function defaultSearchSources(): SearchKernelSources {
  */
 export class GpuSearcher extends BeamSearchCore {
   constructor(ctx: GpuContext, index: SearchableIndex, sources: Partial<SearchKernelSources> = {}) {
-    super(ctx, index, { ...defaultSearchSources(), ...sources }, (kernel) => kernelPipeline(ctx, kernel));
+    super(ctx, index, { ...defaultSearchSources(), ...sources } as SearchKernelSources, (kernel) => kernelPipeline(ctx, kernel));
   }
 }

@@ -5,11 +5,11 @@
  * src/search/bundle.ts.
  */
 import type { BuildParamsInput } from '../graph/params.ts';
-import type { VectorStorage } from '../graph/index-file.ts';
+import type { VectorStorage } from '../data/codecs/registry.ts';
 import { DEFAULT_SEARCH_PARAMS, type SearchParams } from './params.ts';
 import type { SearchKernelSources } from './beam-core.ts';
 // The evaluator's own knob mapping: a bundle runs with exactly the params it was measured with.
-import { buildParamsFor, searchParamsFor } from './knob-params.ts';
+import { buildParamsFor, searchParamsFor, storageOf } from './knob-params.ts';
 
 export interface KernelBundle {
   /** Manifest name and folder it was read from. */
@@ -29,12 +29,12 @@ export interface KernelBundle {
  * Default search params of a bundle for one call: its search (and refine) knobs at the effort the
  * caller asked (itopk), exactly as the evaluator measured them; the caller's explicit params win.
  */
-export function kernelSearchParams(b: KernelBundle, k: number, caller: Partial<SearchParams>, storesF16: boolean): Partial<SearchParams> {
+export function kernelSearchParams(b: KernelBundle, k: number, caller: Partial<SearchParams>, needsRefine: boolean): Partial<SearchParams> {
   const effort = caller.itopk ?? DEFAULT_SEARCH_PARAMS.itopk;
   const p = searchParamsFor('search', b.knobs.search ?? {}, effort, k);
-  if (b.knobs.refine && storesF16) p.refine = searchParamsFor('refine', b.knobs.refine, effort, k).refine;
-  // Only an f16 index has an f32 rerank to do.
-  if (!storesF16) delete p.refine;
+  if (b.knobs.refine && needsRefine) p.refine = searchParamsFor('refine', b.knobs.refine, effort, k).refine;
+  // Only a lossy codec's index (f16) has an f32 rerank to do.
+  if (!needsRefine) delete p.refine;
   return { ...p, ...caller };
 }
 
@@ -50,7 +50,6 @@ export function kernelBuildParams(b: KernelBundle): BuildParamsInput {
  * (with the search stage's best), else the search knob storageF16 decides.
  */
 export function kernelStorage(b: KernelBundle): VectorStorage | undefined {
-  if (b.knobs.refine) return 'f16';
-  const f16 = b.knobs.search?.storageF16;
-  return f16 === undefined ? undefined : f16 === 1 ? 'f16' : 'f32';
+  if (b.knobs.refine) return storageOf('refine', b.knobs.refine);
+  return b.knobs.search?.storageF16 === undefined ? undefined : storageOf('search', b.knobs.search);
 }

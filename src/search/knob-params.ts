@@ -8,14 +8,18 @@
 import type { BuildParamsInput } from '../graph/params.ts';
 import { effortParams, MAX_ITOPK, type SearchParams } from './params.ts';
 import type { ModuleName } from '../bundle/module-manifest.ts';
+import { codecFor, type VectorStorage } from '../data/codecs/registry.ts';
 
 export type Knobs = Record<string, number>;
 
 const SEARCH_DEFAULTS: Knobs = { searchWidth: 1, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 32, iterationSlack: 32, storageF16: 0 };
 
-/** Whether the index is searched in f16 (the refine module is always evaluated on an f16 index). */
-export function usesF16(module: ModuleName, knobs: Knobs): boolean {
-  return module === 'refine' || (module === 'search' && knobs.storageF16 === 1);
+/**
+ * The storage codec an evaluation of `module` searches (src/data/codecs/): the search knob
+ * storageF16 picks f16 or f32; the refine module is always evaluated on an f16 index.
+ */
+export function storageOf(module: ModuleName, knobs: Knobs): VectorStorage {
+  return module === 'refine' || (module === 'search' && knobs.storageF16 === 1) ? 'f16' : 'f32';
 }
 
 /**
@@ -26,11 +30,11 @@ export function searchParamsFor(module: ModuleName, knobs: Knobs, effort: number
   const s = module === 'search' ? { ...SEARCH_DEFAULTS, ...knobs } : { ...SEARCH_DEFAULTS, ...(searchKnobs ?? {}) };
   const e = effortParams(effort, k);
   const p: Partial<SearchParams> = { ...e, searchWidth: s.searchWidth, teamSize: s.teamSize, workgroupSize: s.workgroupSize, numSeeds: s.numSeeds, entryBeam: s.entryBeam };
-  const f16 = usesF16(module, knobs);
+  const lossy = codecFor(storageOf(module, knobs)).needsRefine;
   const asked = e.itopk ?? k;
-  let refine = f16 ? Math.min(MAX_ITOPK, 2 * k, Math.max(k, asked)) : 0;
+  let refine = lossy ? Math.min(MAX_ITOPK, 2 * k, Math.max(k, asked)) : 0;
   if (module === 'refine') refine = Math.min(MAX_ITOPK, Math.round((knobs.refineFactor ?? 2) * k), Math.max(k, asked));
-  if (f16) p.refine = refine;
+  if (lossy) p.refine = refine;
   if (e.maxIterations === undefined) {
     // Same rule as resolveSearchParams' auto, with the slack as the knob.
     const itopk = Math.max(asked, k, refine);

@@ -28,9 +28,9 @@ export interface SearchParams {
   /** Invocations per workgroup (CAGRA thread_block_size; 0 = auto = 64). */
   workgroupSize: number;
   /**
-   * Candidates reranked with exact f32 distances after an f16 search (GLASS rerank factor); 0 = auto
-   * when the index stores f16: 2 x k, but never more than the itopk asked for (so itopk can go down
-   * to k and the effort knob reaches low recall), else off.
+   * Candidates reranked with exact f32 distances after a lossy search (GLASS rerank factor); 0 = auto
+   * when the index's codec needs a refine (f16, src/data/codecs/): 2 x k, but never more than the
+   * itopk asked for (so itopk can go down to k and the effort knob reaches low recall), else off.
    */
   refine: number;
 }
@@ -68,13 +68,13 @@ export const DEFAULT_NUM_SEEDS = 16;
 export const DEFAULT_ENTRY_BEAM = 32;
 
 /** Validates user input and fills every auto (0) field for this index and k. `entryNodes` = size of the index's entry layer. */
-export function resolveSearchParams(input: Partial<SearchParams>, k: number, degree: number, storesF16: boolean, entryNodes = 1, entryDegree = 1): ResolvedSearchParams {
+export function resolveSearchParams(input: Partial<SearchParams>, k: number, degree: number, needsRefine: boolean, entryNodes = 1, entryDegree = 1): ResolvedSearchParams {
   for (const key of Object.keys(input)) {
     if (!(key in DEFAULT_SEARCH_PARAMS)) throw new UserError(`search params: unknown field '${key}'; allowed: ${Object.keys(DEFAULT_SEARCH_PARAMS).join(', ')}`);
   }
   const p = { ...DEFAULT_SEARCH_PARAMS, ...input };
   const asked = intIn('itopk', p.itopk, 1, MAX_ITOPK);
-  const refine = intIn('refine', p.refine, 0, MAX_ITOPK) || (storesF16 ? Math.min(MAX_ITOPK, 2 * k, Math.max(k, asked)) : 0);
+  const refine = intIn('refine', p.refine, 0, MAX_ITOPK) || (needsRefine ? Math.min(MAX_ITOPK, 2 * k, Math.max(k, asked)) : 0);
   const searchK = Math.max(k, refine);
   // The list must hold the results.
   const itopk = Math.max(asked, searchK);

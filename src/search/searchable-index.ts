@@ -5,13 +5,15 @@
  */
 import type { Metric } from '../data/types.ts';
 import { flatEntryLayer, type EntryLayer } from '../graph/entry-layer.ts';
+import type { VectorStorage } from '../data/codecs/registry.ts';
 
 /** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
 export interface SearchableIndex {
   metric: Metric;
   dim: number;
   n: number;
-  storage: 'f32' | 'f16';
+  /** The codec the rows are uploaded with (src/data/codecs/); `vectors` hold the values it stores. */
+  storage: VectorStorage;
   vectors: Float32Array;
   graph: { degree: number; neighbors: Uint32Array };
   entryPoints: Uint32Array;

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { propose, proposeNext, type AutotuneOptions, type Observation } from '../../src/evolve/autotune.ts';
 import { describeConstraints, violations } from '../../src/evolve/constraints.ts';
 import { moduleManifestSchema, type Knob, type ModuleManifest } from '../../src/bundle/module-manifest.ts';
-import { searchParamsFor, usesF16 } from '../../src/search/knob-params.ts';
+import { searchParamsFor, storageOf } from '../../src/search/knob-params.ts';
+import { codecFor } from '../../src/data/codecs/registry.ts';
 import { buildPrompt } from '../../src/evolve/llm/prompt.ts';
 import { loadBaseline, loadVariant } from '../../src/evolve/modules.ts';
 import { baselineManifest } from '../../src/bundle/baseline.ts';
@@ -30,7 +31,7 @@ const K = 10;
 function gpuRefusal(x: Record<string, number>, limit: number): string | null {
   for (const effort of EFFORTS) {
     try {
-      const p = resolveSearchParams(searchParamsFor('search', x, effort, K), K, 64, usesF16('search', x), 2000, 32);
+      const p = resolveSearchParams(searchParamsFor('search', x, effort, K), K, 64, codecFor(storageOf('search', x)).needsRefine, 2000, 32);
       fitWorkgroupMemory(p, 64, 32, limit);
     } catch (e) {
       return `effort ${effort}: ${(e as Error).message}`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { f16BitsToF32, f16ToF32Array, f32ToF16Array, f32ToF16Bits } from '../../src/graph/f16.ts';
+import { f16BitsToF32, f16ToF32Array, f32ToF16Array, f32ToF16Bits } from '../../src/data/f16.ts';
 
 describe('f16 conversion', () => {
   it('round-trips every f16 bit pattern', () => {

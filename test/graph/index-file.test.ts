@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.ts';
-import { f16BitsToF32, f32ToF16Bits } from '../../src/graph/f16.ts';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/data/f16.ts';
 import { loadIndex, saveIndex, type Index } from '../../src/graph/index-file.ts';
 import { resolveBuildParams } from '../../src/graph/params.ts';
 import { gaussianMixture } from './helpers.ts';
@@ -76,6 +76,37 @@ describe('index file', () => {
     expect(readFileSync(join(dir, 'b2.crinn')).equals(readFileSync(path))).toBe(true);
     // f16 halves the vector bytes (odd dims are padded).
     expect(readFileSync(path).length).toBeLessThan(readFileSync(join(dir, 'a.crinn')).length);
+  });
+
+  it('keeps the version-2 bytes of both built-in codecs: a hand-assembled f32 and f16 file (storage field 0 / 1) is what saveIndex writes and loadIndex reads', async () => {
+    const values = [1, -2, 0.5, 65504, 3.25, -0.125]; // exact in f16: 3c00 c000 3800 7bff 4280 b000
+    for (const [storage, code, rows] of [
+      ['f32', 0, Buffer.from(Float32Array.from(values).buffer)],
+      ['f16', 1, Buffer.from(Uint16Array.from([0x3c00, 0xc000, 0x3800, 0x7bff, 0x4280, 0xb000]).buffer)],
+    ] as const) {
+      const header = Buffer.alloc(52);
+      header.write('CRNNIDX\0', 0, 'latin1');
+      // version, metric l2, dim, n, degree, storage, entry points, flags, JSON length, layer nodes, layer degree
+      [2, 0, 3, 2, 1, code, 1, 0, 2, 1, 1].forEach((v, i) => header.writeUInt32LE(v, 8 + 4 * i));
+      const u32 = (...v: number[]) => Buffer.from(Uint32Array.from(v).buffer);
+      // JSON '{}' padded to 4; rows (24 or 12 bytes, already whole words); graph 1 -> 0 -> 1; entry point 0; layer id 0, no edge.
+      const body = Buffer.concat([header, Buffer.from('{}\0\0', 'latin1'), rows, u32(1, 0), u32(0), u32(0), u32(0xffffffff)]);
+      const expected = Buffer.concat([body, createHash('sha256').update(body).digest()]);
+      const idx: Index = {
+        metric: 'l2', dim: 3, n: 2, storage, vectors: Float32Array.from(values),
+        graph: { n: 2, degree: 1, neighbors: Uint32Array.from([1, 0]) }, entryPoints: Uint32Array.from([0]),
+        entryLayer: { ids: Uint32Array.from([0]), degree: 1, neighbors: Uint32Array.from([0xffffffff]) },
+        buildParams: {} as Index['buildParams'],
+      };
+      const path = join(dir, `golden-${storage}.crinn`);
+      await saveIndex(path, idx);
+      expect(readFileSync(path).equals(expected)).toBe(true);
+      const fromBytes = join(dir, `golden-${storage}-in.crinn`);
+      writeFileSync(fromBytes, expected);
+      const back = await loadIndex(fromBytes);
+      expect([back.storage, back.dim, back.n]).toEqual([storage, 3, 2]);
+      expect(Array.from(back.vectors)).toEqual(values);
+    }
   });
 
   it('rejects truncated, corrupted, foreign and future files', async () => {

@@ -14,7 +14,8 @@ import { peerNames, systemNames } from '../../bench/systems.ts';
 import { type SystemOptions } from '../../bench/bench-system.ts';
 import { globals, nonNegativeInt, openFromOptions, positiveInt, print } from '../context.ts';
 import type { CrinnSystemOptions } from '../../bench/peers/crinn.ts';
-import { assertDistancesFit, assertF16Fits, fitsF16, F16_MAX } from '../../data/validate.ts';
+import { assertDistancesFit, assertStorageFits, fitsStorage } from '../../data/validate.ts';
+import { codecFor, type VectorStorage } from '../../data/codecs/registry.ts';
 import type { VectorSet } from '../../data/types.ts';
 import { checkOutputs, type NamedPath } from '../../data/output-paths.ts';
 import { watchOutputs } from '../signals.ts';
@@ -63,21 +64,25 @@ async function writeAtomic(file: string, text: string): Promise<void> {
 }
 
 function crinnOptions(o: { seeds?: string; storage?: string }): CrinnSystemOptions {
-  if (o.storage !== undefined && o.storage !== 'f16' && o.storage !== 'f32') throw new UserError(`--storage: unknown '${o.storage}'; allowed: f16, f32`);
+  if (o.storage !== undefined) codecFor(o.storage, '--storage');
   const seeds = o.seeds === undefined ? 0 : o.seeds === '0' ? 0 : positiveInt(o.seeds, '--seeds');
   return { storage: o.storage as CrinnSystemOptions['storage'], search: seeds ? { numSeeds: seeds } : {} };
 }
 
 /**
  * The default f16 storage turns values above 65504 into Infinity; such data runs in f32 with a
- * note, and an explicit --storage f16 is refused.
+ * note, and an explicit --storage whose codec cannot hold the data (f16) is refused.
  */
-export function storageFor(requested: string | undefined, base: VectorSet, label: string, quiet?: boolean): 'f16' | 'f32' | undefined {
-  if (requested === 'f16') assertF16Fits(base, label);
-  if (requested !== undefined) return requested as 'f16' | 'f32';
-  const f = fitsF16(base);
+export function storageFor(requested: string | undefined, base: VectorSet, label: string, quiet?: boolean): VectorStorage | undefined {
+  if (requested !== undefined) {
+    const codec = codecFor(requested, '--storage');
+    assertStorageFits(base, codec, label);
+    return codec.name;
+  }
+  const byDefault = codecFor('f16');
+  const f = fitsStorage(base, byDefault);
   if (f.ok) return undefined;
-  if (!quiet) process.stderr.write(`crinn: ${label} holds |value| up to ${f.maxAbs.toExponential(3)}, beyond f16's ${F16_MAX}: the crinn index stores f32 instead of the default f16\n`);
+  if (!quiet) process.stderr.write(`crinn: ${label} holds |value| up to ${f.maxAbs.toExponential(3)}, beyond ${byDefault.name}'s ${byDefault.maxAbs}: the crinn index stores f32 instead of the default ${byDefault.name}\n`);
   return 'f32';
 }
 

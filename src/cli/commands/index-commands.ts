@@ -7,7 +7,8 @@ import { readFloatVecs, writeNeighborFiles } from '../../data/vecs.ts';
 import { normalizeRows } from '../../data/metric.ts';
 import { parseMetric, type Metric, type VectorSet } from '../../data/types.ts';
 import { distancesPathFor } from '../../data/groundtruth.ts';
-import { assertDistancesFit, assertF16Fits } from '../../data/validate.ts';
+import { assertDistancesFit, assertStorageFits } from '../../data/validate.ts';
+import { codecFor } from '../../data/codecs/registry.ts';
 import { AnnEngine, buildIndex, loadIndex, saveIndex } from '../../search/engine.ts';
 import { MAX_ITOPK, resolveSearchParams } from '../../search/params.ts';
 import type { BuildParamsInput } from '../../graph/params.ts';
@@ -59,7 +60,7 @@ export function registerIndexCommands(program: Command): void {
       const g = globals(cmd);
       if (!!o.base === !!o.dataset) throw new UserError('build: give exactly one of --base FILE or --dataset NAME');
       if (o.algorithm !== 'cagra' && o.algorithm !== 'vamana') throw new UserError(`--algorithm: unknown '${o.algorithm}'; allowed: cagra, vamana`);
-      if (o.storage !== 'f32' && o.storage !== 'f16') throw new UserError(`--storage: unknown '${o.storage}'; allowed: f32, f16`);
+      const codec = codecFor(o.storage, '--storage');
       const params: BuildParamsInput = {
         algorithm: o.algorithm,
         graphDegree: optionalInt(o.degree, '--degree'),
@@ -74,7 +75,7 @@ export function registerIndexCommands(program: Command): void {
       watchOutputs([o.out]);
       const { base, metric, source } = await loadBase(o, g.dataDir);
       assertDistancesFit(base, metric, source);
-      if (o.storage === 'f16') assertF16Fits(base, source);
+      assertStorageFits(base, codec, source);
       const ctx = await openFromOptions(g);
       try {
         const { index, stats } = await buildIndex(base, metric, params, { ctx, storage: o.storage, quiet: g.quiet });
@@ -118,7 +119,7 @@ export function registerIndexCommands(program: Command): void {
       if (k > index.n) throw new UserError(`--k: ${k} is larger than the index (${index.n} vectors)`);
       const params = { itopk: ef, searchWidth, refine };
       // The list the kernel really runs with: refinement of an f16 index may raise it further.
-      const effective = resolveSearchParams(params, k, index.graph.degree, index.storage === 'f16');
+      const effective = resolveSearchParams(params, k, index.graph.degree, codecFor(index.storage).needsRefine);
       const ctx = await openFromOptions(g);
       try {
         const engine = new AnnEngine(ctx, index);

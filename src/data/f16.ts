@@ -4,6 +4,9 @@
  * Node 22 has neither Math.f16round nor Float16Array, hence this helper.
  */
 
+/** The largest finite f16; beyond it (after rounding) f16 holds Infinity. */
+export const F16_MAX = 65504;
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
