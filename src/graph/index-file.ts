@@ -1,24 +1,27 @@
 /**
- * The index file, version 2 (all integers little-endian):
+ * The index file, version 3 (all integers little-endian):
  *
  *   offset  size
  *   0       8     magic "CRNNIDX\0"
- *   8       4     version (u32) = 2 (version 1 had no entry layer and no fields at 44, 48)
+ *   8       4     version (u32) = 3 (version 2 had no codec section and still loads; version 1 had no entry layer and no fields at 44, 48)
  *   12      4     metric (u32): 0 l2, 1 ip, 2 angular
  *   16      4     dim (u32)
  *   20      4     n (u32)
  *   24      4     degree (u32)
- *   28      4     vector storage (u32): the codec's file code (src/data/codecs/): 0 f32, 1 f16
+ *   28      4     vector storage (u32): the codec's file code (src/data/codecs/): 0 f32, 1 f16, 2 int8, 3 binary
  *   32      4     numEntryPoints (u32)
  *   36      4     flags (u32), 0 (reserved)
  *   40      4     build-params JSON length L (u32)
  *   44      4     entry-layer nodes M (u32, >= 1)
  *   48      4     entry-layer degree E (u32, >= 1)
  *   52      L     build params, UTF-8 JSON, then zero padding to a multiple of 4
- *           ...   vectors, n rows as the codec encodes them (f32, f16), row-major, zero padding to a multiple of 4
+ *           ...   vectors, n rows as the codec encodes them (f32, f16; int8 and binary keep f32 rows for the rerank), row-major, zero padding to a multiple of 4
  *           ...   graph, n * degree u32 (0xFFFFFFFF = no neighbour)
  *           ...   entry points, numEntryPoints u32
  *           ...   entry layer: M base ids u32, then M * E local edges u32 (0xFFFFFFFF = none)
+ *           8     codec section head: params bytes P, codes bytes C (u32 each, multiples of 4; 0, 0 for f32, f16)
+ *           P     codec params (int8: per-dimension offset and scale; binary: rotation and centroid; src/data/codecs/)
+ *           C     codes: the packed GPU rows the codec's row loader reads
  *           32    SHA-256 of every byte before it
  *
  * Saving streams to a temporary file beside the target and renames it over, so a crash never
@@ -58,7 +61,10 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
   if (bad) throw new Error(`saveIndex: ${bad}`);
   const json = Buffer.from(JSON.stringify(index.buildParams ?? {}), 'utf8');
   const codec = codecFor(storage);
-  const L = layout(n, dim, graph.degree, storage, entryPoints.length, json.length, entryLayer.ids.length, entryLayer.degree);
+  if (codec.train && !index.codecData) throw new Error(`saveIndex: storage ${storage} needs the index's codec params and codes (buildIndex trains them)`);
+  const cd = codec.train ? index.codecData : undefined;
+  const sizes = { paramBytes: pad4(cd?.params.byteLength ?? 0), codeBytes: cd?.codes.byteLength ?? 0 };
+  const L = layout(n, dim, graph.degree, storage, entryPoints.length, json.length, entryLayer.ids.length, entryLayer.degree, sizes);
 
   const header = Buffer.alloc(HEADER_BYTES);
   header.write(INDEX_MAGIC, 0, 'latin1');
@@ -88,6 +94,15 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
     await put(bytesOf(entryPoints));
     await put(bytesOf(entryLayer.ids));
     await put(bytesOf(entryLayer.neighbors));
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(sizes.paramBytes, 0);
+    head.writeUInt32LE(sizes.codeBytes, 4);
+    await put(head);
+    if (cd) {
+      await put(bytesOf(cd.params));
+      await put(Buffer.alloc(sizes.paramBytes - cd.params.byteLength));
+      await put(bytesOf(cd.codes));
+    }
     await fh.write(hash.digest());
     await fh.sync();
     ok = true;

@@ -7,10 +7,12 @@ import type { Metric } from '../data/types.ts';
 import { NO_NEIGHBOR, type Graph } from './graph.ts';
 import { checkEntryLayer, type EntryLayer } from './entry-layer.ts';
 import type { BuildParams } from './params.ts';
-import { codecFor, codecOfFileCode, type VectorStorage } from '../data/codecs/registry.ts';
+import { codecFor, codecOfFileCode, searchRowBytes, type CodecData, type VectorStorage } from '../data/codecs/registry.ts';
 
 export const INDEX_MAGIC = 'CRNNIDX\0';
-export const INDEX_VERSION = 2;
+export const INDEX_VERSION = 3;
+/** Versions this build reads: 2 (no codec section) and 3. */
+export const INDEX_VERSIONS_READ: readonly number[] = [2, 3];
 export const HEADER_BYTES = 52;
 export const HASH_BYTES = 32;
 export const METRIC_CODES: readonly Metric[] = ['l2', 'ip', 'angular'];
@@ -31,22 +33,35 @@ export interface Index {
   entryLayer: EntryLayer;
   /** The parameters the graph was built with, as recorded. */
   buildParams: BuildParams;
+  /** A trained codec's params and codes (int8, binary: the codec section); absent for f32 and f16. */
+  codecData?: CodecData;
 }
 
 export const pad4 = (x: number): number => (x + 3) & ~3;
 
-export function layout(n: number, dim: number, degree: number, storage: VectorStorage, entries: number, jsonBytes: number, layerNodes: number, layerDegree: number) {
+/**
+ * Section offsets. `codec`: version 3's codec section sizes (params and codes bytes, each a
+ * multiple of 4), read from its 8-byte head; undefined for version 2, which has no such section.
+ */
+export function layout(n: number, dim: number, degree: number, storage: VectorStorage, entries: number, jsonBytes: number, layerNodes: number, layerDegree: number, codec?: { paramBytes: number; codeBytes: number }) {
   const vectorsAt = HEADER_BYTES + pad4(jsonBytes);
   const vectorBytes = n * codecFor(storage).fileRowBytes(dim);
   const graphAt = vectorsAt + pad4(vectorBytes);
   const entriesAt = graphAt + n * degree * 4;
   const layerIdsAt = entriesAt + entries * 4;
   const layerEdgesAt = layerIdsAt + layerNodes * 4;
-  const hashAt = layerEdgesAt + layerNodes * layerDegree * 4;
-  return { vectorsAt, vectorBytes, graphAt, entriesAt, layerIdsAt, layerEdgesAt, hashAt, total: hashAt + HASH_BYTES };
+  const codecAt = layerEdgesAt + layerNodes * layerDegree * 4;
+  const paramsAt = codecAt + (codec ? CODEC_HEAD_BYTES : 0);
+  const codesAt = paramsAt + (codec?.paramBytes ?? 0);
+  const hashAt = codesAt + (codec?.codeBytes ?? 0);
+  return { vectorsAt, vectorBytes, graphAt, entriesAt, layerIdsAt, layerEdgesAt, codecAt, paramsAt, codesAt, hashAt, total: hashAt + HASH_BYTES };
 }
 
+/** The codec section's head: params bytes P, codes bytes C (u32 each), then P + C bytes. */
+export const CODEC_HEAD_BYTES = 8;
+
 export interface IndexHeader {
+  version: number;
   metricCode: number;
   dim: number;
   n: number;
@@ -67,8 +82,8 @@ export function parseIndexHeader(buf: Uint8Array, fail: (what: string) => never)
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const u32 = (i: number): number => view.getUint32(8 + 4 * i, true);
   const version = u32(0);
-  if (version !== INDEX_VERSION) {
-    fail(version < INDEX_VERSION ? `index version ${version}, this build reads version ${INDEX_VERSION}: rebuild it with crinn build` : `index version ${version} is newer than this build reads (${INDEX_VERSION}): upgrade crinn`);
+  if (!INDEX_VERSIONS_READ.includes(version)) {
+    fail(version < INDEX_VERSION ? `index version ${version}, this build reads versions ${INDEX_VERSIONS_READ.join(', ')}: rebuild it with crinn build` : `index version ${version} is newer than this build reads (${INDEX_VERSION}): upgrade crinn`);
   }
   if (buf.length < HEADER_BYTES) fail(`truncated: expected at least ${HEADER_BYTES} bytes, file has ${buf.length}`);
   const [metricCode, dim, n, degree, storageCode, entries, , jsonLen, layerNodes, layerDegree] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(u32);
@@ -76,11 +91,21 @@ export function parseIndexHeader(buf: Uint8Array, fail: (what: string) => never)
   if (metricCode >= METRIC_CODES.length || !codec) fail(`corrupted header (metric ${metricCode}, storage ${storageCode})`);
   if (layerNodes < 1 || layerDegree < 1) fail(`corrupted header (entry layer ${layerNodes} nodes x ${layerDegree})`);
   const storage = codec!.name;
-  const L = layout(n, dim, degree, storage, entries, jsonLen, layerNodes, layerDegree);
+  let sizes: { paramBytes: number; codeBytes: number } | undefined;
+  if (version >= 3) {
+    const at = layout(n, dim, degree, storage, entries, jsonLen, layerNodes, layerDegree).codecAt;
+    if (buf.length < at + CODEC_HEAD_BYTES) fail(`truncated: expected at least ${at + CODEC_HEAD_BYTES} bytes, file has ${buf.length}`);
+    sizes = { paramBytes: view.getUint32(at, true), codeBytes: view.getUint32(at + 4, true) };
+    if (sizes.paramBytes % 4 || sizes.codeBytes % 4) fail(`corrupted codec section (params ${sizes.paramBytes} bytes, codes ${sizes.codeBytes} bytes: not multiples of 4)`);
+    if (!codec!.train && sizes.paramBytes + sizes.codeBytes > 0) fail(`corrupted codec section (storage ${storage} has no codec params, the file holds ${sizes.paramBytes + sizes.codeBytes} bytes)`);
+  }
+  if (codec!.train && !sizes?.codeBytes) fail(`storage ${storage} needs a codec section with its params and codes (index version ${version})`);
+  if (codec!.train && sizes!.codeBytes !== n * searchRowBytes(codec!, dim)) fail(`corrupted codec section (codes ${sizes!.codeBytes} bytes, expected ${n} rows of ${searchRowBytes(codec!, dim)})`);
+  const L = layout(n, dim, degree, storage, entries, jsonLen, layerNodes, layerDegree, sizes);
   if (buf.length !== L.total) {
     fail(buf.length < L.total ? `truncated: expected ${L.total} bytes, file has ${buf.length}` : `corrupted: expected ${L.total} bytes, file has ${buf.length}`);
   }
-  return { metricCode, dim, n, degree, storage, entries, jsonLen, layerNodes, layerDegree, layout: L };
+  return { version, metricCode, dim, n, degree, storage, entries, jsonLen, layerNodes, layerDegree, layout: L };
 }
 
 /** The stored SHA-256 (the last 32 bytes) equals `digest` of every byte before it. */
@@ -116,5 +141,7 @@ export function decodeIndex(buf: Uint8Array, h: IndexHeader, fail: (what: string
   for (let i = 0; i < entries; i++) if (entryPoints[i] >= n) fail(`entry points: entry ${i} is ${entryPoints[i]}, expected < n = ${n}`);
   const bad = checkEntryLayer(entryLayer, n);
   if (bad) fail(bad);
-  return { metric: METRIC_CODES[h.metricCode], dim, n, storage, vectors, graph: { n, degree, neighbors }, entryPoints, entryLayer, buildParams };
+  const codesBytes = L.hashAt - L.codesAt;
+  const codecData = codesBytes > 0 ? { params: new Uint8Array(slice(L.paramsAt, L.codesAt - L.paramsAt)), codes: new Uint32Array(slice(L.codesAt, codesBytes)) } : undefined;
+  return { metric: METRIC_CODES[h.metricCode], dim, n, storage, vectors, graph: { n, degree, neighbors }, entryPoints, entryLayer, buildParams, ...(codecData ? { codecData } : {}) };
 }

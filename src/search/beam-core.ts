@@ -11,7 +11,7 @@ import type { Kernel } from '../gpu/kernel-text.ts';
 import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { padRows, selectKernelFrom, selectListLength, withConst, type BindingKind } from '../gpu/kernel-text.ts';
-import { codecFor, codecs, type StorageCodec } from '../data/codecs/registry.ts';
+import { codecFor, codecs, trainCodec, type CodecData, type StorageCodec } from '../data/codecs/registry.ts';
 import { METRIC_CODE, type Neighbors, type VectorSet } from '../data/types.ts';
 import type { EntryLayer } from '../graph/entry-layer.ts';
 import { entryLayerOf, type SearchableIndex } from './searchable-index.ts';
@@ -103,6 +103,10 @@ export class BeamSearchCore {
   /** How the rows are stored on the GPU (src/data/codecs/). */
   readonly codec: StorageCodec;
   private readonly dim4: number;
+  /** Width of the f32 rows and queries the refine pass reads: dim4, or ceil(dim / 4) for a codec with its own query form. */
+  private readonly exactDim4: number;
+  /** A trained codec's params and codes (int8, binary): the index's, or trained here as buildIndex would. */
+  readonly codecData: CodecData | undefined;
   private readonly baseSearch: GPUBuffer;
   private readonly baseExact: GPUBuffer | null;
   private readonly graphBuf: GPUBuffer;
@@ -125,9 +129,14 @@ export class BeamSearchCore {
     // The codec's row width (f16 reads eight dimensions per load, so pads to a multiple of 8); queries and the f32 rows share it.
     const dim4 = codec.rowVec4s(index.dim);
     this.dim4 = dim4;
-    this.baseSearch = storageBuffer(ctx, `index:vectors-${codec.name}`, codec.packRows(index.vectors, index.n, index.dim, dim4));
-    // A lossy codec's results are reranked with exact f32 distances over f32 rows of the same width.
-    this.baseExact = codec.needsRefine ? storageBuffer(ctx, 'index:vectors-f32', padRows({ data: index.vectors, n: index.n, dim: index.dim }, dim4).data) : null;
+    this.exactDim4 = codec.prepareQueries ? Math.ceil(index.dim / 4) : dim4;
+    this.codecData = codec.train ? (index.codecData ?? trainCodec(codec, index.vectors, index.n, index.dim)) : undefined;
+    if (this.codecData && this.codecData.codes.length * 4 !== index.n * codec.packRows(new Float32Array(index.dim), 1, index.dim, dim4, this.codecData.params).byteLength) {
+      throw new UserError(`index storage ${codec.name}: its codes hold ${this.codecData.codes.length * 4} bytes, not ${index.n} rows of this codec`);
+    }
+    this.baseSearch = storageBuffer(ctx, `index:vectors-${codec.name}`, this.codecData ? this.codecData.codes : codec.packRows(index.vectors, index.n, index.dim, dim4));
+    // A lossy codec's results are reranked with exact f32 distances over the f32 rows (f16: of the same width as its own).
+    this.baseExact = codec.needsRefine ? storageBuffer(ctx, 'index:vectors-f32', padRows({ data: index.vectors, n: index.n, dim: index.dim }, this.exactDim4).data) : null;
     this.graphBuf = storageBuffer(ctx, 'index:graph', index.graph.neighbors);
     // The entry layer in one binding: node ids, then rows (beam_search.wgsl `entries`).
     this.layer = entryLayerOf(index);
@@ -139,7 +148,7 @@ export class BeamSearchCore {
 
   /** Resolves params for k and checks them against this device (workgroup memory, invocations). */
   resolve(k: number, params: Partial<SearchParams>): ResolvedSearchParams {
-    const p = resolveSearchParams(params, k, this.index.graph.degree, this.codec.needsRefine, this.layer.ids.length, this.layer.degree);
+    const p = resolveSearchParams(params, k, this.index.graph.degree, this.codec.needsRefine && (this.codec.refineFactor ?? true), this.layer.ids.length, this.layer.degree);
     if (p.searchK > this.index.n) throw new UserError(`k: ${p.searchK} results per query but the index has ${this.index.n} vectors`);
     // Shrinks an auto visited hash before giving up on the workgroup budget (params.ts, shared with the manifests' constraint check).
     fitWorkgroupMemory(p, this.index.graph.degree, this.layer.degree, this.ctx.limits.maxComputeWorkgroupStorageSize, params.hashBits !== undefined);
@@ -166,7 +175,7 @@ export class BeamSearchCore {
 
   /** The exact-distance rerank kernel (a codec that needs a refine, with refine > 0). */
   refineKernel(): Kernel {
-    return { name: 'refine', cacheKey: 'f32', source: this.sources.refine, constants: { WG: 64, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric] }, bindings: REFINE_BINDINGS };
+    return { name: 'refine', cacheKey: 'f32', source: this.sources.refine, constants: { WG: 64, D4: this.exactDim4, METRIC: METRIC_CODE[this.index.metric] }, bindings: REFINE_BINDINGS };
   }
 
   /**
@@ -187,11 +196,15 @@ export class BeamSearchCore {
       : null;
     const selPipe = refine ? await this.pipeline(selectKernelFrom(this.sources.topk, K)) : null;
 
-    const { data: qdata } = padRows(queries, this.dim4);
+    // The beam reads the queries in its codec's form (int8: code space; binary: rotated); the refine the f32 ones.
+    const qdata = this.codec.prepareQueries && this.codecData
+      ? this.codec.prepareQueries(queries.data, queries.n, queries.dim, this.dim4, this.index.metric, this.codecData.params)
+      : padRows(queries, this.dim4).data;
+    const qexact = refine && this.exactDim4 !== this.dim4 ? padRows(queries, this.exactDim4).data : null;
     const qpw = p.workgroupSize / p.teamSize;
     // Batches only split where one binding would overflow (queries or results).
     const maxBind = ctx.limits.maxStorageBufferBindingSize;
-    const perQuery = Math.max(this.dim4 * 16, p.searchK * 4 * (refine ? 2 : 1));
+    const perQuery = Math.max(this.dim4 * 16, this.exactDim4 * 16, p.searchK * 4 * (refine ? 2 : 1));
     const batch = Math.max(1, Math.min(queries.n, Math.floor(maxBind / perQuery)));
     const ids = new Int32Array(queries.n * k);
     const distances = new Float32Array(queries.n * k);
@@ -223,7 +236,8 @@ export class BeamSearchCore {
           const ri = mk('refine:ids', nq * p.searchK * 4);
           u2 = uniformBuffer(ctx, 'refine:params', new Uint32Array([nq, p.searchK, this.index.n, 0]));
           const tasks = nq * p.searchK;
-          encodePass(enc, 'refine', refinePipe!, bindGroup(ctx, refinePipe!, 'refine', [u2, qbuf, this.baseExact!, outIds, rd, ri]), grid2d(ctx, 'refine', Math.ceil(tasks / 64), 64));
+          const qref = qexact ? mk('refine:queries', qexact.subarray(q0 * this.exactDim4 * 4, (q0 + nq) * this.exactDim4 * 4)) : qbuf;
+          encodePass(enc, 'refine', refinePipe!, bindGroup(ctx, refinePipe!, 'refine', [u2, qref, this.baseExact!, outIds, rd, ri]), grid2d(ctx, 'refine', Math.ceil(tasks / 64), 64));
           const sd = mk('refine:topd', nq * K * 4);
           const si = mk('refine:topi', nq * K * 4);
           // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.

@@ -9,7 +9,7 @@ import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
 import { buildGraph, type BuildOptions, type BuildStats } from '../graph/build.ts';
 import type { BuildParamsInput } from '../graph/params.ts';
 import type { Index } from '../graph/index-file.ts';
-import { codecFor, type VectorStorage } from '../data/codecs/registry.ts';
+import { codecFor, DEFAULT_CODEC_SEED, trainCodec, type VectorStorage } from '../data/codecs/registry.ts';
 import { GpuSearcher } from './gpu-search.ts';
 import { cpuBeamSearch } from './cpu-search.ts';
 import { resolveSearchParams, type SearchParams } from './params.ts';
@@ -61,8 +61,10 @@ export async function buildIndex(base: VectorSet, metric: Metric, params: BuildP
   const res = await buildGraph(base, metric, params, { ...opts, knn: opts.ctx && opts.ctx.adapter.type === 'gpu' ? gpuKnnProvider(opts.ctx) : undefined });
   // The index keeps the values as its codec stores them (f16: rounded) in memory too, so a saved and reloaded index is identical.
   const vectors = codec.round(base.data);
+  // A trained codec (int8, binary) keeps its params and codes beside the f32 rows the rerank reads.
+  const codecData = trainCodec(codec, vectors, base.n, base.dim, res.params.seed ?? DEFAULT_CODEC_SEED);
   return {
-    index: { metric, dim: base.dim, n: base.n, storage: codec.name, vectors, graph: res.graph, entryPoints: res.entryPoints, entryLayer: res.entryLayer, buildParams: res.params },
+    index: { metric, dim: base.dim, n: base.n, storage: codec.name, vectors, graph: res.graph, entryPoints: res.entryPoints, entryLayer: res.entryLayer, buildParams: res.params, ...(codecData ? { codecData } : {}) },
     stats: res.stats,
   };
 }
@@ -134,8 +136,9 @@ export class AnnEngine {
     const r = cpuBeamSearch(this.index, queries, k, params);
     let sum = 0;
     for (const e of r.evaluations) sum += e;
-    const lossy = codecFor(this.index.storage).needsRefine;
-    const p = resolveSearchParams(params, k, this.index.graph.degree, lossy);
+    const codec = codecFor(this.index.storage);
+    const lossy = codec.needsRefine;
+    const p = resolveSearchParams(params, k, this.index.graph.degree, lossy && (codec.refineFactor ?? true));
     const refine = lossy && p.refine > 0 ? p.searchK : 0;
     return sum / Math.max(1, r.nq) + refine;
   }

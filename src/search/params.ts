@@ -67,14 +67,19 @@ export const DEFAULT_NUM_SEEDS = 16;
 // synthetic-100k (CPU reference, 300 queries): at itopk 32 an entry beam of 16 plateaus at recall 0.931, 32 reaches 0.984.
 export const DEFAULT_ENTRY_BEAM = 32;
 
-/** Validates user input and fills every auto (0) field for this index and k. `entryNodes` = size of the index's entry layer. */
-export function resolveSearchParams(input: Partial<SearchParams>, k: number, degree: number, needsRefine: boolean, entryNodes = 1, entryDegree = 1): ResolvedSearchParams {
+/**
+ * Validates user input and fills every auto (0) field for this index and k. `entryNodes` = size of
+ * the index's entry layer. `needsRefine`: the codec's auto rerank, off (false), 2 x k (true) or
+ * that many x k (its refineFactor).
+ */
+export function resolveSearchParams(input: Partial<SearchParams>, k: number, degree: number, needsRefine: boolean | number, entryNodes = 1, entryDegree = 1): ResolvedSearchParams {
   for (const key of Object.keys(input)) {
     if (!(key in DEFAULT_SEARCH_PARAMS)) throw new UserError(`search params: unknown field '${key}'; allowed: ${Object.keys(DEFAULT_SEARCH_PARAMS).join(', ')}`);
   }
   const p = { ...DEFAULT_SEARCH_PARAMS, ...input };
   const asked = intIn('itopk', p.itopk, 1, MAX_ITOPK);
-  const refine = intIn('refine', p.refine, 0, MAX_ITOPK) || (needsRefine ? Math.min(MAX_ITOPK, 2 * k, Math.max(k, asked)) : 0);
+  const factor = needsRefine === true ? 2 : needsRefine === false ? 0 : needsRefine;
+  const refine = intIn('refine', p.refine, 0, MAX_ITOPK) || (factor > 0 ? Math.min(MAX_ITOPK, Math.round(factor * k), Math.max(k, asked)) : 0);
   const searchK = Math.max(k, refine);
   // The list must hold the results.
   const itopk = Math.max(asked, searchK);

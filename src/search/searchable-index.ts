@@ -5,7 +5,7 @@
  */
 import type { Metric } from '../data/types.ts';
 import { flatEntryLayer, type EntryLayer } from '../graph/entry-layer.ts';
-import type { VectorStorage } from '../data/codecs/registry.ts';
+import type { CodecData, VectorStorage } from '../data/codecs/registry.ts';
 
 /** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
 export interface SearchableIndex {
@@ -15,6 +15,8 @@ export interface SearchableIndex {
   /** The codec the rows are uploaded with (src/data/codecs/); `vectors` hold the values it stores. */
   storage: VectorStorage;
   vectors: Float32Array;
+  /** A trained codec's params and codes (int8, binary); absent: the searcher trains them from `vectors`. */
+  codecData?: CodecData;
   graph: { degree: number; neighbors: Uint32Array };
   entryPoints: Uint32Array;
   /** The sampled upper graph searched first; absent (hand-built indexes): its entry points, no edges. */

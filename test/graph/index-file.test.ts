@@ -78,20 +78,23 @@ describe('index file', () => {
     expect(readFileSync(path).length).toBeLessThan(readFileSync(join(dir, 'a.crinn')).length);
   });
 
-  it('keeps the version-2 bytes of both built-in codecs: a hand-assembled f32 and f16 file (storage field 0 / 1) is what saveIndex writes and loadIndex reads', async () => {
+  it('keeps the bytes of both built-in codecs: a hand-assembled f32 and f16 file (storage field 0 / 1) is what saveIndex writes (version 3: an empty codec section) and loadIndex reads, and the version-2 file without that section still loads', async () => {
     const values = [1, -2, 0.5, 65504, 3.25, -0.125]; // exact in f16: 3c00 c000 3800 7bff 4280 b000
     for (const [storage, code, rows] of [
       ['f32', 0, Buffer.from(Float32Array.from(values).buffer)],
       ['f16', 1, Buffer.from(Uint16Array.from([0x3c00, 0xc000, 0x3800, 0x7bff, 0x4280, 0xb000]).buffer)],
     ] as const) {
-      const header = Buffer.alloc(52);
-      header.write('CRNNIDX\0', 0, 'latin1');
-      // version, metric l2, dim, n, degree, storage, entry points, flags, JSON length, layer nodes, layer degree
-      [2, 0, 3, 2, 1, code, 1, 0, 2, 1, 1].forEach((v, i) => header.writeUInt32LE(v, 8 + 4 * i));
-      const u32 = (...v: number[]) => Buffer.from(Uint32Array.from(v).buffer);
-      // JSON '{}' padded to 4; rows (24 or 12 bytes, already whole words); graph 1 -> 0 -> 1; entry point 0; layer id 0, no edge.
-      const body = Buffer.concat([header, Buffer.from('{}\0\0', 'latin1'), rows, u32(1, 0), u32(0), u32(0), u32(0xffffffff)]);
-      const expected = Buffer.concat([body, createHash('sha256').update(body).digest()]);
+      const file = (version: number): Buffer => {
+        const header = Buffer.alloc(52);
+        header.write('CRNNIDX\0', 0, 'latin1');
+        // version, metric l2, dim, n, degree, storage, entry points, flags, JSON length, layer nodes, layer degree
+        [version, 0, 3, 2, 1, code, 1, 0, 2, 1, 1].forEach((v, i) => header.writeUInt32LE(v, 8 + 4 * i));
+        const u32 = (...v: number[]) => Buffer.from(Uint32Array.from(v).buffer);
+        // JSON '{}' padded to 4; rows (24 or 12 bytes, already whole words); graph 1 -> 0 -> 1; entry point 0; layer id 0, no edge;
+        // version 3: the codec section's head (no params, no codes).
+        const body = Buffer.concat([header, Buffer.from('{}\0\0', 'latin1'), rows, u32(1, 0), u32(0), u32(0), u32(0xffffffff), ...(version >= 3 ? [u32(0, 0)] : [])]);
+        return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+      };
       const idx: Index = {
         metric: 'l2', dim: 3, n: 2, storage, vectors: Float32Array.from(values),
         graph: { n: 2, degree: 1, neighbors: Uint32Array.from([1, 0]) }, entryPoints: Uint32Array.from([0]),
@@ -100,12 +103,14 @@ describe('index file', () => {
       };
       const path = join(dir, `golden-${storage}.crinn`);
       await saveIndex(path, idx);
-      expect(readFileSync(path).equals(expected)).toBe(true);
-      const fromBytes = join(dir, `golden-${storage}-in.crinn`);
-      writeFileSync(fromBytes, expected);
-      const back = await loadIndex(fromBytes);
-      expect([back.storage, back.dim, back.n]).toEqual([storage, 3, 2]);
-      expect(Array.from(back.vectors)).toEqual(values);
+      expect(readFileSync(path).equals(file(3))).toBe(true);
+      for (const version of [2, 3]) {
+        const fromBytes = join(dir, `golden-${storage}-v${version}.crinn`);
+        writeFileSync(fromBytes, file(version));
+        const back = await loadIndex(fromBytes);
+        expect([back.storage, back.dim, back.n, back.codecData]).toEqual([storage, 3, 2, undefined]);
+        expect(Array.from(back.vectors)).toEqual(values);
+      }
     }
   });
 
@@ -116,7 +121,11 @@ describe('index file', () => {
 
     const truncated = join(dir, 'truncated.crinn');
     writeFileSync(truncated, good.subarray(0, good.length - 100));
-    await expectReject(truncated, new RegExp(`truncated: expected ${good.length} bytes, file has ${good.length - 100}`));
+    // The cut reaches into the codec section's head (8 bytes before the checksum), so the size is a lower bound.
+    await expectReject(truncated, new RegExp(`truncated: expected at least ${good.length - 32} bytes, file has ${good.length - 100}`));
+    const short = join(dir, 'short.crinn');
+    writeFileSync(short, good.subarray(0, good.length - 10));
+    await expectReject(short, new RegExp(`truncated: expected ${good.length} bytes, file has ${good.length - 10}`));
 
     const corrupted = join(dir, 'corrupted.crinn');
     const flipped = Buffer.from(good);
@@ -129,17 +138,17 @@ describe('index file', () => {
     await expectReject(foreign, /not a crinn index/);
 
     const future = join(dir, 'future.crinn');
-    const v3 = Buffer.from(good);
-    v3.writeUInt32LE(3, 8);
-    writeFileSync(future, v3);
-    await expectReject(future, /index version 3 is newer than this build reads \(2\)/);
+    const v4 = Buffer.from(good);
+    v4.writeUInt32LE(4, 8);
+    writeFileSync(future, v4);
+    await expectReject(future, /index version 4 is newer than this build reads \(3\)/);
 
     // A version-1 file (before the entry layer) names its version and the fix.
     const old = join(dir, 'old.crinn');
     const v1 = Buffer.from(good);
     v1.writeUInt32LE(1, 8);
     writeFileSync(old, v1);
-    await expectReject(old, /index version 1, this build reads version 2: rebuild it with crinn build/);
+    await expectReject(old, /index version 1, this build reads versions 2, 3: rebuild it with crinn build/);
 
     await expectReject(join(dir, 'missing.crinn'), /: file not found/);
   });
@@ -150,7 +159,9 @@ describe('index file', () => {
     const path = join(dir, 'ids.crinn');
     await saveIndex(path, sampleIndex('f32'));
     const good = readFileSync(path);
-    const body = good.length - 32;
+    const hashAt = good.length - 32;
+    // Before the checksum: the codec section's 8-byte head (f32: no params, no codes).
+    const body = hashAt - 8;
     const layerBytes = 4 * 4 + 4 * 8; // 4 ids + 4 x 2 edges
     const entriesAt = body - layerBytes - 4 * 4;
     const graphAt = entriesAt - 300 * 8 * 4;
@@ -163,7 +174,7 @@ describe('index file', () => {
     for (const [name, at, value, message] of cases) {
       const bad = Buffer.from(good);
       bad.writeUInt32LE(value, at);
-      createHash('sha256').update(bad.subarray(0, body)).digest().copy(bad, body);
+      createHash('sha256').update(bad.subarray(0, hashAt)).digest().copy(bad, hashAt);
       const file = join(dir, `bad-${name}.crinn`);
       writeFileSync(file, bad);
       await expectReject(file, message);

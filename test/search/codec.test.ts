@@ -26,11 +26,11 @@ import { bf16Codec } from './fixtures/bf16-codec/bf16.ts';
 const SLOW = 600_000;
 
 describe('storage codecs: the built-ins', () => {
-  it('f32 and f16 are registered; an unknown name is a UserError naming the option and the allowed names', async () => {
-    expect(codecNames().slice(0, 2)).toEqual(['f32', 'f16']);
+  it('f32, f16, int8 and binary are registered; an unknown name is a UserError naming the option and the allowed names', async () => {
+    expect(codecNames().slice(0, 4)).toEqual(['f32', 'f16', 'int8', 'binary']);
     expect(codecFor('f32')).toBe(f32Codec);
     expect(codecFor('f16')).toBe(f16Codec);
-    await expectUserError(() => codecFor('int8', '--storage'), "--storage: unknown vector storage 'int8'", 'allowed: f32, f16');
+    await expectUserError(() => codecFor('int4', '--storage'), "--storage: unknown vector storage 'int4'", 'allowed: f32, f16, int8, binary');
   });
 
   it('declare the layout the index file and the kernels always had: file codes 0 and 1, 4 and 2 bytes a value, f16 rows padded to whole vec4<u32>, refine only for f16', () => {
@@ -71,9 +71,9 @@ describe('a toy codec registered in a test (bf16: one TS file, one WGSL file)', 
   });
 
   it('is listed, names its row loader by base name, and the unknown-name error lists it', async () => {
-    expect(codecNames()).toEqual(['f32', 'f16', 'bf16']);
+    expect(codecNames()).toEqual(['f32', 'f16', 'int8', 'binary', 'bf16']);
     expect(searchKernelFiles().baseBF16).toBe('base_bf16.wgsl');
-    await expectUserError(() => codecFor('int8'), 'allowed: f32, f16, bf16');
+    await expectUserError(() => codecFor('int4'), 'allowed: f32, f16, int8, binary, bf16');
   });
 
   it('an index built with it holds the values it decodes to and round-trips through the index file at 2 bytes a value', async () => {

@@ -6,8 +6,21 @@
  * codecs are f32 and f16; registry.ts holds them by name.
  */
 
-/** A codec's name: 'f32', 'f16', or one registered later (registry.ts registerCodec). */
-export type VectorStorage = 'f32' | 'f16' | (string & {});
+import type { Metric } from '../types.ts';
+
+/** A codec's name: 'f32', 'f16', 'int8', 'binary', or one registered later (registry.ts registerCodec). */
+export type VectorStorage = 'f32' | 'f16' | 'int8' | 'binary' | (string & {});
+
+/**
+ * What a trained codec (int8, binary) keeps beside the f32 rows: its parameters (trained on the
+ * base: int8's per-dimension scale and offset, binary's rotation and centroid) and the packed GPU
+ * rows (the codes) its row loader reads. The index file stores both (codec section, index-file.ts).
+ */
+export interface CodecData {
+  params: Uint8Array;
+  /** packRows(vectors, n, dim, rowVec4s(dim), params): n rows of `rowVec4s(dim)`-derived vec4<u32>. */
+  codes: Uint32Array;
+}
 
 export interface StorageCodec {
   /** The name the index, the library option and --storage use. */
@@ -26,10 +39,30 @@ export interface StorageCodec {
    * check read them. A lossless codec may return `values` itself.
    */
   round(values: Float32Array): Float32Array;
-  /** vec4 groups per GPU row: the D4 the beam kernel and the queries are padded to (>= ceil(dim / 4)). */
+  /**
+   * The D4 the beam kernel is specialised with: vec4 groups of its private query `qv` (>= ceil(dim / 4)
+   * for f32 and f16, whose query and rows share the width; a codec with `prepareQueries` derives its
+   * own row width from it).
+   */
   rowVec4s(dim: number): number;
-  /** The GPU rows the row loader reads, each `dim4` vec4 groups long (dim4 = rowVec4s(dim)). */
-  packRows(values: Float32Array, n: number, dim: number, dim4: number): ArrayBufferView;
+  /** The GPU rows the row loader reads (a codec with `train` gets its trained params). */
+  packRows(values: Float32Array, n: number, dim: number, dim4: number, params?: Uint8Array): ArrayBufferView;
+  /**
+   * Trained codecs: parameters fitted on the base rows (deterministic for a seed). With it, the index
+   * keeps the f32 rows (`round` is the identity: the f32 rerank reads them) plus CodecData.
+   */
+  train?(values: Float32Array, n: number, dim: number, seed: number): Uint8Array;
+  /**
+   * The beam kernel's query rows (nq x dim4 vec4<f32>) from the f32 queries, for a codec whose
+   * loader reads a transformed query (rotated, scaled, with per-query constants). Absent: the
+   * queries padded to dim4. The refine pass always gets the f32 queries.
+   */
+  prepareQueries?(queries: Float32Array, nq: number, dim: number, dim4: number, metric: Metric, params: Uint8Array): Float32Array;
+  /**
+   * The candidate list reranked in f32 when the search leaves it on auto: refineFactor x k (f16 and
+   * int8: 2; binary: more, its estimates are coarser). Undefined: 2.
+   */
+  readonly refineFactor?: number;
   /**
    * The WGSL row loader (`l2_partial`, `dot_partial`, reading the rows only through `base_at(i) -> vec4<u32>`, src/search/base-binding.ts): its file in shaders/ (or an
    * absolute path: a codec kept outside the project) and the kernel role it fills in
