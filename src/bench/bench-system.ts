@@ -35,6 +35,8 @@ export interface BenchSystem {
   search(queries: VectorSet, k: number, effort: number): Promise<Int32Array>;
   /** Mean distance evaluations per query at this effort (work that carries over between adapters), where the system can count them. */
   evaluations?(queries: VectorSet, k: number, effort: number): Promise<number>;
+  /** Mean bytes of base rows read per query at this effort (the rows as stored: codes, then f32 rerank rows), where the system can count them. */
+  bytesRead?(queries: VectorSet, k: number, effort: number): Promise<number>;
   /** Frees native/GPU resources; must not destroy the shared GPU context. */
   close(): Promise<void>;
 }

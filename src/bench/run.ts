@@ -173,7 +173,8 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
       const { recall } = recallAtK({ ids, nq: ds.queries.n, k }, ds.base, ds.queries, ds.metric, kth, k);
       // Counted outside the timed calls.
       const evaluations = s.evaluations ? await s.evaluations(ds.queries, k, effort) : undefined;
-      return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}) };
+      const bytesRead = s.bytesRead ? await s.bytesRead(ds.queries, k, effort) : undefined;
+      return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}), ...(bytesRead !== undefined ? { bytesRead } : {}) };
     };
 
     // Interleaved sweeps: like sweep.ts runInterleavedSweeps, but each system keeps its own
@@ -212,7 +213,11 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
       params: { ...(e.system?.params ?? {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
       build: e.build,
       points,
-      summary: { ...summarize(points, window.lo, window.hi), ...(points.some((p) => p.evaluations !== undefined) ? { evaluationsAt95: evaluationsAtRecall(points, 0.95) } : {}) },
+      summary: {
+        ...summarize(points, window.lo, window.hi),
+        ...(points.some((p) => p.evaluations !== undefined) ? { evaluationsAt95: evaluationsAtRecall(points, 0.95) } : {}),
+        ...(points.some((p) => p.bytesRead !== undefined) ? { bytesReadAt95: evaluationsAtRecall(points.map((p) => ({ recall: p.recall, evaluations: p.bytesRead })), 0.95) } : {}),
+      },
       reachedWindow: points.some((p) => p.recall >= window.lo),
       inWindow: pointsInWindow(points, window.lo, window.hi),
       ...(e.error !== undefined ? { error: e.error } : {}),

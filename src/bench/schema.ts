@@ -14,6 +14,8 @@ export const pointSchema = z.object({
   seconds: z.array(nonNeg),
   /** Mean distance evaluations per query, for systems that count them. */
   evaluations: nonNeg.optional(),
+  /** Mean bytes of base rows read per query (codes and rerank rows), for systems that count them. */
+  bytesRead: nonNeg.optional(),
 });
 
 export const summarySchema = z.object({
@@ -23,6 +25,8 @@ export const summarySchema = z.object({
   qpsAt99: nonNeg.nullable(),
   /** Distance evaluations per query at recall 0.95 (interpolated), when counted. */
   evaluationsAt95: nonNeg.nullable().optional(),
+  /** Bytes of base rows read per query at recall 0.95 (interpolated), when counted. */
+  bytesReadAt95: nonNeg.nullable().optional(),
 });
 
 export const systemSchema = z.object({

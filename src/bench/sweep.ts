@@ -14,6 +14,8 @@ export interface Measurement {
   seconds?: number[];
   /** Mean distance evaluations per query, when the system can count them. */
   evaluations?: number;
+  /** Mean bytes of base rows read per query, when the system can count them. */
+  bytesRead?: number;
 }
 
 export interface SweepPoint {
@@ -22,6 +24,7 @@ export interface SweepPoint {
   qps: number;
   seconds: number[];
   evaluations?: number;
+  bytesRead?: number;
 }
 
 export interface SweepOptions {
@@ -102,6 +105,7 @@ export class SweepPlanner {
       if (!(Number.isFinite(m.evaluations) && m.evaluations >= 0)) throw new Error(`sweep: effort ${effort} counted ${m.evaluations} evaluations per query, expected a finite number >= 0`);
       p.evaluations = m.evaluations;
     }
+    if (m.bytesRead !== undefined && Number.isFinite(m.bytesRead) && m.bytesRead >= 0) p.bytesRead = m.bytesRead;
     this.measured.set(effort, p);
     return p;
   }

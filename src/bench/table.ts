@@ -53,6 +53,20 @@ export function formatEvaluations(e: number | null | undefined): string {
   return e === null || e === undefined || !Number.isFinite(e) ? '-' : Math.round(e).toLocaleString('en-US');
 }
 
+/** Bytes per vector a crinn row reads: the codes the beam search reads, + the f32 row the rerank reads; '-' for others. */
+function formatRowBytes(params: Record<string, unknown>): string {
+  const b = params.bytesPerVector;
+  if (typeof b !== 'number') return '-';
+  const r = params.rerankBytesPerVector;
+  return typeof r === 'number' && r > 0 ? `${b}+${r}` : String(b);
+}
+
+/** A byte count in KB or MB ('-' when absent). */
+function formatBytes(b: unknown): string {
+  if (typeof b !== 'number' || !Number.isFinite(b)) return '-';
+  return b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)}M` : `${(b / 1024).toFixed(1)}K`;
+}
+
 /**
  * Table of labelled systems. `reference` names the row label that ratios are taken against
  * (AUC of the row / AUC of the reference); default: the first row with a non-zero AUC.
@@ -73,13 +87,16 @@ export function renderSystemsTable(rows: readonly SystemRow[], reference?: strin
     formatQps(s.summary.qpsAt95),
     formatQps(s.summary.qpsAt99),
     formatEvaluations(s.summary.evaluationsAt95),
+    formatRowBytes(s.params),
+    formatBytes(s.params.indexBytes),
+    formatBytes(s.summary.bytesReadAt95),
     refAuc > 0 && !s.error ? (s.summary.auc / refAuc).toFixed(2) : '-',
     systemNote(s, result?.window),
   ]);
   return formatTable(
-    ['system', 'kind', 'build s', 'AUC', 'QPS@0.90', 'QPS@0.95', 'QPS@0.99', 'evals/q@0.95', ratioHeader, 'note'],
+    ['system', 'kind', 'build s', 'AUC', 'QPS@0.90', 'QPS@0.95', 'QPS@0.99', 'evals/q@0.95', 'B/vec', 'index', 'bytes/q@0.95', ratioHeader, 'note'],
     body,
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
 }
 

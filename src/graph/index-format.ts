@@ -57,6 +57,13 @@ export function layout(n: number, dim: number, degree: number, storage: VectorSt
   return { vectorsAt, vectorBytes, graphAt, entriesAt, layerIdsAt, layerEdgesAt, codecAt, paramsAt, codesAt, hashAt, total: hashAt + HASH_BYTES };
 }
 
+/** Bytes `saveIndex` writes for this index (the file's size). */
+export function indexFileBytes(index: Index): number {
+  const json = new TextEncoder().encode(JSON.stringify(index.buildParams ?? {})).length;
+  const cd = index.codecData;
+  return layout(index.n, index.dim, index.graph.degree, index.storage, index.entryPoints.length, json, index.entryLayer.ids.length, index.entryLayer.degree, { paramBytes: pad4(cd?.params.byteLength ?? 0), codeBytes: cd?.codes.byteLength ?? 0 }).total;
+}
+
 /** The codec section's head: params bytes P, codes bytes C (u32 each), then P + C bytes. */
 export const CODEC_HEAD_BYTES = 8;
 

@@ -9,7 +9,7 @@ import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
 import { buildGraph, type BuildOptions, type BuildStats } from '../graph/build.ts';
 import type { BuildParamsInput } from '../graph/params.ts';
 import type { Index } from '../graph/index-file.ts';
-import { codecFor, DEFAULT_CODEC_SEED, trainCodec, type VectorStorage } from '../data/codecs/registry.ts';
+import { codecFor, DEFAULT_CODEC_SEED, searchRowBytes, trainCodec, type VectorStorage } from '../data/codecs/registry.ts';
 import { GpuSearcher } from './gpu-search.ts';
 import { cpuBeamSearch } from './cpu-search.ts';
 import { resolveSearchParams, type SearchParams } from './params.ts';
@@ -132,7 +132,19 @@ export class AnnEngine {
    * For the kernel's own count, GpuSearcher.search with countEvaluations.
    */
   evaluations(queries: VectorSet, k: number, params: Partial<SearchParams> = {}): number {
+    const w = this.work(queries, k, params);
+    return w.beam + w.refine;
+  }
+
+  /**
+   * Work per query of `search`: beam-search distance evaluations (CPU reference count, see
+   * `evaluations`), refine evaluations, and the bytes of base rows they read: a beam evaluation
+   * reads one row as the codec packs it (int8 codes, binary bits), a refine one an f32 row.
+   * An estimate of memory traffic, not a measurement: caches are not modelled.
+   */
+  work(queries: VectorSet, k: number, params: Partial<SearchParams> = {}): { beam: number; refine: number; bytes: number } {
     params = this.paramsFor(k, params);
+    // The CPU reference walks the f32 rows: for a lossy codec its visits approximate the kernel's.
     const r = cpuBeamSearch(this.index, queries, k, params);
     let sum = 0;
     for (const e of r.evaluations) sum += e;
@@ -140,7 +152,8 @@ export class AnnEngine {
     const lossy = codec.needsRefine;
     const p = resolveSearchParams(params, k, this.index.graph.degree, lossy && (codec.refineFactor ?? true));
     const refine = lossy && p.refine > 0 ? p.searchK : 0;
-    return sum / Math.max(1, r.nq) + refine;
+    const beam = sum / Math.max(1, r.nq);
+    return { beam, refine, bytes: beam * searchRowBytes(codec, this.index.dim) + refine * Math.ceil(this.index.dim / 4) * 16 };
   }
 
   destroy(): void {

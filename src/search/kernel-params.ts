@@ -47,9 +47,10 @@ export function kernelBuildParams(b: KernelBundle): BuildParamsInput {
 
 /**
  * The storage the bundle's last stage was measured on: refine is always evaluated on an f16 index
- * (with the search stage's best), else the search knob storageF16 decides.
+ * (with the search stage's best), else the search knob storage (storageF16 in older bundles) decides.
  */
 export function kernelStorage(b: KernelBundle): VectorStorage | undefined {
   if (b.knobs.refine) return storageOf('refine', b.knobs.refine);
-  return b.knobs.search?.storageF16 === undefined ? undefined : storageOf('search', b.knobs.search);
+  const s = b.knobs.search;
+  return s?.storage === undefined && s?.storageF16 === undefined ? undefined : storageOf('search', s);
 }

@@ -12,14 +12,25 @@ import { codecFor, type VectorStorage } from '../data/codecs/registry.ts';
 
 export type Knobs = Record<string, number>;
 
-const SEARCH_DEFAULTS: Knobs = { searchWidth: 1, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 32, iterationSlack: 32, storageF16: 0 };
+const SEARCH_DEFAULTS: Knobs = { searchWidth: 1, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 32, iterationSlack: 32, storage: 0, rerankFactor: 0 };
+
+/** The search knob `storage`'s values: the codec each one picks. */
+export const STORAGE_KNOB_CODECS: readonly VectorStorage[] = ['f32', 'f16', 'int8', 'binary'];
 
 /**
  * The storage codec an evaluation of `module` searches (src/data/codecs/): the search knob
- * storageF16 picks f16 or f32; the refine module is always evaluated on an f16 index.
+ * `storage` picks one of STORAGE_KNOB_CODECS (bundles exported before it carry storageF16: 1 is
+ * f16); the refine module is always evaluated on an f16 index.
  */
 export function storageOf(module: ModuleName, knobs: Knobs): VectorStorage {
-  return module === 'refine' || (module === 'search' && knobs.storageF16 === 1) ? 'f16' : 'f32';
+  if (module === 'refine') return 'f16';
+  if (module !== 'search') return 'f32';
+  if (knobs.storage !== undefined) {
+    const c = STORAGE_KNOB_CODECS[knobs.storage];
+    if (c === undefined) throw new Error(`search knob storage: ${knobs.storage} is not one of 0..${STORAGE_KNOB_CODECS.length - 1} (${STORAGE_KNOB_CODECS.join(', ')})`);
+    return c;
+  }
+  return knobs.storageF16 === 1 ? 'f16' : 'f32';
 }
 
 /**
@@ -30,9 +41,12 @@ export function searchParamsFor(module: ModuleName, knobs: Knobs, effort: number
   const s = module === 'search' ? { ...SEARCH_DEFAULTS, ...knobs } : { ...SEARCH_DEFAULTS, ...(searchKnobs ?? {}) };
   const e = effortParams(effort, k);
   const p: Partial<SearchParams> = { ...e, searchWidth: s.searchWidth, teamSize: s.teamSize, workgroupSize: s.workgroupSize, numSeeds: s.numSeeds, entryBeam: s.entryBeam };
-  const lossy = codecFor(storageOf(module, knobs)).needsRefine;
+  const codec = codecFor(storageOf(module, knobs));
+  const lossy = codec.needsRefine;
   const asked = e.itopk ?? k;
-  let refine = lossy ? Math.min(MAX_ITOPK, 2 * k, Math.max(k, asked)) : 0;
+  // The rerank length: the knob's factor, else the codec's (resolveSearchParams' auto).
+  const factor = (module === 'search' && knobs.rerankFactor) || codec.refineFactor || 2;
+  let refine = lossy ? Math.min(MAX_ITOPK, Math.round(factor * k), Math.max(k, asked)) : 0;
   if (module === 'refine') refine = Math.min(MAX_ITOPK, Math.round((knobs.refineFactor ?? 2) * k), Math.max(k, asked));
   if (lossy) p.refine = refine;
   if (e.maxIterations === undefined) {

@@ -14,7 +14,10 @@ import { bruteForceKnn, normalizeRows } from '../../src/data/metric.ts';
 import type { Metric, VectorSet } from '../../src/data/types.ts';
 import { loadIndex, saveIndex, type Index } from '../../src/graph/index-file.ts';
 import { buildIndex } from '../../src/search/engine.ts';
-import { GpuSearcher } from '../../src/search/gpu-search.ts';
+import { defaultSearchSources, GpuSearcher } from '../../src/search/gpu-search.ts';
+import { moduleKernelRoles, searchKernelFiles } from '../../src/search/beam-core.ts';
+import { rowsAsSearched } from '../../src/evolve/evaluate.ts';
+import { storageOf, searchParamsFor } from '../../src/search/knob-params.ts';
 import { recallAtK } from '../../src/bench/recall.ts';
 import { checkResults } from '../../src/evolve/evaluate.ts';
 import { openTestGpu } from '../gpu/helpers.ts';
@@ -36,6 +39,26 @@ function exact(q: Float32Array, x: ArrayLike<number>, metric: Metric): number {
   let s = 0;
   for (let j = 0; j < q.length; j++) s += metric === 'l2' ? (q[j] - x[j]) ** 2 : q[j] * x[j];
   return metric === 'l2' ? s : metric === 'ip' ? -s : 1 - s;
+}
+
+/** The largest relative difference between a raw codec search's distances and the CPU reference of its loader. */
+function distanceError(r: { ids: Int32Array; distances?: Float32Array }, queries: VectorSet, index: Index, metric: Metric): number {
+  const codec = codecFor(index.storage);
+  const params = index.codecData!.params;
+  const dim4 = codec.rowVec4s(DIM);
+  const prepared = codec.prepareQueries!(queries.data, queries.n, DIM, dim4, metric, params);
+  const dec = codec.rowLoader.role === 'baseInt8' ? int8Decoded(index.vectors, index.n, DIM, params) : undefined;
+  let worst = 0;
+  for (let q = 0; q < queries.n; q++) {
+    const qv = queries.data.subarray(q * DIM, (q + 1) * DIM);
+    for (let j = 0; j < r.ids.length / queries.n; j++) {
+      const id = r.ids[q * 10 + j];
+      const x = index.vectors.subarray(id * DIM, (id + 1) * DIM);
+      const ref = dec ? exact(qv, dec.subarray(id * DIM, (id + 1) * DIM), metric) : binaryEstimate(prepared.subarray(q * dim4 * 4, (q + 1) * dim4 * 4), binaryEncodeRow(x, DIM, params), binaryDims(DIM), metric).distance;
+      worst = Math.max(worst, Math.abs(r.distances![q * 10 + j] - ref) / Math.max(1, Math.abs(ref)));
+    }
+  }
+  return worst;
 }
 
 describe('quantised codecs: int8 and binary', () => {
@@ -199,6 +222,46 @@ describe('quantised codecs: int8 and binary', () => {
       t.destroy();
     }
   });
+
+  it('the search module owns both loaders (kernel roles baseInt8, baseBinary) and its storage knob picks the codec and the rerank length; the evaluator checks them on the f32 rows', () => {
+    expect(moduleKernelRoles('search')).toEqual(expect.arrayContaining(['beam', 'baseInt8', 'baseBinary']));
+    expect([searchKernelFiles().baseInt8, searchKernelFiles().baseBinary]).toEqual(['base_int8.wgsl', 'base_binary.wgsl']);
+    expect([0, 1, 2, 3].map((v) => storageOf('search', { storage: v }))).toEqual(['f32', 'f16', 'int8', 'binary']);
+    expect(storageOf('search', { storageF16: 1 })).toBe('f16');
+    expect(() => storageOf('search', { storage: 4 })).toThrow(/0\.\.3/);
+    expect(searchParamsFor('search', { storage: 3 }, 64, 10).refine).toBe(64);
+    expect(searchParamsFor('search', { storage: 3, rerankFactor: 3 }, 64, 10).refine).toBe(30);
+    expect(searchParamsFor('search', { storage: 2 }, 64, 10).refine).toBe(20);
+    expect(searchParamsFor('search', { storage: 0, rerankFactor: 3 }, 64, 10).refine).toBeUndefined();
+    const { base } = sets.get('l2')!;
+    expect(rowsAsSearched(base, 'int8')).toBe(base);
+    expect(rowsAsSearched(base, 'binary')).toBe(base);
+  });
+
+  // A variant's loader fills the codec's role. The mutations below are the planted bugs this file's distance
+  // checks were confirmed to catch (each a slow fresh lavapipe compile, so run once, not kept): int8 with
+  // unpack4x8unorm for one word (error 0.6 of the distance), binary with two bits of a nibble swapped (0.3).
+  for (const storage of ['int8-raw', 'binary-raw']) {
+    it(`a ${storage.replace('-raw', '')} loader given as a variant's source fills the codec's kernel role and passes the distance check`, async () => {
+      const { queries } = sets.get('ip')!;
+      const index = coded('ip', storage);
+      const role = codecFor(storage).rowLoader.role;
+      const sources = defaultSearchSources();
+      const s = new GpuSearcher(ctx, index, { [role]: sources[role], beam: sources.beam });
+      try {
+        const r = await s.search(queries, 10, { itopk: 64 });
+        expect(distanceError(r, queries, index, 'ip')).toBeLessThan(2e-4);
+        const wrong = new GpuSearcher(ctx, index, { [role]: '// no loader' });
+        try {
+          await expect(wrong.search(queries, 10, { itopk: 64 })).rejects.toThrow();
+        } finally {
+          wrong.destroy();
+        }
+      } finally {
+        s.destroy();
+      }
+    }, SLOW);
+  }
 
   it('an index file stores the codec params and codes (version 3) and searches the same after a reload; the file refuses a missing codec section', async () => {
     for (const storage of ['int8', 'binary']) {

@@ -11,6 +11,8 @@ import type { BenchSystem, SystemEnv, SystemOptions } from '../bench-system.ts';
 import { datasetFingerprint } from '../../data/fingerprint.ts';
 import path from 'node:path';
 import { kernelStorage, type KernelBundle } from '../../search/kernel-params.ts';
+import { codecFor, searchRowBytes } from '../../data/codecs/registry.ts';
+import { indexFileBytes } from '../../graph/index-format.ts';
 
 export interface CrinnSystemOptions extends SystemOptions {
   build?: BuildParamsInput;
@@ -24,6 +26,8 @@ export interface CrinnSystemOptions extends SystemOptions {
   kernels?: string;
   /** Where the bundle loader's one-line notes go (the CLI: stderr). */
   onMessage?: (line: string) => void;
+  /** The row's name (`crinn bench --storage f16,int8`: crinn-f16, crinn-int8); default crinn, or crinn-kernel with kernels. */
+  name?: string;
 }
 
 export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promise<BenchSystem> {
@@ -36,7 +40,7 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
   const params: Record<string, unknown> = { ...searchParams, storage: o.storage ?? 'f16', effort: 'itopk (>= k), else itopk = k and maxIterations = effort' };
   let kernels: KernelBundle | undefined;
   return {
-    name: o.kernels === undefined ? 'crinn' : 'crinn-kernel',
+    name: o.name ?? (o.kernels === undefined ? 'crinn' : 'crinn-kernel'),
     kind: 'gpu',
     params,
     efforts: o.efforts ?? [4, 8, 16, 24, 32, 48, 64, 96],
@@ -56,6 +60,11 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
       const { index, stats } = await buildIndex(ds.base, ds.metric, buildParams, { ctx, storage: o.storage ?? (kernels && kernelStorage(kernels)) ?? 'f16', kernels, quiet: true });
       engine = new AnnEngine(ctx, index, { kernels });
       await ctx.idle('crinn upload');
+      // What the index costs: bytes per vector the beam search reads (the codes), those the rerank reads (f32), the file's size.
+      const codec = codecFor(index.storage);
+      const searchBytes = searchRowBytes(codec, index.dim);
+      const rerankBytes = codec.needsRefine ? Math.ceil(index.dim / 4) * 16 : 0;
+      Object.assign(params, { bytesPerVector: searchBytes, rerankBytesPerVector: rerankBytes, indexBytes: indexFileBytes(index) });
       return { seconds: (performance.now() - t0) / 1000, params: { ...index.buildParams, storage: index.storage, phases: stats.phases } as Record<string, unknown> };
     },
     async search(queries: VectorSet, k: number, effort: number) {
@@ -65,6 +74,10 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
     async evaluations(queries: VectorSet, k: number, effort: number) {
       if (!engine) throw new Error('crinn: evaluations before build');
       return engine.evaluations(queries, k, { ...searchParams, ...effortParams(effort, k) });
+    },
+    async bytesRead(queries: VectorSet, k: number, effort: number) {
+      if (!engine) throw new Error('crinn: bytesRead before build');
+      return engine.work(queries, k, { ...searchParams, ...effortParams(effort, k) }).bytes;
     },
     async close() {
       engine?.destroy();

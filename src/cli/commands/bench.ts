@@ -10,7 +10,7 @@ import { benchProgress } from '../../bench/progress.ts';
 import { renderTable } from '../../bench/table.ts';
 import { renderReportHtml } from '../../bench/report-html.ts';
 import { compareResults } from '../../bench/compare.ts';
-import { peerNames, systemNames } from '../../bench/systems.ts';
+import { peerNames, registerSystem, systemEntry, systemNames } from '../../bench/systems.ts';
 import { type SystemOptions } from '../../bench/bench-system.ts';
 import { globals, nonNegativeInt, openFromOptions, positiveInt, print } from '../context.ts';
 import type { CrinnSystemOptions } from '../../bench/peers/crinn.ts';
@@ -86,6 +86,20 @@ export function storageFor(requested: string | undefined, base: VectorSet, label
   return 'f32';
 }
 
+/**
+ * `--storage a,b,...`: the codecs to run, each as its own crinn row (crinn-a, crinn-b) in one
+ * interleaved run; one name keeps the single `crinn` row. Every name is checked first.
+ */
+function storageList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const names = value.split(',').map((x) => x.trim()).filter(Boolean);
+  if (names.length === 0) throw new UserError('--storage: expected a codec name or a comma-separated list of them');
+  for (const n of names) codecFor(n, '--storage');
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new UserError(`--storage: '${dup}' is listed twice`);
+  return names;
+}
+
 /** The bundle crinn-kernel ran, for the text report: name, content hash, where it was tuned; or that none matched. */
 function kernelLines(result: BenchResult): string[] {
   return result.systems.filter((s) => s.name === 'crinn-kernel').flatMap((s) => {
@@ -119,7 +133,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--m <M>', 'graph degree of the HNSW peers (default 16)')
     .option('--ef-construction <n>', 'build candidate list of the HNSW peers (default 200)')
     .option('--seeds <n>', 'seeds per query of the crinn search (SearchParams.numSeeds; 0 = auto); raise it on strongly clustered data')
-    .option('--storage <type>', 'vector storage of the crinn index: f16 (default) or f32')
+    .option('--storage <list>', 'vector storage of the crinn index: f16 (default), f32, int8 or binary; a comma-separated list runs one crinn row per codec (crinn-f16, crinn-int8, ...) in one interleaved run')
     .option('--json <file>', "write the result JSON ('-' for stdout)")
     .option('--html <file>', 'write a self-contained HTML report')
     .option('--reference <system>', 'system the ratio column is taken against')
@@ -162,7 +176,19 @@ export function registerBenchCommands(program: Command): void {
       await checkOutputs(outputs, sourceFiles(dataset.source));
       assertDistancesFit(dataset.base, dataset.metric, `${dataset.name} (base)`);
       assertDistancesFit(dataset.queries, dataset.metric, `${dataset.name} (queries)`);
-      const storage = own.includes('crinn') || own.includes('crinn-kernel') ? storageFor(o.storage, dataset.base, dataset.name, g.quiet) : o.storage;
+      const storages = storageList(o.storage);
+      const perCodec = storages !== undefined && storages.length > 1 && own.includes('crinn');
+      if (perCodec && o.kernel !== undefined) throw new UserError('--storage: a list of codecs runs without --kernel (the bundle fixes its own storage)');
+      const codecRows: Record<string, CrinnSystemOptions> = {};
+      if (perCodec) {
+        // One crinn row per codec, registered under its own name, in the place of crinn.
+        own.splice(own.indexOf('crinn'), 1, ...storages.map((c) => `crinn-${c}`));
+        for (const c of storages) {
+          registerSystem(`crinn-${c}`, { ...systemEntry('crinn'), description: `crinn with ${c} storage` });
+          codecRows[`crinn-${c}`] = { ...crinnOptions({ ...o, storage: storageFor(c, dataset.base, dataset.name, g.quiet) }), name: `crinn-${c}` };
+        }
+      }
+      const storage = perCodec ? undefined : own.includes('crinn') || own.includes('crinn-kernel') ? storageFor(storages?.[0], dataset.base, dataset.name, g.quiet) : o.storage;
       if (k > dataset.base.n) throw new UserError(`--k: ${k} is larger than the base of ${dataset.name} (${dataset.base.n} vectors)`);
       if (o.peers === undefined && 2 * dataset.base.n * dataset.queries.n * dataset.base.dim > BRUTEFORCE_DEFAULT_MAX_FLOPS) {
         peers = peers.filter((p) => p !== 'bruteforce');
@@ -180,6 +206,7 @@ export function registerBenchCommands(program: Command): void {
             usearch: hnsw,
             hnswlib: hnsw,
             crinn: crinnOptions({ ...o, storage }),
+            ...codecRows,
             // The bundle's storage is part of what was tuned: --storage sets the crinn row only (f32 forced by the data applies to both).
             'crinn-kernel': { ...crinnOptions({ ...o, storage: o.storage === undefined ? storage : undefined }), kernels: o.kernel, onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) } as CrinnSystemOptions,
           },

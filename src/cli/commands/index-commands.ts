@@ -53,7 +53,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--algorithm <name>', 'cagra (kNN graph + rank-based pruning) or vamana (robust pruning)', 'cagra')
     .option('--degree <n>', 'graph degree (CAGRA graph_degree; 0 = auto)')
     .option('--intermediate-degree <n>', 'initial kNN graph degree (CAGRA intermediate_graph_degree; 0 = 2 x degree)')
-    .option('--storage <type>', 'vector storage: f32, or f16 (half the memory; searches refine in f32)', 'f32')
+    .option('--storage <type>', 'vector storage: f32; f16 (half the memory); int8 (per-dimension scaled codes, a quarter of the bytes a search reads); binary (1 bit a dimension, RaBitQ); the lossy ones rerank their candidates in f32', 'f32')
     .option('--threads <n>', 'worker threads (0 = all cores)')
     .option('--seed <n>', 'build seed', '1')
     .action(async (o: { base?: string; dataset?: string; metric?: string; out: string; algorithm: string; degree?: string; intermediateDegree?: string; storage: string; threads?: string; seed: string }, cmd: Command) => {
