@@ -13,7 +13,7 @@ import type { Kernel } from '../gpu/kernel-text.ts';
 import { pipelineKey, pipelineLayout } from '../gpu/kernel-text.ts';
 import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../graph/index-format.ts';
 import { BeamSearchCore, searchKernelFiles, type SearchKernelSources } from '../search/beam-core.ts';
-import { codecFor } from '../data/codecs/registry.ts';
+import { codecFor, codecs } from '../data/codecs/registry.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
 // Knob values -> search params, the same mapping the evaluator measured the bundle with.
 import { searchParamsFor } from '../search/knob-params.ts';
@@ -77,8 +77,13 @@ export async function loadBundle(base: string | URL, fetchFn: typeof fetch = fet
   return { files, params: manifestParams(manifest), ...(Object.keys(knobs).length ? { knobs } : {}), manifest };
 }
 
-/** The kernel sources of `bundle`, each missing role taken from `fallback` (the baseline bundle). */
+/**
+ * The kernel sources of `bundle`, each missing role taken from `fallback` (the baseline bundle).
+ * A codec's row loader neither holds is left out: only an index of that storage needs it, and its
+ * search then names the missing loader (beam-core.ts).
+ */
 export function bundleSources(bundle: Bundle, fallback?: Bundle): SearchKernelSources {
+  const loaderRoles = new Set(codecs().map((c) => c.rowLoader.role));
   const pick = (b: Bundle | undefined, file: string): string | undefined => {
     if (!b) return undefined;
     const hit = Object.keys(b.files).find((k) => baseName(k) === file);
@@ -87,6 +92,7 @@ export function bundleSources(bundle: Bundle, fallback?: Bundle): SearchKernelSo
   const out = {} as SearchKernelSources;
   for (const [role, file] of Object.entries(searchKernelFiles())) {
     const src = pick(bundle, file) ?? pick(fallback, file);
+    if (src === undefined && loaderRoles.has(role)) continue;
     if (src === undefined) throw new Error(`bundle: no ${file} (and no fallback bundle holds one)`);
     out[role] = src;
   }

@@ -182,9 +182,9 @@ describe('quantised codecs: int8 and binary', () => {
 
   // Recall on the embedded real sets (siftsmall-5k l2, glove-50-5k angular; 100 queries, 1.5 s builds).
   // Measured at itopk 64 (one kernel per codec in this file: each new specialisation is a slow lavapipe compile):
-  // f32 and int8 1.000 on both; binary (refine min(8k, itopk) = 64) see the floors.
+  // f32 and int8 1.000 on both; binary (refine min(8k, itopk) = 64) 0.950 on siftsmall-5k, 0.988 on glove-50-5k.
   it('recall@10 after the f32 rerank against brute-force ground truth on real data: int8 within 0.005 of f32, binary above its measured floor; the results carry exact f32 distances', async () => {
-    const floors: Record<string, Record<string, number>> = { 'siftsmall-5k': { f32: 0.995, int8: 0.995, binary: 0.85 }, 'glove-50-5k': { f32: 0.99, int8: 0.99, binary: 0.93 } };
+    const floors: Record<string, Record<string, number>> = { 'siftsmall-5k': { f32: 0.995, int8: 0.995, binary: 0.93 }, 'glove-50-5k': { f32: 0.99, int8: 0.99, binary: 0.97 } };
     for (const name of ['siftsmall-5k', 'glove-50-5k']) {
       const ds = await loadDataset(name, {});
       const f32 = (await buildIndex(ds.base, ds.metric, { seed: 1, threads: 1 }, { storage: 'f32', quiet: true })).index;
