@@ -119,7 +119,8 @@ export function registerIndexCommands(program: Command): void {
       if (k > index.n) throw new UserError(`--k: ${k} is larger than the index (${index.n} vectors)`);
       const params = { itopk: ef, searchWidth, refine };
       // The list the kernel really runs with: refinement of an f16 index may raise it further.
-      const effective = resolveSearchParams(params, k, index.graph.degree, codecFor(index.storage).needsRefine);
+      const codec = codecFor(index.storage);
+      const effective = resolveSearchParams(params, k, index.graph.degree, codec.needsRefine && (codec.refineFactor ?? true));
       const ctx = await openFromOptions(g);
       try {
         const engine = new AnnEngine(ctx, index);
