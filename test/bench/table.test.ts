@@ -20,12 +20,12 @@ describe('terminal table', () => {
     const text = renderTable(sampleBenchResult());
     const lines = text.split('\n');
     expect(lines[0]).toMatch(/^synthetic-20k \(n=20000, dim=128, nq=200, l2, k=10\) on llvmpipe/);
-    expect(lines[1]).toMatch(/^system\s+kind\s+build s\s+AUC\s+QPS@0\.90\s+QPS@0\.95\s+QPS@0\.99\s+evals\/q@0\.95\s+x vs gpu-beam\s+note$/);
+    expect(lines[1]).toMatch(/^system\s+kind\s+build s\s+AUC\s+QPS@0\.90\s+QPS@0\.95\s+QPS@0\.99\s+evals\/q@0\.95\s+B\/vec\s+index\s+bytes\/q@0\.95\s+x vs gpu-beam\s+note$/);
     const gpu = lines.find((l) => l.startsWith('gpu-beam'))!;
-    expect(gpu).toMatch(/29,343\s+30,000\s+21,000\s+9,800\s+-\s+1\.00$/);
+    expect(gpu).toMatch(/29,343\s+30,000\s+21,000\s+9,800\s+-\s+-\s+-\s+-\s+1\.00$/);
     // A swept curve with fewer than 3 points inside the window is flagged, never silently scored.
     const hnsw = lines.find((l) => l.startsWith('hnswlib-node'))!;
-    expect(hnsw).toMatch(/31,911\s+32,000\s+26,556\s+-\s+-\s+1\.09\s+only 1 point in window \(< 3\)$/);
+    expect(hnsw).toMatch(/31,911\s+32,000\s+26,556\s+-\s+-\s+-\s+-\s+-\s+1\.09\s+only 1 point in window \(< 3\)$/);
     // A fixed-point system (one point) is not flagged.
     expect(lines.find((l) => l.startsWith('brute-force'))).toMatch(/0\.01$/);
     expect(lines.find((l) => l.startsWith('usearch'))).toMatch(/error: optional dependency usearch is not installed$/);
@@ -51,7 +51,11 @@ describe('terminal table', () => {
     ];
     s.summary.evaluationsAt95 = evaluationsAtRecall(s.points, 0.95);
     expect(s.summary.evaluationsAt95).toBeCloseTo(650, 6);
-    expect(renderTable(r).split('\n').find((l) => l.startsWith(s.name))).toMatch(/\s650\s+1\.00/);
+    expect(renderTable(r).split('\n').find((l) => l.startsWith(s.name))).toMatch(/\s650\s+-\s+-\s+-\s+1\.00/);
+    // A crinn row with a codec: bytes per vector (codes + f32 rerank row), index size, bytes read per query at 0.95.
+    Object.assign(s.params, { bytesPerVector: 144, rerankBytesPerVector: 512, indexBytes: 7.5 * (1 << 20) });
+    s.summary.bytesReadAt95 = 47.25 * 1024;
+    expect(renderTable(r).split('\n').find((l) => l.startsWith(s.name))).toMatch(/\s650\s+144\+512\s+7\.5M\s+47\.3K\s+1\.00/);
     expect(evaluationsAtRecall(s.points, 0.995)).toBeNull();
     expect(evaluationsAtRecall([{ recall: 0.97, evaluations: 500 }], 0.95)).toBe(500);
   });
