@@ -59,7 +59,7 @@ export const DEFAULT_SEARCH_PARAMS: SearchParams = {
   workgroupSize: 0,
   refine: 0,
   filterTraversal: 0,
-  bruteForceBelow: 0.01,
+  bruteForceBelow: 0.05,
 };
 
 export const MAX_ITOPK = 512;
