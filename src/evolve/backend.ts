@@ -43,6 +43,8 @@ export interface JobResult {
   verdict: Verdict;
   /** Who ran it (farm: the worker's id), for the journal and `crinn runs report`. */
   worker?: string;
+  /** The id the backend ran it under, when not the job's own (the farm's, in Redis). */
+  job?: string;
 }
 
 export interface EvaluationBackend {

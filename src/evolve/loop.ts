@@ -390,7 +390,7 @@ async function evaluateOne(runDir: string, st: RunState, p: Proposal, backend: E
       dataset: st.config.dataset, seed: st.config.seed * 1000 + p.index, bestSoFar: best, settings: st.config.evaluator, deadline,
     };
     const r = await backend.submit(job);
-    return { verdict: verdictSchema.parse(r.verdict), ...(r.worker !== undefined ? { worker: r.worker } : {}), job: id };
+    return { verdict: verdictSchema.parse(r.verdict), ...(r.worker !== undefined ? { worker: r.worker } : {}), job: r.job ?? id };
   } catch (err) {
     if (err instanceof UserError) throw err;
     return { error: err instanceof Error ? err.message : String(err) };
