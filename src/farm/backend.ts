@@ -170,7 +170,7 @@ export class FarmBackend implements EvaluationBackend {
     if (bytes > MAX_JOB_BYTES) return { verdict: failedLoad(job, `the job is ${bytes} bytes, over the farm's limit of ${MAX_JOB_BYTES} (variant files too large)`) };
     const q = this.queue(job.lane!);
     const note = this.o.onNote ?? (() => {});
-    const pollMs = this.o.pollMs ?? 500;
+    const pollMs = this.o.pollMs ?? (Number(process.env.CRINN_FARM_POLL_MS) || 500);
     const graceMs = this.o.graceMs ?? 60_000;
     let added = false;
     let lastNote = 0;
@@ -196,7 +196,8 @@ export class FarmBackend implements EvaluationBackend {
         continue;
       }
       if (j.data?.variant?.hash !== job.variant.hash) throw new Error(`job ${job.id} in Redis names variant ${String(j.data?.variant?.hash).slice(0, 12)}, not ${job.variant.hash.slice(0, 12)}: two runs share a run id`);
-      if (state === 'completed') return this.accept(job, data.secret, j.returnvalue);
+      // Read the job again: the one fetched above may predate its completion (no return value yet).
+      if (state === 'completed') return this.accept(job, data.secret, ((await q.getJob(job.id)) as Job | undefined)?.returnvalue);
       if (state === 'failed') throw new Error(`farm job ${job.id} failed on a worker: ${j.failedReason}`);
       const waiting = state === 'waiting' || state === 'delayed' || state === 'prioritized';
       if (waiting && job.deadline !== undefined && Date.now() > job.deadline + graceMs) {

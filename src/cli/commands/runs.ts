@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { listRuns, loadRun, renderLeaderboard, renderLineage, renderRunList, renderSummary } from '../../evolve/runs.ts';
 import { writeRunReport } from '../../evolve/run-report.ts';
+import { farmStats, renderFarmStats } from '../../evolve/farm-stats.ts';
 import { positiveInt, print } from '../context.ts';
 import { resolveRun, runsRoot } from './optimize.ts';
 
@@ -29,6 +30,10 @@ export function registerRunsCommands(program: Command): void {
     .argument('<run>', 'run folder or run name')
     .option('--out <file>', 'HTML file to write (default RUN/report.html)')
     .action(async (run: string, o: { out?: string }) => {
-      print(`report: ${await writeRunReport(resolveRun(run), o.out)}`);
+      const dir = resolveRun(run);
+      // A farm run: per-worker throughput and per-adapter best rewards (also in the HTML).
+      const farm = farmStats(dir);
+      if (farm) print(renderFarmStats(farm));
+      print(`report: ${await writeRunReport(dir, o.out)}`);
     });
 }
