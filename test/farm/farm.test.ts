@@ -81,11 +81,10 @@ describe('evaluation farm (real redis-server, crinn worker processes, fixture ev
     expect(vs.filter((v) => v.lane === 'fake-b').map((v) => v.worker)).toEqual(['wb', 'wb', 'wb', 'wb']);
     await expectJournalMatchesRedis(runDir, ['fake-a', 'fake-b']);
     const out = path.join(tmp(), 'bundles');
-    const e = await crinn(['export', runDir, '--out', out, '--no-describe']);
+    const [e, rep] = await Promise.all([crinn(['export', runDir, '--out', out, '--no-describe']), crinn(['runs', 'report', runDir, '--out', path.join(tmp(), 'r.html')])]);
     expect(e.code, e.out).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['fake-a--fixture', 'fake-b--fixture']);
     for (const a of ['fake-a', 'fake-b']) expect(JSON.parse(readFileSync(path.join(out, `${a}--fixture`, 'manifest.json'), 'utf8')).adapter.name).toBe(a);
-    const rep = await crinn(['runs', 'report', runDir, '--out', path.join(tmp(), 'r.html')]);
     expect(rep.code, rep.out).toBe(0);
     expect(rep.out).toMatch(/wa\s+fake-a\s+4/);
     expect(rep.out).toMatch(/wb\s+fake-b\s+4/);
