@@ -19,7 +19,8 @@ import type { EvaluationJob } from '../../src/evolve/backend.ts';
 import { baseline } from '../evolve/fixtures/loop-evaluator.ts';
 import type { Verdict } from '../../src/evolve/contract.ts';
 import { variantHash } from '../../src/evolve/store.ts';
-import { FIXTURE, RedisServer, crinn, queueFor, spawnWorker, until, type WorkerProc } from './farm-helpers.ts';
+import { spawn } from 'node:child_process';
+import { CLI, FIXTURE, NODE, RedisServer, crinn, queueFor, spawnWorker, until, type WorkerProc } from './farm-helpers.ts';
 
 const redis = new RedisServer();
 let client: Redis;
@@ -116,6 +117,27 @@ describe('evaluation farm (real redis-server, crinn worker processes, fixture ev
     // Evaluations that finished: the three journaled, none from the killed worker.
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(3);
     await expectJournalMatchesRedis(runDir, ['fake-k']);
+  }, 60_000);
+
+  it('kill -9 of the parent mid-job, then crinn resume --farm: it reattaches to the job (finished meanwhile), none run twice', async () => {
+    const log = path.join(tmp(), 'finished.log');
+    const w = worker('p1', 'fake-p', [], { LOOP_FIXTURE_DELAY_MS: '2000', LOOP_FIXTURE_LOG: log });
+    await serving(w);
+    const runDir = path.join(tmp(), 'parent-kill');
+    const parent = spawn(NODE, [CLI, ...optimizeArgs(runDir, 'fake-p', 3)], { env: { ...process.env, CRINN_STDERR_FILTERED: '1', CRINN_FARM_POLL_MS: '100' }, stdio: 'ignore' });
+    const parentGone = new Promise((r) => parent.once('exit', r));
+    await until('the second job started', () => /job \S+\.search\.1: search/.test(w.output()));
+    parent.kill('SIGKILL');
+    await parentGone;
+    // The worker finishes the job with no parent waiting; the journal has no verdict for it yet.
+    await until('the orphaned job finished', () => /job \S+\.search\.1: ok/.test(w.output()));
+    expect(verdicts(readJournal(runDir).records)).toHaveLength(1);
+    const r = await crinn(['resume', runDir, '--farm', redis.url, '--evaluator', FIXTURE]);
+    expect(r.code, r.out).toBe(0);
+    expect(verdicts(readJournal(runDir).records)).toHaveLength(3);
+    // Three evaluations ran in all: the orphaned one was picked up from Redis, not run again.
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(3);
+    await expectJournalMatchesRedis(runDir, ['fake-p']);
   }, 60_000);
 
   it('redis-server killed and restarted mid-run (append-only file): the run finishes, nothing lost or counted twice', async () => {
