@@ -189,12 +189,12 @@ describe('evaluation farm (real redis-server, crinn worker processes, fixture ev
     const backend = await FarmBackend.open({ url: parseFarmUrl(redis.url), runKey, datasetFingerprint: null, pollMs: 100 });
     const job = await fixtureJob('search', 'fake-m', 'loosen');
     const loosened = { ...backend.payload(job, null), settings: { childEntry: '/tmp/evil.ts' } };
-    await q.add('evaluate', loosened, { jobId: 'loosen' });
+    await q.add('evaluate', loosened, { jobId: loosened.id });
     const failed = async (id: string) => (await q.getJob(id))?.failedReason ?? '';
-    await until('three failures', async () => (await failed('garbage')) !== '' && (await failed('huge')) !== '' && (await failed('loosen')) !== '');
+    await until('three failures', async () => (await failed('garbage')) !== '' && (await failed('huge')) !== '' && (await failed(loosened.id)) !== '');
     expect(await failed('garbage')).toMatch(/malformed job garbage: .*(secret|module)/);
     expect(await failed('huge')).toContain(`over the farm's limit of ${MAX_JOB_BYTES}`);
-    expect(await failed('loosen')).toMatch(/settings: Unrecognized key.*childEntry/i);
+    expect(await failed(loosened.id)).toMatch(/settings: Unrecognized key.*childEntry/i);
     // Still serving: a valid job gets its verdict.
     const ok = await backend.submit(await fixtureJob('search', 'fake-m', 'after'));
     expect(ok.verdict.status).toBe('ok');
