@@ -136,7 +136,8 @@ export async function startWorker(o: FarmWorkerOptions): Promise<RunningWorker> 
     if (m !== lastError) log(`redis: ${m}`);
     lastError = m;
   });
-  worker.on('ready', () => { if (lastError) log('redis: connected'); lastError = ''; });
+  // The connection's own event: BullMQ's 'ready' fires once, not after a reconnect.
+  redis.on('ready', () => { if (lastError) log('redis: connected again'); lastError = ''; });
   worker.on('failed', (job, err) => { if (job && !(err instanceof DelayedError)) log(`job ${job.id} failed: ${err.message}`); });
 
   const stop = (code: number): Promise<void> => {
