@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { listRuns, loadRun, renderLeaderboard, renderLineage, renderRunList, renderSummary } from '../../evolve/runs.ts';
 import { writeRunReport } from '../../evolve/run-report.ts';
 import { farmStats, renderFarmStats } from '../../evolve/farm-stats.ts';
+import { laneNames } from '../../evolve/run-state.ts';
 import { positiveInt, print } from '../context.ts';
 import { resolveRun, runsRoot } from './optimize.ts';
 
@@ -21,8 +22,14 @@ export function registerRunsCommands(program: Command): void {
     .argument('<run>', 'run folder or run name')
     .option('--top <n>', 'variants per stage in the leaderboard', '10')
     .action((run: string, o: { top: string }) => {
-      const st = loadRun(resolveRun(run));
-      print([renderSummary(st), '', renderLeaderboard(st, positiveInt(o.top, '--top')), 'lineage', renderLineage(st) || '(nothing evaluated yet)'].join('\n'));
+      const dir = resolveRun(run);
+      const top = positiveInt(o.top, '--top');
+      const lanes = laneNames(loadRun(dir).config);
+      for (const lane of lanes) {
+        // A farm run: each adapter's stages in turn.
+        const st = loadRun(dir, lane);
+        print([...(lane !== undefined ? [`adapter ${lane}`] : []), renderSummary(st), '', renderLeaderboard(st, top), 'lineage', renderLineage(st) || '(nothing evaluated yet)'].join('\n'));
+      }
     });
   runs
     .command('report')
