@@ -43,16 +43,17 @@ export class RedisServer {
     if (!this.port) this.port = await freePort();
     if (!this.dir) this.dir = mkdtempSync(path.join(tmpdir(), 'crinn-redis-'));
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--requirepass', PASSWORD, '--dir', this.dir, '--save', '', '--appendonly', persist ? 'yes' : 'no', '--appendfsync', 'always'], { stdio: 'ignore' });
-    const r = new Redis({ port: this.port, host: '127.0.0.1', password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-    r.on('error', () => {});
+    // A fresh client per attempt, each bounded: a server still loading its append-only file answers later.
     for (let i = 0; i < 100; i++) {
+      const r = new Redis({ port: this.port, host: '127.0.0.1', password: PASSWORD, lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      r.on('error', () => {});
       try {
-        await r.connect();
-        await r.ping();
-        r.disconnect();
+        await Promise.race([(async () => { await r.connect(); await r.ping(); })(), new Promise((_, reject) => setTimeout(() => reject(new Error('slow')), 2000))]);
         return;
       } catch {
         await new Promise((x) => setTimeout(x, 100));
+      } finally {
+        r.disconnect();
       }
     }
     throw new Error(`redis-server on ${this.port} did not start`);

@@ -149,7 +149,7 @@ describe('evaluation farm (real redis-server, crinn worker processes, fixture ev
     await redis.stop();
     await new Promise((x) => setTimeout(x, 1000));
     await redis.start(true);
-    const r = await run;
+    const r = await Promise.race([run, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`run still going after the restart; worker: ${w.output()}`)), 40_000))]);
     expect(r.code, r.out).toBe(0);
     expect(verdicts(readJournal(runDir).records)).toHaveLength(3);
     await expectJournalMatchesRedis(runDir, ['fake-r']);
