@@ -6,7 +6,7 @@
  * real sandboxed evaluation through a worker.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'bullmq';
@@ -153,6 +153,26 @@ describe('evaluation farm (real redis-server, crinn worker processes, fixture ev
     expect(r.code, r.out).toBe(0);
     expect(verdicts(readJournal(runDir).records)).toHaveLength(3);
     await expectJournalMatchesRedis(runDir, ['fake-r']);
+  }, 60_000);
+
+  it('redis-server restarted empty (no persistence) mid-run: lost jobs are submitted again, each journaled once', async () => {
+    const log = path.join(tmp(), 'finished.log');
+    const w = worker('n1', 'fake-n', [], { LOOP_FIXTURE_DELAY_MS: '1000', LOOP_FIXTURE_LOG: log });
+    await serving(w);
+    const runDir = path.join(tmp(), 'restart-empty');
+    const run = crinn(optimizeArgs(runDir, 'fake-n', 3));
+    await until('the first verdict', () => existsSync(path.join(runDir, 'journal.jsonl')) && verdicts(readJournal(runDir).records).length >= 1);
+    await redis.stop();
+    rmSync(path.join(redis.dir, 'appendonlydir'), { recursive: true, force: true });
+    await redis.start(false);
+    const r = await Promise.race([run, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`run still going after the restart; worker: ${w.output()}`)), 40_000))]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/is gone from Redis \(restarted without persistence\?\): submitting it again/);
+    const vs = verdicts(readJournal(runDir).records);
+    expect(vs).toHaveLength(3);
+    expect(new Set(vs.map((v) => v.index)).size).toBe(3);
+    // The job lost with Redis ran again (at least 3 evaluations finished), yet each proposal has one verdict.
+    expect(readFileSync(log, 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(3);
   }, 60_000);
 
   it('a worker of another contract version is not counted: the parent refuses to start without one of its own', async () => {
