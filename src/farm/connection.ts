@@ -58,10 +58,14 @@ export function connect(url: FarmUrl, name: string): Redis {
 /** Fails fast with one line when Redis is unreachable or refuses the password (the first contact of a command). */
 export async function ping(r: Redis, url: FarmUrl, timeoutMs = 10_000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  // The connection retries quietly: keep its last error for the message.
+  let last = '';
+  const onError = (e: Error) => { last = e.message.split('\n')[0]; };
+  r.on('error', onError);
   try {
     await Promise.race([
       r.ping(),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs); }),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${last ? `${last}; ` : ''}no answer in ${timeoutMs / 1000} s`)), timeoutMs); }),
     ]);
   } catch (err) {
     const m = err instanceof Error ? err.message : String(err);
@@ -69,5 +73,6 @@ export async function ping(r: Redis, url: FarmUrl, timeoutMs = 10_000): Promise<
     throw new UserError(`--farm: Redis at ${url.display} is not reachable: ${m.split('\n')[0]}${hint}`);
   } finally {
     clearTimeout(timer);
+    r.off('error', onError);
   }
 }
