@@ -4,14 +4,14 @@
  *
  * Layers, lowest first; a folder may import its own layer and the ones below it, never above:
  *
- *   gpu -> data -> graph -> bundle -> search -> browser -> bench -> evolve -> cli
+ *   gpu -> data -> graph -> bundle -> search -> browser -> bench -> evolve -> farm -> cli
  *
  * src/errors.ts and src/version.ts lie below every layer; src/index.ts (the public entry) above
  * the library's layers, beside evolve: nothing under src/ imports it. `browser` sits just above
  * `search` (the page runs the same search host code); the bench serves the browser page, so
  * bench -> browser points down.
  */
-const LAYERS = ['gpu', 'data', 'graph', 'bundle', 'search', 'browser', 'bench', 'evolve', 'cli'];
+const LAYERS = ['gpu', 'data', 'graph', 'bundle', 'search', 'browser', 'bench', 'evolve', 'farm', 'cli'];
 
 const folder = (name) => `^src/${name}/`;
 

@@ -60,6 +60,13 @@ else
   echo "setup: lavapipe installed (Mesa $mesa)"
 fi
 
+# The evaluation farm (src/farm/) runs on Redis; its tests start their own redis-server on a free port.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "setup: installing redis-server for the evaluation farm"
+  $SUDO apt-get update -qq
+  apt_install redis-server
+fi
+
 # The HTML report's screenshot check needs a real browser.
 if [ "${CRINN_SKIP_CHROMIUM:-}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then
   echo "setup: installing chromium for the report screenshot check"

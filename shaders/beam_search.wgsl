@@ -11,6 +11,10 @@
 // atomic compare-exchange, distance for the new ones. A phase ends when no parent is left or after
 // its iteration cap (entry_iter, max_iter). Storage of the base vectors comes from a base_*.wgsl file, which
 // supplies l2_partial / dot_partial of one row against the private query qv.
+// Filtered (FILTER != 0): a filter file supplies `passes(id)` for the current query; the leader keeps
+// a second sorted list of the best passing rows (res_*, k_out long) and the output comes from it.
+// FILTER 1 traverses every row and returns only passing ones; FILTER 2 computes distances only for
+// passing rows of the main graph (non-passing ones are skipped, not traversed).
 
 // The query lives in a private array (registers or stack), far cheaper to re-read than workgroup
 // or storage memory; array lengths must be compile-time, so the host rewrites this line.
@@ -30,6 +34,7 @@ override UDEG: u32 = 32;   // entry-layer row length
 override UBEAM: u32 = 16;  // entry-layer list length (<= ITOPK)
 // Debug: count distance evaluations per query into out_evals (0 = off; the counter costs an atomic per distance).
 override COUNT_EVALS: bool = false;
+override FILTER: u32 = 0; // 0 = none, 1 = traverse all, return passing, 2 = traverse passing only
 
 override QPW: u32 = WG / TEAM;
 override CAND: u32 = SW * max(DEGREE, UDEG);
@@ -49,7 +54,7 @@ struct Params {
   k_out: u32,     // results written per query
   max_iter: u32,  // main-graph iteration cap
   entry_iter: u32, // entry-layer iteration cap
-  _pad0: u32,
+  q_base: u32,    // this dispatch's first query within the call (filter table index)
   _pad1: u32,
 }
 
@@ -64,6 +69,8 @@ struct Params {
 
 var<private> top_d: array<f32, ITOPK>;
 var<private> top_i: array<u32, ITOPK>; // high bit: expanded
+var<private> res_d: array<f32, ITOPK>; // filtered: best passing rows, first k_out used
+var<private> res_i: array<u32, ITOPK>;
 var<workgroup> cand_d: array<f32, CAND_SLOTS>;
 var<workgroup> cand_i: array<u32, CAND_SLOTS>;
 var<workgroup> visited: array<atomic<u32>, HASH_SLOTS>; // id + 1; 0 = empty
@@ -128,6 +135,32 @@ fn merge_candidates(s: u32, len: u32) {
   }
 }
 
+// Leader only, filtered main phase: passing candidates into the result list. A row the forgettable
+// hash let through twice has the same distance, so a repeat sits among the entries of equal distance.
+fn merge_results(s: u32) {
+  let cb = s * CAND;
+  let len = params.k_out;
+  for (var c = 0u; c < CAND; c++) {
+    let d = cand_d[cb + c];
+    let id = cand_i[cb + c];
+    if (d < res_d[len - 1u] && passes(id)) { insert_result(d, id, len); }
+  }
+}
+
+fn insert_result(d: f32, id: u32, len: u32) {
+  for (var j = 0u; j < len && res_d[j] <= d; j++) {
+    if (res_i[j] == id) { return; }
+  }
+  var p = len - 1u;
+  while (p > 0u && res_d[p - 1u] > d) {
+    res_d[p] = res_d[p - 1u];
+    res_i[p] = res_i[p - 1u];
+    p--;
+  }
+  res_d[p] = d;
+  res_i[p] = id;
+}
+
 // Leader only: when the hash is over half full, forget it and re-mark the top list (CAGRA's
 // "forgettable hash"): a few nodes may be revisited, none is lost.
 fn maybe_forget(s: u32) {
@@ -137,6 +170,11 @@ fn maybe_forget(s: u32) {
   atomicStore(&hash_fill[s], 0u);
   for (var j = 0u; j < ITOPK; j++) {
     if (top_i[j] != NONE) { _ = visit(s, top_i[j] & ~EXPANDED); }
+  }
+  if (FILTER != 0u) {
+    for (var j = 0u; j < params.k_out; j++) {
+      if (res_i[j] != NONE) { _ = visit(s, res_i[j]); }
+    }
   }
 }
 
@@ -153,6 +191,9 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   for (var t = 0u; t < D4; t++) { qv[t] = queries[qc * D4 + t]; }
   for (var h = lane; h < HASH_SIZE; h += TEAM) { atomicStore(&visited[s * HASH_SIZE + h], 0u); }
   for (var j = 0u; j < ITOPK; j++) { top_d[j] = FAR; top_i[j] = NONE; }
+  if (FILTER != 0u) {
+    for (var j = 0u; j < ITOPK; j++) { res_d[j] = FAR; res_i[j] = NONE; }
+  }
   for (var c = lane; c < CAND; c += TEAM) { cand_d[s * CAND + c] = FAR; }
   if (leader) { atomicStore(&hash_fill[s], 0u); }
   workgroupBarrier();
@@ -179,6 +220,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let cap = select(params.max_iter, params.entry_iter, entry);
     for (var it = 0u; it < cap; it++) {
       if (leader) {
+        if (FILTER != 0u && !entry) { merge_results(s); }
         merge_candidates(s, len);
         maybe_forget(s);
         var picked = 0u;
@@ -214,7 +256,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             if (nb < limit && visit(s, nb)) { row = entries[nb]; }
           } else {
             nb = graph[parent * DEGREE + c % DEGREE];
-            if (nb < limit && visit(s, nb)) { row = nb; }
+            if (nb < limit && visit(s, nb) && (FILTER != 2u || passes(nb))) { row = nb; }
           }
           if (row != NONE) { d = distance(row); }
         }
@@ -224,7 +266,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       workgroupBarrier();
     }
     // Candidates of the last iteration, when the cap cut the loop short.
-    if (leader) { merge_candidates(s, len); }
+    if (leader) {
+      if (FILTER != 0u && !entry) { merge_results(s); }
+      merge_candidates(s, len);
+    }
     workgroupBarrier();
     if (entry) {
       // Hand over: base ids, nothing expanded, a fresh visited set holding just these.
@@ -237,6 +282,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
           if (v != NONE) {
             top_i[j] = entries[v & ~EXPANDED];
             _ = visit(s, top_i[j]);
+            if (FILTER != 0u && passes(top_i[j])) { insert_result(top_d[j], top_i[j], params.k_out); }
           }
         }
       }
@@ -246,8 +292,13 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 
   if (!live || !leader) { return; }
   for (var j = 0u; j < params.k_out; j++) {
-    let v = top_i[j];
+    var v = top_i[j];
+    var d = top_d[j];
+    if (FILTER != 0u) {
+      v = res_i[j];
+      d = res_d[j];
+    }
     out_ids[q * params.k_out + j] = select(v & ~EXPANDED, NONE, v == NONE);
-    out_dist[q * params.k_out + j] = top_d[j];
+    out_dist[q * params.k_out + j] = d;
   }
 }

@@ -13,8 +13,13 @@ export type { Metric, VectorSet, Neighbors, Dataset } from './data/types.ts';
 export { loadDataset, listKnownDatasets, type LoadOptions, type KnownDataset } from './data/resolve.ts';
 export { bruteForceKnn } from './data/metric.ts';
 export { gpuExactKnn } from './data/exact-knn.ts';
+export { labelSetsFromRows, parseLabels, type LabelSets } from './data/labels.ts';
+export { readLabelsFile } from './data/labels-file.ts';
+export { passesFilter, type QueryFilter, type FilterSpec, type AnyOfFilter, type AllOfFilter, type BitmapFilter } from './data/filter.ts';
+export { filteredExactKnn } from './data/filtered-knn.ts';
+export { zipfLabels, selectivityFilters } from './data/synthetic-labels.ts';
 
-export { buildIndex, saveIndex, loadIndex, AnnEngine, type Index, type BuildIndexOptions, type AnnEngineOptions, type OpenEngineOptions } from './search/engine.ts';
+export { buildIndex, saveIndex, loadIndex, AnnEngine, type Index, type BuildIndexOptions, type AnnEngineOptions, type OpenEngineOptions, type SearchOptions } from './search/engine.ts';
 export { pickKernelBundle, loadKernelBundle, bundleDirs, SHIPPED_KERNELS, adapterMatches, type KernelBundle, type AdapterIdentity, type PickOptions } from './search/bundle.ts';
 export { codecFor, codecNames, registerCodec, type StorageCodec, type VectorStorage } from './data/codecs/registry.ts';
 export type { BuildStats, BuildProgress } from './graph/build.ts';

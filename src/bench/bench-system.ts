@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError, oneLine } from '../errors.ts';
-import type { Dataset, VectorSet } from '../data/types.ts';
+import type { Dataset, DatasetFilter, VectorSet } from '../data/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
 
 export type SystemKind = 'gpu' | 'cpu-peer' | 'oracle';
@@ -31,8 +31,13 @@ export interface BenchSystem {
   /** Library versions to record in the result, e.g. { usearch: '2.26.2' }. */
   versions?: Record<string, string>;
   build(ds: Dataset): Promise<BuildInfo>;
-  /** One batched search over all queries: nq * k ids, row-major, -1 where a row has fewer than k. */
-  search(queries: VectorSet, k: number, effort: number): Promise<Int32Array>;
+  /**
+   * One batched search over all queries: nq * k ids, row-major, -1 where a row has fewer than k.
+   * `filter` (systems with `filters: true`): only ids passing each query's filter may come back.
+   */
+  search(queries: VectorSet, k: number, effort: number, filter?: DatasetFilter): Promise<Int32Array>;
+  /** Searches under a per-query filter (a filtered dataset, src/data/types.ts DatasetFilter). */
+  filters?: boolean;
   /** Mean distance evaluations per query at this effort (work that carries over between adapters), where the system can count them. */
   evaluations?(queries: VectorSet, k: number, effort: number): Promise<number>;
   /** Mean bytes of base rows read per query at this effort (the rows as stored: codes, then f32 rerank rows), where the system can count them. */

@@ -60,7 +60,7 @@ export function groundTruthKthDistances(gt: Neighbors, base: VectorSet, queries:
  * a ground-truth Neighbors. Only the first k ids of each result row are considered; a row with
  * fewer than k entries simply scores lower. Costs nq * k distance evaluations.
  */
-export function recallAtK(result: Neighbors, base: VectorSet, queries: VectorSet, metric: Metric, truth: Float32Array | Neighbors, k = 10): RecallResult {
+export function recallAtK(result: Neighbors, base: VectorSet, queries: VectorSet, metric: Metric, truth: Float32Array | Neighbors, k = 10, accept?: (q: number, id: number) => boolean): RecallResult {
   checkShapes(base, queries, k);
   const kth = truth instanceof Float32Array ? truth : groundTruthKthDistances(truth, base, queries, metric, k);
   if (kth.length !== queries.n) throw new UserError(`recall: ${kth.length} k-th distances for ${queries.n} queries`);
@@ -77,7 +77,8 @@ export function recallAtK(result: Neighbors, base: VectorSet, queries: VectorSet
     let hits = 0;
     for (let j = 0; j < m; j++) {
       const id = result.ids[off + j];
-      if (!(id >= 0 && id < base.n) || seen.has(id)) continue;
+      // Under a filter (`accept`), a close id the filter rejects is no hit.
+      if (!(id >= 0 && id < base.n) || seen.has(id) || (accept && !accept(q, id))) continue;
       seen.add(id);
       if (distance(metric, queries.data, q, base.data, id, base.dim) <= limit) hits++;
     }

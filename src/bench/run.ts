@@ -10,6 +10,8 @@ import { UserError, oneLine } from '../errors.ts';
 import type { Dataset, Neighbors } from '../data/types.ts';
 import { datasetFingerprint } from '../data/fingerprint.ts';
 import { computeGroundTruth } from '../data/groundtruth.ts';
+import { filteredExactKnn } from '../data/filtered-knn.ts';
+import { passesFilter } from '../data/filter.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { AdapterDescription } from '../gpu/adapters.ts';
 import { VERSION } from '../version.ts';
@@ -95,11 +97,30 @@ async function noGpu(): Promise<GpuContext> {
 /** Ground truth: the dataset's own when deep enough, else exact kNN on the GPU (cached by content). */
 async function groundTruth(o: RunBenchOptions, k: number, open: () => Promise<GpuContext>): Promise<Neighbors> {
   const ds = o.dataset;
+  if (ds.filter) return filteredTruth(o, k, open);
   if (ds.groundTruth && ds.groundTruth.k >= k) return ds.groundTruth;
   o.onProgress?.({ type: 'groundtruth', state: 'start' });
   const r = await computeGroundTruth({ base: ds.base, queries: ds.queries, k, metric: ds.metric, cacheDir: o.cacheDir, open });
   o.onProgress?.({ type: 'groundtruth', state: 'done', cached: r.cached, seconds: r.seconds });
   return r.neighbors;
+}
+
+/** Under a filter: the exact top-k among each query's passing vectors, on the GPU (not cached: filters are per run). */
+async function filteredTruth(o: RunBenchOptions, k: number, open: () => Promise<GpuContext>): Promise<Neighbors> {
+  const ds = o.dataset;
+  const f = ds.filter!;
+  o.onProgress?.({ type: 'groundtruth', state: 'start' });
+  const t0 = performance.now();
+  const ctx = await open();
+  try {
+    const gt = await filteredExactKnn(ctx, ds.base, ds.queries, k, ds.metric, f.filters, f.labels);
+    const short = Array.from({ length: gt.nq }, (_, q) => q).find((q) => gt.ids[q * k + k - 1] < 0);
+    if (short !== undefined) throw new UserError(`${ds.name}: query ${short}'s filter passes fewer than k = ${k} vectors; recall@${k} needs at least k`);
+    o.onProgress?.({ type: 'groundtruth', state: 'done', cached: false, seconds: (performance.now() - t0) / 1000 });
+    return gt;
+  } finally {
+    ctx.destroy();
+  }
 }
 
 /** A sweep planner in the system's own effort range (one fixed point when it has no efforts). */
@@ -145,12 +166,15 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
   try {
     const gt = await groundTruth(o, k, openTracked);
     const kth = groundTruthKthDistances(gt, ds.base, ds.queries, ds.metric, k);
+    const f = ds.filter;
+    const accept = f ? (q: number, id: number) => passesFilter(f.filters[q], f.labels, id) : undefined;
 
     for (const e of entries) {
       emit({ type: 'build', system: e.name, state: 'start' });
       try {
         e.system ??= await createSystem(e.name, { gpu: gpu.get }, { seed, ...o.systemOptions?.[e.name] });
         const t0 = performance.now();
+        if (ds.filter && !e.system.filters) throw new Error(`${e.name} has no filtered search`);
         const b = await e.system.build(ds);
         // The system's own figure is the build; the harness's wall clock is kept beside it.
         e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000 } };
@@ -165,15 +189,15 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
     const measure = async (s: BenchSystem, effort: number): Promise<Measurement> => {
       let ids: Int32Array | undefined;
       const t = await measureMedian(async () => {
-        ids = await s.search(ds.queries, k, effort);
+        ids = await s.search(ds.queries, k, effort, ds.filter);
       }, { reps, warmup: 1 });
       if (!(ids instanceof Int32Array) || ids.length !== ds.queries.n * k) {
         throw new Error(`search returned ${ids instanceof Int32Array ? ids.length : typeof ids} ids, expected an Int32Array of ${ds.queries.n} x ${k}`);
       }
-      const { recall } = recallAtK({ ids, nq: ds.queries.n, k }, ds.base, ds.queries, ds.metric, kth, k);
-      // Counted outside the timed calls.
-      const evaluations = s.evaluations ? await s.evaluations(ds.queries, k, effort) : undefined;
-      const bytesRead = s.bytesRead ? await s.bytesRead(ds.queries, k, effort) : undefined;
+      const { recall } = recallAtK({ ids, nq: ds.queries.n, k }, ds.base, ds.queries, ds.metric, kth, k, accept);
+      // Counted outside the timed calls (by the unfiltered CPU reference: not under a filter).
+      const evaluations = s.evaluations && !ds.filter ? await s.evaluations(ds.queries, k, effort) : undefined;
+      const bytesRead = s.bytesRead && !ds.filter ? await s.bytesRead(ds.queries, k, effort) : undefined;
       return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}), ...(bytesRead !== undefined ? { bytesRead } : {}) };
     };
 

@@ -132,3 +132,17 @@ export function adapterLabel(result: BenchResult): string {
   const text = a.description || [a.vendor, a.architecture].filter(Boolean).join(' ') || a.name;
   return a.backend ? `${text} (${a.backend})` : text;
 }
+
+/**
+ * The selectivity table of a filtered bench (one result per selectivity): per selectivity and
+ * system, the highest recall@k reached, QPS at recall 0.95 and the AUC.
+ */
+export function renderFilteredSummary(results: readonly BenchResult[]): string {
+  const rows = results.flatMap((r) =>
+    r.systems.map((s) => {
+      const best = s.points.reduce((m, p) => Math.max(m, p.recall), 0);
+      return [r.dataset.name, s.name, s.error ? '-' : best.toFixed(3), formatQps(s.summary.qpsAt95), formatQps(s.summary.auc), s.error ? `error: ${s.error.replace(/\s+/g, ' ')}` : ''];
+    }),
+  );
+  return `Selectivity table (recall@${results[0]?.k ?? 10} against the filtered exact top-k):\n${formatTable(['dataset [filter]', 'system', 'max recall', 'QPS@0.95', 'AUC', 'note'], rows, ['l', 'l', 'r', 'r', 'r', 'l'])}`;
+}

@@ -11,7 +11,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { Kernel } from '../gpu/kernel-text.ts';
 import { pipelineKey, pipelineLayout } from '../gpu/kernel-text.ts';
-import { decodeIndex, digestMatches, parseIndexHeader, type Index } from '../graph/index-format.ts';
+import { decodeIndex, digestMatches, parseIndexHeader, sectionDigestMatches, type Index } from '../graph/index-format.ts';
 import { BeamSearchCore, searchKernelFiles, type SearchKernelSources } from '../search/beam-core.ts';
 import { codecFor, codecs } from '../data/codecs/registry.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
@@ -108,6 +108,9 @@ export async function parseIndex(bytes: ArrayBuffer | Uint8Array, name = 'index'
   const h = parseIndexHeader(buf, fail);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buf.subarray(0, h.layout.hashAt)));
   if (!digestMatches(buf, h, digest)) fail('corrupted (checksum mismatch)');
+  for (const s of h.sections) {
+    if (!sectionDigestMatches(buf, s, new Uint8Array(await crypto.subtle.digest('SHA-256', buf.subarray(s.from, s.to))))) fail(`corrupted (section '${s.tag}' checksum mismatch)`);
+  }
   return decodeIndex(buf, h, fail);
 }
 

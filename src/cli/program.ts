@@ -12,6 +12,7 @@ import { registerOptimizeCommands } from './commands/optimize.ts';
 import { registerRunsCommands } from './commands/runs.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { registerPromptCommands } from './commands/prompt.ts';
+import { registerWorkerCommand } from './commands/worker.ts';
 import { VERSION } from '../version.ts';
 import { shareGlobalOptions, validateGlobals } from './context.ts';
 
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerRunsCommands(program);
   registerExportCommand(program);
   registerPromptCommands(program);
+  registerWorkerCommand(program);
   shareGlobalOptions(program);
   return program;
 }

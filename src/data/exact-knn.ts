@@ -37,6 +37,19 @@ function distanceKernel(t: ExactKnnTuning, dim4: number): Kernel {
   };
 }
 
+function maskKernel(): Kernel {
+  return { name: 'knn_mask', cacheKey: 'mask', source: shaderSource('knn_mask.wgsl'), constants: { WG: 64 } };
+}
+
+/**
+ * A filter per query for the exact search, as bitmaps over base ids: query q passes base row i
+ * when bit i & 31 of word i >> 5 of bitmaps[rowOf[q]] is set. Queries may share a bitmap.
+ */
+export interface ExactFilter {
+  bitmaps: readonly Uint32Array[];
+  rowOf: Uint32Array;
+}
+
 export function selectKernel(K: number): Kernel {
   return selectKernelFrom(shaderSource('topk_select.wgsl'), K);
 }
@@ -75,7 +88,11 @@ export class GpuBruteForce {
     }
   }
 
-  async search(queries: VectorSet, k: number): Promise<Neighbors> {
+  /**
+   * Exact top-k of every query; with `filter`, among the base rows its filter passes only (ids -1,
+   * distances +inf-like past the rows that pass when fewer than k do).
+   */
+  async search(queries: VectorSet, k: number, filter?: ExactFilter): Promise<Neighbors> {
     if (queries.dim !== this.dim) throw new UserError(`queries: dimension ${queries.dim} does not match the base's ${this.dim}`);
     if (!Number.isInteger(k) || k < 1) throw new UserError(`k: must be a positive integer, got ${k}`);
     if (k > this.n) throw new UserError(`k: ${k} is larger than the base (${this.n} vectors)`);
@@ -84,6 +101,7 @@ export class GpuBruteForce {
     const K = selectListLength(k);
     const t = this.tuning;
     const [distPipe, selPipe] = await Promise.all([kernelPipeline(ctx, distanceKernel(t, this.dim4)), kernelPipeline(ctx, selectKernel(K))]);
+    const maskPipe = filter ? await kernelPipeline(ctx, maskKernel()) : null;
 
     const { data: qdata } = padRows(queries);
     const maxChunk = Math.max(...this.chunks.map((c) => c.rows));
@@ -105,6 +123,7 @@ export class GpuBruteForce {
     const cand = { d: mk('knn:candd', qBlock * nChunks * K * 4), i: mk('knn:candi', qBlock * nChunks * K * 4) };
     const outBuf = { d: mk('knn:outd', qBlock * K * 4), i: mk('knn:outi', qBlock * K * 4) };
     const dummyIds = mk('knn:noids', 16);
+    const maskBuf = filter ? mk('knn:mask', packMask(filter, queries.n, this.n)) : null;
 
     const ids = new Int32Array(queries.n * k);
     const distances = new Float32Array(queries.n * k);
@@ -150,6 +169,11 @@ export class GpuBruteForce {
           const gy = Math.ceil(nq / 8);
           ctx.checkDispatch('knn_distances', t.workgroupSize, [gx, gy]);
           encodePass(enc, 'knn_distances', distPipe, bindGroup(ctx, distPipe, 'knn', [u, qbuf, chunk.buffer, distBuf]), [gx, gy]);
+          if (maskPipe) {
+            const um = uniformBuffer(ctx, 'knn:mask-params', new Uint32Array([nq, chunk.rows, chunk.start, q0]));
+            uniforms.push(um);
+            encodePass(enc, 'knn_mask', maskPipe, bindGroup(ctx, maskPipe, 'knn-mask', [um, maskBuf!, distBuf]), grid2d(ctx, 'knn_mask', Math.ceil((nq * chunk.rows) / 64), 64));
+          }
           if (nChunks === 1) reduce({ d: distBuf, i: null }, chunk.rows, chunk.rows, chunk.start, outBuf, K, 0);
           else reduce({ d: distBuf, i: null }, chunk.rows, chunk.rows, chunk.start, cand, nChunks * K, c * K);
         }
@@ -162,6 +186,8 @@ export class GpuBruteForce {
           distances.set(dd.subarray(q * K, q * K + k), (q0 + q) * k);
           ids.set(ii.subarray(q * K, q * K + k), (q0 + q) * k);
         }
+        // Masked rows: no neighbour.
+        if (filter) for (let j = q0 * k; j < (q0 + nq) * k; j++) if (distances[j] >= MASKED) ids[j] = -1;
         for (const u of uniforms) u.destroy();
         qbuf.destroy();
       }
@@ -177,11 +203,31 @@ export class GpuBruteForce {
   }
 }
 
-/** One-shot exact kNN on the GPU. */
-export async function gpuExactKnn(ctx: GpuContext, base: VectorSet, queries: VectorSet, k: number, metric: Metric, tuning?: Partial<ExactKnnTuning>): Promise<Neighbors> {
+/** Masked rows come back as knn_mask.wgsl FAR (3e38); anything this large is one. */
+const MASKED = 1e38;
+
+/** knn_mask.wgsl's one binding: per query its bitmap's word offset, then the bitmaps. */
+function packMask(f: ExactFilter, nq: number, n: number): Uint32Array {
+  const words = Math.ceil(n / 32);
+  if (f.rowOf.length !== nq) throw new UserError(`filter: ${f.rowOf.length} bitmap rows for ${nq} queries`);
+  const out = new Uint32Array(nq + f.bitmaps.length * words);
+  f.bitmaps.forEach((b, i) => {
+    if (b.length !== words) throw new UserError(`filter: bitmap ${i} has ${b.length} words, expected ceil(n / 32) = ${words}`);
+    out.set(b, nq + i * words);
+  });
+  for (let q = 0; q < nq; q++) {
+    const r = f.rowOf[q];
+    if (r >= f.bitmaps.length) throw new UserError(`filter: query ${q} names bitmap ${r} of ${f.bitmaps.length}`);
+    out[q] = nq + r * words;
+  }
+  return out;
+}
+
+/** One-shot exact kNN on the GPU (with `filter`: among each query's passing rows). */
+export async function gpuExactKnn(ctx: GpuContext, base: VectorSet, queries: VectorSet, k: number, metric: Metric, tuning?: Partial<ExactKnnTuning>, filter?: ExactFilter): Promise<Neighbors> {
   const bf = new GpuBruteForce(ctx, base, metric, tuning);
   try {
-    return await bf.search(queries, k);
+    return await bf.search(queries, k, filter);
   } finally {
     bf.destroy();
   }

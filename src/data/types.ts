@@ -1,4 +1,6 @@
 import { UserError } from '../errors.ts';
+import type { LabelSets } from './labels.ts';
+import type { QueryFilter } from './filter.ts';
 
 /** Distance metrics. Distances are the metric's own: squared L2; 1 - cosine; negative inner product. */
 export type Metric = 'l2' | 'ip' | 'angular';
@@ -31,6 +33,19 @@ export interface Dataset {
   groundTruth?: Neighbors;
   /** Where it came from (paths), for reports. */
   source: string;
+  /**
+   * A filtered evaluation (a dataset setting, src/data/filter.ts): labels per base vector and one
+   * filter per query. Ground truth and recall are then the exact top-k among each query's passing
+   * vectors, and every system searches with the same filters.
+   */
+  filter?: DatasetFilter;
+}
+
+export interface DatasetFilter {
+  labels: LabelSets;
+  filters: readonly (QueryFilter | null)[];
+  /** What the filters were drawn for, for reports (e.g. "selectivity 0.01 (measured 0.0098)"). */
+  description: string;
 }
 
 export function parseMetric(value: string, field = 'metric'): Metric {

@@ -20,6 +20,8 @@ export interface ExportOptions {
   adapter?: BundleManifest['adapter'];
   datasetFingerprint?: string | null;
   name?: string;
+  /** A farm run's adapter lane to export (default its first). */
+  lane?: string;
 }
 
 /** Slug for a default bundle name: 'nvidia-h200 (vulkan)' + 'siftsmall-5k' -> 'nvidia-h200-vulkan--siftsmall-5k'. */
@@ -39,7 +41,7 @@ function chosen(st: RunState): { module: ModuleName; hash: string }[] {
 }
 
 export function exportRun(runDir: string, o: ExportOptions): { dir: string; manifest: BundleManifest } {
-  const st = loadRun(runDir);
+  const st = loadRun(runDir, o.lane);
   const picks = chosen(st);
   if (picks.length === 0) throw new UserError(`${runDir}: no stage has a successful evaluation yet; nothing to export`);
   const lastStage = st.stages.filter((s) => bestOf(s)).at(-1)!;

@@ -39,25 +39,40 @@ export const runConfigSchema = z.object({
   patience: z.number().int().positive(),
   /** Options handed to the evaluator unchanged (k, reps, queries...). */
   evaluator: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * An evaluation farm run (src/farm/): one lane per adapter, by the full adapter names its
+   * workers serve; each lane tunes the stages for its adapter. The Redis URL is not journaled (it
+   * may carry a password): `crinn resume --farm URL` gives it again.
+   */
+  farm: z.object({ adapters: z.array(z.string().min(1)).min(1) }).optional(),
 });
 export type RunConfig = z.infer<typeof runConfigSchema>;
 
 const base = { time: z.string() };
+/** The farm lane (adapter name) a stage record belongs to; absent in a run without lanes. */
+const lane = { lane: z.string().min(1).optional() };
 
 export const recordSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run-start'), ...base, version: z.literal(JOURNAL_VERSION), runId: z.string(), config: runConfigSchema }),
   z.object({ type: z.literal('resume'), ...base, pid: z.number().int() }),
-  z.object({ type: z.literal('stage-start'), ...base, stage: moduleName, startHash: hash }),
+  z.object({ type: z.literal('stage-start'), ...base, ...lane, stage: moduleName, startHash: hash }),
   z.object({
-    type: z.literal('variant-proposed'), ...base,
+    type: z.literal('variant-proposed'), ...base, ...lane,
     stage: moduleName, hash, parents: z.array(hash), origin: z.string(),
     knobValues: z.record(z.string(), z.number()),
     /** Best variants of the earlier stages' modules that this one is evaluated on top of. */
     context: z.record(z.string(), hash).default({}),
   }),
-  z.object({ type: z.literal('verdict'), ...base, stage: moduleName, hash, verdict: verdictSchema }),
   z.object({
-    type: z.literal('stage-end'), ...base, stage: moduleName,
+    type: z.literal('verdict'), ...base, ...lane, stage: moduleName, hash, verdict: verdictSchema,
+    /** The proposal answered (its index in the stage): proposals may be evaluated several at once. */
+    index: z.number().int().nonnegative().optional(),
+    /** Farm runs: the job id and the worker that ran it. */
+    job: z.string().optional(),
+    worker: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal('stage-end'), ...base, ...lane, stage: moduleName,
     reason: z.enum(['budget', 'converged', 'exhausted', 'time']),
     bestHash: hash, startReward: z.number().nullable(), bestReward: z.number().nullable(),
   }),

@@ -5,55 +5,47 @@
  * proposes variants; each variant is stored whole (store.ts), journaled, then
  * evaluated, and its verdict journaled (journal.ts). Everything the loop decides is a function of
  * the journal (run-state.ts), so `resume` continues a killed run where it stopped: the only thing
- * lost is the evaluation that was in flight, which is run again.
+ * lost is the evaluation that was in flight, which is run again (a farm job: reattached to or
+ * resubmitted, src/farm/). Jobs go to an EvaluationBackend (backend.ts), several at once where it
+ * says it can run them; a farm run drives one lane per adapter, concurrently.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { verdictSchema, type Variant, type Verdict } from './contract.ts';
 import { type ModuleName } from '../bundle/module-manifest.ts';
 import { JournalWriter, readJournal, runConfigSchema, type RunConfig } from './journal.ts';
 import { getVariant, putVariant, type VariantFile } from './store.ts';
-import { bestOf, bestPerModule, evaluated, foldJournal, ok, pending, stageConverged, startOf, totals, type Proposal, type RunState, type StageState } from './run-state.ts';
+import { bestOf, bestPerModule, evaluated, foldJournal, laneNames, ok, pending, stageConverged, startOf, totals, type Proposal, type RunState, type StageState } from './run-state.ts';
 import { proposeNext } from './autotune.ts';
 import { loadBaseline } from './modules.ts';
 import { UserError } from '../errors.ts';
+import { localBackend, type EvaluationBackend, type EvaluationJob, type Evaluator, type JobResult, type VariantRef } from './backend.ts';
 
-export interface EvaluateOptions {
-  dataset: string;
-  module: ModuleName;
-  /** Variant folders of the best earlier-stage modules this variant runs on top of. */
-  context: Partial<Record<ModuleName, string>>;
-  seed: number;
-  /** The stage's best reward so far (null before any success): the evaluator re-measures far above it. */
-  bestSoFar: number | null;
-  /** RunConfig.evaluator, unchanged. */
-  options: Record<string, unknown>;
-  /** Epoch ms at which an evaluation still running is cut (void): the time budget plus DEADLINE_MARGIN_S. */
-  deadline?: number;
-}
+export type { EvaluateOptions, Evaluator } from './backend.ts';
 
 /** How far past a time budget an evaluation in flight may run before it is cut: the budget's promise. */
 export const DEADLINE_MARGIN_S = 30;
 
-/** Evaluates one variant folder against the baseline (the evaluator of `crinn evaluate`). */
-export type Evaluator = (variantDir: string, opts: EvaluateOptions) => Promise<Verdict>;
-
 /** Where the loop gets a module's baseline: its manifest and file contents. */
 export type BaselineSource = (module: ModuleName) => Promise<{ variant: Variant; files: VariantFile[] }>;
 
+/** Stage events carry the farm lane (adapter name) they belong to; undefined in a run without lanes. */
 export type LoopEvent =
-  | { type: 'stage-start'; stage: ModuleName; budget: number | undefined }
-  | { type: 'evaluating'; stage: ModuleName; hash: string; origin: string; knobValues: Record<string, number> }
-  | { type: 'verdict'; stage: ModuleName; hash: string; verdict: Verdict; done: number; failures: number; best: number | null; stageEvaluations: number }
-  | { type: 'stage-end'; stage: ModuleName; reason: string; startReward: number | null; bestReward: number | null }
+  | { type: 'stage-start'; lane?: string; stage: ModuleName; budget: number | undefined }
+  | { type: 'evaluating'; lane?: string; stage: ModuleName; hash: string; origin: string; knobValues: Record<string, number> }
+  | { type: 'verdict'; lane?: string; stage: ModuleName; hash: string; verdict: Verdict; done: number; failures: number; best: number | null; stageEvaluations: number; worker?: string }
+  | { type: 'stage-end'; lane?: string; stage: ModuleName; reason: string; startReward: number | null; bestReward: number | null }
   | { type: 'resumed'; evaluations: number; pending: number; dropped: boolean };
 
 /** Whole variants from a code-writing policy (--policy llm, src/evolve/llm/loop-policy.ts); stop: end this session, resumable. */
 export type Proposer = (runDir: string, st: RunState, module: ModuleName) => Promise<{ variants: { files: VariantFile[]; knobValues: Record<string, number>; parents: string[]; origin: string }[]; stop?: string }>;
 
 export interface LoopDeps {
-  evaluate: Evaluator;
+  /** Evaluates one variant folder on this machine (wrapped in localBackend); ignored when `backend` is set. */
+  evaluate?: Evaluator;
+  /** Where jobs run (src/farm/ for a farm); default localBackend(runDir, evaluate). */
+  backend?: EvaluationBackend;
   baseline: BaselineSource;
   onEvent?: (ev: LoopEvent) => void;
   /** Set for --policy llm: replaces the knob proposals of autotune. */
@@ -164,9 +156,14 @@ async function resumeLocked(runDir: string, deps: LoopDeps): Promise<RunState> {
   const journal = JournalWriter.reopen(runDir, read);
   try {
     const before = foldJournal(read.records, journal.file);
-    const t = totals(before);
+    const t = { evaluations: 0, pending: 0 };
+    for (const lane of laneNames(before.config)) {
+      const x = totals(foldJournal(read.records, journal.file, lane));
+      t.evaluations += x.evaluations;
+      t.pending += x.pending;
+    }
     deps.onEvent?.({ type: 'resumed', evaluations: t.evaluations, pending: t.pending, dropped: read.torn !== undefined });
-    if (before.ended !== undefined) return before;
+    if (before.ended !== undefined) return foldJournal(read.records, journal.file, laneNames(before.config)[0]);
     journal.append({ type: 'resume', pid: process.pid });
     return await drive(runDir, journal, deps);
   } finally {
@@ -174,8 +171,8 @@ async function resumeLocked(runDir: string, deps: LoopDeps): Promise<RunState> {
   }
 }
 
-function state(journal: JournalWriter): RunState {
-  return foldJournal(readJournal(path.dirname(journal.file)).records, journal.file);
+function state(journal: JournalWriter, lane?: string): RunState {
+  return foldJournal(readJournal(path.dirname(journal.file)).records, journal.file, lane);
 }
 
 /** Evaluations left for this stage: an equal share of what the run has left. */
@@ -196,8 +193,35 @@ function stageSecondsLeft(st: RunState, idx: number): number {
   return s.activeAtStart + share - st.activeSeconds;
 }
 
+/** What the lanes of one session share: the first fatal error stops them all. */
+interface Session {
+  fatal?: unknown;
+}
+
+/**
+ * Drives every lane of the run (one per farm adapter, else one) to its end, concurrently; the
+ * run ends when all have. The budget (evaluations and time) applies to each lane: a farm run
+ * tunes each adapter as a run on it alone would.
+ */
 async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Promise<RunState> {
-  let st = state(journal);
+  if (!deps.backend && !deps.evaluate) throw new Error('loop: LoopDeps needs an evaluate function or a backend');
+  const backend = deps.backend ?? localBackend(runDir, deps.evaluate!);
+  const lanes = laneNames(state(journal).config);
+  const session: Session = {};
+  const results = await Promise.allSettled(lanes.map((lane) => driveLane(runDir, journal, deps, backend, lane, session)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw session.fatal ?? failed.reason;
+  const ends = results.map((r) => (r as PromiseFulfilledResult<string | undefined>).value);
+  // A lane stopped without an end (the LLM policy's stop): the run stays open, resumable.
+  if (ends.some((e) => e === undefined)) return state(journal, lanes[0]);
+  const reasons = [...new Set(ends)];
+  journal.append({ type: 'run-end', reason: reasons.length === 1 ? reasons[0]! : reasons.join('; ') });
+  return state(journal, lanes[0]);
+}
+
+/** One lane's stages; resolves with its end reason ('done', or a spent time budget), undefined for a resumable stop. */
+async function driveLane(runDir: string, journal: JournalWriter, deps: LoopDeps, backend: EvaluationBackend, lane: string | undefined, session: Session): Promise<string | undefined> {
+  let st = state(journal, lane);
   let errors = 0;
   for (let idx = 0; idx < st.stages.length; idx++) {
     let stage = st.stages[idx];
@@ -208,24 +232,24 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
       const b = bestPerModule(st)[s.module];
       if (b) context[s.module] = b.hash;
     }
+    const refresh = () => {
+      st = state(journal, lane);
+      stage = st.stages[idx];
+    };
     if (!stage.startHash) {
       // A spent time budget starts no new stage: its baseline evaluation alone could take minutes.
-      if (st.config.budget.seconds !== undefined && st.activeSeconds >= st.config.budget.seconds) {
-        journal.append({ type: 'run-end', reason: `time budget spent before stage ${module}` });
-        return state(journal);
-      }
+      if (st.config.budget.seconds !== undefined && st.activeSeconds >= st.config.budget.seconds) return `time budget spent before stage ${module}`;
       const base = await deps.baseline(module);
       const stored = putVariant(runDir, { ...base.variant, parents: [], origin: 'baseline' }, base.files);
-      journal.append({ type: 'stage-start', stage: module, startHash: stored.hash });
-      journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: [], origin: 'baseline', knobValues: stored.variant.knobValues, context });
-      st = state(journal);
-      stage = st.stages[idx];
+      journal.append({ type: 'stage-start', lane, stage: module, startHash: stored.hash });
+      journal.append({ type: 'variant-proposed', lane, stage: module, hash: stored.hash, parents: [], origin: 'baseline', knobValues: stored.variant.knobValues, context });
+      refresh();
     }
     const budget = stageBudget(st, idx);
-    deps.onEvent?.({ type: 'stage-start', stage: module, budget });
+    deps.onEvent?.({ type: 'stage-start', lane, stage: module, budget });
     const start = getVariant(runDir, stage.startHash!);
     const knobs = start.variant.manifest.knobs;
-    let reason: 'budget' | 'converged' | 'exhausted' | 'time' = 'budget';
+    let reason: 'budget' | 'converged' | 'exhausted' | 'time' | undefined;
     /**
      * One autotune proposal journaled; false when the knob space is exhausted. Its code is the
      * stage's best variant's (the start's under plain autotune; under mixed, the LLM's best code).
@@ -239,84 +263,134 @@ async function drive(runDir: string, journal: JournalWriter, deps: LoopDeps): Pr
       const parent = bestOf(stage)?.hash ?? stage.startHash!;
       const from = parent === stage.startHash ? start : getVariant(runDir, parent);
       const stored = putVariant(runDir, { ...from.variant, knobValues: x, parents: [parent], origin: 'autotune' }, from.files);
-      journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: [parent], origin: 'autotune', knobValues: x, context });
-      st = state(journal);
-      stage = st.stages[idx];
+      journal.append({ type: 'variant-proposed', lane, stage: module, hash: stored.hash, parents: [parent], origin: 'autotune', knobValues: x, context });
+      refresh();
       return true;
     };
 
+    // Proposals in flight, by index; each settles with its own result (evaluateOne never rejects but for a UserError).
+    const inflight = new Map<number, Promise<{ p: Proposal; r: Evaluated }>>();
+    let fatal: unknown;
     for (;;) {
-      // 1. Run what is journaled but unanswered (after a crash: the evaluation that was in flight).
-      const todo = pending(stage)[0];
-      if (todo) {
-        const r = await evaluateOne(runDir, st, todo, deps);
-        // Evaluator faults (a throw, a baseline that failed twice) are never the variant's; in a row they stop the run, resumable.
-        const fault = 'error' in r ? r.error : r.verdict.status === 'void' && r.verdict.fault === 'baseline' ? r.verdict.reason : undefined;
-        if (fault !== undefined) {
-          if (++errors >= MAX_EVALUATOR_ERRORS) {
-            if (!('error' in r)) journal.append({ type: 'verdict', stage: module, hash: todo.hash, verdict: r.verdict });
-            throw new Error(`evaluator failed ${errors} times in a row (${fault}); the run is kept: crinn resume ${runDir}`);
+      const stopping = reason !== undefined || fatal !== undefined || session.fatal !== undefined;
+      const cap = Math.max(1, await backend.concurrency(lane));
+      // 1. Start what is journaled but unanswered (after a crash: what was in flight), up to the backend's concurrency.
+      if (!stopping) {
+        for (const p of pending(stage)) {
+          if (inflight.size >= cap) break;
+          if (inflight.has(p.index)) continue;
+          const run = evaluateOne(runDir, st, p, backend, deps).then((r) => ({ p, r }));
+          run.catch(() => {}); // observed by the race below; never an unhandled rejection meanwhile
+          inflight.set(p.index, run);
+        }
+      }
+      // 2. A free slot and nothing left to start: stop (budget, wall time, no gain) or propose more.
+      if (!stopping && inflight.size < cap && pending(stage).length === inflight.size) {
+        const done = evaluated(stage);
+        if (budget !== undefined && stage.proposals.length >= budget) reason = 'budget';
+        else if (stageSecondsLeft(st, idx) <= 0) reason = 'time';
+        else if (stageConverged(stage, st.config.patience) && inflight.size === 0) reason = 'converged';
+        else if (stageConverged(stage, st.config.patience)) { /* wait: an answer in flight may still be a gain */ }
+        else {
+          const mixed = st.config.policy === 'mixed';
+          if (deps.propose && (!mixed || mixedTurn(stage) === 'llm')) {
+            // A GRPO group of whole variants, asked once the previous answers are in (the prompt shows them).
+            if (inflight.size === 0) {
+              // A stop (LLM budget, endpoint down) ends the session without run-end, so resume continues.
+              const r = await deps.propose(runDir, st, module);
+              if (r.variants.length === 0 && r.stop) return undefined;
+              // Mixed: a group with nothing usable hands the turn to autotune instead of asking again.
+              if (r.variants.length === 0 && mixed) {
+                if (!(await proposeKnobs())) reason = 'exhausted';
+                continue;
+              }
+              for (const v of r.variants.slice(0, budget === undefined ? undefined : Math.max(1, budget - stage.proposals.length))) {
+                const stored = putVariant(runDir, { ...start.variant, knobValues: v.knobValues, parents: v.parents, origin: v.origin }, v.files);
+                journal.append({ type: 'variant-proposed', lane, stage: module, hash: stored.hash, parents: v.parents, origin: v.origin, knobValues: stored.variant.knobValues, context });
+              }
+              refresh();
+              continue;
+            }
+          } else {
+            // 3. Propose, store, journal, and loop back to start it.
+            if (!(await proposeKnobs())) { if (inflight.size === 0 && done.length === stage.proposals.length) reason = 'exhausted'; }
+            else continue;
           }
-        } else errors = 0;
-        journal.append({ type: 'verdict', stage: module, hash: todo.hash, verdict: 'error' in r ? thrownVerdict(todo, st, r.error) : r.verdict });
-        st = state(journal);
-        stage = st.stages[idx];
-        const t = totals(st);
-        const b = bestOf(stage);
-        const v = stage.proposals[todo.index].verdict!;
-        deps.onEvent?.({ type: 'verdict', stage: module, hash: todo.hash, verdict: v, done: t.evaluations, failures: t.failures, best: b?.verdict?.reward ?? null, stageEvaluations: evaluated(stage).length });
+        }
+      }
+      if (inflight.size === 0) {
+        if (fatal !== undefined || session.fatal !== undefined) throw fatal ?? session.fatal;
+        if (reason !== undefined) break;
+        if (pending(stage).length === 0) { reason = 'exhausted'; break; }
         continue;
       }
-      // 2. Stop: budget, wall time, or no gain (by the verdicts' intervals) in the last `patience` evaluations.
-      const done = evaluated(stage);
-      if (budget !== undefined && done.length >= budget) { reason = 'budget'; break; }
-      if (stageSecondsLeft(st, idx) <= 0) { reason = 'time'; break; }
-      if (stageConverged(stage, st.config.patience)) { reason = 'converged'; break; }
-      const mixed = st.config.policy === 'mixed';
-      if (deps.propose && (!mixed || mixedTurn(stage) === 'llm')) {
-        // A GRPO group of whole variants; a stop (LLM budget, endpoint down) ends the session without run-end, so resume continues.
-        const r = await deps.propose(runDir, st, module);
-        if (r.variants.length === 0 && r.stop) return st;
-        // Mixed: a group with nothing usable hands the turn to autotune instead of asking again.
-        if (r.variants.length === 0 && mixed) {
-          if (!(await proposeKnobs())) { reason = 'exhausted'; break; }
+      // 4. The first answer back: journal it once.
+      const { p, r } = await Promise.race(inflight.values());
+      inflight.delete(p.index);
+      // Evaluator faults (a throw, a baseline that failed twice) are never the variant's; in a row they stop the run, resumable.
+      const fault = 'error' in r ? r.error : r.verdict.status === 'void' && r.verdict.fault === 'baseline' ? r.verdict.reason : undefined;
+      if (fault !== undefined) {
+        if (++errors >= MAX_EVALUATOR_ERRORS) {
+          if (!('error' in r)) journal.append({ type: 'verdict', lane, stage: module, hash: p.hash, index: p.index, verdict: r.verdict, ...jobFields(r) });
+          fatal = new Error(`evaluator failed ${errors} times in a row (${fault}); the run is kept: crinn resume ${runDir}`);
+          session.fatal ??= fatal;
+          refresh();
           continue;
         }
-        for (const v of r.variants.slice(0, budget === undefined ? undefined : Math.max(1, budget - done.length))) {
-          const stored = putVariant(runDir, { ...start.variant, knobValues: v.knobValues, parents: v.parents, origin: v.origin }, v.files);
-          journal.append({ type: 'variant-proposed', stage: module, hash: stored.hash, parents: v.parents, origin: v.origin, knobValues: stored.variant.knobValues, context });
-        }
-        st = state(journal);
-        stage = st.stages[idx];
-        continue;
-      }
-      // 3. Propose, store, journal, and loop back to evaluate it.
-      if (!(await proposeKnobs())) { reason = 'exhausted'; break; }
+      } else errors = 0;
+      journal.append({ type: 'verdict', lane, stage: module, hash: p.hash, index: p.index, verdict: 'error' in r ? thrownVerdict(p, st, r.error) : r.verdict, ...jobFields(r) });
+      refresh();
+      const t = totals(st);
+      const b = bestOf(stage);
+      const v = stage.proposals[p.index].verdict!;
+      deps.onEvent?.({ type: 'verdict', lane, stage: module, hash: p.hash, verdict: v, done: t.evaluations, failures: t.failures, best: b?.verdict?.reward ?? null, stageEvaluations: evaluated(stage).length, ...('error' in r || r.worker === undefined ? {} : { worker: r.worker }) });
     }
     const best = bestOf(stage);
     const startP = startOf(stage);
     const startReward = startP && ok(startP) ? startP.verdict.reward : null;
-    journal.append({ type: 'stage-end', stage: module, reason, bestHash: best?.hash ?? stage.startHash!, startReward, bestReward: best?.verdict?.reward ?? null });
-    deps.onEvent?.({ type: 'stage-end', stage: module, reason, startReward, bestReward: best?.verdict?.reward ?? null });
-    st = state(journal);
+    journal.append({ type: 'stage-end', lane, stage: module, reason: reason!, bestHash: best?.hash ?? stage.startHash!, startReward, bestReward: best?.verdict?.reward ?? null });
+    deps.onEvent?.({ type: 'stage-end', lane, stage: module, reason: reason!, startReward, bestReward: best?.verdict?.reward ?? null });
+    refresh();
   }
-  journal.append({ type: 'run-end', reason: 'done' });
-  return state(journal);
+  return 'done';
 }
 
-/** The verdict, or the message when the evaluator threw (an internal error, not a verdict on the variant). */
-async function evaluateOne(runDir: string, st: RunState, p: Proposal, deps: LoopDeps): Promise<{ verdict: Verdict } | { error: string }> {
-  const dir = getVariant(runDir, p.hash).dir;
-  const context: Partial<Record<ModuleName, string>> = {};
-  for (const [m, h] of Object.entries(p.context)) context[m as ModuleName] = getVariant(runDir, h).dir;
-  deps.onEvent?.({ type: 'evaluating', stage: p.stage, hash: p.hash, origin: p.origin, knobValues: p.knobValues });
+type Evaluated = (JobResult & { job: string }) | { error: string };
+
+function jobFields(r: Evaluated): { job?: string; worker?: string } {
+  // Jobs on this machine need no id in the journal: the farm's (a worker named) pair the journal with Redis.
+  if ('error' in r || r.worker === undefined) return {};
+  return { job: r.job, worker: r.worker };
+}
+
+/** The job id of a proposal: stable across sessions, so a resumed run reattaches to (or resubmits) the same job. */
+export function jobId(st: RunState, p: Proposal): string {
+  const lane = st.lane === undefined ? 'local' : createHash('sha256').update(st.lane).digest('hex').slice(0, 12);
+  return `${st.runId}.${lane}.${p.stage}.${p.index}`;
+}
+
+function ref(runDir: string, hash: string): VariantRef {
+  const v = getVariant(runDir, hash);
+  return { hash: v.hash, variant: v.variant, files: v.files };
+}
+
+/** The verdict, or the message when the backend threw (an internal error, not a verdict on the variant). */
+async function evaluateOne(runDir: string, st: RunState, p: Proposal, backend: EvaluationBackend, deps: LoopDeps): Promise<Evaluated> {
+  deps.onEvent?.({ type: 'evaluating', lane: st.lane, stage: p.stage, hash: p.hash, origin: p.origin, knobValues: p.knobValues });
+  const id = jobId(st, p);
   try {
     const best = bestOf(st.stages.find((s) => s.module === p.stage)!)?.verdict?.reward ?? null;
     // The run's time budget is a wall-clock promise: an evaluation in flight is cut at it plus the margin.
     const left = st.config.budget.seconds === undefined ? undefined : st.config.budget.seconds - st.activeSeconds;
     const deadline = left === undefined ? undefined : Date.now() + 1000 * (Math.max(0, left) + DEADLINE_MARGIN_S);
-    const opts = { dataset: st.config.dataset, module: p.stage, context, seed: st.config.seed * 1000 + p.index, bestSoFar: best, options: st.config.evaluator, deadline };
-    return { verdict: verdictSchema.parse(await deps.evaluate(dir, opts)) };
+    const context: EvaluationJob['context'] = {};
+    for (const [m, h] of Object.entries(p.context)) context[m as ModuleName] = ref(runDir, h);
+    const job: EvaluationJob = {
+      id, ...(st.lane !== undefined ? { lane: st.lane } : {}), module: p.stage, variant: ref(runDir, p.hash), context,
+      dataset: st.config.dataset, seed: st.config.seed * 1000 + p.index, bestSoFar: best, settings: st.config.evaluator, deadline,
+    };
+    const r = await backend.submit(job);
+    return { verdict: verdictSchema.parse(r.verdict), ...(r.worker !== undefined ? { worker: r.worker } : {}), job: r.job ?? id };
   } catch (err) {
     if (err instanceof UserError) throw err;
     return { error: err instanceof Error ? err.message : String(err) };
@@ -327,7 +401,7 @@ function thrownVerdict(p: Proposal, st: RunState, message: string): Verdict {
   return {
     // The evaluator's own error: void, never charged to the variant.
     status: 'void', fault: 'internal', stage: 'load', reason: `evaluator error: ${message}`.slice(0, 2000), module: p.stage, variantHash: p.hash,
-    dataset: st.config.dataset, adapter: '', variantAuc: null, baselineAuc: null, reward: null,
+    dataset: st.config.dataset, adapter: st.lane ?? '', variantAuc: null, baselineAuc: null, reward: null,
     qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null, variantCurve: [], baselineCurve: [], seconds: 0,
   };
 }

@@ -13,6 +13,7 @@ import type { CurvePoint } from '../bundle/module-manifest.ts';
 import { readJournal } from './journal.ts';
 import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun, summarizeStages } from './runs.ts';
+import { farmStats } from './farm-stats.ts';
 import { CSS, SERIES_COLORS, WINDOW_FILL, escapeHtml } from '../bench/report-html.ts';
 import { formatQps } from '../bench/table.ts';
 import { rewardText } from './reward-text.ts';
@@ -150,6 +151,14 @@ export function renderRunReport(runDir: string): string {
     ]),
     (i) => i >= 1 && i <= 11,
   ));
+  const farm = farmStats(runDir);
+  if (farm) {
+    body.push('<h3>Farm: throughput per worker</h3>', table(['worker', 'adapter', 'evaluations', 'busy s', 'evals / busy min', 'evals / run min'],
+      farm.workers.map((w) => [escapeHtml(w.worker), escapeHtml(w.adapter), String(w.evaluations), w.busySeconds.toFixed(0), w.perBusyMinute.toFixed(2), w.perRunMinute.toFixed(2)]), (i) => i >= 2));
+    body.push('<h3>Farm: best rewards per adapter</h3>', table(['adapter', 'evaluations', 'failed', ...farm.adapters[0].best.map((b) => `best ${b.stage}`), 'overall'],
+      farm.adapters.map((a) => [escapeHtml(a.adapter), String(a.evaluations), String(a.failures), ...a.best.map((b) => escapeHtml(b.text)), a.overall === null ? '-' : `${num(a.overall)}x`]), (i) => i >= 1));
+    body.push(`<p class="sub">${escapeHtml(`The sections below show the first adapter (${farm.adapters[0].adapter}); crinn export writes one bundle per adapter.`)}</p>`);
+  }
   body.push('<h3>Lineage of each stage\'s best</h3>');
   for (const s of st.stages) {
     const best = bestOf(s);

@@ -17,6 +17,11 @@ export interface Proposal {
   /** Position in the stage's proposal order (0 = the stage's starting point). */
   index: number;
   verdict?: Verdict;
+  /** Farm runs: the job id and the worker that answered it. */
+  job?: string;
+  worker?: string;
+  /** When the verdict was journaled (epoch ms). */
+  answeredAt?: number;
 }
 
 export interface StageState {
@@ -40,6 +45,13 @@ export interface RunState {
   /** Seconds the run has been active, summed over its sessions (start and each resume). */
   activeSeconds: number;
   sessions: number;
+  /** The farm lane (adapter name) this state was folded for; undefined for a run without lanes. */
+  lane?: string;
+}
+
+/** A run's lanes: its farm adapters, or the one unnamed lane of a run on this machine. */
+export function laneNames(config: RunConfig): (string | undefined)[] {
+  return config.farm?.adapters ?? [undefined];
 }
 
 export function ok(p: Proposal): p is Proposal & { verdict: Verdict & { reward: number } } {
@@ -136,7 +148,11 @@ export function totals(state: RunState): { evaluations: number; failures: number
   return { evaluations, failures, pending: pend };
 }
 
-export function foldJournal(records: readonly JournalRecord[], file = 'journal'): RunState {
+/**
+ * The run's state for one lane (a farm run's adapter; undefined for a run without lanes): records
+ * of other lanes are skipped, run-start, resume and run-end are shared.
+ */
+export function foldJournal(records: readonly JournalRecord[], file = 'journal', lane?: string): RunState {
   const first = records[0];
   if (!first || first.type !== 'run-start') throw new UserError(`${file}: the first record must be run-start`);
   const state: RunState = {
@@ -146,13 +162,16 @@ export function foldJournal(records: readonly JournalRecord[], file = 'journal')
     variants: new Map(),
     activeSeconds: 0,
     sessions: 0,
+    ...(lane !== undefined ? { lane } : {}),
   };
+  if (lane !== undefined && !laneNames(first.config).includes(lane)) throw new UserError(`${file}: the run has no lane '${lane}' (lanes: ${laneNames(first.config).join(', ') || 'none'})`);
   let sessionStart = Date.parse(first.time);
   let lastTime = sessionStart;
   const bad = (i: number, why: string): never => {
     throw new UserError(`${file}: record ${i + 1} (${records[i].type}): ${why}`);
   };
   records.forEach((r, i) => {
+    if ('lane' in r ? r.lane !== lane : false) return;
     const t = Date.parse(r.time);
     const activeNow = state.activeSeconds + Math.max(0, t - sessionStart) / 1000;
     if (r.type === 'run-start') {
@@ -176,9 +195,15 @@ export function foldJournal(records: readonly JournalRecord[], file = 'journal')
         s.proposals.push(p);
         if (!state.variants.has(r.hash)) state.variants.set(r.hash, p);
       } else if (r.type === 'verdict') {
-        // The oldest unanswered proposal of this hash: proposals are evaluated one at a time, in order.
-        const p = s.proposals.find((x) => x.hash === r.hash && !x.verdict) ?? bad(i, `verdict for ${r.hash.slice(0, 12)} without a pending proposal`);
+        // The proposal it names (several may be in flight at once), else the oldest unanswered one of this hash (journals before concurrency).
+        const p = (r.index !== undefined ? s.proposals[r.index] : s.proposals.find((x) => x.hash === r.hash && !x.verdict)) ?? bad(i, `verdict for ${r.hash.slice(0, 12)} without a pending proposal`);
+        if (p.hash !== r.hash) bad(i, `verdict for ${r.hash.slice(0, 12)} names proposal ${r.index}, which is ${p.hash.slice(0, 12)}`);
+        // A job is counted once: a second verdict for one proposal is a damaged journal.
+        if (p.verdict) bad(i, `proposal ${p.index} (${r.hash.slice(0, 12)}) already has a verdict`);
         p.verdict = r.verdict;
+        if (r.job !== undefined) p.job = r.job;
+        if (r.worker !== undefined) p.worker = r.worker;
+        p.answeredAt = t;
       } else if (r.type === 'stage-end') {
         s.ended = { reason: r.reason, bestHash: r.bestHash, startReward: r.startReward, bestReward: r.bestReward };
       }

@@ -34,10 +34,12 @@ export interface StageSummary {
   status: string;
 }
 
-export function loadRun(runDir: string): RunState {
+/** A run's state; a farm run's for one adapter lane (default its first). */
+export function loadRun(runDir: string, lane?: string): RunState {
   const r = readJournal(runDir);
   const file = path.join(runDir, JOURNAL_FILE);
-  const st = foldJournal(r.records, file);
+  const first = r.records[0];
+  const st = foldJournal(r.records, file, lane ?? (first.type === 'run-start' ? first.config.farm?.adapters[0] : undefined));
   checkVerdictDatasets(st, file);
   return st;
 }

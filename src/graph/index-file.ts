@@ -10,7 +10,7 @@
  *   24      4     degree (u32)
  *   28      4     vector storage (u32): the codec's file code (src/data/codecs/): 0 f32, 1 f16, 2 int8, 3 binary
  *   32      4     numEntryPoints (u32)
- *   36      4     flags (u32), 0 (reserved)
+ *   36      4     flags (u32): bit 0 = optional sections follow the checksum; other bits 0
  *   40      4     build-params JSON length L (u32)
  *   44      4     entry-layer nodes M (u32, >= 1)
  *   48      4     entry-layer degree E (u32, >= 1)
@@ -23,6 +23,11 @@
  *           P     codec params (int8: per-dimension offset and scale; binary: rotation and centroid; src/data/codecs/)
  *           C     codes: the packed GPU rows the codec's row loader reads
  *           32    SHA-256 of every byte before it
+ *           ...   optional sections (flags bit 0), each: tag (4 ASCII bytes), payload length P (u32,
+ *                 a multiple of 4), payload, SHA-256 of tag + length + payload. Readers skip tags
+ *                 they do not know. 'LABL' (labels for filtered search): n, total T (u32), n + 1
+ *                 offsets, T label ids (u32; src/data/labels.ts). An unlabelled file has none, and
+ *                 its bytes are unchanged from before sections existed.
  *
  * Saving streams to a temporary file beside the target and renames it over, so a crash never
  * leaves a partial index. Loading checks magic, version, size, checksum, then that every id is in
@@ -37,7 +42,8 @@ import { assertRegularFile } from '../data/vecs.ts';
 import { checkEntryLayer } from './entry-layer.ts';
 import { codecFor } from '../data/codecs/registry.ts';
 // Layout and decoding live in a Node-free module the browser loader shares.
-import { decodeIndex, digestMatches, HEADER_BYTES, INDEX_MAGIC, INDEX_VERSION, layout, METRIC_CODES, pad4, parseIndexHeader, type Index } from './index-format.ts';
+import { decodeIndex, digestMatches, encodeLabelsSection, FLAG_SECTIONS, HEADER_BYTES, INDEX_MAGIC, INDEX_VERSION, LABELS_TAG, layout, METRIC_CODES, pad4, parseIndexHeader, sectionDigestMatches, type Index } from './index-format.ts';
+import { checkLabelSets } from '../data/labels.ts';
 
 export { INDEX_MAGIC, INDEX_VERSION, type Index, type VectorStorage } from './index-format.ts';
 
@@ -59,6 +65,8 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
   if (metric < 0) throw new Error(`saveIndex: unknown metric ${index.metric}`);
   const bad = checkEntryLayer(entryLayer, n);
   if (bad) throw new Error(`saveIndex: ${bad}`);
+  const badLabels = index.labels && checkLabelSets(index.labels, n);
+  if (badLabels) throw new Error(`saveIndex: ${badLabels}`);
   const json = Buffer.from(JSON.stringify(index.buildParams ?? {}), 'utf8');
   const codec = codecFor(storage);
   if (codec.train && !index.codecData) throw new Error(`saveIndex: storage ${storage} needs the index's codec params and codes (buildIndex trains them)`);
@@ -68,7 +76,8 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
 
   const header = Buffer.alloc(HEADER_BYTES);
   header.write(INDEX_MAGIC, 0, 'latin1');
-  const fields = [INDEX_VERSION, metric, dim, n, graph.degree, codec.fileCode, entryPoints.length, 0, json.length, entryLayer.ids.length, entryLayer.degree];
+  const flags = index.labels ? FLAG_SECTIONS : 0;
+  const fields = [INDEX_VERSION, metric, dim, n, graph.degree, codec.fileCode, entryPoints.length, flags, json.length, entryLayer.ids.length, entryLayer.degree];
   fields.forEach((v, i) => header.writeUInt32LE(v, 8 + 4 * i));
 
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -104,6 +113,15 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
       await put(bytesOf(cd.codes));
     }
     await fh.write(hash.digest());
+    if (index.labels) {
+      const payload = bytesOf(encodeLabelsSection(index.labels));
+      const head = Buffer.alloc(8);
+      head.write(LABELS_TAG, 0, 'latin1');
+      head.writeUInt32LE(payload.length, 4);
+      await fh.write(head);
+      await fh.write(payload);
+      await fh.write(createHash('sha256').update(head).update(payload).digest());
+    }
     await fh.sync();
     ok = true;
   } finally {
@@ -134,5 +152,8 @@ export async function loadIndex(path: string): Promise<Index> {
   };
   const h = parseIndexHeader(buf, fail);
   if (!digestMatches(buf, h, createHash('sha256').update(buf.subarray(0, h.layout.hashAt)).digest())) fail('corrupted (checksum mismatch)');
+  for (const s of h.sections) {
+    if (!sectionDigestMatches(buf, s, createHash('sha256').update(buf.subarray(s.from, s.to)).digest())) fail(`corrupted (section '${s.tag}' checksum mismatch)`);
+  }
   return decodeIndex(buf, h, fail);
 }

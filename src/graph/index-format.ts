@@ -8,6 +8,7 @@ import { NO_NEIGHBOR, type Graph } from './graph.ts';
 import { checkEntryLayer, type EntryLayer } from './entry-layer.ts';
 import type { BuildParams } from './params.ts';
 import { codecFor, codecOfFileCode, searchRowBytes, type CodecData, type VectorStorage } from '../data/codecs/registry.ts';
+import { checkLabelSets, type LabelSets } from '../data/labels.ts';
 
 export const INDEX_MAGIC = 'CRNNIDX\0';
 export const INDEX_VERSION = 3;
@@ -16,6 +17,23 @@ export const INDEX_VERSIONS_READ: readonly number[] = [2, 3];
 export const HEADER_BYTES = 52;
 export const HASH_BYTES = 32;
 export const METRIC_CODES: readonly Metric[] = ['l2', 'ip', 'angular'];
+/** Header flags bit 0: optional sections follow the checksum (index-file.ts). */
+export const FLAG_SECTIONS = 1;
+/** The labels section's tag. */
+export const LABELS_TAG = 'LABL';
+/** An optional section's framing: tag (4 bytes) and payload length (u32) before it, its SHA-256 after. */
+export const SECTION_HEAD_BYTES = 8;
+
+/** One optional section: its tag, where its payload lies, and the range its own SHA-256 covers. */
+export interface IndexSection {
+  tag: string;
+  /** Payload offset and length in the file. */
+  at: number;
+  bytes: number;
+  /** The range [from, to) its digest covers (tag, length, payload); the digest is at `to`. */
+  from: number;
+  to: number;
+}
 
 export type { VectorStorage } from '../data/codecs/registry.ts';
 
@@ -35,6 +53,8 @@ export interface Index {
   buildParams: BuildParams;
   /** A trained codec's params and codes (int8, binary: the codec section); absent for f32 and f16. */
   codecData?: CodecData;
+  /** Labels per vector for filtered search (an optional section; absent in unlabelled files). */
+  labels?: LabelSets;
 }
 
 export const pad4 = (x: number): number => (x + 3) & ~3;
@@ -79,6 +99,8 @@ export interface IndexHeader {
   layerNodes: number;
   layerDegree: number;
   layout: ReturnType<typeof layout>;
+  /** Optional sections after the checksum (flags bit 0), in file order. */
+  sections: IndexSection[];
 }
 
 /** Magic, version, header fields and total size; `fail` throws (a UserError naming the file in Node). */
@@ -93,7 +115,8 @@ export function parseIndexHeader(buf: Uint8Array, fail: (what: string) => never)
     fail(version < INDEX_VERSION ? `index version ${version}, this build reads versions ${INDEX_VERSIONS_READ.join(', ')}: rebuild it with crinn build` : `index version ${version} is newer than this build reads (${INDEX_VERSION}): upgrade crinn`);
   }
   if (buf.length < HEADER_BYTES) fail(`truncated: expected at least ${HEADER_BYTES} bytes, file has ${buf.length}`);
-  const [metricCode, dim, n, degree, storageCode, entries, , jsonLen, layerNodes, layerDegree] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(u32);
+  const [metricCode, dim, n, degree, storageCode, entries, flags, jsonLen, layerNodes, layerDegree] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(u32);
+  if ((flags & ~FLAG_SECTIONS) !== 0) fail(`unknown header flags 0x${flags.toString(16)} (this build knows bit 0, optional sections): upgrade crinn`);
   const codec = codecOfFileCode(storageCode);
   if (metricCode >= METRIC_CODES.length || !codec) fail(`corrupted header (metric ${metricCode}, storage ${storageCode})`);
   if (layerNodes < 1 || layerDegree < 1) fail(`corrupted header (entry layer ${layerNodes} nodes x ${layerDegree})`);
@@ -109,16 +132,52 @@ export function parseIndexHeader(buf: Uint8Array, fail: (what: string) => never)
   if (codec!.train && !sizes?.codeBytes) fail(`storage ${storage} needs a codec section with its params and codes (index version ${version})`);
   if (codec!.train && sizes!.codeBytes !== n * searchRowBytes(codec!, dim)) fail(`corrupted codec section (codes ${sizes!.codeBytes} bytes, expected ${n} rows of ${searchRowBytes(codec!, dim)})`);
   const L = layout(n, dim, degree, storage, entries, jsonLen, layerNodes, layerDegree, sizes);
-  if (buf.length !== L.total) {
+  const sections: IndexSection[] = [];
+  if ((flags & FLAG_SECTIONS) === 0 ? buf.length !== L.total : buf.length < L.total) {
     fail(buf.length < L.total ? `truncated: expected ${L.total} bytes, file has ${buf.length}` : `corrupted: expected ${L.total} bytes, file has ${buf.length}`);
   }
-  return { version, metricCode, dim, n, degree, storage, entries, jsonLen, layerNodes, layerDegree, layout: L };
+  // Sections: tag, u32 payload length (a multiple of 4), payload, SHA-256 of those; until the end.
+  for (let at = L.total; at < buf.length; ) {
+    if (buf.length - at < SECTION_HEAD_BYTES + HASH_BYTES) fail(`truncated: a section at byte ${at} needs ${SECTION_HEAD_BYTES + HASH_BYTES} bytes, ${buf.length - at} remain`);
+    const tag = String.fromCharCode(...buf.subarray(at, at + 4));
+    const bytes = view.getUint32(at + 4, true);
+    const to = at + SECTION_HEAD_BYTES + bytes;
+    if (bytes % 4 !== 0 || to + HASH_BYTES > buf.length) fail(`corrupted: section '${tag}' at byte ${at} claims ${bytes} bytes, ${buf.length - at - SECTION_HEAD_BYTES - HASH_BYTES} remain`);
+    sections.push({ tag, at: at + SECTION_HEAD_BYTES, bytes, from: at, to });
+    at = to + HASH_BYTES;
+  }
+  if ((flags & FLAG_SECTIONS) !== 0 && sections.length === 0) fail('corrupted: header flags say sections follow, none do');
+  return { version, metricCode, dim, n, degree, storage, entries, jsonLen, layerNodes, layerDegree, layout: L, sections };
 }
 
 /** The stored SHA-256 (the last 32 bytes) equals `digest` of every byte before it. */
 export function digestMatches(buf: Uint8Array, h: IndexHeader, digest: Uint8Array): boolean {
   const stored = buf.subarray(h.layout.hashAt, h.layout.hashAt + HASH_BYTES);
   return digest.length === HASH_BYTES && stored.every((b, i) => b === digest[i]);
+}
+
+/** A section's stored SHA-256 equals `digest` of its tag, length and payload. */
+export function sectionDigestMatches(buf: Uint8Array, s: IndexSection, digest: Uint8Array): boolean {
+  const stored = buf.subarray(s.to, s.to + HASH_BYTES);
+  return digest.length === HASH_BYTES && stored.every((b, i) => b === digest[i]);
+}
+
+/** The labels section's payload: n, total, then n + 1 offsets and the ids (labels.ts LabelSets). */
+export function encodeLabelsSection(l: LabelSets): Uint32Array {
+  const out = new Uint32Array(2 + l.offsets.length + l.ids.length);
+  out[0] = l.n;
+  out[1] = l.ids.length;
+  out.set(l.offsets, 2);
+  out.set(l.ids, 2 + l.offsets.length);
+  return out;
+}
+
+function decodeLabelsSection(words: Uint32Array, n: number, fail: (what: string) => never): LabelSets {
+  if (words.length < 2 || words[0] !== n || words.length !== 2 + n + 1 + words[1]) fail(`labels section: ${words.length} words for ${words[0]} rows and ${words[1]} labels, expected n = ${n} rows`);
+  const labels = { n, offsets: words.slice(2, 3 + n), ids: words.slice(3 + n) };
+  const bad = checkLabelSets(labels, n);
+  if (bad) fail(`labels section: ${bad}`);
+  return labels;
 }
 
 /** Decodes the sections after the checksum passed, then checks every id is in range. */
@@ -150,5 +209,8 @@ export function decodeIndex(buf: Uint8Array, h: IndexHeader, fail: (what: string
   if (bad) fail(bad);
   const codesBytes = L.hashAt - L.codesAt;
   const codecData = codesBytes > 0 ? { params: new Uint8Array(slice(L.paramsAt, L.codesAt - L.paramsAt)), codes: new Uint32Array(slice(L.codesAt, codesBytes)) } : undefined;
-  return { metric: METRIC_CODES[h.metricCode], dim, n, storage, vectors, graph: { n, degree, neighbors }, entryPoints, entryLayer, buildParams, ...(codecData ? { codecData } : {}) };
+  // Optional sections (checksums already checked): unknown tags are skipped, so later ones never break this reader.
+  const labelsAt = h.sections.find((s) => s.tag === LABELS_TAG);
+  const labels = labelsAt ? decodeLabelsSection(new Uint32Array(slice(labelsAt.at, labelsAt.bytes)), n, fail) : undefined;
+  return { metric: METRIC_CODES[h.metricCode], dim, n, storage, vectors, graph: { n, degree, neighbors }, entryPoints, entryLayer, buildParams, ...(codecData ? { codecData } : {}), ...(labels ? { labels } : {}) };
 }

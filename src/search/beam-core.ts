@@ -20,6 +20,12 @@ import { baseBindingWgsl } from './base-binding.ts';
 
 export { beamWorkgroupBytes } from './params.ts';
 
+/** A filtered search's filter table for one call (src/search/filter.ts builds it). */
+export interface BeamFilterTable {
+  /** Per query 4 words (kind, payload offset, payload length, 0), then the payloads (shaders/filter_labels.wgsl). */
+  table: Uint32Array;
+}
+
 const NONE = 0xffffffff;
 
 /**
@@ -29,6 +35,13 @@ const NONE = 0xffffffff;
  * beam_search: params; queries, base, graph, entry layer; out_ids, out_dist, out_evals.
  */
 export const BEAM_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage'];
+/** A filtered beam search adds the filter file's two: labels, the call's filter table (shaders/filter_labels.wgsl). */
+export const FILTER_BINDINGS: readonly BindingKind[] = ['read-only-storage', 'read-only-storage'];
+/**
+ * The unfiltered kernel's predicate: beam_search.wgsl calls `passes` only where FILTER != 0, but
+ * WGSL needs the function defined, and the filter file's bindings must stay out of this pipeline.
+ */
+const NO_FILTER_WGSL = 'fn passes(id: u32) -> bool { return true; }';
 /** refine: params; queries, base (f32), candidate ids; dist, ids. */
 export const REFINE_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
 
@@ -42,6 +55,8 @@ export interface SearchKernelSources {
   refine: string;
   /** topk_select.wgsl, for the refine pass's selection. */
   topk: string;
+  /** filter_labels.wgsl: the predicate of filtered searches. */
+  filter: string;
   /** Row loaders by codec role (baseF32, baseF16, ...). */
   [role: string]: string;
 }
@@ -61,6 +76,7 @@ export function searchKernelFiles(): Readonly<Record<KernelRole, string>> {
     ...Object.fromEntries(codecs().map((c) => [c.rowLoader.role, baseName(c.rowLoader.file)])),
     refine: 'refine.wgsl',
     topk: 'topk_select.wgsl',
+    filter: 'filter_labels.wgsl',
   };
 }
 
@@ -71,7 +87,7 @@ export function defaultKernelPaths(): Readonly<Record<KernelRole, string>> {
 
 /** The roles each evolvable module's files fill (the others stay as they are): search is the beam kernel and every codec's row loader. */
 export function moduleKernelRoles(module: 'search' | 'refine'): readonly KernelRole[] {
-  return module === 'search' ? ['beam', ...codecs().map((c) => c.rowLoader.role)] : ['refine'];
+  return module === 'search' ? ['beam', 'filter', ...codecs().map((c) => c.rowLoader.role)] : ['refine'];
 }
 
 /** The kernel role a file fills, by its base name ('search/beam_search.wgsl' -> 'beam'), or undefined. */
@@ -102,7 +118,8 @@ export class BeamSearchCore {
   readonly index: SearchableIndex;
   /** How the rows are stored on the GPU (src/data/codecs/). */
   readonly codec: StorageCodec;
-  private readonly dim4: number;
+  /** vec4s per row of the queries the beam kernel reads (the codec's D4). */
+  readonly dim4: number;
   /** Width of the f32 rows and queries the refine pass reads: dim4, or ceil(dim / 4) for a codec with its own query form. */
   private readonly exactDim4: number;
   /** A trained codec's params and codes (int8, binary): the index's, or trained here as buildIndex would. */
@@ -113,8 +130,11 @@ export class BeamSearchCore {
   private readonly entryBuf: GPUBuffer;
   private readonly layer: EntryLayer;
   private readonly sources: SearchKernelSources;
+  private labelBuf: GPUBuffer | null = null;
+  private exactBuf: GPUBuffer | null = null;
 
-  private readonly pipeline: (kernel: Kernel) => Promise<GPUComputePipeline>;
+  /** Compiles (and caches) a kernel on this device. */
+  readonly pipeline: (kernel: Kernel) => Promise<GPUComputePipeline>;
 
   /** `pipeline` compiles (and caches) a kernel on this device: kernelPipeline in Node, its own in the browser. */
   constructor(ctx: GpuContext, index: SearchableIndex, sources: SearchKernelSources, pipeline: (kernel: Kernel) => Promise<GPUComputePipeline>) {
@@ -156,20 +176,21 @@ export class BeamSearchCore {
     return p;
   }
 
-  beamKernel(p: ResolvedSearchParams, countEvals = false): Kernel {
+  /** `filter`: 0 unfiltered, else the traversal (params.ts filterTraversal) of a filtered search. */
+  beamKernel(p: ResolvedSearchParams, countEvals = false, filter: 0 | 1 | 2 = 0): Kernel {
     const loader = this.sources[this.codec.rowLoader.role];
     if (loader === undefined) throw new Error(`search kernels: no row loader for storage ${this.codec.name} (role ${this.codec.rowLoader.role}, ${this.codec.rowLoader.file})`);
     const constants = {
       WG: p.workgroupSize, TEAM: p.teamSize, DEGREE: this.index.graph.degree, SW: p.searchWidth,
       HASH_BITS: p.hashBits, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
-      UDEG: this.layer.degree, UBEAM: p.entryBeam, COUNT_EVALS: countEvals ? 1 : 0,
+      UDEG: this.layer.degree, UBEAM: p.entryBeam, COUNT_EVALS: countEvals ? 1 : 0, ...(filter ? { FILTER: filter } : {}),
     };
     return {
       name: 'beam_search',
-      cacheKey: `${this.codec.name}-d4=${this.dim4}-itopk=${p.itopk}`,
-      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${baseBindingWgsl()}\n${loader}`,
+      cacheKey: `${this.codec.name}-d4=${this.dim4}-itopk=${p.itopk}${filter ? '-filtered' : ''}`,
+      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${baseBindingWgsl()}\n${loader}\n${filter ? this.sources.filter : NO_FILTER_WGSL}`,
       constants,
-      bindings: BEAM_BINDINGS,
+      bindings: filter ? [...BEAM_BINDINGS, ...FILTER_BINDINGS] : BEAM_BINDINGS,
     };
   }
 
@@ -182,13 +203,20 @@ export class BeamSearchCore {
    * Top-k of every query. `countEvaluations` compiles the debug counter in and returns distance
    * evaluations per query (beam search only; the refine pass adds searchK each when it runs).
    */
-  async search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}, opts: { countEvaluations?: boolean } = {}): Promise<Neighbors & { evaluations?: Uint32Array }> {
+  async search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}, opts: { countEvaluations?: boolean; filter?: BeamFilterTable } = {}): Promise<Neighbors & { evaluations?: Uint32Array }> {
     if (queries.dim !== this.index.dim) throw new UserError(`queries: dimension ${queries.dim} does not match the index's ${this.index.dim}`);
     if (!Number.isInteger(k) || k < 1) throw new UserError(`k: must be a positive integer, got ${k}`);
     const p = this.resolve(k, params);
     const ctx = this.ctx;
     const count = opts.countEvaluations === true;
-    const beamPipe = await this.pipeline(this.beamKernel(p, count));
+    const filtered = opts.filter !== undefined;
+    if (filtered) {
+      const need = BEAM_BINDINGS.length - 1 + FILTER_BINDINGS.length;
+      const have = ctx.limits.maxStorageBuffersPerShaderStage;
+      if (need > have) throw new UserError(`filtered search: the beam kernel binds ${need} storage buffers but this adapter allows ${have} per shader stage (maxStorageBuffersPerShaderStage)`);
+    }
+    const beamPipe = await this.pipeline(this.beamKernel(p, count, filtered ? p.filterTraversal : 0));
+    const filterBufs = filtered ? [this.labelsBuffer(), storageBuffer(ctx, 'search:filters', opts.filter!.table)] : [];
     const refine = this.baseExact !== null && p.refine > 0;
     const K = selectListLength(k);
     const refinePipe = refine
@@ -222,10 +250,10 @@ export class BeamSearchCore {
         const outIds = mk('search:ids', nq * p.searchK * 4);
         const outDist = mk('search:dist', nq * p.searchK * 4);
         const evalBuf = mk('search:evals', count ? nq * 4 : 4);
-        const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.layer.ids.length, p.searchK, p.maxIterations, p.entryIterations, 0, 0]));
+        const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.layer.ids.length, p.searchK, p.maxIterations, p.entryIterations, q0, 0]));
         const enc = ctx.device.createCommandEncoder({ label: 'search' });
         const groups = grid2d(ctx, 'beam_search', Math.ceil(nq / qpw), p.workgroupSize);
-        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch, this.graphBuf, this.entryBuf, outIds, outDist, evalBuf]), groups);
+        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch, this.graphBuf, this.entryBuf, outIds, outDist, evalBuf, ...filterBufs]), groups);
         let resIds = outIds;
         let resDist = outDist;
         let stride = p.searchK;
@@ -266,7 +294,36 @@ export class BeamSearchCore {
         for (const b of owned) b.destroy();
       }
     }
+    filterBufs[1]?.destroy();
     return { ids, distances, nq: queries.n, k, ...(evaluations ? { evaluations } : {}) };
+  }
+
+  /** The index's labels as filter_labels.wgsl reads them (uploaded on the first filtered search; a word when unlabelled). */
+  private labelsBuffer(): GPUBuffer {
+    if (!this.labelBuf) {
+      const l = this.index.labels;
+      let words = new Uint32Array(1);
+      if (l) {
+        words = new Uint32Array(l.n + 1 + l.ids.length);
+        for (let i = 0; i <= l.n; i++) words[i] = l.n + 1 + l.offsets[i];
+        words.set(l.ids, l.n + 1);
+      }
+      this.labelBuf = storageBuffer(this.ctx, 'index:labels', words);
+    }
+    return this.labelBuf;
+  }
+
+  /** f32 rows at the query width, for exact distances (the refine rows; the search rows when they are f32). */
+  exactRows(): GPUBuffer {
+    if (this.baseExact) return this.baseExact;
+    if (this.codec.name === 'f32') return this.baseSearch;
+    this.exactBuf ??= storageBuffer(this.ctx, 'index:vectors-f32', padRows({ data: this.index.vectors, n: this.index.n, dim: this.index.dim }, this.dim4).data);
+    return this.exactBuf;
+  }
+
+  /** Kernel sources in use (the refine and select kernels serve exact distances over candidate lists too). */
+  kernelSource(role: KernelRole): string {
+    return this.sources[role];
   }
 
   destroy(): void {
@@ -274,5 +331,7 @@ export class BeamSearchCore {
     this.baseExact?.destroy();
     this.graphBuf.destroy();
     this.entryBuf.destroy();
+    this.labelBuf?.destroy();
+    this.exactBuf?.destroy();
   }
 }

@@ -11,6 +11,10 @@ import type { BuildParamsInput } from '../graph/params.ts';
 import type { Index } from '../graph/index-file.ts';
 import { codecFor, DEFAULT_CODEC_SEED, searchRowBytes, trainCodec, type VectorStorage } from '../data/codecs/registry.ts';
 import { GpuSearcher } from './gpu-search.ts';
+import { filteredSearch } from './filter.ts';
+import type { FilterSpec } from '../data/filter.ts';
+import { checkLabelSets, type LabelSets } from '../data/labels.ts';
+import { UserError } from '../errors.ts';
 import { cpuBeamSearch } from './cpu-search.ts';
 import { resolveSearchParams, type SearchParams } from './params.ts';
 import { kernelBuildParams, kernelSearchParams, kernelStorage, type KernelBundle } from './kernel-params.ts';
@@ -52,11 +56,15 @@ export interface BuildIndexOptions extends Omit<BuildOptions, 'knn'> {
    * `params` and `storage` win.
    */
   kernels?: KernelBundle;
+  /** Labels per base vector (src/data/labels.ts), kept in the index (and its file) for filtered search. */
+  labels?: LabelSets;
 }
 
 /** Builds an index over `base` (angular rows must already be normalised, as loadDataset does). */
 export async function buildIndex(base: VectorSet, metric: Metric, params: BuildParamsInput = {}, opts: BuildIndexOptions = {}): Promise<{ index: Index; stats: BuildStats }> {
   const codec = codecFor(opts.storage ?? (opts.kernels && kernelStorage(opts.kernels)) ?? 'f32');
+  const badLabels = opts.labels && checkLabelSets(opts.labels, base.n);
+  if (badLabels) throw new UserError(badLabels);
   if (opts.kernels) params = { ...kernelBuildParams(opts.kernels), ...params };
   const res = await buildGraph(base, metric, params, { ...opts, knn: opts.ctx && opts.ctx.adapter.type === 'gpu' ? gpuKnnProvider(opts.ctx) : undefined });
   // The index keeps the values as its codec stores them (f16: rounded) in memory too, so a saved and reloaded index is identical.
@@ -64,10 +72,13 @@ export async function buildIndex(base: VectorSet, metric: Metric, params: BuildP
   // A trained codec (int8, binary) keeps its params and codes beside the f32 rows the rerank reads.
   const codecData = trainCodec(codec, vectors, base.n, base.dim, res.params.seed ?? DEFAULT_CODEC_SEED);
   return {
-    index: { metric, dim: base.dim, n: base.n, storage: codec.name, vectors, graph: res.graph, entryPoints: res.entryPoints, entryLayer: res.entryLayer, buildParams: res.params, ...(codecData ? { codecData } : {}) },
+    index: { metric, dim: base.dim, n: base.n, storage: codec.name, vectors, graph: res.graph, entryPoints: res.entryPoints, entryLayer: res.entryLayer, buildParams: res.params, ...(codecData ? { codecData } : {}), ...(opts.labels ? { labels: opts.labels } : {}) },
     stats: res.stats,
   };
 }
+
+/** Search params of one call, and its filter (src/search/filter.ts). */
+export type SearchOptions = Partial<SearchParams> & { filter?: FilterSpec };
 
 export interface AnnEngineOptions {
   /** A loaded bundle (src/search/bundle.ts); for a folder, `AnnEngine.open`. */
@@ -120,8 +131,14 @@ export class AnnEngine {
     return this.kernels ? kernelSearchParams(this.kernels, k, params, codecFor(this.index.storage).needsRefine) : params;
   }
 
-  /** Top-k ids (-1 where fewer were found) and distances for every query, in one batched call. */
-  search(queries: VectorSet, k: number, params: Partial<SearchParams> = {}): Promise<Neighbors> {
+  /**
+   * Top-k ids (-1 where fewer were found) and distances for every query, in one batched call.
+   * `filter`: one filter for all queries or one per query (src/data/filter.ts: `{ anyOf }`,
+   * `{ allOf }` over the index's labels, `{ bitmap }` over base ids); only passing ids come back.
+   */
+  search(queries: VectorSet, k: number, opts: SearchOptions = {}): Promise<Neighbors> {
+    const { filter, ...params } = opts;
+    if (filter !== undefined) return filteredSearch(this.searcher, queries, k, this.paramsFor(k, params), filter);
     return this.searcher.search(queries, k, this.paramsFor(k, params));
   }
 

@@ -33,6 +33,18 @@ export interface SearchParams {
    * itopk asked for (so itopk can go down to k and the effort knob reaches low recall), else off.
    */
   refine: number;
+  /**
+   * Filtered searches (src/search/filter.ts): how the beam treats rows the query's filter rejects.
+   * 1 = traverse them but never return them; 2 = skip them (distances only for passing rows, the
+   * ACORN-style restriction: cheaper, but a sparse passing set can disconnect); 0 = auto = 1.
+   */
+  filterTraversal: number;
+  /**
+   * Filtered searches: a query whose filter passes fewer than this fraction of the base is answered
+   * by exact distances over its passing rows instead of the beam (a few hundred rows cost less than
+   * a beam that must wade through rejected ones). A fraction in 0..1; 0 = never.
+   */
+  bruteForceBelow: number;
 }
 
 export const DEFAULT_SEARCH_PARAMS: SearchParams = {
@@ -46,6 +58,8 @@ export const DEFAULT_SEARCH_PARAMS: SearchParams = {
   teamSize: 0,
   workgroupSize: 0,
   refine: 0,
+  filterTraversal: 0,
+  bruteForceBelow: 0.05,
 };
 
 export const MAX_ITOPK = 512;
@@ -60,6 +74,8 @@ function intIn(field: keyof SearchParams, v: unknown, lo: number, hi: number): n
 export interface ResolvedSearchParams extends SearchParams {
   /** Results per query from the beam kernel (k, or the refine count). */
   searchK: number;
+  /** Resolved: 1 or 2. */
+  filterTraversal: 1 | 2;
 }
 
 /** Validates user input and fills every auto (0) field for this index and k. */
@@ -96,7 +112,10 @@ export function resolveSearchParams(input: Partial<SearchParams>, k: number, deg
   const workgroupSize = intIn('workgroupSize', p.workgroupSize, 0, 1024) || 64;
   const teamSize = intIn('teamSize', p.teamSize, 0, 1024) || Math.min(workgroupSize, 32);
   if (workgroupSize % teamSize !== 0) throw new UserError(`search params: workgroupSize ${workgroupSize} must be a multiple of teamSize ${teamSize}`);
-  return { itopk, searchWidth, maxIterations, numSeeds, entryBeam, entryIterations, hashBits, teamSize, workgroupSize, refine, searchK };
+  const filterTraversal = (intIn('filterTraversal', p.filterTraversal, 0, 2) || 1) as 1 | 2;
+  const bruteForceBelow = p.bruteForceBelow;
+  if (typeof bruteForceBelow !== 'number' || !(bruteForceBelow >= 0 && bruteForceBelow <= 1)) throw new UserError(`search params: bruteForceBelow must be a fraction in 0..1 (0 = never), got ${String(bruteForceBelow)}`);
+  return { itopk, searchWidth, maxIterations, numSeeds, entryBeam, entryIterations, hashBits, teamSize, workgroupSize, refine, searchK, filterTraversal, bruteForceBelow };
 }
 
 /**

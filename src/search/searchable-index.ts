@@ -6,6 +6,7 @@
 import type { Metric } from '../data/types.ts';
 import { flatEntryLayer, type EntryLayer } from '../graph/entry-layer.ts';
 import type { CodecData, VectorStorage } from '../data/codecs/registry.ts';
+import type { LabelSets } from '../data/labels.ts';
 
 /** What the GPU search needs from an index: vectors (f32 in memory), the graph, entry points. */
 export interface SearchableIndex {
@@ -21,6 +22,8 @@ export interface SearchableIndex {
   entryPoints: Uint32Array;
   /** The sampled upper graph searched first; absent (hand-built indexes): its entry points, no edges. */
   entryLayer?: EntryLayer;
+  /** Labels per vector, for filtered searches (src/data/labels.ts); absent: label filters are refused. */
+  labels?: LabelSets;
 }
 
 /** The index's entry layer, or (indexes assembled by hand) an edgeless one over its entry points. */

@@ -73,9 +73,9 @@ describe('browser loader', () => {
   });
 
   it('resolves kernels by file name, falls back to the baseline per role, and keeps known host params only', () => {
-    const base = { files: { 'beam_search.wgsl': 'B', 'base_f32.wgsl': 'F32', 'base_f16.wgsl': 'F16', 'refine.wgsl': 'R', 'topk_select.wgsl': 'T' } };
+    const base = { files: { 'beam_search.wgsl': 'B', 'base_f32.wgsl': 'F32', 'base_f16.wgsl': 'F16', 'refine.wgsl': 'R', 'topk_select.wgsl': 'T', 'filter_labels.wgsl': 'FL' } };
     const s = bundleSources({ files: { 'kernels/beam_search.wgsl': 'B2' } }, base);
-    expect(s).toEqual({ beam: 'B2', baseF32: 'F32', baseF16: 'F16', refine: 'R', topk: 'T' });
+    expect(s).toEqual({ beam: 'B2', baseF32: 'F32', baseF16: 'F16', refine: 'R', topk: 'T', filter: 'FL' });
     expect(() => bundleSources({ files: {} })).toThrow('bundle: no beam_search.wgsl');
     expect(manifestParams({ params: { search: { searchWidth: 2, itopk: 99, bogus: 1 } }, knobValues: { hashBits: 10 } })).toEqual({ searchWidth: 2, hashBits: 10 });
   });

@@ -1,6 +1,6 @@
 /**
  * The layer rule of src/ (docs/ARCHITECTURE.md, "Layers"; the rules: .dependency-cruiser.cjs):
- * gpu -> data -> graph -> bundle -> search -> browser -> bench -> evolve -> cli, each folder
+ * gpu -> data -> graph -> bundle -> search -> browser -> bench -> evolve -> farm -> cli, each folder
  * importing only its own layer and those below, and no file cycles (type-only imports count).
  * An import up the layers fails here, with dependency-cruiser's list of the offending arrows.
  */

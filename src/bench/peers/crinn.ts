@@ -2,7 +2,7 @@
  * This project's graph ANN as a bench system: CPU graph build (GPU exact kNN for the initial
  * graph on small sets), GPU beam search with effort = itopk.
  */
-import type { Dataset, VectorSet } from '../../data/types.ts';
+import type { Dataset, DatasetFilter, VectorSet } from '../../data/types.ts';
 import { AnnEngine, buildIndex } from '../../search/engine.ts';
 import { MAX_ITOPK, effortParams, type SearchParams } from '../../search/params.ts';
 import type { BuildParamsInput } from '../../graph/params.ts';
@@ -43,6 +43,7 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
     name: o.name ?? (o.kernels === undefined ? 'crinn' : 'crinn-kernel'),
     kind: 'gpu',
     params,
+    filters: true,
     efforts: o.efforts ?? [4, 8, 16, 24, 32, 48, 64, 96],
     minEffort: o.minEffort ?? 1,
     maxEffort: Math.min(o.maxEffort ?? MAX_ITOPK, MAX_ITOPK),
@@ -57,7 +58,7 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
         else Object.assign(params, { bundle: null, bundleDir: path.resolve(o.kernels), bundleNote: `no kernel bundle for adapter '${ctx.adapter.name}'; the baseline kernels ran` });
       }
       const t0 = performance.now();
-      const { index, stats } = await buildIndex(ds.base, ds.metric, buildParams, { ctx, storage: o.storage ?? (kernels && kernelStorage(kernels)) ?? 'f16', kernels, quiet: true });
+      const { index, stats } = await buildIndex(ds.base, ds.metric, buildParams, { ctx, storage: o.storage ?? (kernels && kernelStorage(kernels)) ?? 'f16', kernels, quiet: true, labels: ds.filter?.labels });
       engine = new AnnEngine(ctx, index, { kernels });
       await ctx.idle('crinn upload');
       // What the index costs: bytes per vector the beam search reads (the codes), those the rerank reads (f32), the file's size.
@@ -67,9 +68,9 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
       Object.assign(params, { bytesPerVector: searchBytes, rerankBytesPerVector: rerankBytes, indexBytes: indexFileBytes(index) });
       return { seconds: (performance.now() - t0) / 1000, params: { ...index.buildParams, storage: index.storage, phases: stats.phases } as Record<string, unknown> };
     },
-    async search(queries: VectorSet, k: number, effort: number) {
+    async search(queries: VectorSet, k: number, effort: number, filter?: DatasetFilter) {
       if (!engine) throw new Error('crinn: search before build');
-      return (await engine.search(queries, k, { ...searchParams, ...effortParams(effort, k) })).ids;
+      return (await engine.search(queries, k, { ...searchParams, ...effortParams(effort, k), ...(filter ? { filter: filter.filters } : {}) })).ids;
     },
     async evaluations(queries: VectorSet, k: number, effort: number) {
       if (!engine) throw new Error('crinn: evaluations before build');

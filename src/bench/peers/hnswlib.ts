@@ -3,7 +3,8 @@
  * one thread and answers one query per call, so the batch is a loop over queries on one thread
  * (recorded as threads: 1 so tables are read fairly against multi-threaded peers).
  */
-import type { Dataset, Metric, VectorSet } from '../../data/types.ts';
+import type { Dataset, DatasetFilter, Metric, VectorSet } from '../../data/types.ts';
+import { passesFilter } from '../../data/filter.ts';
 import { effortRange, emptyIds, importPeer, intOption, packageVersion, type BenchSystem, type SystemEnv, type SystemOptions } from '../bench-system.ts';
 
 /** The slice of the hnswlib-node API used here (typed locally: the package is optional). */
@@ -11,7 +12,8 @@ interface HnswIndex {
   initIndex(opts: { maxElements: number; m?: number; efConstruction?: number; randomSeed?: number }): void;
   addPoint(point: number[], label: number): void;
   setEf(ef: number): void;
-  searchKnn(query: number[], k: number): { distances: number[]; neighbors: number[] };
+  /** `filter`: hnswlib's per-query predicate on labels (here: base ids), called for each candidate it would return. */
+  searchKnn(query: number[], k: number, filter?: (label: number) => boolean): { distances: number[]; neighbors: number[] };
 }
 export interface HnswlibModule {
   HierarchicalNSW: new (space: 'l2' | 'ip' | 'cosine', dim: number) => HnswIndex;
@@ -47,6 +49,7 @@ export async function createHnswlib(_env: SystemEnv, o: SystemOptions): Promise<
     params: { threads: 1, effort: 'ef' },
     ...range,
     effortAtLeastK: true,
+    filters: true,
     versions: { 'hnswlib-node': packageVersion('hnswlib-node') ?? 'unknown' },
     async build(ds: Dataset) {
       const space = hnswSpace(ds.metric);
@@ -58,12 +61,14 @@ export async function createHnswlib(_env: SystemEnv, o: SystemOptions): Promise<
       index = idx;
       return { seconds, params: { M, efConstruction, space, seed, threads: 1 } };
     },
-    async search(queries: VectorSet, k: number, effort: number) {
+    async search(queries: VectorSet, k: number, effort: number, filter?: DatasetFilter) {
       if (!index) throw new Error('hnswlib: search before build');
       index.setEf(effort);
       const ids = emptyIds(queries.n, k);
       for (let q = 0; q < queries.n; q++) {
-        const { neighbors } = index.searchKnn(row(queries, q), k);
+        const f = filter?.filters[q];
+        // The same filters as crinn, as hnswlib's own filter callback (labels are the base ids here).
+        const { neighbors } = f ? index.searchKnn(row(queries, q), k, (id) => passesFilter(f, filter!.labels, id)) : index.searchKnn(row(queries, q), k);
         for (let j = 0; j < Math.min(k, neighbors.length); j++) ids[q * k + j] = neighbors[j];
       }
       return ids;

@@ -6,6 +6,8 @@ import { UserError } from '../../errors.ts';
 import { loadDataset } from '../../data/resolve.ts';
 import { withTempFile } from '../../data/vecs.ts';
 import { runBench } from '../../bench/run.ts';
+import { parseSelectivities, runFilteredBench } from '../../bench/filtered.ts';
+import { renderFilteredSummary } from '../../bench/table.ts';
 import { benchProgress } from '../../bench/progress.ts';
 import { renderTable } from '../../bench/table.ts';
 import { renderReportHtml } from '../../bench/report-html.ts';
@@ -44,6 +46,7 @@ interface BenchOpts {
   browserPath?: string;
   bundle?: string;
   kernel?: string;
+  filterSelectivity?: string;
 }
 
 /** The exact TypeScript scan is only a default where one batch takes seconds, not hours. */
@@ -142,6 +145,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--browser-path <path>', 'Chromium binary for --browser (default /usr/bin/chromium or $CRINN_CHROMIUM)')
     .option('--bundle <dir>', 'kernel bundle folder (manifest.json + WGSL) for --browser (default: the shipped shaders/)')
     .option('--kernel <dir>', 'also run crinn-kernel: crinn with the tuned-kernel bundle for this adapter from DIR (a bundle or a folder of bundles such as kernels/)')
+    .option('--filter-selectivity <list>', 'filtered search: seeded Zipf labels on the base and, per listed fraction (e.g. 0.5,0.1,0.01,0.001), one filter per query passing about that share; one curve per selectivity (--json writes an array of results)')
     .action(async (o: BenchOpts, cmd: Command) => {
       const g = globals(cmd);
       if (!o.dataset) throw new UserError('bench: --dataset is required (a name from `crinn dataset list` or a file path)');
@@ -149,6 +153,8 @@ export function registerBenchCommands(program: Command): void {
       const reps = positiveInt(o.reps, '--reps');
       if (reps < 3) throw new UserError(`--reps: at least 3 timed repetitions are required, got ${reps}`);
       const seed = nonNegativeInt(o.seed, '--seed');
+      const selectivities = o.filterSelectivity === undefined ? undefined : parseSelectivities(o.filterSelectivity);
+      if (selectivities && o.browser) throw new UserError('--filter-selectivity: not with --browser (the page searches unfiltered)');
       // crinn-kernel runs only with a bundle; --kernel adds it beside the baseline crinn, so the ratio shows.
       const ownNames = systemNames().filter((n) => !peerNames().includes(n) && n !== 'crinn-kernel');
       const own = o.systems !== undefined ? splitList(o.systems, '--systems', systemNames()) : ownNames;
@@ -197,6 +203,36 @@ export function registerBenchCommands(program: Command): void {
       if (o.reference !== undefined && !names.includes(o.reference)) throw new UserError(`--reference: '${o.reference}' is not among the systems run: ${names.join(', ')}`);
 
       const progress = benchProgress({ quiet: g.quiet });
+      if (selectivities) {
+        let results: BenchResult[];
+        try {
+          results = await runFilteredBench({
+            dataset,
+            systems: names,
+            systemOptions: { usearch: hnsw, hnswlib: hnsw, crinn: crinnOptions({ ...o, storage }) },
+            k,
+            reps,
+            seed,
+            cacheDir: o.cacheDir,
+            onProgress: progress.onProgress,
+            ctxProvider: () => openFromOptions(g),
+            selectivities,
+          });
+        } finally {
+          progress.stop();
+        }
+        const text = [...results.map((r) => renderTable(r, o.reference)), renderFilteredSummary(results)].join('\n\n');
+        const json = `${JSON.stringify(results, null, 2)}\n`;
+        if (o.json === '-') {
+          process.stdout.write(json);
+          if (!g.quiet) process.stderr.write(`${text}\n`);
+        } else {
+          print(text);
+          if (o.json) await writeAtomic(o.json, json);
+        }
+        if (o.html) await writeAtomic(o.html, renderReportHtml(results, `crinn-webgpu bench: ${dataset.name}, filtered at ${selectivities.join(', ')}`));
+        return;
+      }
       let result;
       try {
         result = o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench({

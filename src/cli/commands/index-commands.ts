@@ -9,6 +9,7 @@ import { parseMetric, type Metric, type VectorSet } from '../../data/types.ts';
 import { distancesPathFor } from '../../data/groundtruth.ts';
 import { assertDistancesFit, assertStorageFits } from '../../data/validate.ts';
 import { codecFor } from '../../data/codecs/registry.ts';
+import { readLabelsFile } from '../../data/labels-file.ts';
 import { AnnEngine, buildIndex, loadIndex, saveIndex } from '../../search/engine.ts';
 import { MAX_ITOPK, resolveSearchParams } from '../../search/params.ts';
 import type { BuildParamsInput } from '../../graph/params.ts';
@@ -56,7 +57,8 @@ export function registerIndexCommands(program: Command): void {
     .option('--storage <type>', 'vector storage: f32; f16 (half the memory); int8 (per-dimension scaled codes, a quarter of the bytes a search reads); binary (1 bit a dimension, RaBitQ); the lossy ones rerank their candidates in f32', 'f32')
     .option('--threads <n>', 'worker threads (0 = all cores)')
     .option('--seed <n>', 'build seed', '1')
-    .action(async (o: { base?: string; dataset?: string; metric?: string; out: string; algorithm: string; degree?: string; intermediateDegree?: string; storage: string; threads?: string; seed: string }, cmd: Command) => {
+    .option('--labels <file>', 'labels per base vector for filtered search, stored in the index: text, one line per vector of label ids (0..2^31-1) separated by spaces or commas; or FILE.u32, a little-endian u32 bitset per vector')
+    .action(async (o: { base?: string; dataset?: string; metric?: string; out: string; algorithm: string; degree?: string; intermediateDegree?: string; storage: string; threads?: string; seed: string; labels?: string }, cmd: Command) => {
       const g = globals(cmd);
       if (!!o.base === !!o.dataset) throw new UserError('build: give exactly one of --base FILE or --dataset NAME');
       if (o.algorithm !== 'cagra' && o.algorithm !== 'vamana') throw new UserError(`--algorithm: unknown '${o.algorithm}'; allowed: cagra, vamana`);
@@ -71,16 +73,18 @@ export function registerIndexCommands(program: Command): void {
       for (const k of Object.keys(params) as (keyof BuildParamsInput)[]) if (params[k] === undefined) delete params[k];
       // Before the build, not after it: a bad --out must not cost the whole build.
       const input = o.base ?? (o.dataset && existsSync(o.dataset) ? o.dataset : undefined);
-      await checkOutputs([{ path: o.out, flag: '--out' }], [input === undefined ? undefined : { path: input, flag: o.base ? '--base' : '--dataset' }]);
+      await checkOutputs([{ path: o.out, flag: '--out' }], [input === undefined ? undefined : { path: input, flag: o.base ? '--base' : '--dataset' }, o.labels === undefined ? undefined : { path: o.labels, flag: '--labels' }]);
       watchOutputs([o.out]);
       const { base, metric, source } = await loadBase(o, g.dataDir);
       assertDistancesFit(base, metric, source);
       assertStorageFits(base, codec, source);
+      // Read and checked before the build: a bad line must not cost the whole build.
+      const labels = o.labels === undefined ? undefined : await readLabelsFile(o.labels, base.n);
       const ctx = await openFromOptions(g);
       try {
-        const { index, stats } = await buildIndex(base, metric, params, { ctx, storage: o.storage, quiet: g.quiet });
+        const { index, stats } = await buildIndex(base, metric, params, { ctx, storage: o.storage, quiet: g.quiet, labels });
         await saveIndex(o.out, index);
-        if (!g.quiet) print(`built ${source}: n=${index.n} dim=${index.dim} ${metric} degree=${index.graph.degree} entry points=${index.entryPoints.length} storage=${index.storage} in ${stats.seconds.toFixed(2)} s (${stats.threads} threads) -> ${o.out}`);
+        if (!g.quiet) print(`built ${source}: n=${index.n} dim=${index.dim} ${metric} degree=${index.graph.degree} entry points=${index.entryPoints.length} storage=${index.storage}${labels ? ` labels=${labels.ids.length} on ${labels.n} vectors` : ''} in ${stats.seconds.toFixed(2)} s (${stats.threads} threads) -> ${o.out}`);
       } finally {
         ctx.destroy();
       }

@@ -7,6 +7,8 @@ import { Option, type Command } from 'commander';
 import { UserError } from '../../errors.ts';
 import { MODULE_NAMES, type ModuleName } from '../../bundle/module-manifest.ts';
 import { newRunId, resumeRun, shippedBaseline, startRun, type BaselineSource, type Evaluator, type LoopDeps, type LoopEvent, type RunState } from '../../evolve/loop.ts';
+import type { EvaluationBackend } from '../../evolve/backend.ts';
+import { laneNames } from '../../evolve/run-state.ts';
 import type { RunConfig } from '../../evolve/journal.ts';
 import { loadRun, renderSummary } from '../../evolve/runs.ts';
 import { loadLlmConfig } from '../../evolve/llm/config.ts';
@@ -18,6 +20,7 @@ import { oneLine } from '../../errors.ts';
 import { rewardText } from '../../evolve/reward-text.ts';
 import { makeDir, planDir } from '../../data/output-paths.ts';
 import { assertRegularFileSync } from '../../data/vecs.ts';
+import { datasetFingerprint } from '../../data/fingerprint.ts';
 
 export const DEFAULT_DATASET = 'siftsmall-5k';
 export const DEFAULT_BUDGET = '5m';
@@ -62,8 +65,14 @@ export function parseStages(text: string): ModuleName[] {
  * The evaluator and baselines: a module given by --evaluator (exports `evaluate` and optionally
  * `baseline`; the loop tests use it for a GPU-free fixture), else the real evaluator of `crinn evaluate`.
  */
-async function loopDeps(evaluatorModule: string | undefined, g: GlobalOptions): Promise<Pick<LoopDeps, 'evaluate' | 'baseline'>> {
+async function loopDeps(evaluatorModule: string | undefined, g: GlobalOptions, backend?: EvaluationBackend): Promise<Pick<LoopDeps, 'evaluate' | 'baseline' | 'backend'>> {
   const shipped = shippedBaseline;
+  if (backend) {
+    // A farm: workers evaluate; a --evaluator module may still supply the baselines (the GPU-free tests).
+    if (!evaluatorModule) return { backend, baseline: shipped };
+    const m = (await import(pathToFileURL(path.resolve(evaluatorModule)).href)) as { baseline?: BaselineSource };
+    return { backend, baseline: m.baseline ?? shipped };
+  }
   if (evaluatorModule) {
     if (!existsSync(evaluatorModule)) throw new UserError(`--evaluator: ${evaluatorModule} does not exist`);
     assertRegularFileSync(evaluatorModule);
@@ -83,8 +92,13 @@ export function loopProgress(quiet: boolean | undefined, budgetEvals: number | u
     return {
       stop: () => {},
       onEvent(ev) {
-        if (ev.type === 'resumed') stream.write(`resume: ${ev.evaluations} evaluations kept, ${ev.pending} in flight to redo${ev.dropped ? ', torn last journal line dropped' : ''}\n`);
-        else if (ev.type === 'stage-start') stream.write(`stage ${ev.stage}${ev.budget ? ` (up to ${ev.budget} evaluations)` : ''}\n`);
+        if (ev.type === 'resumed') {
+          stream.write(`resume: ${ev.evaluations} evaluations kept, ${ev.pending} in flight to redo${ev.dropped ? ', torn last journal line dropped' : ''}\n`);
+          return;
+        }
+        // A farm run's lines name their adapter lane.
+        if (ev.lane !== undefined) stream.write(`[${ev.lane}] `);
+        if (ev.type === 'stage-start') stream.write(`stage ${ev.stage}${ev.budget ? ` (up to ${ev.budget} evaluations)` : ''}\n`);
         else if (ev.type === 'evaluating') {
           // Evaluations take minutes on a software adapter: say what is being measured meanwhile.
           const knobs = Object.entries(ev.knobValues).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(3)}`).join(' ');
@@ -92,7 +106,7 @@ export function loopProgress(quiet: boolean | undefined, budgetEvals: number | u
         }
         else if (ev.type === 'verdict') {
           const v = ev.verdict;
-          stream.write(`[${ev.done}] ${ev.stage} ${ev.hash.slice(0, 12)}: ${v.status === 'ok' ? `reward ${rewardText(v)}` : v.status === 'void' ? `${rewardText(v)}: ${v.reason.slice(0, 120)}` : `failed at ${v.stage}: ${v.reason.slice(0, 120)}`} | best ${fmt(ev.best)} | failures ${ev.failures}\n`);
+          stream.write(`[${ev.done}] ${ev.stage} ${ev.hash.slice(0, 12)}${ev.worker ? ` (${ev.worker})` : ''}: ${v.status === 'ok' ? `reward ${rewardText(v)}` : v.status === 'void' ? `${rewardText(v)}: ${v.reason.slice(0, 120)}` : `failed at ${v.stage}: ${v.reason.slice(0, 120)}`} | best ${fmt(ev.best)} | failures ${ev.failures}\n`);
         } else if (ev.type === 'stage-end') stream.write(`stage ${ev.stage} done (${ev.reason}): ${fmt(ev.startReward)} -> ${fmt(ev.bestReward)}\n`);
       },
     };
@@ -133,6 +147,16 @@ interface OptimizeOpts {
   queries?: string;
   precision?: string;
   maxRounds?: string;
+  farm?: string;
+  adapters?: string;
+  insecure?: boolean;
+}
+
+/** --farm: the backend on the farm's Redis, with the run's key once the run folder exists. */
+async function openFarm(url: string, insecure: boolean | undefined, fingerprint: string | null, quiet: boolean | undefined) {
+  const { parseFarmUrl } = await import('../../farm/connection.ts');
+  const { FarmBackend } = await import('../../farm/backend.ts');
+  return FarmBackend.open({ url: parseFarmUrl(url, { insecure }), runKey: Buffer.alloc(0), datasetFingerprint: fingerprint, onNote: quiet ? undefined : (line) => process.stderr.write(`crinn farm: ${line}\n`) });
 }
 
 /** The LLM client's 'waiting for the LLM' lines (every waitNoticeMs while requests are in flight) go to stderr unless --quiet. */
@@ -183,6 +207,9 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--queries <n>', 'evaluator: queries per timed call, each distinct (default 64)')
     .option('--precision <x>', 'evaluator: relative half-width of the reward interval to reach (default 0.1); wider after the last round is inconclusive')
     .option('--max-rounds <n>', 'evaluator: most paired rounds per evaluation (default 10)')
+    .option('--farm <url>', 'evaluate on an evaluation farm: workers (`crinn worker`) on the Redis at redis://:PASSWORD@HOST:PORT')
+    .option('--adapters <list>', 'with --farm: the adapters to tune, comma-separated text matched in the workers\' adapter names (default every adapter served); one bundle each')
+    .option('--insecure', 'with --farm: allow a Redis without a password (a trusted network only)')
     .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline()) instead of the real evaluator').hideHelp())
     .action(async (o: OptimizeOpts, cmd: Command) => {
       const g = globals(cmd);
@@ -192,6 +219,8 @@ export function registerOptimizeCommands(program: Command): void {
       // Checked before the run folder exists: a missing key fails with nothing written.
       const llm = o.policy !== 'autotune' ? loadLlmConfig({ file: o.llmConfig, requireKey: true }) : undefined;
       const seed = nonNegativeInt(o.seed, '--seed');
+      if (o.adapters !== undefined && o.farm === undefined) throw new UserError('--adapters: needs --farm (the adapters are those the farm\'s workers serve)');
+      if (o.insecure && o.farm === undefined) throw new UserError('--insecure: needs --farm');
       const config: RunConfig = {
         dataset: o.dataset ?? DEFAULT_DATASET,
         policy: o.policy as RunConfig['policy'],
@@ -211,12 +240,32 @@ export function registerOptimizeCommands(program: Command): void {
         throw new UserError(`--run-dir: ${runDir} is not empty${existsSync(path.join(runDir, 'journal.jsonl')) ? `; continue it with \`crinn resume ${runDir}\`` : ''}`);
       }
       // A dataset that does not load fails here, before the run folder exists.
-      if (!o.evaluator) await loadDataset(config.dataset, { dataDir: g.dataDir });
-      const deps = await loopDeps(o.evaluator, g);
+      const ds = o.evaluator ? undefined : await loadDataset(config.dataset, { dataDir: g.dataDir });
+      let farm: Awaited<ReturnType<typeof openFarm>> | undefined;
+      if (o.farm !== undefined) {
+        // Redis reachable, password accepted, and a live worker per adapter: checked before the run folder exists.
+        farm = await openFarm(o.farm, o.insecure, ds ? datasetFingerprint(ds) : null, g.quiet);
+        try {
+          const { listWorkers, resolveAdapters } = await import('../../farm/backend.ts');
+          const wanted = o.adapters?.split(',').map((x) => x.trim()).filter(Boolean);
+          if (o.adapters !== undefined && wanted!.length === 0) throw new UserError(`--adapters: expected a comma-separated list of adapter names, got '${o.adapters}'`);
+          config.farm = { adapters: resolveAdapters(await listWorkers(farm.redis), wanted) };
+        } catch (err) {
+          await farm.close();
+          throw err;
+        }
+        if (!g.quiet) process.stderr.write(`farm: ${config.farm.adapters.length} adapter(s): ${config.farm.adapters.join('; ')}\n`);
+      }
+      const deps = await loopDeps(o.evaluator, g, farm);
       makeDir(runDir, dirFlag);
+      if (farm) farm.useRunKey((await import('../../farm/run-key.ts')).runKey(runDir));
       const proposer = llm ? llmProposer(runDir, llm, llmDeps(g.quiet)) : undefined;
       if (!g.quiet) process.stderr.write(`run folder: ${runDir}\n`);
-      await session(runDir, g.quiet, config.budget.evals, proposer, (onEvent) => startRun(runDir, config, { ...deps, onEvent, propose: proposer?.propose }));
+      try {
+        await session(runDir, g.quiet, config.budget.evals, proposer, (onEvent) => startRun(runDir, config, { ...deps, onEvent, propose: proposer?.propose }));
+      } finally {
+        await farm?.close();
+      }
       print(`run folder: ${runDir} (crinn runs show ${runDir}; crinn export ${runDir})`);
     });
 
@@ -226,13 +275,28 @@ export function registerOptimizeCommands(program: Command): void {
     .argument('<run>', 'run folder (or a run name under $CRINN_RUNS_DIR or ./out/runs)')
     .addOption(new Option('--evaluator <module>', 'module exporting evaluate() (and baseline())').hideHelp())
     .option('--llm-config <file>', 'LLM settings JSON overriding the journaled ones (e.g. a larger budget) for an llm run')
-    .action(async (run: string, o: { evaluator?: string; llmConfig?: string }, cmd: Command) => {
+    .option('--farm <url>', 'a farm run: the farm\'s Redis (jobs still in flight there are picked up, not run twice)')
+    .option('--insecure', 'with --farm: allow a Redis without a password')
+    .action(async (run: string, o: { evaluator?: string; llmConfig?: string; farm?: string; insecure?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const runDir = resolveRun(run);
       const before = loadRun(runDir);
+      if (before.config.farm && o.farm === undefined) throw new UserError(`${runDir}: a farm run (adapters ${before.config.farm.adapters.join('; ')}): give --farm URL`);
+      if (!before.config.farm && o.farm !== undefined) throw new UserError(`--farm: ${runDir} was run on this machine, not on a farm`);
       const proposer = before.config.policy !== 'autotune' ? llmProposer(runDir, configOfRun(before, { file: o.llmConfig }), llmDeps(g.quiet)) : undefined;
-      const deps = { ...(await loopDeps(o.evaluator, g)), propose: proposer?.propose };
-      await session(runDir, g.quiet, undefined, proposer, (onEvent) => resumeRun(runDir, { ...deps, onEvent }));
+      let farm: Awaited<ReturnType<typeof openFarm>> | undefined;
+      if (o.farm !== undefined) {
+        let fp: string | null = null;
+        if (!o.evaluator) fp = datasetFingerprint(await loadDataset(before.config.dataset, { dataDir: g.dataDir }));
+        farm = await openFarm(o.farm, o.insecure, fp, g.quiet);
+        farm.useRunKey((await import('../../farm/run-key.ts')).runKey(runDir));
+      }
+      const deps = { ...(await loopDeps(o.evaluator, g, farm)), propose: proposer?.propose };
+      try {
+        await session(runDir, g.quiet, undefined, proposer, (onEvent) => resumeRun(runDir, { ...deps, onEvent }));
+      } finally {
+        await farm?.close();
+      }
     });
 }
 
@@ -249,7 +313,9 @@ async function session(runDir: string, quiet: boolean | undefined, budgetEvals: 
     progress.stop();
   }
   proposer?.finish(st);
-  print(renderSummary(st));
+  const lanes = laneNames(st.config);
+  if (lanes[0] === undefined) print(renderSummary(st));
+  else for (const lane of lanes) print(`adapter ${lane}\n${renderSummary(loadRun(runDir, lane))}`);
   if (proposer?.stopped()) print(`stopped: ${proposer.stopped()}; continue with \`crinn resume ${runDir}\``);
   await endReport(runDir, quiet);
 }

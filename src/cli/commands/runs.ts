@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { listRuns, loadRun, renderLeaderboard, renderLineage, renderRunList, renderSummary } from '../../evolve/runs.ts';
 import { writeRunReport } from '../../evolve/run-report.ts';
+import { farmStats, renderFarmStats } from '../../evolve/farm-stats.ts';
+import { laneNames } from '../../evolve/run-state.ts';
 import { positiveInt, print } from '../context.ts';
 import { resolveRun, runsRoot } from './optimize.ts';
 
@@ -20,8 +22,14 @@ export function registerRunsCommands(program: Command): void {
     .argument('<run>', 'run folder or run name')
     .option('--top <n>', 'variants per stage in the leaderboard', '10')
     .action((run: string, o: { top: string }) => {
-      const st = loadRun(resolveRun(run));
-      print([renderSummary(st), '', renderLeaderboard(st, positiveInt(o.top, '--top')), 'lineage', renderLineage(st) || '(nothing evaluated yet)'].join('\n'));
+      const dir = resolveRun(run);
+      const top = positiveInt(o.top, '--top');
+      const lanes = laneNames(loadRun(dir).config);
+      for (const lane of lanes) {
+        // A farm run: each adapter's stages in turn.
+        const st = loadRun(dir, lane);
+        print([...(lane !== undefined ? [`adapter ${lane}`] : []), renderSummary(st), '', renderLeaderboard(st, top), 'lineage', renderLineage(st) || '(nothing evaluated yet)'].join('\n'));
+      }
     });
   runs
     .command('report')
@@ -29,6 +37,10 @@ export function registerRunsCommands(program: Command): void {
     .argument('<run>', 'run folder or run name')
     .option('--out <file>', 'HTML file to write (default RUN/report.html)')
     .action(async (run: string, o: { out?: string }) => {
-      print(`report: ${await writeRunReport(resolveRun(run), o.out)}`);
+      const dir = resolveRun(run);
+      // A farm run: per-worker throughput and per-adapter best rewards (also in the HTML).
+      const farm = farmStats(dir);
+      if (farm) print(renderFarmStats(farm));
+      print(`report: ${await writeRunReport(dir, o.out)}`);
     });
 }
