@@ -16,7 +16,7 @@ import { VERSION } from '../version.ts';
 import { groundTruthKthDistances, recallAtK } from './recall.ts';
 import { DEFAULT_WINDOW, evaluationsAtRecall, pointsInWindow, summarize } from './reward.ts';
 import { measureMedian } from './stats.ts';
-import { SweepPlanner, seededRng, shuffle, type Measurement, type SweepPoint } from './sweep.ts';
+import { SweepPlanner, seededRng, sweepInterleaved, type Measurement } from './sweep.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult, type BenchSystem as SystemResult } from './schema.ts';
 import { createSystem, systemEntry } from './systems.ts';
 import { packageVersion, type BenchSystem, type SystemKind, type SystemOptions } from './bench-system.ts';
@@ -141,7 +141,6 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
   };
   const gpu = lazyGpu(openTracked);
   const entries: Entry[] = requested.map((r) => ({ ...r, build: { seconds: 0, params: {} } }));
-  const order: { system: string; effort: number }[] = [];
   try {
     const gt = await groundTruth(o, k, openTracked);
     const kth = groundTruthKthDistances(gt, ds.base, ds.queries, ds.metric, k);
@@ -176,29 +175,21 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
       return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}) };
     };
 
-    // Interleaved sweeps: like sweep.ts runInterleavedSweeps, but each system keeps its own
-    // effort range (a fixed-point system must not be "raised", itopk has its own ceiling).
-    const rng = seededRng(seed);
-    const live = entries.filter((e) => e.planner && !e.error);
-    let planned = live.reduce((a, e) => a + Math.max(1, e.system!.efforts.length), 0);
+    // Each system keeps its own effort range (a fixed-point system is never raised; itopk has its own ceiling).
+    const live = entries.filter((e): e is Entry & Required<Pick<Entry, 'system' | 'planner'>> => e.planner !== undefined && !e.error);
+    let measured = 0;
+    let planned = live.reduce((a, e) => a + Math.max(1, e.system.efforts.length), 0);
     emit({ type: 'sweep', state: 'start', systems: live.map((e) => e.name), plannedPoints: planned });
-    for (;;) {
-      const round = live.filter((e) => !e.error).map((e) => ({ e, effort: e.planner!.next() })).filter((x) => x.effort !== null);
-      if (round.length === 0) break;
-      shuffle(round, rng);
-      for (const { e, effort } of round) {
-        const eff = effort as number;
-        order.push({ system: e.name, effort: eff });
-        planned = Math.max(planned, order.length);
-        try {
-          const p: SweepPoint = e.planner!.record(eff, await measure(e.system!, eff));
-          emit({ type: 'point', system: e.name, effort: eff, recall: p.recall, qps: p.qps, index: order.length, plannedPoints: planned });
-        } catch (err) {
-          e.error = `effort ${eff}: ${oneLine(err)}`;
-          emit({ type: 'error', system: e.name, error: e.error });
-        }
-      }
-    }
+    await sweepInterleaved(live, {
+      rng: seededRng(seed),
+      measure: ({ lane, effort }) => {
+        measured++;
+        planned = Math.max(planned, measured);
+        return measure(lane.system, effort);
+      },
+      onPoint: (p, { lane }) => emit({ type: 'point', system: lane.name, effort: p.effort, recall: p.recall, qps: p.qps, index: measured, plannedPoints: planned }),
+      onError: (_, { lane }) => emit({ type: 'error', system: lane.name, error: lane.error! }),
+    });
   } finally {
     for (const e of entries) await e.system?.close().catch(() => {});
     await gpu.destroy();
