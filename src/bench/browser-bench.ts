@@ -74,10 +74,10 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
   // Evaluations per query are the adapter-independent work, counted by the Node engine's CPU reference on the same index.
   let counter: AnnEngine | undefined;
   // An exported bundle says how its index was stored and built (search storageF16, graph knobs).
-  const modules = o.bundleDir ? ((JSON.parse(readBundleFolder(o.bundleDir).manifest) as { modules?: Record<string, { knobValues?: Record<string, number> }> }).modules ?? {}) : {};
+  const knobs = o.bundleDir ? readBundleFolder(o.bundleDir).knobs : {};
   // No bundle, or one without the knob: f16, the bench's default storage.
-  const storage = o.storage ?? storageOf('search', { storageF16: modules.search?.knobValues?.storageF16 ?? 1 });
-  const buildParams: BuildParamsInput = { ...(modules.graph?.knobValues ? buildParamsFor(modules.graph.knobValues) : {}), ...(o.build ?? {}) };
+  const storage = o.storage ?? storageOf('search', { storageF16: knobs.search?.storageF16 ?? 1 });
+  const buildParams: BuildParamsInput = { ...(knobs.graph ? buildParamsFor(knobs.graph) : {}), ...(o.build ?? {}) };
   const sys: BenchSystem & { adapter?: BrowserAdapter; chromiumPath: string } = {
     name: 'crinn',
     kind: 'gpu',
