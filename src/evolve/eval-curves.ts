@@ -4,7 +4,7 @@
  * (docs/ARCHITECTURE.md "The reward", "Scoring").
  */
 import { DEFAULT_WINDOW } from '../bench/reward.ts';
-import { median } from '../bench/stats.ts';
+import { mean, median } from '../bench/stats.ts';
 import type { CurvePoint } from '../bundle/module-manifest.ts';
 
 /** One effort of one system: the recall of every batch it answered, the plan's QPS and each round's. */
@@ -49,18 +49,17 @@ export function sideCurve(side: SidePoints, qpsOf: (p: PointData) => number | un
     if (e !== undefined) g.evaluations.push(e);
     groups.set(sig, g);
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return [...groups.values()].filter((g) => g.qps.length > 0).map((g) => ({ effort: g.effort, recall: mean(g.recall), qps: median(g.qps), ...(g.evaluations.length ? { evaluations: mean(g.evaluations) } : {}) }));
 }
 
 /** Sampling noise of a batch's mean recall; a batch further than 4 sigma (+0.02) from the point's mean rejects the point. */
 export function rejectNoisy(side: SidePoints, queriesPerCall: number): void {
   for (const p of side.points.values()) {
-    const mean = p.recalls.reduce((x, y) => x + y, 0) / p.recalls.length;
-    const pm = p.perQuery.reduce((x, y) => x + y, 0) / p.perQuery.length;
+    const m = mean(p.recalls);
+    const pm = mean(p.perQuery);
     const sd = Math.sqrt(p.perQuery.reduce((x, y) => x + (y - pm) ** 2, 0) / Math.max(1, p.perQuery.length - 1));
     const tol = 0.02 + (4 * sd) / Math.sqrt(queriesPerCall);
-    if (p.recalls.some((x) => Math.abs(x - mean) > tol)) side.rejected.add(p.effort);
+    if (p.recalls.some((x) => Math.abs(x - m) > tol)) side.rejected.add(p.effort);
   }
 }
 
