@@ -18,6 +18,15 @@ import { randomSet } from '../gpu/helpers.ts';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
+/** A fetch that serves `served` under http://h/b/ and logs each path asked for. */
+function serving(served: Record<string, string>, fetched: string[]): typeof fetch {
+  return (async (url: URL) => {
+    const rel = url.pathname.replace(/^\/b\//, '');
+    fetched.push(rel);
+    return rel in served ? new Response(served[rel]) : new Response('', { status: 404 });
+  }) as unknown as typeof fetch;
+}
+
 /** Value imports (type-only ones are erased) of a TypeScript file, transitively. */
 function importGraph(entry: string): { files: string[]; external: string[] } {
   const seen = new Set<string>();
@@ -87,11 +96,7 @@ describe('browser loader', () => {
       'search/beam_search.wgsl': 'BEAM', 'search/base_f16.wgsl': 'F16', 'refine/refine.wgsl': 'REF',
     };
     const fetched: string[] = [];
-    const fake = (async (url: URL) => {
-      const rel = url.pathname.replace(/^\/b\//, '');
-      fetched.push(rel);
-      return rel in served ? new Response(served[rel]) : new Response('', { status: 404 });
-    }) as unknown as typeof fetch;
+    const fake = serving(served, fetched);
     const b = await loadBundle('http://h/b/', fake);
     expect(fetched.sort()).toEqual(['manifest.json', 'refine/refine.wgsl', 'search/base_f16.wgsl', 'search/beam_search.wgsl']);
     expect(b.knobs).toEqual({ search: { searchWidth: 2, iterationSlack: 8 }, refine: { refineFactor: 3 } });
@@ -111,11 +116,7 @@ describe('browser loader', () => {
       'search/beam_search.wgsl': 'BEAM', 'refine/refine.wgsl': 'REF', 'refine/beam_search.wgsl': 'WRONG', 'graph/prune.ts': 'TS',
     };
     const fetched: string[] = [];
-    const fake = (async (url: URL) => {
-      const rel = url.pathname.replace(/^\/b\//, '');
-      fetched.push(rel);
-      return rel in served ? new Response(served[rel]) : new Response('', { status: 404 });
-    }) as unknown as typeof fetch;
+    const fake = serving(served, fetched);
     const b = await loadBundle('http://h/b/', fake);
     expect(fetched.sort()).toEqual(['manifest.json', 'refine/refine.wgsl', 'search/beam_search.wgsl']);
     const base = { files: { 'beam_search.wgsl': 'B', 'base_f32.wgsl': 'F32', 'base_f16.wgsl': 'F16', 'refine.wgsl': 'R', 'topk_select.wgsl': 'T' } };
