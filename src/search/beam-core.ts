@@ -16,6 +16,7 @@ import { METRIC_CODE, type Neighbors, type VectorSet } from '../data/types.ts';
 import type { EntryLayer } from '../graph/entry-layer.ts';
 import { entryLayerOf, type SearchableIndex } from './searchable-index.ts';
 import { fitWorkgroupMemory, resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
+import { baseBindingWgsl } from './base-binding.ts';
 
 export { beamWorkgroupBytes } from './params.ts';
 
@@ -157,7 +158,7 @@ export class BeamSearchCore {
     return {
       name: 'beam_search',
       cacheKey: `${this.codec.name}-d4=${this.dim4}-itopk=${p.itopk}`,
-      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${loader}`,
+      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${baseBindingWgsl()}\n${loader}`,
       constants,
       bindings: BEAM_BINDINGS,
     };

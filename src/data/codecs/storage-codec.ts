@@ -31,7 +31,7 @@ export interface StorageCodec {
   /** The GPU rows the row loader reads, each `dim4` vec4 groups long (dim4 = rowVec4s(dim)). */
   packRows(values: Float32Array, n: number, dim: number, dim4: number): ArrayBufferView;
   /**
-   * The WGSL row loader (`l2_partial`, `dot_partial` over binding 2): its file in shaders/ (or an
+   * The WGSL row loader (`l2_partial`, `dot_partial`, reading the rows only through `base_at(i) -> vec4<u32>`, src/search/base-binding.ts): its file in shaders/ (or an
    * absolute path: a codec kept outside the project) and the kernel role it fills in
    * SearchKernelSources (src/search/beam-core.ts); bundles and variants name it by base name.
    */
