@@ -5,6 +5,7 @@
  * once per side (the feed hands out fresh batches).
  */
 import { UserError } from '../errors.ts';
+import { MAX_ITOPK } from '../search/params.ts';
 import { auc, DEFAULT_WINDOW } from '../bench/reward.ts';
 import { SweepPlanner, shuffle, sweepInterleaved } from '../bench/sweep.ts';
 import { MIN_INTERVAL_ROUNDS, formatInterval, pairedRatioInterval, relativePrecision, type RatioInterval } from '../bench/interval.ts';
@@ -93,7 +94,7 @@ function checkAgreement(variant: EvalSide): void {
  * warmed (untimed, in random order) and then timed on one shared fresh batch, in random order.
  */
 async function planSweeps(sides: Sides, feed: QueryFeed, o: Resolved, rng: () => number, dsName: string): Promise<void> {
-  const lanes = sides.map((side) => ({ side, planner: new SweepPlanner(o.efforts, { maxPoints: o.maxPoints, minEffort: 1, maxEffort: 512, integer: true }) }));
+  const lanes = sides.map((side) => ({ side, planner: new SweepPlanner(o.efforts, { maxPoints: o.maxPoints, minEffort: 1, maxEffort: MAX_ITOPK, integer: true }) }));
   await sweepInterleaved(lanes, {
     rng,
     prepare: async (step) => {
