@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from '../src/bench/stats.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const HOOK = fileURLToPath(new URL('./bench-simd/hook.ts', import.meta.url));
@@ -63,11 +64,6 @@ function run(variant: 'old' | 'new', dataset: string, threads: number): ChildRes
   if (r.variant !== variant) throw new Error(`asked for the ${variant} kernels, the child ran the ${r.variant} ones`);
   return r;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 type Dist = (q: number, base: number, stride: number, ids: number, count: number, out: number, dimBytes: number) => void;
 

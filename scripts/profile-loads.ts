@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { openGpu } from '../src/gpu/device.ts';
 import { dawnProvider } from '../src/gpu/provider.ts';
-import { kernelPipeline } from '../src/gpu/shader.ts';
+import { kernelPipeline } from '../src/gpu/pipeline.ts';
 import { storageBuffer } from '../src/gpu/buffers.ts';
 import { encodePass } from '../src/gpu/dispatch.ts';
 import { PassTimer } from '../src/gpu/timing.ts';

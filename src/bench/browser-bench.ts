@@ -74,11 +74,11 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
   // Evaluations per query are the adapter-independent work, counted by the Node engine's CPU reference on the same index.
   let counter: AnnEngine | undefined;
   // An exported bundle says how its index was stored and built (search storage or older storageF16, graph knobs).
-  const modules = o.bundleDir ? ((JSON.parse(readBundleFolder(o.bundleDir).manifest) as { modules?: Record<string, { knobValues?: Record<string, number> }> }).modules ?? {}) : {};
+  const knobs = o.bundleDir ? readBundleFolder(o.bundleDir).knobs : {};
   // No bundle, or one without the knob: f16, the bench's default storage.
-  const sk = modules.search?.knobValues;
+  const sk = knobs.search;
   const storage = o.storage ?? storageOf('search', sk?.storage !== undefined ? { storage: sk.storage } : { storageF16: sk?.storageF16 ?? 1 });
-  const buildParams: BuildParamsInput = { ...(modules.graph?.knobValues ? buildParamsFor(modules.graph.knobValues) : {}), ...(o.build ?? {}) };
+  const buildParams: BuildParamsInput = { ...(knobs.graph ? buildParamsFor(knobs.graph) : {}), ...(o.build ?? {}) };
   const sys: BenchSystem & { adapter?: BrowserAdapter; chromiumPath: string } = {
     name: 'crinn',
     kind: 'gpu',

@@ -13,7 +13,8 @@ import { UserError } from '../errors.ts';
 import { assertRegularFileSync } from '../data/vecs.ts';
 import { renderSearchPageHtml } from '../browser/page.ts';
 import { CSS } from './report-html.ts';
-import { BUNDLE_FORMAT, readBundle } from '../bundle/format.ts';
+import { BUNDLE_FORMAT } from '../bundle/bundle-id.ts';
+import { loadKernelBundle } from '../search/bundle.ts';
 import { searchKernelFiles } from '../search/beam-core.ts';
 
 const PKG_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -68,10 +69,12 @@ export interface BundleFolder {
   name: string;
   dir: string;
   manifest: string;
+  /** An exported bundle's knob values by module, as the library reads them (params.json); {} for a plain one. */
+  knobs: Record<string, Record<string, number>>;
 }
 
 export function baselineBundle(): BundleFolder {
-  return { name: 'baseline (shaders/)', dir: SHADER_DIR, manifest: JSON.stringify({ name: 'baseline', files: BASELINE_FILES, params: {} }) };
+  return { name: 'baseline (shaders/)', dir: SHADER_DIR, manifest: JSON.stringify({ name: 'baseline', files: BASELINE_FILES, params: {} }), knobs: {} };
 }
 
 /** Reads a bundle folder's manifest.json; a missing or unreadable one is a one-line UserError. */
@@ -90,17 +93,17 @@ export function readBundleFolder(dir: string): BundleFolder {
   } catch {
     throw new UserError(`${file}: not valid JSON`);
   }
-  // An exported bundle (kernels/README.md) is validated with its content hash by the exporter's reader.
+  // An exported bundle (kernels/README.md): the library's reader (schema, content hash, params.json).
   if ((m as { format?: unknown })?.format === BUNDLE_FORMAT) {
-    const b = readBundle(dir);
-    return { name: b.name, dir, manifest: text };
+    const b = loadKernelBundle(dir);
+    return { name: b.name, dir, manifest: text, knobs: b.knobs };
   }
   const files = (m as { files?: unknown; kernels?: unknown })?.files ?? (m as { kernels?: unknown })?.kernels;
   const names = Array.isArray(files) ? files : files && typeof files === 'object' ? Object.values(files) : [];
   const wgsl = names.filter((f): f is string => typeof f === 'string' && f.endsWith('.wgsl'));
   if (wgsl.length === 0) throw new UserError(`${file}: field files: names no .wgsl file`);
   for (const f of wgsl) if (!existsSync(join(dir, f))) throw new UserError(`${file}: field files: ${f} does not exist in ${dir}`);
-  return { name: (m as { name?: string }).name ?? dir, dir, manifest: text };
+  return { name: (m as { name?: string }).name ?? dir, dir, manifest: text, knobs: {} };
 }
 
 type Command = { id: number; op: 'search'; k: number; effort: number } | { op: 'stop' };

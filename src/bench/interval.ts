@@ -42,7 +42,8 @@ export function signTestRank(n: number): number {
   return j;
 }
 
-function median(sorted: readonly number[]): number {
+/** The median on the log scale (ratios): an even count takes the geometric mean of the middle two, unlike stats.ts median. */
+function logMedianSorted(sorted: readonly number[]): number {
   const m = sorted.length >> 1;
   return sorted.length % 2 ? sorted[m] : Math.sqrt(sorted[m - 1] * sorted[m]);
 }
@@ -56,7 +57,7 @@ export function pairedRatioInterval(ratios: readonly number[]): RatioInterval {
   for (const r of ratios) if (!(Number.isFinite(r) && r > 0)) throw new RangeError(`paired interval: every ratio must be finite and > 0, got ${r}`);
   const s = [...ratios].sort((a, b) => a - b);
   const n = s.length;
-  const estimate = median(s);
+  const estimate = logMedianSorted(s);
   const j = signTestRank(n);
   if (j === 0) return { estimate, lo: 0, hi: Infinity, level: 0, rounds: n, halfWidth: Infinity };
   const lo = s[j - 1];

@@ -18,7 +18,7 @@ import { VERSION } from '../version.ts';
 import { groundTruthKthDistances, recallAtK } from './recall.ts';
 import { DEFAULT_WINDOW, evaluationsAtRecall, pointsInWindow, summarize } from './reward.ts';
 import { measureMedian } from './stats.ts';
-import { SweepPlanner, seededRng, shuffle, type Measurement, type SweepPoint } from './sweep.ts';
+import { SweepPlanner, seededRng, sweepInterleaved, type Measurement } from './sweep.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult, type BenchSystem as SystemResult } from './schema.ts';
 import { createSystem, systemEntry } from './systems.ts';
 import { packageVersion, type BenchSystem, type SystemKind, type SystemOptions } from './bench-system.ts';
@@ -139,13 +139,21 @@ function plannerFor(s: BenchSystem, k: number, window: { lo: number; hi: number 
   });
 }
 
+/** What the steps of a run share: the options with defaults filled in. */
+interface Run {
+  o: RunBenchOptions;
+  ds: Dataset;
+  k: number;
+  window: { lo: number; hi: number };
+  reps: number;
+  seed: number;
+  emit: (ev: BenchEvent) => void;
+}
+
 export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
   const ds = o.dataset;
-  const k = o.k ?? 10;
-  const window = o.window ?? { ...DEFAULT_WINDOW };
-  const reps = o.reps ?? 3;
-  const seed = o.seed ?? 1;
-  const emit = o.onProgress ?? (() => {});
+  const run: Run = { o, ds, k: o.k ?? 10, window: o.window ?? { ...DEFAULT_WINDOW }, reps: o.reps ?? 3, seed: o.seed ?? 1, emit: o.onProgress ?? (() => {}) };
+  const { k, reps } = run;
   if (!(Number.isInteger(reps) && reps >= 3)) throw new UserError(`bench: reps must be an integer >= 3, got ${reps}`);
   if (!(Number.isInteger(k) && k >= 1 && k <= ds.base.n)) throw new UserError(`bench: k must be an integer in 1..${ds.base.n} (the base size), got ${k}`);
   // Unknown names fail before any work is done.
@@ -162,73 +170,81 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
   };
   const gpu = lazyGpu(openTracked);
   const entries: Entry[] = requested.map((r) => ({ ...r, build: { seconds: 0, params: {} } }));
-  const order: { system: string; effort: number }[] = [];
   try {
     const gt = await groundTruth(o, k, openTracked);
     const kth = groundTruthKthDistances(gt, ds.base, ds.queries, ds.metric, k);
-    const f = ds.filter;
-    const accept = f ? (q: number, id: number) => passesFilter(f.filters[q], f.labels, id) : undefined;
-
-    for (const e of entries) {
-      emit({ type: 'build', system: e.name, state: 'start' });
-      try {
-        e.system ??= await createSystem(e.name, { gpu: gpu.get }, { seed, ...o.systemOptions?.[e.name] });
-        const t0 = performance.now();
-        if (ds.filter && !e.system.filters) throw new Error(`${e.name} has no filtered search`);
-        const b = await e.system.build(ds);
-        // The system's own figure is the build; the harness's wall clock is kept beside it.
-        e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000 } };
-        e.planner = plannerFor(e.system, k, window, o);
-        emit({ type: 'build', system: e.name, state: 'done', seconds: e.build.seconds });
-      } catch (err) {
-        e.error = `build: ${oneLine(err)}`;
-        emit({ type: 'build', system: e.name, state: 'error', error: e.error });
-      }
-    }
-
-    const measure = async (s: BenchSystem, effort: number): Promise<Measurement> => {
-      let ids: Int32Array | undefined;
-      const t = await measureMedian(async () => {
-        ids = await s.search(ds.queries, k, effort, ds.filter);
-      }, { reps, warmup: 1 });
-      if (!(ids instanceof Int32Array) || ids.length !== ds.queries.n * k) {
-        throw new Error(`search returned ${ids instanceof Int32Array ? ids.length : typeof ids} ids, expected an Int32Array of ${ds.queries.n} x ${k}`);
-      }
-      const { recall } = recallAtK({ ids, nq: ds.queries.n, k }, ds.base, ds.queries, ds.metric, kth, k, accept);
-      // Counted outside the timed calls (by the unfiltered CPU reference: not under a filter).
-      const evaluations = s.evaluations && !ds.filter ? await s.evaluations(ds.queries, k, effort) : undefined;
-      const bytesRead = s.bytesRead && !ds.filter ? await s.bytesRead(ds.queries, k, effort) : undefined;
-      return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}), ...(bytesRead !== undefined ? { bytesRead } : {}) };
-    };
-
-    // Interleaved sweeps: like sweep.ts runInterleavedSweeps, but each system keeps its own
-    // effort range (a fixed-point system must not be "raised", itopk has its own ceiling).
-    const rng = seededRng(seed);
-    const live = entries.filter((e) => e.planner && !e.error);
-    let planned = live.reduce((a, e) => a + Math.max(1, e.system!.efforts.length), 0);
-    emit({ type: 'sweep', state: 'start', systems: live.map((e) => e.name), plannedPoints: planned });
-    for (;;) {
-      const round = live.filter((e) => !e.error).map((e) => ({ e, effort: e.planner!.next() })).filter((x) => x.effort !== null);
-      if (round.length === 0) break;
-      shuffle(round, rng);
-      for (const { e, effort } of round) {
-        const eff = effort as number;
-        order.push({ system: e.name, effort: eff });
-        planned = Math.max(planned, order.length);
-        try {
-          const p: SweepPoint = e.planner!.record(eff, await measure(e.system!, eff));
-          emit({ type: 'point', system: e.name, effort: eff, recall: p.recall, qps: p.qps, index: order.length, plannedPoints: planned });
-        } catch (err) {
-          e.error = `effort ${eff}: ${oneLine(err)}`;
-          emit({ type: 'error', system: e.name, error: e.error });
-        }
-      }
-    }
+    await buildSystems(run, entries, gpu.get);
+    await sweepSystems(run, entries, kth);
   } finally {
     for (const e of entries) await e.system?.close().catch(() => {});
     await gpu.destroy();
   }
+  return benchResult(run, entries, adapter);
+}
 
+/** Builds every system in turn; one that fails is recorded with its error and left out of the sweep. */
+async function buildSystems(run: Run, entries: Entry[], gpu: () => Promise<GpuContext>): Promise<void> {
+  const { emit, seed, o } = run;
+  for (const e of entries) {
+    emit({ type: 'build', system: e.name, state: 'start' });
+    try {
+      e.system ??= await createSystem(e.name, { gpu }, { seed, ...o.systemOptions?.[e.name] });
+      const t0 = performance.now();
+      if (run.ds.filter && !e.system.filters) throw new Error(`${e.name} has no filtered search`);
+      const b = await e.system.build(run.ds);
+      // The system's own figure is the build; the harness's wall clock is kept beside it.
+      e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000 } };
+      e.planner = plannerFor(e.system, run.k, run.window, o);
+      emit({ type: 'build', system: e.name, state: 'done', seconds: e.build.seconds });
+    } catch (err) {
+      e.error = `build: ${oneLine(err)}`;
+      emit({ type: 'build', system: e.name, state: 'error', error: e.error });
+    }
+  }
+}
+
+/** One point: the median of `reps` timed calls after a warm-up, recall recomputed here from the ids. */
+async function measurePoint(run: Run, s: BenchSystem, effort: number, kth: Float32Array): Promise<Measurement> {
+  const { ds, k } = run;
+  let ids: Int32Array | undefined;
+  const t = await measureMedian(async () => {
+    ids = await s.search(ds.queries, k, effort, ds.filter);
+  }, { reps: run.reps, warmup: 1 });
+  if (!(ids instanceof Int32Array) || ids.length !== ds.queries.n * k) {
+    throw new Error(`search returned ${ids instanceof Int32Array ? ids.length : typeof ids} ids, expected an Int32Array of ${ds.queries.n} x ${k}`);
+  }
+  const f = ds.filter;
+  const accept = f ? (q: number, id: number) => passesFilter(f.filters[q], f.labels, id) : undefined;
+  const { recall } = recallAtK({ ids, nq: ds.queries.n, k }, ds.base, ds.queries, ds.metric, kth, k, accept);
+  // Counted outside the timed calls (by the unfiltered CPU reference: not under a filter).
+  const evaluations = s.evaluations && !f ? await s.evaluations(ds.queries, k, effort) : undefined;
+  const bytesRead = s.bytesRead && !f ? await s.bytesRead(ds.queries, k, effort) : undefined;
+  return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}), ...(bytesRead !== undefined ? { bytesRead } : {}) };
+}
+
+/** The built systems' sweeps, interleaved by the one sweep driver; a system whose search throws stops alone. */
+async function sweepSystems(run: Run, entries: Entry[], kth: Float32Array): Promise<void> {
+  const { emit } = run;
+  // Each system keeps its own effort range (a fixed-point system is never raised; itopk has its own ceiling).
+  const live = entries.filter((e): e is Entry & Required<Pick<Entry, 'system' | 'planner'>> => e.planner !== undefined && !e.error);
+  let measured = 0;
+  let planned = live.reduce((a, e) => a + Math.max(1, e.system.efforts.length), 0);
+  emit({ type: 'sweep', state: 'start', systems: live.map((e) => e.name), plannedPoints: planned });
+  await sweepInterleaved(live, {
+    rng: seededRng(run.seed),
+    measure: ({ lane, effort }) => {
+      measured++;
+      planned = Math.max(planned, measured);
+      return measurePoint(run, lane.system, effort, kth);
+    },
+    onPoint: (p, { lane }) => emit({ type: 'point', system: lane.name, effort: p.effort, recall: p.recall, qps: p.qps, index: measured, plannedPoints: planned }),
+    onError: (_, { lane }) => emit({ type: 'error', system: lane.name, error: lane.error! }),
+  });
+}
+
+/** The schema-checked result: every system's points and summary, the machine, adapter and versions. */
+function benchResult(run: Run, entries: Entry[], adapter: AdapterDescription | undefined): BenchResult {
+  const { ds, k, window, seed } = run;
   const systems: SystemResult[] = entries.map((e) => {
     const points = e.planner?.points() ?? [];
     return {

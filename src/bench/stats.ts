@@ -1,4 +1,4 @@
-/** Small statistics for timings: median, quantiles, spread, and a median-of-reps timer. */
+/** Small statistics for timings: mean, median, quantiles, spread, and a median-of-reps timer (the project's one copy of each). */
 import { UserError } from '../errors.ts';
 
 function sortedCopy(xs: readonly number[]): number[] {
@@ -22,6 +22,11 @@ export function quantile(xs: readonly number[], q: number): number {
 export function quantiles(xs: readonly number[], qs: readonly number[]): number[] {
   const s = sortedCopy(xs);
   return qs.map((q) => quantileSorted(s, q));
+}
+
+export function mean(xs: readonly number[]): number {
+  if (xs.length === 0) throw new RangeError('statistics of an empty list');
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
 export function median(xs: readonly number[]): number {

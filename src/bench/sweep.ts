@@ -1,8 +1,9 @@
 /**
  * Effort sweeps, independent of the engine: measure an initial list of search-effort values, then
- * add points until the recall window is covered by at least `minInWindow` of them (DESIGN.md
- * "Sweep"). The planning is a small state machine (SweepPlanner) so that several systems can be
- * swept interleaved, one point each per round in a shuffled order, and machine drift hits all.
+ * add points until the recall window is covered by at least `minInWindow` of them. The planning is
+ * a small state machine (SweepPlanner) so that several systems can be swept interleaved by one
+ * driver (sweepInterleaved, used by `crinn bench` and the evaluator): one point each per step in a
+ * shuffled order, so machine drift hits all alike.
  */
 import { UserError, oneLine } from '../errors.ts';
 import { uniformStream } from '../graph/rng.ts';
@@ -181,62 +182,70 @@ export class SweepPlanner {
   }
 }
 
-export interface RunSweepOptions extends SweepOptions {
-  efforts: number[];
-  measure: (effort: number) => Promise<Measurement>;
-  onPoint?: (point: SweepPoint) => void;
-}
-
-/** Sweep one system; a failing measurement rejects. */
-export async function runSweep(opts: RunSweepOptions): Promise<SweepResult> {
-  const planner = new SweepPlanner(opts.efforts, opts);
-  for (let e = planner.next(); e !== null; e = planner.next()) {
-    const p = planner.record(e, await opts.measure(e));
-    opts.onPoint?.(p);
-  }
-  return planner.result();
-}
-
-export interface SweepSystem {
-  name: string;
-  measure: (effort: number) => Promise<Measurement>;
-  efforts: number[];
-}
-
-export interface InterleavedResult extends SweepResult {
-  name: string;
-  /** Set when this system's measurement threw; its sweep stopped there, the others went on. */
+/** One system's sweep in an interleaved run: its planner, and the error that stopped it. */
+export interface SweepLane {
+  readonly planner: SweepPlanner;
+  /** Set when a measurement threw and `onError` kept the run going: this lane measures no more. */
   error?: string;
 }
 
-export interface InterleavedOptions extends SweepOptions {
-  onPoint?: (point: SweepPoint, system: string) => void;
+/** One measurement of a step: a lane and the effort its planner chose. */
+export interface SweepStep<L extends SweepLane> {
+  lane: L;
+  effort: number;
+}
+
+export interface InterleaveOptions<L extends SweepLane, B> {
+  /** Draws every measurement order (values in [0, 1)); seed it for a reproducible run. */
+  rng: () => number;
+  /**
+   * Once per step, after every live lane has chosen its effort and before any is measured: what the
+   * step's measurements share (the evaluator: warm-ups in their own order, one fresh query batch).
+   * Gets the step in lane order; may draw from `rng`.
+   */
+  prepare?: (step: readonly SweepStep<L>[]) => Promise<B>;
+  measure: (item: SweepStep<L>, shared: B) => Promise<Measurement>;
+  onPoint?: (point: SweepPoint, item: SweepStep<L>) => void;
+  /**
+   * A measurement threw: return to stop that lane (its `error` is set, the others go on), or throw
+   * to abort the run. Absent: the error aborts the run.
+   */
+  onError?: (error: unknown, item: SweepStep<L>) => void;
 }
 
 /**
- * Sweep several systems at once: each round, every unfinished system measures its next effort,
- * in an order shuffled by `rng` (values in [0, 1)). A system whose measurement throws is stopped
- * with its error recorded; it does not abort the others.
+ * The interleaved sweep driver (`crinn bench` and the evaluator's plan): each step, every live lane's
+ * planner picks its next effort; the step is prepared once, then measured in an order shuffled by
+ * `rng`, each result recorded in its lane's planner. Ends when no planner has an effort left.
  */
-export async function runInterleavedSweeps(systems: readonly SweepSystem[], opts: InterleavedOptions, rng: () => number): Promise<InterleavedResult[]> {
-  const names = new Set(systems.map((s) => s.name));
-  if (names.size !== systems.length) throw new UserError('sweep: system names must be unique');
-  const state = systems.map((s) => ({ sys: s, planner: new SweepPlanner(s.efforts, opts), error: undefined as string | undefined }));
+export async function sweepInterleaved<L extends SweepLane, B = void>(lanes: readonly L[], o: InterleaveOptions<L, B>): Promise<void> {
   for (;;) {
-    const round = state.filter((s) => s.error === undefined).map((s) => ({ s, effort: s.planner.next() })).filter((x) => x.effort !== null);
-    if (round.length === 0) break;
-    shuffle(round, rng);
-    for (const { s, effort } of round) {
-      const e = effort as number;
+    const step: SweepStep<L>[] = [];
+    for (const lane of lanes) {
+      if (lane.error !== undefined) continue;
+      const effort = lane.planner.next();
+      if (effort !== null) step.push({ lane, effort });
+    }
+    if (step.length === 0) return;
+    const shared = o.prepare ? await o.prepare([...step]) : (undefined as B);
+    for (const item of shuffle(step, o.rng)) {
       try {
-        const p = s.planner.record(e, await s.sys.measure(e));
-        opts.onPoint?.(p, s.sys.name);
+        const point = item.lane.planner.record(item.effort, await o.measure(item, shared));
+        o.onPoint?.(point, item);
       } catch (err) {
-        s.error = `effort ${e}: ${oneLine(err)}`;
+        if (!o.onError) throw err;
+        item.lane.error = `effort ${item.effort}: ${oneLine(err)}`;
+        o.onError(err, item);
       }
     }
   }
-  return state.map((s) => ({ name: s.sys.name, ...s.planner.result(), ...(s.error !== undefined ? { error: s.error } : {}) }));
+}
+
+/** One system's sweep (no interleaving); a failing measurement rejects. */
+export async function runSweep(opts: SweepOptions & { efforts: number[]; measure: (effort: number) => Promise<Measurement>; onPoint?: (point: SweepPoint) => void }): Promise<SweepResult> {
+  const lane: SweepLane = { planner: new SweepPlanner(opts.efforts, opts) };
+  await sweepInterleaved([lane], { rng: () => 0, measure: (x) => opts.measure(x.effort), onPoint: (p) => opts.onPoint?.(p) });
+  return lane.planner.result();
 }
 
 /** Fisher-Yates in place. */

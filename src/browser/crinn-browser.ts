@@ -9,14 +9,15 @@
  *   const { ids, distances } = await s.search(queries, 10, 64);
  */
 import type { GpuContext } from '../gpu/device.ts';
-import type { Kernel } from '../gpu/kernel-text.ts';
-import { pipelineKey, pipelineLayout } from '../gpu/kernel-text.ts';
+import { kernelPipeline } from '../gpu/pipeline.ts';
 import { decodeIndex, digestMatches, parseIndexHeader, sectionDigestMatches, type Index } from '../graph/index-format.ts';
 import { BeamSearchCore, searchKernelFiles, type SearchKernelSources } from '../search/beam-core.ts';
 import { codecFor, codecs } from '../data/codecs/registry.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
 // Knob values -> search params, the same mapping the evaluator measured the bundle with.
 import { searchParamsFor } from '../search/knob-params.ts';
+import { bundleKernelPaths } from '../search/bundle-kernels.ts';
+import { BUNDLE_FORMAT } from '../bundle/bundle-id.ts';
 
 /**
  * A kernel bundle: WGSL files by path, host parameters, and the manifest they came from. An
@@ -36,9 +37,13 @@ type Modules = Record<string, { files?: unknown; knobValues?: Record<string, num
 
 const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
 
-/** WGSL file names a manifest lists: `files` as an array or a {role: file} object, or `kernels`. */
+/**
+ * WGSL file names a manifest lists. An exported bundle: the files that fill a kernel role, by the
+ * library's rule (search/bundle-kernels.ts). A plain one: `files` as an array or a {role: file}
+ * object, or `kernels`.
+ */
 function manifestFiles(m: Record<string, unknown>): string[] {
-  if (m.modules && typeof m.modules === 'object') return Object.values(m.modules as Modules).flatMap((x) => (Array.isArray(x.files) ? x.files : [])).filter((x): x is string => typeof x === 'string');
+  if (m.format === BUNDLE_FORMAT) return Object.values(bundleKernelPaths((m.modules ?? {}) as Modules));
   const f = m.files ?? m.kernels;
   if (Array.isArray(f)) return f.filter((x): x is string => typeof x === 'string');
   if (f && typeof f === 'object') return Object.values(f).filter((x): x is string => typeof x === 'string');
@@ -130,30 +135,6 @@ function browserContext(device: GPUDevice): GpuContext {
   return ctx as unknown as GpuContext;
 }
 
-/** Compiles each specialisation once; WGSL errors come back with line and column. */
-function pipelineCache(device: GPUDevice): (kernel: Kernel) => Promise<GPUComputePipeline> {
-  const cache = new Map<string, Promise<GPUComputePipeline>>();
-  const build = async (kernel: Kernel): Promise<GPUComputePipeline> => {
-    const label = `${kernel.name}[${kernel.cacheKey}]`;
-    const module = device.createShaderModule({ label, code: kernel.source });
-    const info = await module.getCompilationInfo();
-    const err = info.messages.find((m) => m.type === 'error');
-    if (err) throw new Error(`${label}: WGSL error at ${err.lineNum}:${err.linePos}: ${err.message}`);
-    return device.createComputePipelineAsync({ label, layout: pipelineLayout(device, kernel), compute: { module, entryPoint: kernel.entryPoint ?? 'main', constants: kernel.constants } });
-  };
-  return (kernel) => {
-    // The full source is the digest here (no node:crypto in a page): equal-length sources stay apart.
-    const key = pipelineKey(kernel, kernel.source);
-    let p = cache.get(key);
-    if (!p) {
-      p = build(kernel);
-      cache.set(key, p);
-      p.catch(() => cache.delete(key));
-    }
-    return p;
-  };
-}
-
 export interface SearchResult {
   /** nq * k, row-major; -1 where a row has fewer than k. */
   ids: Int32Array;
@@ -171,7 +152,9 @@ export class CrinnSearcher {
     this.index = index;
     this.params = params;
     this.knobs = knobs;
-    this.core = new BeamSearchCore(browserContext(device), index, sources, pipelineCache(device));
+    const ctx = browserContext(device);
+    // The pipeline cache the Node engine uses (src/gpu/pipeline.ts), over this page's device.
+    this.core = new BeamSearchCore(ctx, index, sources, (kernel) => kernelPipeline(ctx, kernel));
   }
 
   /**

@@ -10,9 +10,9 @@ import { z } from 'zod';
 import { MODULE_NAMES, curvePoint, moduleManifestSchema, operatingPointFields, rewardInterval } from './module-manifest.ts';
 import { oneLine, UserError } from '../errors.ts';
 import { assertRegularFileSync } from '../data/vecs.ts';
+import { BUNDLE_FORMAT, BUNDLE_VERSION } from './bundle-id.ts';
 
-export const BUNDLE_FORMAT = 'crinn-kernel-bundle';
-export const BUNDLE_VERSION = 1;
+export { BUNDLE_FORMAT, BUNDLE_VERSION } from './bundle-id.ts';
 
 const lineageEntry = z.object({ hash: z.string(), origin: z.string(), reward: z.number().nullable() });
 

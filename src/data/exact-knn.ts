@@ -2,7 +2,9 @@ import { UserError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
-import { kernelPipeline, shaderSource, withConst } from '../gpu/shader.ts';
+import { kernelPipeline } from '../gpu/pipeline.ts';
+import { shaderSource } from '../gpu/shader.ts';
+import { withConst } from '../gpu/kernel-text.ts';
 import type { Kernel } from '../gpu/kernel-text.ts';
 import { METRIC_CODE, type Metric, type Neighbors, type VectorSet } from './types.ts';
 // Node-free row padding and select specialisation, shared with the browser loader.

@@ -9,7 +9,7 @@
  *      a timed call; a child that answers searches never imports variant host code.
  */
 import { openGpu, type GpuContext } from '../gpu/device.ts';
-import { kernelPipeline } from '../gpu/shader.ts';
+import { kernelPipeline } from '../gpu/pipeline.ts';
 import { GpuSearcher, defaultSearchSources, type SearchKernelSources, type SearchableIndex } from '../search/gpu-search.ts';
 import { moduleKernelRoles, withKernelFiles } from '../search/beam-core.ts';
 import { codecFor } from '../data/codecs/registry.ts';

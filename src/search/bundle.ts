@@ -13,7 +13,8 @@ import path from 'node:path';
 import { readBundle, type BundleManifest } from '../bundle/format.ts';
 import { baselineManifest, REPO_ROOT } from '../bundle/baseline.ts';
 import { UserError } from '../errors.ts';
-import { moduleKernelRoles, kernelRoleOf, type SearchKernelSources } from './beam-core.ts';
+import type { SearchKernelSources } from './beam-core.ts';
+import { bundleKernelPaths } from './bundle-kernels.ts';
 import type { KernelBundle } from './kernel-params.ts';
 
 export type { KernelBundle } from './kernel-params.ts';
@@ -42,14 +43,7 @@ export function adapterMatches(recorded: BundleManifest['adapter'], adapter: Ada
 export function loadKernelBundle(dir: string, onMessage?: (line: string) => void): KernelBundle {
   const m = readBundle(dir);
   const sources: Partial<SearchKernelSources> = {};
-  for (const mod of Object.values(m.modules)) {
-    for (const f of mod!.files) {
-      // The evaluator's mapping (beam-core.ts): a module's files fill only that module's roles.
-      const role = kernelRoleOf(f);
-      const mod = f.slice(0, f.indexOf('/'));
-      if (role && (mod === 'search' || mod === 'refine') && moduleKernelRoles(mod).includes(role)) sources[role] = readFileSync(path.join(dir, f), 'utf8');
-    }
-  }
+  for (const [role, f] of Object.entries(bundleKernelPaths(m.modules))) sources[role] = readFileSync(path.join(dir, f), 'utf8');
   const paramsFile = path.join(dir, m.params);
   let knobs: Record<string, Record<string, number>>;
   try {

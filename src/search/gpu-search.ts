@@ -1,5 +1,6 @@
 import type { GpuContext } from '../gpu/device.ts';
-import { kernelPipeline, shaderSource } from '../gpu/shader.ts';
+import { kernelPipeline } from '../gpu/pipeline.ts';
+import { shaderSource } from '../gpu/shader.ts';
 import { BeamSearchCore, defaultKernelPaths, type SearchKernelSources } from './beam-core.ts';
 import type { SearchableIndex } from './searchable-index.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runInterleavedSweeps, runSweep, seededRng, shuffle, SweepPlanner } from '../../src/bench/sweep.ts';
+import { runSweep, seededRng, shuffle, sweepInterleaved, SweepPlanner } from '../../src/bench/sweep.ts';
 import { auc } from '../../src/bench/reward.ts';
 import { UserError } from '../../src/errors.ts';
 
@@ -78,11 +78,12 @@ describe('runSweep', () => {
   });
 });
 
-describe('runInterleavedSweeps', () => {
-  function systems(log: string[]) {
+describe('sweepInterleaved', () => {
+  function lanes(log: string[]) {
     const mk = (name: string, tau: number) => ({
       name,
-      efforts: [8, 16, 32, 64],
+      planner: new SweepPlanner([8, 16, 32, 64]),
+      error: undefined as string | undefined,
       measure: async (e: number) => {
         log.push(name);
         return saturating(1, tau)(e);
@@ -90,45 +91,69 @@ describe('runInterleavedSweeps', () => {
     });
     return [mk('a', 20), mk('b', 25), mk('c', 15)];
   }
+  type Lane = ReturnType<typeof lanes>[number];
+  const measure = ({ lane, effort }: { lane: Lane; effort: number }) => lane.measure(effort);
 
-  it('measures one point per system per round in a seeded, shuffled order', async () => {
+  it('measures one point per lane per step in a seeded, shuffled order', async () => {
     const log: string[] = [];
-    const res = await runInterleavedSweeps(systems(log), {}, seededRng(7));
-    expect(res.map((r) => r.name)).toEqual(['a', 'b', 'c']);
-    for (const r of res) {
-      expect(r.error).toBeUndefined();
-      expect(r.inWindow).toBeGreaterThanOrEqual(3);
+    const ls = lanes(log);
+    await sweepInterleaved(ls, { rng: seededRng(7), measure });
+    for (const l of ls) {
+      expect(l.error).toBeUndefined();
+      expect(l.planner.result().inWindow).toBeGreaterThanOrEqual(3);
     }
-    // The first 4 rounds (the initial lists) hold each system exactly once.
-    for (let round = 0; round < 4; round++) expect([...log.slice(round * 3, round * 3 + 3)].sort()).toEqual(['a', 'b', 'c']);
-    // The order is not the same every round, and the same seed gives the same order.
-    const rounds = Array.from({ length: 4 }, (_, i) => log.slice(i * 3, i * 3 + 3).join(''));
-    expect(new Set(rounds).size).toBeGreaterThan(1);
+    // The first 4 steps (the initial lists) hold each lane exactly once.
+    for (let step = 0; step < 4; step++) expect([...log.slice(step * 3, step * 3 + 3)].sort()).toEqual(['a', 'b', 'c']);
+    // The order is not the same every step, and the same seed gives the same order.
+    const steps = Array.from({ length: 4 }, (_, i) => log.slice(i * 3, i * 3 + 3).join(''));
+    expect(new Set(steps).size).toBeGreaterThan(1);
     const log2: string[] = [];
-    await runInterleavedSweeps(systems(log2), {}, seededRng(7));
+    await sweepInterleaved(lanes(log2), { rng: seededRng(7), measure });
     expect(log2).toEqual(log);
   });
 
-  it('records one system failing without stopping the others', async () => {
+  it('prepares each step once, before its measurements, with every lane that measures in it', async () => {
     const log: string[] = [];
-    const s = systems(log);
-    s[1].measure = async (e: number) => {
+    const ls = lanes(log);
+    const prepared: string[][] = [];
+    await sweepInterleaved(ls, {
+      rng: seededRng(3),
+      prepare: async (step) => {
+        prepared.push(step.map((x) => `${x.lane.name}:${x.effort}`));
+        return log.length;
+      },
+      measure: async (x, before) => {
+        // Every measurement of a step sees the value its prepare returned, taken before any of them ran.
+        expect(log.length - before).toBeLessThan(3);
+        return x.lane.measure(x.effort);
+      },
+    });
+    expect(prepared.slice(0, 4).map((s) => s.map((x) => x.split(':')[0]))).toEqual([['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b', 'c']]);
+    expect(prepared.flat().length).toBe(log.length);
+  });
+
+  it('with onError, stops only the lane that failed; without it, the run rejects', async () => {
+    const log: string[] = [];
+    const ls = lanes(log);
+    ls[1].measure = async (e: number) => {
       if (e === 16) throw new Error('device lost');
       return saturating()(e);
     };
     const points: string[] = [];
-    const res = await runInterleavedSweeps(s, { onPoint: (p, name) => points.push(`${name}:${p.effort}`) }, seededRng(1));
-    expect(res[1].error).toBe('effort 16: device lost');
-    expect(res[1].points.map((p) => p.effort)).toEqual([8]);
-    expect(res[0].inWindow).toBeGreaterThanOrEqual(3);
-    expect(res[2].inWindow).toBeGreaterThanOrEqual(3);
+    const errors: string[] = [];
+    await sweepInterleaved(ls, { rng: seededRng(1), measure, onPoint: (p, x) => points.push(`${x.lane.name}:${p.effort}`), onError: (_, x) => errors.push(x.lane.name) });
+    expect(ls[1].error).toBe('effort 16: device lost');
+    expect(errors).toEqual(['b']);
+    expect(ls[1].planner.points().map((p) => p.effort)).toEqual([8]);
+    expect(ls[0].planner.result().inWindow).toBeGreaterThanOrEqual(3);
+    expect(ls[2].planner.result().inWindow).toBeGreaterThanOrEqual(3);
     expect(points).toContain('b:8');
     expect(points).not.toContain('b:16');
-  });
-
-  it('rejects duplicate system names', async () => {
-    const s = systems([]);
-    await expect(runInterleavedSweeps([s[0], s[0]], {}, seededRng(1))).rejects.toThrow(UserError);
+    const again = lanes([]);
+    again[2].measure = async () => {
+      throw new Error('boom');
+    };
+    await expect(sweepInterleaved(again, { rng: seededRng(1), measure })).rejects.toThrow('boom');
   });
 });
 

@@ -10,12 +10,22 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleSources, CrinnSearcher, loadBundle, manifestParams, parseIndex } from '../../src/browser/crinn-browser.ts';
 import { searchParamsFor } from '../../src/search/knob-params.ts';
+import { bundleKernelPaths } from '../../src/search/bundle-kernels.ts';
 import { effortParams } from '../../src/search/params.ts';
 import { loadIndex, saveIndex } from '../../src/graph/index-file.ts';
 import { buildEntryLayer } from '../../src/graph/entry-layer.ts';
 import { randomSet } from '../gpu/helpers.ts';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+/** A fetch that serves `served` under http://h/b/ and logs each path asked for. */
+function serving(served: Record<string, string>, fetched: string[]): typeof fetch {
+  return (async (url: URL) => {
+    const rel = url.pathname.replace(/^\/b\//, '');
+    fetched.push(rel);
+    return rel in served ? new Response(served[rel]) : new Response('', { status: 404 });
+  }) as unknown as typeof fetch;
+}
 
 /** Value imports (type-only ones are erased) of a TypeScript file, transitively. */
 function importGraph(entry: string): { files: string[]; external: string[] } {
@@ -86,11 +96,7 @@ describe('browser loader', () => {
       'search/beam_search.wgsl': 'BEAM', 'search/base_f16.wgsl': 'F16', 'refine/refine.wgsl': 'REF',
     };
     const fetched: string[] = [];
-    const fake = (async (url: URL) => {
-      const rel = url.pathname.replace(/^\/b\//, '');
-      fetched.push(rel);
-      return rel in served ? new Response(served[rel]) : new Response('', { status: 404 });
-    }) as unknown as typeof fetch;
+    const fake = serving(served, fetched);
     const b = await loadBundle('http://h/b/', fake);
     expect(fetched.sort()).toEqual(['manifest.json', 'refine/refine.wgsl', 'search/base_f16.wgsl', 'search/beam_search.wgsl']);
     expect(b.knobs).toEqual({ search: { searchWidth: 2, iterationSlack: 8 }, refine: { refineFactor: 3 } });
@@ -99,5 +105,21 @@ describe('browser loader', () => {
     const self = (storage: string, knobs: object) => ({ index: { storage }, knobs, params: {} });
     expect(at.call(self('f16', b.knobs!) as never, 32, 10)).toEqual({ ...searchParamsFor('search', b.knobs!.search, 32, 10), refine: 30 });
     expect(at.call(self('f32', {}) as never, 4, 10)).toEqual(effortParams(4, 10));
+  });
+
+  it("an exported bundle's files fill only their own module's roles: the library's rule (bundleKernelPaths)", async () => {
+    // beam_search.wgsl under refine/ and graph/prune.ts fill no role; the library skips them too.
+    const modules = { search: { files: ['search/beam_search.wgsl'] }, refine: { files: ['refine/refine.wgsl', 'refine/beam_search.wgsl'] }, graph: { files: ['graph/prune.ts'] } };
+    expect(bundleKernelPaths(modules)).toEqual({ beam: 'search/beam_search.wgsl', refine: 'refine/refine.wgsl' });
+    const served: Record<string, string> = {
+      'manifest.json': JSON.stringify({ format: 'crinn-kernel-bundle', modules, params: 'params.json' }),
+      'search/beam_search.wgsl': 'BEAM', 'refine/refine.wgsl': 'REF', 'refine/beam_search.wgsl': 'WRONG', 'graph/prune.ts': 'TS',
+    };
+    const fetched: string[] = [];
+    const fake = serving(served, fetched);
+    const b = await loadBundle('http://h/b/', fake);
+    expect(fetched.sort()).toEqual(['manifest.json', 'refine/refine.wgsl', 'search/beam_search.wgsl']);
+    const base = { files: { 'beam_search.wgsl': 'B', 'base_f32.wgsl': 'F32', 'base_f16.wgsl': 'F16', 'refine.wgsl': 'R', 'topk_select.wgsl': 'T' } };
+    expect(bundleSources(b, base)).toEqual({ beam: 'BEAM', baseF32: 'F32', baseF16: 'F16', refine: 'REF', topk: 'T' });
   });
 });

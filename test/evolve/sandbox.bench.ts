@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../../src/evolve/sandbox.ts';
 import { isolationMethod, projectReadPaths } from '../../src/evolve/sandbox-isolation.ts';
 import { randomSet } from '../gpu/helpers.ts';
+import { median } from '../../src/bench/stats.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'crinn-sandbox-bench-'));
 const opts = (entry: string) => ({ entry: join(FIXTURES, entry), readPaths: [FIXTURES, ...projectReadPaths()], scratch });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
 const f = (x: number) => x.toFixed(2);
 

@@ -4,7 +4,8 @@
  * declares a binding read-only cannot make it writable.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelPipeline, shaderSource, ShaderCompileError } from '../../src/gpu/shader.ts';
+import { kernelPipeline, ShaderCompileError } from '../../src/gpu/pipeline.ts';
+import { shaderSource } from '../../src/gpu/shader.ts';
 import type { Kernel } from '../../src/gpu/kernel-text.ts';
 import { buildIndex } from '../../src/search/engine.ts';
 import { GpuSearcher } from '../../src/search/gpu-search.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openGpu } from '../../src/gpu/device.ts';
-import { compileModule, kernelPipeline, ShaderCompileError } from '../../src/gpu/shader.ts';
+import { compileModule, kernelPipeline, ShaderCompileError } from '../../src/gpu/pipeline.ts';
 import { GpuError, UserError } from '../../src/errors.ts';
 import { storageBuffer, readBuffer, checkBindingSize } from '../../src/gpu/buffers.ts';
 import { dawnProvider } from '../../src/gpu/provider.ts';
