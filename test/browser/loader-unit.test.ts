@@ -120,6 +120,6 @@ describe('browser loader', () => {
     const b = await loadBundle('http://h/b/', fake);
     expect(fetched.sort()).toEqual(['manifest.json', 'refine/refine.wgsl', 'search/beam_search.wgsl']);
     const base = { files: { 'beam_search.wgsl': 'B', 'base_f32.wgsl': 'F32', 'base_f16.wgsl': 'F16', 'refine.wgsl': 'R', 'topk_select.wgsl': 'T', 'filter_labels.wgsl': 'FL' } };
-    expect(bundleSources(b, base)).toEqual({ beam: 'BEAM', baseF32: 'F32', baseF16: 'F16', refine: 'REF', topk: 'T' });
+    expect(bundleSources(b, base)).toEqual({ beam: 'BEAM', baseF32: 'F32', baseF16: 'F16', refine: 'REF', topk: 'T', filter: 'FL' });
   });
 });
