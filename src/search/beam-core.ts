@@ -16,7 +16,7 @@ import { METRIC_CODE, type Neighbors, type VectorSet } from '../data/types.ts';
 import type { EntryLayer } from '../graph/entry-layer.ts';
 import { entryLayerOf, type SearchableIndex } from './searchable-index.ts';
 import { fitWorkgroupMemory, resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
-import { baseBindingWgsl } from './base-binding.ts';
+import { baseBindingWgsl, checkStorageBindings, chunkLayout, chunkRange, graphBindingWgsl, type ChunkLayout } from './base-binding.ts';
 
 export { beamWorkgroupBytes } from './params.ts';
 
@@ -26,10 +26,11 @@ const NONE = 0xffffffff;
  * Explicit layouts (the host's, not the variant's): the index buffers (base, graph, entry layer)
  * persist across calls and systems, so a kernel can only read them; WGSL declaring one of them
  * `read_write` fails pipeline creation.
- * beam_search: params; queries, base, graph, entry layer; out_ids, out_dist, out_evals.
+ * beam_search: params; queries, base, graph, entry layer; out_ids, out_dist, out_evals; then the
+ * extra chunks of a base and a graph too large for one binding (base-binding.ts).
  */
 export const BEAM_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage'];
-/** refine: params; queries, base (f32), candidate ids; dist, ids. */
+/** refine: params; queries, base (f32), candidate ids; dist, ids; then the extra chunks of the f32 rows. */
 export const REFINE_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
 
 /**
@@ -48,6 +49,19 @@ export interface SearchKernelSources {
 
 /** A kernel role: beam, refine, topk, or a codec's row loader role. */
 export type KernelRole = string;
+
+const readOnly = (count: number): BindingKind[] => Array.from({ length: count }, () => 'read-only-storage' as const);
+/** Bindings [from, from + count): where a kernel's extra chunks go. */
+const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+
+/** One array uploaded as its layout's chunks (one buffer per binding). */
+function uploadChunks(ctx: GpuContext, label: string, data: ArrayBufferView, layout: ChunkLayout): GPUBuffer[] {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return Array.from({ length: layout.chunks }, (_, c) => {
+    const [a, b] = chunkRange(layout, c);
+    return storageBuffer(ctx, layout.chunks === 1 ? label : `${label}[${c}]`, bytes.subarray(a * layout.elementBytes, b * layout.elementBytes));
+  });
+}
 
 const baseName = (file: string): string => file.slice(file.lastIndexOf('/') + 1);
 
@@ -103,9 +117,11 @@ export class BeamSearchCore {
   /** How the rows are stored on the GPU (src/data/codecs/). */
   readonly codec: StorageCodec;
   private readonly dim4: number;
-  private readonly baseSearch: GPUBuffer;
-  private readonly baseExact: GPUBuffer | null;
-  private readonly graphBuf: GPUBuffer;
+  private readonly baseSearch: GPUBuffer[];
+  private readonly baseExact: GPUBuffer[] | null;
+  private readonly graphBuf: GPUBuffer[];
+  /** How the GPU rows, the f32 rerank rows and the graph are split over bindings (base-binding.ts). */
+  readonly layouts: { base: ChunkLayout; exact: ChunkLayout | null; graph: ChunkLayout };
   private readonly entryBuf: GPUBuffer;
   private readonly layer: EntryLayer;
   private readonly sources: SearchKernelSources;
@@ -125,10 +141,20 @@ export class BeamSearchCore {
     // The codec's row width (f16 reads eight dimensions per load, so pads to a multiple of 8); queries and the f32 rows share it.
     const dim4 = codec.rowVec4s(index.dim);
     this.dim4 = dim4;
-    this.baseSearch = storageBuffer(ctx, `index:vectors-${codec.name}`, codec.packRows(index.vectors, index.n, index.dim, dim4));
+    // Arrays past one binding are split (base-binding.ts); a device that cannot bind all the chunks cannot hold the index.
+    const lim = ctx.limits;
+    const rows = codec.packRows(index.vectors, index.n, index.dim, dim4);
+    const base = chunkLayout(`index rows (${codec.name})`, Math.ceil(rows.byteLength / 16), 16, lim);
+    const exact = codec.needsRefine ? chunkLayout('index rows (f32, for the rerank)', index.n * dim4, 16, lim) : null;
+    const graph = chunkLayout('index graph', index.n * index.graph.degree, 4, lim);
+    this.layouts = { base, exact, graph };
+    const mib = (l: ChunkLayout) => `${((l.elements * l.elementBytes) / 2 ** 20).toFixed(1)} MiB`;
+    checkStorageBindings('beam_search', BEAM_BINDINGS.length - 1, [base, graph], lim, `the rows (${mib(base)}) and the graph (${mib(graph)})`);
+    if (exact) checkStorageBindings('refine', REFINE_BINDINGS.length - 1, [exact], lim, `the f32 rows (${mib(exact)})`);
+    this.baseSearch = uploadChunks(ctx, `index:vectors-${codec.name}`, rows, base);
     // A lossy codec's results are reranked with exact f32 distances over f32 rows of the same width.
-    this.baseExact = codec.needsRefine ? storageBuffer(ctx, 'index:vectors-f32', padRows({ data: index.vectors, n: index.n, dim: index.dim }, dim4).data) : null;
-    this.graphBuf = storageBuffer(ctx, 'index:graph', index.graph.neighbors);
+    this.baseExact = exact ? uploadChunks(ctx, 'index:vectors-f32', padRows({ data: index.vectors, n: index.n, dim: index.dim }, dim4).data, exact) : null;
+    this.graphBuf = uploadChunks(ctx, 'index:graph', index.graph.neighbors, graph);
     // The entry layer in one binding: node ids, then rows (beam_search.wgsl `entries`).
     this.layer = entryLayerOf(index);
     const packed = new Uint32Array(this.layer.ids.length + this.layer.neighbors.length);
@@ -155,18 +181,35 @@ export class BeamSearchCore {
       HASH_BITS: p.hashBits, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
       UDEG: this.layer.degree, UBEAM: p.entryBeam, COUNT_EVALS: countEvals ? 1 : 0,
     };
+    const { base, graph } = this.layouts;
+    const [baseExtra, graphExtra] = this.beamExtraBindings();
     return {
       name: 'beam_search',
-      cacheKey: `${this.codec.name}-d4=${this.dim4}-itopk=${p.itopk}`,
-      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${baseBindingWgsl()}\n${loader}`,
+      // The chunk counts are compile-time (bindings and accessor): part of the key where the arrays are split.
+      cacheKey: `${this.codec.name}-d4=${this.dim4}-itopk=${p.itopk}${base.chunks > 1 || graph.chunks > 1 ? `-chunks=${base.chunks}.${graph.chunks}` : ''}`,
+      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${baseBindingWgsl(base, baseExtra)}\n${graphBindingWgsl(graph, graphExtra)}\n${loader}`,
       constants,
-      bindings: BEAM_BINDINGS,
+      bindings: [...BEAM_BINDINGS, ...readOnly(baseExtra.length + graphExtra.length)],
     };
+  }
+
+  /** The beam kernel's extra chunk bindings: the base's, then the graph's, after its own. */
+  private beamExtraBindings(): [number[], number[]] {
+    const b = this.layouts.base.chunks - 1;
+    return [range(BEAM_BINDINGS.length, b), range(BEAM_BINDINGS.length + b, this.layouts.graph.chunks - 1)];
   }
 
   /** The exact-distance rerank kernel (a codec that needs a refine, with refine > 0). */
   refineKernel(): Kernel {
-    return { name: 'refine', cacheKey: 'f32', source: this.sources.refine, constants: { WG: 64, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric] }, bindings: REFINE_BINDINGS };
+    const exact = this.layouts.exact ?? chunkLayout('index rows (f32, for the rerank)', this.index.n * this.dim4, 16, this.ctx.limits);
+    const extra = range(REFINE_BINDINGS.length, exact.chunks - 1);
+    return {
+      name: 'refine',
+      cacheKey: exact.chunks > 1 ? `f32-chunks=${exact.chunks}` : 'f32',
+      source: `${this.sources.refine}\n${baseBindingWgsl(exact, extra)}`,
+      constants: { WG: 64, D4: this.dim4, METRIC: METRIC_CODE[this.index.metric] },
+      bindings: [...REFINE_BINDINGS, ...readOnly(extra.length)],
+    };
   }
 
   /**
@@ -212,7 +255,7 @@ export class BeamSearchCore {
         const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.layer.ids.length, p.searchK, p.maxIterations, p.entryIterations, 0, 0]));
         const enc = ctx.device.createCommandEncoder({ label: 'search' });
         const groups = grid2d(ctx, 'beam_search', Math.ceil(nq / qpw), p.workgroupSize);
-        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch, this.graphBuf, this.entryBuf, outIds, outDist, evalBuf]), groups);
+        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch[0], this.graphBuf[0], this.entryBuf, outIds, outDist, evalBuf, ...this.baseSearch.slice(1), ...this.graphBuf.slice(1)]), groups);
         let resIds = outIds;
         let resDist = outDist;
         let stride = p.searchK;
@@ -223,7 +266,7 @@ export class BeamSearchCore {
           const ri = mk('refine:ids', nq * p.searchK * 4);
           u2 = uniformBuffer(ctx, 'refine:params', new Uint32Array([nq, p.searchK, this.index.n, 0]));
           const tasks = nq * p.searchK;
-          encodePass(enc, 'refine', refinePipe!, bindGroup(ctx, refinePipe!, 'refine', [u2, qbuf, this.baseExact!, outIds, rd, ri]), grid2d(ctx, 'refine', Math.ceil(tasks / 64), 64));
+          encodePass(enc, 'refine', refinePipe!, bindGroup(ctx, refinePipe!, 'refine', [u2, qbuf, this.baseExact![0], outIds, rd, ri, ...this.baseExact!.slice(1)]), grid2d(ctx, 'refine', Math.ceil(tasks / 64), 64));
           const sd = mk('refine:topd', nq * K * 4);
           const si = mk('refine:topi', nq * K * 4);
           // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
@@ -256,9 +299,7 @@ export class BeamSearchCore {
   }
 
   destroy(): void {
-    this.baseSearch.destroy();
-    this.baseExact?.destroy();
-    this.graphBuf.destroy();
+    for (const b of [...this.baseSearch, ...(this.baseExact ?? []), ...this.graphBuf]) b.destroy();
     this.entryBuf.destroy();
   }
 }
