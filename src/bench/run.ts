@@ -19,6 +19,7 @@ import { measureMedian } from './stats.ts';
 import { SweepPlanner, seededRng, shuffle, type Measurement, type SweepPoint } from './sweep.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult, type BenchSystem as SystemResult } from './schema.ts';
 import { createSystem, systemEntry } from './systems.ts';
+import { measureBatched } from './batches.ts';
 import { packageVersion, type BenchSystem, type SystemKind, type SystemOptions } from './bench-system.ts';
 
 export type BenchEvent =
@@ -51,6 +52,11 @@ export interface RunBenchOptions {
   ctxProvider?: () => Promise<GpuContext>;
   /** Ground-truth cache folder (default $CRINN_CACHE_DIR or ~/.cache/crinn). */
   cacheDir?: string;
+  /**
+   * Batch sizes (runBenchBatches): one sweep per size over the same builds, each call answering at
+   * most that many queries (batches.ts). Absent: one call per repetition with all the queries.
+   */
+  batches?: readonly number[];
 }
 
 interface Entry {
@@ -118,7 +124,13 @@ function plannerFor(s: BenchSystem, k: number, window: { lo: number; hi: number 
   });
 }
 
+/** One result: all the queries in one call per repetition (or `o.batches[0]` per call). */
 export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
+  return (await runBenchBatches({ ...o, batches: o.batches?.slice(0, 1) }))[0];
+}
+
+/** One result per batch size in `o.batches` (builds shared, a fresh sweep per size), in that order. */
+export async function runBenchBatches(o: RunBenchOptions): Promise<BenchResult[]> {
   const ds = o.dataset;
   const k = o.k ?? 10;
   const window = o.window ?? { ...DEFAULT_WINDOW };
@@ -141,7 +153,9 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
   };
   const gpu = lazyGpu(openTracked);
   const entries: Entry[] = requested.map((r) => ({ ...r, build: { seconds: 0, params: {} } }));
-  const order: { system: string; effort: number }[] = [];
+  const batches: (number | undefined)[] = o.batches && o.batches.length ? [...o.batches] : [undefined];
+  for (const b of batches) if (b !== undefined && !(Number.isInteger(b) && b >= 1)) throw new UserError(`bench: batch sizes must be positive integers, got ${b}`);
+  const swept: { batch: number | undefined; points: Map<string, SweepPoint[]>; errors: Map<string, string> }[] = [];
   try {
     const gt = await groundTruth(o, k, openTracked);
     const kth = groundTruthKthDistances(gt, ds.base, ds.queries, ds.metric, k);
@@ -162,79 +176,99 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
       }
     }
 
-    const measure = async (s: BenchSystem, effort: number): Promise<Measurement> => {
+    const measure = async (s: BenchSystem, effort: number, batch: number | undefined): Promise<Measurement> => {
       let ids: Int32Array | undefined;
-      const t = await measureMedian(async () => {
-        ids = await s.search(ds.queries, k, effort);
-      }, { reps, warmup: 1 });
+      let latencyMs: Measurement['latencyMs'];
+      let t: { median: number; seconds: number[] };
+      if (batch === undefined) {
+        t = await measureMedian(async () => {
+          ids = await s.search(ds.queries, k, effort);
+        }, { reps, warmup: 1 });
+      } else {
+        const b = await measureBatched((q) => s.search(q, k, effort), ds.queries, k, batch, { reps, warmup: 1 });
+        ({ ids, latencyMs } = b);
+        t = b;
+      }
       if (!(ids instanceof Int32Array) || ids.length !== ds.queries.n * k) {
         throw new Error(`search returned ${ids instanceof Int32Array ? ids.length : typeof ids} ids, expected an Int32Array of ${ds.queries.n} x ${k}`);
       }
       const { recall } = recallAtK({ ids, nq: ds.queries.n, k }, ds.base, ds.queries, ds.metric, kth, k);
       // Counted outside the timed calls.
       const evaluations = s.evaluations ? await s.evaluations(ds.queries, k, effort) : undefined;
-      return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}) };
+      return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}), ...(latencyMs ? { latencyMs } : {}) };
     };
 
-    // Interleaved sweeps: like sweep.ts runInterleavedSweeps, but each system keeps its own
-    // effort range (a fixed-point system must not be "raised", itopk has its own ceiling).
-    const rng = seededRng(seed);
-    const live = entries.filter((e) => e.planner && !e.error);
-    let planned = live.reduce((a, e) => a + Math.max(1, e.system!.efforts.length), 0);
-    emit({ type: 'sweep', state: 'start', systems: live.map((e) => e.name), plannedPoints: planned });
-    for (;;) {
-      const round = live.filter((e) => !e.error).map((e) => ({ e, effort: e.planner!.next() })).filter((x) => x.effort !== null);
-      if (round.length === 0) break;
-      shuffle(round, rng);
-      for (const { e, effort } of round) {
-        const eff = effort as number;
-        order.push({ system: e.name, effort: eff });
-        planned = Math.max(planned, order.length);
-        try {
-          const p: SweepPoint = e.planner!.record(eff, await measure(e.system!, eff));
-          emit({ type: 'point', system: e.name, effort: eff, recall: p.recall, qps: p.qps, index: order.length, plannedPoints: planned });
-        } catch (err) {
-          e.error = `effort ${eff}: ${oneLine(err)}`;
-          emit({ type: 'error', system: e.name, error: e.error });
+    for (const batch of batches) {
+      const order: { system: string; effort: number }[] = [];
+      for (const e of entries) if (e.system && !e.error) e.planner = plannerFor(e.system, k, window, o);
+
+      // Interleaved sweeps: like sweep.ts runInterleavedSweeps, but each system keeps its own
+      // effort range (a fixed-point system must not be "raised", itopk has its own ceiling).
+      const rng = seededRng(seed);
+      const live = entries.filter((e) => e.planner && !e.error);
+      let planned = live.reduce((a, e) => a + Math.max(1, e.system!.efforts.length), 0);
+      emit({ type: 'sweep', state: 'start', systems: live.map((e) => e.name), plannedPoints: planned });
+      for (;;) {
+        const round = live.filter((e) => !e.error).map((e) => ({ e, effort: e.planner!.next() })).filter((x) => x.effort !== null);
+        if (round.length === 0) break;
+        shuffle(round, rng);
+        for (const { e, effort } of round) {
+          const eff = effort as number;
+          order.push({ system: e.name, effort: eff });
+          planned = Math.max(planned, order.length);
+          try {
+            const p: SweepPoint = e.planner!.record(eff, await measure(e.system!, eff, batch));
+            emit({ type: 'point', system: e.name, effort: eff, recall: p.recall, qps: p.qps, index: order.length, plannedPoints: planned });
+          } catch (err) {
+            e.error = `effort ${eff}${batch === undefined ? '' : ` (batch ${batch})`}: ${oneLine(err)}`;
+            emit({ type: 'error', system: e.name, error: e.error });
+          }
         }
       }
+      swept.push({ batch, points: new Map(entries.map((e) => [e.name, e.planner?.points() ?? []])), errors: new Map(entries.filter((e) => e.error).map((e) => [e.name, e.error!])) });
+      // A system that failed at one batch size is not run at the next; its build error stays.
     }
   } finally {
     for (const e of entries) await e.system?.close().catch(() => {});
     await gpu.destroy();
   }
 
-  const systems: SystemResult[] = entries.map((e) => {
-    const points = e.planner?.points() ?? [];
-    return {
-      name: e.name,
-      kind: e.system?.kind ?? e.kind,
-      params: { ...(e.system?.params ?? {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
-      build: e.build,
-      points,
-      summary: { ...summarize(points, window.lo, window.hi), ...(points.some((p) => p.evaluations !== undefined) ? { evaluationsAt95: evaluationsAtRecall(points, 0.95) } : {}) },
-      reachedWindow: points.some((p) => p.recall >= window.lo),
-      inWindow: pointsInWindow(points, window.lo, window.hi),
-      ...(e.error !== undefined ? { error: e.error } : {}),
-    };
-  });
-  const versions: Record<string, string> = { node: process.version, crinn: VERSION };
-  const webgpu = packageVersion('webgpu');
-  if (webgpu) versions.webgpu = webgpu;
-  for (const e of entries) Object.assign(versions, e.system?.versions ?? {});
+  return swept.map(({ batch, points: byName, errors }) => resultOf(batch, entries.map((e) => ({ ...e, error: errors.get(e.name) ?? (e.planner ? undefined : e.error) })), byName));
 
-  const result: BenchResult = {
-    schemaVersion: 1,
-    createdAt: new Date().toISOString(),
-    tool: { name: 'crinn-webgpu', version: VERSION },
-    machine: { cpus: os.availableParallelism(), platform: `${process.platform}-${process.arch} ${os.cpus()[0]?.model ?? ''}`.trim(), node: process.version },
-    dataset: { name: ds.name, fingerprint: datasetFingerprint(ds), n: ds.base.n, dim: ds.base.dim, nq: ds.queries.n, metric: ds.metric, k },
-    adapter: adapter ? adapterInfo(adapter) : null,
-    systems,
-    seeds: { order: seed, build: seed },
-    versions,
-    window: { lo: window.lo, hi: window.hi },
-    k,
-  };
-  return parseBenchResult(result, 'bench result');
+  function resultOf(batch: number | undefined, entries: Entry[], byName: Map<string, SweepPoint[]>): BenchResult {
+    const systems: SystemResult[] = entries.map((e) => {
+      const points = byName.get(e.name) ?? [];
+      return {
+        name: e.name,
+        kind: e.system?.kind ?? e.kind,
+        params: { ...(e.system?.params ?? {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
+        build: e.build,
+        points,
+        summary: { ...summarize(points, window.lo, window.hi), ...(points.some((p) => p.evaluations !== undefined) ? { evaluationsAt95: evaluationsAtRecall(points, 0.95) } : {}) },
+        reachedWindow: points.some((p) => p.recall >= window.lo),
+        inWindow: pointsInWindow(points, window.lo, window.hi),
+        ...(e.error !== undefined ? { error: e.error } : {}),
+      };
+    });
+    const versions: Record<string, string> = { node: process.version, crinn: VERSION };
+    const webgpu = packageVersion('webgpu');
+    if (webgpu) versions.webgpu = webgpu;
+    for (const e of entries) Object.assign(versions, e.system?.versions ?? {});
+
+    const result: BenchResult = {
+      schemaVersion: 1,
+      createdAt: new Date().toISOString(),
+      tool: { name: 'crinn-webgpu', version: VERSION },
+      machine: { cpus: os.availableParallelism(), platform: `${process.platform}-${process.arch} ${os.cpus()[0]?.model ?? ''}`.trim(), node: process.version },
+      dataset: { name: ds.name, fingerprint: datasetFingerprint(ds), n: ds.base.n, dim: ds.base.dim, nq: ds.queries.n, metric: ds.metric, k },
+      adapter: adapter ? adapterInfo(adapter) : null,
+      systems,
+      seeds: { order: seed, build: seed },
+      versions,
+      window: { lo: window.lo, hi: window.hi },
+      k,
+      ...(batch !== undefined ? { batch } : {}),
+    };
+    return parseBenchResult(result, 'bench result');
+  }
 }

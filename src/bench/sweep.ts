@@ -14,6 +14,8 @@ export interface Measurement {
   seconds?: number[];
   /** Mean distance evaluations per query, when the system can count them. */
   evaluations?: number;
+  /** Per-call latency percentiles in ms, when the queries went in batches (bench/batches.ts). */
+  latencyMs?: { p50: number; p95: number; p99: number };
 }
 
 export interface SweepPoint {
@@ -22,6 +24,7 @@ export interface SweepPoint {
   qps: number;
   seconds: number[];
   evaluations?: number;
+  latencyMs?: { p50: number; p95: number; p99: number };
 }
 
 export interface SweepOptions {
@@ -102,6 +105,7 @@ export class SweepPlanner {
       if (!(Number.isFinite(m.evaluations) && m.evaluations >= 0)) throw new Error(`sweep: effort ${effort} counted ${m.evaluations} evaluations per query, expected a finite number >= 0`);
       p.evaluations = m.evaluations;
     }
+    if (m.latencyMs) p.latencyMs = { ...m.latencyMs };
     this.measured.set(effort, p);
     return p;
   }

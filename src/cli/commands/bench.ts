@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { UserError } from '../../errors.ts';
 import { loadDataset } from '../../data/resolve.ts';
 import { withTempFile } from '../../data/vecs.ts';
-import { runBench } from '../../bench/run.ts';
+import { runBench, runBenchBatches } from '../../bench/run.ts';
+import { parseBatchList, renderBatchTable } from '../../bench/batches.ts';
 import { benchProgress } from '../../bench/progress.ts';
 import { renderTable } from '../../bench/table.ts';
 import { renderReportHtml } from '../../bench/report-html.ts';
@@ -44,6 +45,7 @@ interface BenchOpts {
   browserPath?: string;
   bundle?: string;
   kernel?: string;
+  batch?: string;
 }
 
 /** The exact TypeScript scan is only a default where one batch takes seconds, not hours. */
@@ -127,6 +129,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--browser', "run the crinn search inside headless Chromium's WebGPU adapter (peers are not run)")
     .option('--browser-path <path>', 'Chromium binary for --browser (default /usr/bin/chromium or $CRINN_CHROMIUM)')
     .option('--bundle <dir>', 'kernel bundle folder (manifest.json + WGSL) for --browser (default: the shipped shaders/)')
+    .option('--batch <list>', 'queries per search call, comma-separated (e.g. 1,100,1000,10000): one sweep per size over the same builds; latency percentiles per call (default: all queries in one call)')
     .option('--kernel <dir>', 'also run crinn-kernel: crinn with the tuned-kernel bundle for this adapter from DIR (a bundle or a folder of bundles such as kernels/)')
     .action(async (o: BenchOpts, cmd: Command) => {
       const g = globals(cmd);
@@ -135,6 +138,8 @@ export function registerBenchCommands(program: Command): void {
       const reps = positiveInt(o.reps, '--reps');
       if (reps < 3) throw new UserError(`--reps: at least 3 timed repetitions are required, got ${reps}`);
       const seed = nonNegativeInt(o.seed, '--seed');
+      const batches = o.batch === undefined ? undefined : parseBatchList(o.batch);
+      if (batches && o.browser) throw new UserError('--batch: not with --browser (the page answers all the queries in one call)');
       // crinn-kernel runs only with a bundle; --kernel adds it beside the baseline crinn, so the ratio shows.
       const ownNames = systemNames().filter((n) => !peerNames().includes(n) && n !== 'crinn-kernel');
       const own = o.systems !== undefined ? splitList(o.systems, '--systems', systemNames()) : ownNames;
@@ -172,8 +177,28 @@ export function registerBenchCommands(program: Command): void {
 
       const progress = benchProgress({ quiet: g.quiet });
       let result;
+      let results: BenchResult[] = [];
       try {
-        result = o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench({
+        if (batches) {
+          results = await runBenchBatches({
+            dataset,
+            systems: names,
+            systemOptions: {
+              usearch: hnsw,
+              hnswlib: hnsw,
+              crinn: crinnOptions({ ...o, storage }),
+              'crinn-kernel': { ...crinnOptions({ ...o, storage: o.storage === undefined ? storage : undefined }), kernels: o.kernel, onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) } as CrinnSystemOptions,
+            },
+            k,
+            reps,
+            seed,
+            cacheDir: o.cacheDir,
+            onProgress: progress.onProgress,
+            ctxProvider: () => openFromOptions(g),
+            batches,
+          });
+        }
+        result = batches ? results[0] : o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench({
           dataset,
           systems: names,
           systemOptions: {
@@ -193,8 +218,11 @@ export function registerBenchCommands(program: Command): void {
       } finally {
         progress.stop();
       }
-      const table = [renderTable(result, o.reference), ...kernelLines(result)].join('\n');
-      const json = `${JSON.stringify(result, null, 2)}\n`;
+      const table = batches
+        ? [...results.map((r) => `batch ${r.batch} (${Math.ceil(r.dataset.nq / r.batch!)} calls of <= ${r.batch} queries)\n${renderTable(r, o.reference)}`), `batch sizes: ${dataset.name}, ${dataset.queries.n} queries\n${renderBatchTable(results)}`, ...kernelLines(result)].join('\n\n')
+        : [renderTable(result, o.reference), ...kernelLines(result)].join('\n');
+      // With --batch the JSON is the array of per-batch results.
+      const json = `${JSON.stringify(batches ? results : result, null, 2)}\n`;
       if (o.json === '-') {
         process.stdout.write(json);
         if (!g.quiet) process.stderr.write(`${table}\n`);
@@ -202,7 +230,7 @@ export function registerBenchCommands(program: Command): void {
         print(table);
         if (o.json) await writeAtomic(o.json, json);
       }
-      if (o.html) await writeAtomic(o.html, renderReportHtml([result], kernelTitle(result)));
+      if (o.html) await writeAtomic(o.html, renderReportHtml(batches ? results : [result], kernelTitle(result)));
     });
 
   bench
