@@ -43,6 +43,9 @@ import { loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
 import { storageOf } from '../search/knob-params.ts';
 import { codecFor, type VectorStorage } from '../data/codecs/registry.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
+import { openPoolTruth, type PoolTruth } from './pool-truth.ts';
+import { datasetFingerprint } from '../data/fingerprint.ts';
+import type { AdapterQuery } from '../gpu/adapters.ts';
 import { graphIndex, trustedIndex } from './eval-graph.ts';
 import { BaselineFault, DeadlineFault, EvalSystem, StageFail, type SystemName } from './eval-system.ts';
 import type { OpenPayload } from './eval-child.ts';
@@ -74,6 +77,8 @@ export interface EvaluateOptions {
   probeEffort?: number;
   recallFloor?: number;
   timeouts?: { compileMs?: number; correctnessMs?: number; callMs?: number };
+  /** Where each fresh query's k-th true distance is computed: 'auto' (the GPU exact kNN for a large base, pool-truth.ts), 'gpu' or 'cpu'. */
+  truth?: 'auto' | 'cpu' | 'gpu';
   /** Seed of query draws and measurement order; default random. */
   seed?: number;
   /** A reward above this is re-measured once and the lower one kept (the loop passes 3 x best so far). */
@@ -252,8 +257,9 @@ class Evaluation {
   private readonly sides: Side[] = [];
   private readonly rng: () => number;
   private readonly pool: QueryPool;
-  private readonly probe: QueryBatch;
-  private next: number;
+  private probe!: QueryBatch;
+  private next = 0;
+  private truth: PoolTruth | undefined;
   private rounds = 0;
   /** The base rows as each storage codec's index holds them (rowsAsSearched), by codec name. */
   private readonly searchedRows = new Map<string, VectorSet>();
@@ -274,8 +280,6 @@ class Evaluation {
     // The query sequence has its own stream: a seed fixes the probe and every batch (queryPoolFor).
     this.rng = seededRng(seed + 1);
     this.pool = queryPoolFor(ds, o.k, seed);
-    this.probe = this.pool.batch(0, Math.min(o.probeQueries, this.pool.size));
-    this.next = this.probe.queries.n;
     this.log = o.onProgress ?? (() => {});
   }
 
@@ -284,6 +288,7 @@ class Evaluation {
   }
 
   async close(): Promise<void> {
+    this.truth?.close();
     await Promise.all(this.sides.map((s) => s.sys?.close()));
   }
 
@@ -296,6 +301,10 @@ class Evaluation {
 
   async run(end: (status: Verdict['status'], stage: Stage, reason: string, extra?: Partial<Verdict>) => Verdict): Promise<Verdict> {
     const { o, ds, module } = this;
+    const t0 = performance.now();
+    this.truth = await openPoolTruth({ ...ds, fingerprint: datasetFingerprint(ds) }, o.k, o.truth ?? 'auto', o.adapter as AdapterQuery | undefined, this.log);
+    this.probe = await this.takeBatch(Math.min(o.probeQueries, this.pool.size));
+    this.log(`probe: ${this.probe.queries.n} queries, truth on the ${this.truth.kind} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     await this.open();
     this.common.adapter = this.sides[0].sys!.adapter;
 
@@ -466,9 +475,11 @@ class Evaluation {
     if (typeof e === 'number' && Number.isFinite(e) && e >= 0) side.evaluations.set(effort, e);
   }
 
-  private takeBatch(): QueryBatch {
-    const b = this.pool.batch(this.next, this.o.queriesPerCall);
-    this.next += this.o.queriesPerCall;
+  /** The next `count` fresh queries, their truth computed ahead in blocks (pool-truth.ts). */
+  private async takeBatch(count = this.o.queriesPerCall): Promise<QueryBatch> {
+    if (this.truth) await this.pool.prepare(this.next + Math.max(count, 8 * this.o.queriesPerCall), this.truth);
+    const b = this.pool.batch(this.next, count);
+    this.next += count;
     return b;
   }
 
@@ -493,7 +504,7 @@ class Evaluation {
       if (step.length === 0) return;
       if (this.next + o.queriesPerCall > this.pool.size) throw new UserError(`evaluate: ${this.ds.name} holds ${this.pool.size} distinct queries, too few for the sweep at ${o.queriesPerCall} per call; lower queriesPerCall or maxPoints`);
       for (const x of shuffle([...step], this.rng)) await this.warm(x.side, x.effort);
-      const b = this.takeBatch();
+      const b = await this.takeBatch();
       for (const x of shuffle([...step], this.rng)) {
         const m = await this.timed(x.side, x.effort, b);
         x.side.points.set(x.effort, { effort: x.effort, recalls: [m.recall], perQuery: [...m.perQuery], planQps: m.qps, roundQps: new Map() });
@@ -510,7 +521,7 @@ class Evaluation {
     const r = this.rounds;
     const slots = Math.max(...relevant.map((x) => x.length));
     for (const i of shuffle(Array.from({ length: slots }, (_, j) => j), this.rng)) {
-      const b = this.takeBatch();
+      const b = await this.takeBatch();
       const pair = this.sides.map((side, s) => ({ side, effort: relevant[s][i] })).filter((x) => x.effort !== undefined);
       for (const x of shuffle(pair, this.rng)) {
         const m = await this.timed(x.side, x.effort, b);
