@@ -20,6 +20,7 @@ import { SweepPlanner, seededRng, shuffle, type Measurement, type SweepPoint } f
 import { parseBenchResult, type AdapterInfo, type BenchResult, type BenchSystem as SystemResult } from './schema.ts';
 import { createSystem, systemEntry } from './systems.ts';
 import { measureBatched } from './batches.ts';
+import { trackRss, type RssWindow } from './memory.ts';
 import { packageVersion, type BenchSystem, type SystemKind, type SystemOptions } from './bench-system.ts';
 
 export type BenchEvent =
@@ -155,6 +156,7 @@ export async function runBenchBatches(o: RunBenchOptions): Promise<BenchResult[]
   const entries: Entry[] = requested.map((r) => ({ ...r, build: { seconds: 0, params: {} } }));
   const batches: (number | undefined)[] = o.batches && o.batches.length ? [...o.batches] : [undefined];
   for (const b of batches) if (b !== undefined && !(Number.isInteger(b) && b >= 1)) throw new UserError(`bench: batch sizes must be positive integers, got ${b}`);
+  const searchRss = new Map<string, RssWindow>();
   const swept: { batch: number | undefined; points: Map<string, SweepPoint[]>; errors: Map<string, string> }[] = [];
   try {
     const gt = await groundTruth(o, k, openTracked);
@@ -165,9 +167,10 @@ export async function runBenchBatches(o: RunBenchOptions): Promise<BenchResult[]
       try {
         e.system ??= await createSystem(e.name, { gpu: gpu.get }, { seed, ...o.systemOptions?.[e.name] });
         const t0 = performance.now();
+        const rss = trackRss();
         const b = await e.system.build(ds);
-        // The system's own figure is the build; the harness's wall clock is kept beside it.
-        e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000 } };
+        // The system's own figure is the build; the harness's wall clock and the host memory are kept beside it.
+        e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000, rss: rss.stop() } };
         e.planner = plannerFor(e.system, k, window, o);
         emit({ type: 'build', system: e.name, state: 'done', seconds: e.build.seconds });
       } catch (err) {
@@ -217,7 +220,11 @@ export async function runBenchBatches(o: RunBenchOptions): Promise<BenchResult[]
           order.push({ system: e.name, effort: eff });
           planned = Math.max(planned, order.length);
           try {
-            const p: SweepPoint = e.planner!.record(eff, await measure(e.system!, eff, batch));
+            const rss = trackRss();
+            const m = await measure(e.system!, eff, batch);
+            const w = rss.stop();
+            searchRss.set(e.name, { startMiB: Math.min(w.startMiB, searchRss.get(e.name)?.startMiB ?? Infinity), peakMiB: Math.max(w.peakMiB, searchRss.get(e.name)?.peakMiB ?? 0) });
+            const p: SweepPoint = e.planner!.record(eff, m);
             emit({ type: 'point', system: e.name, effort: eff, recall: p.recall, qps: p.qps, index: order.length, plannedPoints: planned });
           } catch (err) {
             e.error = `effort ${eff}${batch === undefined ? '' : ` (batch ${batch})`}: ${oneLine(err)}`;
@@ -241,7 +248,7 @@ export async function runBenchBatches(o: RunBenchOptions): Promise<BenchResult[]
       return {
         name: e.name,
         kind: e.system?.kind ?? e.kind,
-        params: { ...(e.system?.params ?? {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
+        params: { ...(e.system?.params ?? {}), ...(searchRss.has(e.name) ? { searchRss: searchRss.get(e.name) } : {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
         build: e.build,
         points,
         summary: { ...summarize(points, window.lo, window.hi), ...(points.some((p) => p.evaluations !== undefined) ? { evaluationsAt95: evaluationsAtRecall(points, 0.95) } : {}) },

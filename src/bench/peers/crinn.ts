@@ -11,6 +11,7 @@ import type { BenchSystem, SystemEnv, SystemOptions } from '../bench-system.ts';
 import { datasetFingerprint } from '../../data/fingerprint.ts';
 import path from 'node:path';
 import { kernelStorage, type KernelBundle } from '../../search/kernel-params.ts';
+import { indexBytesPerVector } from '../../graph/index-format.ts';
 
 export interface CrinnSystemOptions extends SystemOptions {
   build?: BuildParamsInput;
@@ -56,7 +57,7 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
       const { index, stats } = await buildIndex(ds.base, ds.metric, buildParams, { ctx, storage: o.storage ?? (kernels && kernelStorage(kernels)) ?? 'f16', kernels, quiet: true });
       engine = new AnnEngine(ctx, index, { kernels });
       await ctx.idle('crinn upload');
-      return { seconds: (performance.now() - t0) / 1000, params: { ...index.buildParams, storage: index.storage, phases: stats.phases } as Record<string, unknown> };
+      return { seconds: (performance.now() - t0) / 1000, params: { ...index.buildParams, storage: index.storage, phases: stats.phases, bytesPerVector: indexBytesPerVector(index) } as Record<string, unknown> };
     },
     async search(queries: VectorSet, k: number, effort: number) {
       if (!engine) throw new Error('crinn: search before build');

@@ -7,6 +7,7 @@ import { loadDataset } from '../../data/resolve.ts';
 import { withTempFile } from '../../data/vecs.ts';
 import { runBench, runBenchBatches } from '../../bench/run.ts';
 import { parseBatchList, renderBatchTable } from '../../bench/batches.ts';
+import { memoryLines } from '../../bench/memory.ts';
 import { benchProgress } from '../../bench/progress.ts';
 import { renderTable } from '../../bench/table.ts';
 import { renderReportHtml } from '../../bench/report-html.ts';
@@ -219,8 +220,8 @@ export function registerBenchCommands(program: Command): void {
         progress.stop();
       }
       const table = batches
-        ? [...results.map((r) => `batch ${r.batch} (${Math.ceil(r.dataset.nq / r.batch!)} calls of <= ${r.batch} queries)\n${renderTable(r, o.reference)}`), `batch sizes: ${dataset.name}, ${dataset.queries.n} queries\n${renderBatchTable(results)}`, ...kernelLines(result)].join('\n\n')
-        : [renderTable(result, o.reference), ...kernelLines(result)].join('\n');
+        ? [...results.map((r) => `batch ${r.batch} (${Math.ceil(r.dataset.nq / r.batch!)} calls of <= ${r.batch} queries)\n${renderTable(r, o.reference)}`), `batch sizes: ${dataset.name}, ${dataset.queries.n} queries\n${renderBatchTable(results)}`, [...memoryLines(results.at(-1)!), ...kernelLines(result)].join('\n')].join('\n\n')
+        : [renderTable(result, o.reference), ...memoryLines(result), ...kernelLines(result)].join('\n');
       // With --batch the JSON is the array of per-batch results.
       const json = `${JSON.stringify(batches ? results : result, null, 2)}\n`;
       if (o.json === '-') {
