@@ -109,7 +109,8 @@ export class GpuContext {
 
   /** Checks a workgroup size and a dispatch count against this device's limits. */
   checkDispatch(label: string, workgroupSize: number, groups: [number, number?, number?]): void {
-    const lim = this.limits;
+    // The device's own limits (not limitCaps): what a dispatch is validated against.
+    const lim = this.device.limits;
     if (workgroupSize > lim.maxComputeInvocationsPerWorkgroup) {
       throw new UserError(`${label}: workgroup size ${workgroupSize} exceeds this adapter's maxComputeInvocationsPerWorkgroup ${lim.maxComputeInvocationsPerWorkgroup}`);
     }

@@ -14,6 +14,7 @@ import { buildIndex, type Index } from '../../src/search/engine.ts';
 import { GpuSearcher } from '../../src/search/gpu-search.ts';
 import { cpuBeamSearch } from '../../src/search/cpu-search.ts';
 import { chunkLayout, chunkRange } from '../../src/search/base-binding.ts';
+import { indexBytesPerVector } from '../../src/graph/index-format.ts';
 import { openTestGpu } from '../gpu/helpers.ts';
 import { expectUserError } from '../data/helpers.ts';
 
@@ -60,6 +61,10 @@ describe('an index past the binding limit, split over several bindings', () => {
     expect(capped.limits.maxStorageBufferBindingSize).toBe(CAP);
     expect(plain.limits.maxStorageBufferBindingSize).toBeGreaterThan(CAP);
     expect(capped.limits.maxStorageBuffersPerShaderStage).toBe(plain.limits.maxStorageBuffersPerShaderStage);
+    // What the split arrays hold, per vector: 32 f32 / f16 values, 32 graph edges, the entry layer spread over n.
+    const bpv = indexBytesPerVector(f32);
+    expect([bpv.base, bpv.graph, indexBytesPerVector(f16).base]).toEqual([128, 128, 64]);
+    expect(bpv.entryLayer).toBeCloseTo(((f32.entryLayer.ids.length * (1 + f32.entryLayer.degree) + f32.entryPoints.length) * 4) / 3000, 6);
     const s = new GpuSearcher(capped, f32);
     try {
       expect(s.layouts.base).toMatchObject({ chunks: 3, shift: 13 });
