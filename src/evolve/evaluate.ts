@@ -477,7 +477,7 @@ class Evaluation {
 
   /** The next `count` fresh queries, their truth computed ahead in blocks (pool-truth.ts). */
   private async takeBatch(count = this.o.queriesPerCall): Promise<QueryBatch> {
-    if (this.truth) await this.pool.prepare(this.next + Math.max(count, 8 * this.o.queriesPerCall), this.truth);
+    if (this.truth) await this.pool.prepare(this.next + count, this.truth);
     const b = this.pool.batch(this.next, count);
     this.next += count;
     return b;
