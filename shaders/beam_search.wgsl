@@ -60,7 +60,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> queries: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> graph: array<u32>;
+// The graph (binding 3, DEGREE ids per row) is the harness's: read it only through graph_at(i)
+// (src/search/base-binding.ts), which spans several bindings where one cannot hold it.
 // The entry layer: num_entry base ids (local id -> base row), then num_entry * UDEG edges (local ids).
 @group(0) @binding(4) var<storage, read> entries: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out_ids: array<u32>;
@@ -255,7 +256,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             nb = entries[params.num_entry + parent * UDEG + c % UDEG];
             if (nb < limit && visit(s, nb)) { row = entries[nb]; }
           } else {
-            nb = graph[parent * DEGREE + c % DEGREE];
+            nb = graph_at(parent * DEGREE + c % DEGREE);
             if (nb < limit && visit(s, nb) && (FILTER != 2u || passes(nb))) { row = nb; }
           }
           if (row != NONE) { d = distance(row); }

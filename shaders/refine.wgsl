@@ -15,7 +15,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> queries: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> base: array<vec4<f32>>;
+// The f32 rows (binding 2) are the harness's: read only through base_at(i) -> vec4<u32>
+// (src/search/base-binding.ts), which spans several bindings where one cannot hold them.
 @group(0) @binding(3) var<storage, read> cand: array<u32>;
 @group(0) @binding(4) var<storage, read_write> dist: array<f32>;
 @group(0) @binding(5) var<storage, read_write> ids: array<i32>;
@@ -34,7 +35,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var acc = vec4<f32>(0.0);
   for (var t = 0u; t < D4; t++) {
     let a = queries[q * D4 + t];
-    let b = base[id * D4 + t];
+    let b = bitcast<vec4<f32>>(base_at(id * D4 + t));
     if (METRIC == 0u) { let d = a - b; acc += d * d; } else { acc += a * b; }
   }
   let s = acc.x + acc.y + acc.z + acc.w;

@@ -18,9 +18,11 @@ import { VERSION } from '../version.ts';
 import { groundTruthKthDistances, recallAtK } from './recall.ts';
 import { DEFAULT_WINDOW, evaluationsAtRecall, pointsInWindow, summarize } from './reward.ts';
 import { measureMedian } from './stats.ts';
-import { SweepPlanner, seededRng, sweepInterleaved, type Measurement } from './sweep.ts';
+import { SweepPlanner, seededRng, sweepInterleaved, type Measurement, type SweepPoint } from './sweep.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult, type BenchSystem as SystemResult } from './schema.ts';
 import { createSystem, systemEntry } from './systems.ts';
+import { measureBatched } from './batches.ts';
+import { trackRss, type RssWindow } from './memory.ts';
 import { packageVersion, type BenchSystem, type SystemKind, type SystemOptions } from './bench-system.ts';
 
 export type BenchEvent =
@@ -53,6 +55,11 @@ export interface RunBenchOptions {
   ctxProvider?: () => Promise<GpuContext>;
   /** Ground-truth cache folder (default $CRINN_CACHE_DIR or ~/.cache/crinn). */
   cacheDir?: string;
+  /**
+   * Batch sizes (runBenchBatches): one sweep per size over the same builds, each call answering at
+   * most that many queries (batches.ts). Absent: one call per repetition with all the queries.
+   */
+  batches?: readonly number[];
 }
 
 interface Entry {
@@ -148,11 +155,19 @@ interface Run {
   reps: number;
   seed: number;
   emit: (ev: BenchEvent) => void;
+  /** Peak host memory of each system's timed calls (over every batch size). */
+  searchRss: Map<string, RssWindow>;
 }
 
+/** One result: all the queries in one call per repetition (or `o.batches[0]` per call). */
 export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
+  return (await runBenchBatches({ ...o, batches: o.batches?.slice(0, 1) }))[0];
+}
+
+/** One result per batch size in `o.batches` (builds shared, a fresh sweep per size), in that order. */
+export async function runBenchBatches(o: RunBenchOptions): Promise<BenchResult[]> {
   const ds = o.dataset;
-  const run: Run = { o, ds, k: o.k ?? 10, window: o.window ?? { ...DEFAULT_WINDOW }, reps: o.reps ?? 3, seed: o.seed ?? 1, emit: o.onProgress ?? (() => {}) };
+  const run: Run = { o, ds, k: o.k ?? 10, window: o.window ?? { ...DEFAULT_WINDOW }, reps: o.reps ?? 3, seed: o.seed ?? 1, emit: o.onProgress ?? (() => {}), searchRss: new Map() };
   const { k, reps } = run;
   if (!(Number.isInteger(reps) && reps >= 3)) throw new UserError(`bench: reps must be an integer >= 3, got ${reps}`);
   if (!(Number.isInteger(k) && k >= 1 && k <= ds.base.n)) throw new UserError(`bench: k must be an integer in 1..${ds.base.n} (the base size), got ${k}`);
@@ -170,16 +185,24 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
   };
   const gpu = lazyGpu(openTracked);
   const entries: Entry[] = requested.map((r) => ({ ...r, build: { seconds: 0, params: {} } }));
+  const batches: (number | undefined)[] = o.batches && o.batches.length ? [...o.batches] : [undefined];
+  for (const b of batches) if (b !== undefined && !(Number.isInteger(b) && b >= 1)) throw new UserError(`bench: batch sizes must be positive integers, got ${b}`);
+  const swept: { batch: number | undefined; points: Map<string, SweepPoint[]>; errors: Map<string, string> }[] = [];
   try {
     const gt = await groundTruth(o, k, openTracked);
     const kth = groundTruthKthDistances(gt, ds.base, ds.queries, ds.metric, k);
     await buildSystems(run, entries, gpu.get);
-    await sweepSystems(run, entries, kth);
+    for (const batch of batches) {
+      for (const e of entries) if (e.system && !e.error) e.planner = plannerFor(e.system, k, run.window, o);
+      await sweepSystems(run, entries, kth, batch);
+      swept.push({ batch, points: new Map(entries.map((e) => [e.name, e.planner?.points() ?? []])), errors: new Map(entries.filter((e) => e.error).map((e) => [e.name, e.error!])) });
+      // A system that failed at one batch size is not run at the next; its build error stays.
+    }
   } finally {
     for (const e of entries) await e.system?.close().catch(() => {});
     await gpu.destroy();
   }
-  return benchResult(run, entries, adapter);
+  return swept.map(({ batch, points, errors }) => benchResult(run, entries.map((e) => ({ ...e, error: errors.get(e.name) ?? (e.planner ? undefined : e.error) })), points, batch, adapter));
 }
 
 /** Builds every system in turn; one that fails is recorded with its error and left out of the sweep. */
@@ -191,9 +214,10 @@ async function buildSystems(run: Run, entries: Entry[], gpu: () => Promise<GpuCo
       e.system ??= await createSystem(e.name, { gpu }, { seed, ...o.systemOptions?.[e.name] });
       const t0 = performance.now();
       if (run.ds.filter && !e.system.filters) throw new Error(`${e.name} has no filtered search`);
+      const rss = trackRss();
       const b = await e.system.build(run.ds);
-      // The system's own figure is the build; the harness's wall clock is kept beside it.
-      e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000 } };
+      // The system's own figure is the build; the harness's wall clock and the host memory are kept beside it.
+      e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000, rss: rss.stop() } };
       e.planner = plannerFor(e.system, run.k, run.window, o);
       emit({ type: 'build', system: e.name, state: 'done', seconds: e.build.seconds });
     } catch (err) {
@@ -204,12 +228,21 @@ async function buildSystems(run: Run, entries: Entry[], gpu: () => Promise<GpuCo
 }
 
 /** One point: the median of `reps` timed calls after a warm-up, recall recomputed here from the ids. */
-async function measurePoint(run: Run, s: BenchSystem, effort: number, kth: Float32Array): Promise<Measurement> {
+async function measurePoint(run: Run, s: BenchSystem, effort: number, kth: Float32Array, batch: number | undefined): Promise<Measurement> {
   const { ds, k } = run;
   let ids: Int32Array | undefined;
-  const t = await measureMedian(async () => {
-    ids = await s.search(ds.queries, k, effort, ds.filter);
-  }, { reps: run.reps, warmup: 1 });
+  let latencyMs: Measurement['latencyMs'];
+  let t: { median: number; seconds: number[] };
+  if (batch === undefined) {
+    t = await measureMedian(async () => {
+      ids = await s.search(ds.queries, k, effort, ds.filter);
+    }, { reps: run.reps, warmup: 1 });
+  } else {
+    if (ds.filter) throw new UserError('bench: batch sizes and a filter do not combine (the filter is per query of the whole set)');
+    const b = await measureBatched((q) => s.search(q, k, effort), ds.queries, k, batch, { reps: run.reps, warmup: 1 });
+    ({ ids, latencyMs } = b);
+    t = b;
+  }
   if (!(ids instanceof Int32Array) || ids.length !== ds.queries.n * k) {
     throw new Error(`search returned ${ids instanceof Int32Array ? ids.length : typeof ids} ids, expected an Int32Array of ${ds.queries.n} x ${k}`);
   }
@@ -219,11 +252,11 @@ async function measurePoint(run: Run, s: BenchSystem, effort: number, kth: Float
   // Counted outside the timed calls (by the unfiltered CPU reference: not under a filter).
   const evaluations = s.evaluations && !f ? await s.evaluations(ds.queries, k, effort) : undefined;
   const bytesRead = s.bytesRead && !f ? await s.bytesRead(ds.queries, k, effort) : undefined;
-  return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}), ...(bytesRead !== undefined ? { bytesRead } : {}) };
+  return { recall, qps: ds.queries.n / t.median, seconds: t.seconds, ...(evaluations !== undefined ? { evaluations } : {}), ...(bytesRead !== undefined ? { bytesRead } : {}), ...(latencyMs ? { latencyMs } : {}) };
 }
 
 /** The built systems' sweeps, interleaved by the one sweep driver; a system whose search throws stops alone. */
-async function sweepSystems(run: Run, entries: Entry[], kth: Float32Array): Promise<void> {
+async function sweepSystems(run: Run, entries: Entry[], kth: Float32Array, batch: number | undefined): Promise<void> {
   const { emit } = run;
   // Each system keeps its own effort range (a fixed-point system is never raised; itopk has its own ceiling).
   const live = entries.filter((e): e is Entry & Required<Pick<Entry, 'system' | 'planner'>> => e.planner !== undefined && !e.error);
@@ -232,25 +265,35 @@ async function sweepSystems(run: Run, entries: Entry[], kth: Float32Array): Prom
   emit({ type: 'sweep', state: 'start', systems: live.map((e) => e.name), plannedPoints: planned });
   await sweepInterleaved(live, {
     rng: seededRng(run.seed),
-    measure: ({ lane, effort }) => {
+    measure: async ({ lane, effort }) => {
       measured++;
       planned = Math.max(planned, measured);
-      return measurePoint(run, lane.system, effort, kth);
+      const rss = trackRss();
+      try {
+        return await measurePoint(run, lane.system, effort, kth, batch);
+      } finally {
+        const w = rss.stop();
+        const was = run.searchRss.get(lane.name);
+        run.searchRss.set(lane.name, { startMiB: Math.min(w.startMiB, was?.startMiB ?? Infinity), peakMiB: Math.max(w.peakMiB, was?.peakMiB ?? 0) });
+      }
     },
     onPoint: (p, { lane }) => emit({ type: 'point', system: lane.name, effort: p.effort, recall: p.recall, qps: p.qps, index: measured, plannedPoints: planned }),
-    onError: (_, { lane }) => emit({ type: 'error', system: lane.name, error: lane.error! }),
+    onError: (_, { lane }) => {
+      if (batch !== undefined) lane.error = `${lane.error} (batch ${batch})`;
+      emit({ type: 'error', system: lane.name, error: lane.error! });
+    },
   });
 }
 
 /** The schema-checked result: every system's points and summary, the machine, adapter and versions. */
-function benchResult(run: Run, entries: Entry[], adapter: AdapterDescription | undefined): BenchResult {
+function benchResult(run: Run, entries: Entry[], byName: Map<string, SweepPoint[]>, batch: number | undefined, adapter: AdapterDescription | undefined): BenchResult {
   const { ds, k, window, seed } = run;
   const systems: SystemResult[] = entries.map((e) => {
-    const points = e.planner?.points() ?? [];
+    const points = byName.get(e.name) ?? [];
     return {
       name: e.name,
       kind: e.system?.kind ?? e.kind,
-      params: { ...(e.system?.params ?? {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
+      params: { ...(e.system?.params ?? {}), ...(run.searchRss.has(e.name) ? { searchRss: run.searchRss.get(e.name) } : {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
       build: e.build,
       points,
       summary: {
@@ -280,6 +323,7 @@ function benchResult(run: Run, entries: Entry[], adapter: AdapterDescription | u
     versions,
     window: { lo: window.lo, hi: window.hi },
     k,
+    ...(batch !== undefined ? { batch } : {}),
   };
   return parseBenchResult(result, 'bench result');
 }

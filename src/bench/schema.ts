@@ -16,6 +16,8 @@ export const pointSchema = z.object({
   evaluations: nonNeg.optional(),
   /** Mean bytes of base rows read per query (codes and rerank rows), for systems that count them. */
   bytesRead: nonNeg.optional(),
+  /** Per-call latency percentiles (ms), when the queries went in batches (`batch`). */
+  latencyMs: z.object({ p50: nonNeg, p95: nonNeg, p99: nonNeg }).optional(),
 });
 
 export const summarySchema = z.object({
@@ -75,6 +77,8 @@ export const benchResultSchema = z.object({
     .object({ lo: finite, hi: finite })
     .refine((w) => w.lo < w.hi, 'expected lo < hi'),
   k: z.number().int().positive(),
+  /** Queries per search call (bench --batch); absent: all the queries in one call. */
+  batch: z.number().int().positive().optional(),
 });
 
 export type BenchPoint = z.infer<typeof pointSchema>;

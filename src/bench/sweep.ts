@@ -17,6 +17,8 @@ export interface Measurement {
   evaluations?: number;
   /** Mean bytes of base rows read per query, when the system can count them. */
   bytesRead?: number;
+  /** Per-call latency percentiles in ms, when the queries went in batches (bench/batches.ts). */
+  latencyMs?: { p50: number; p95: number; p99: number };
 }
 
 export interface SweepPoint {
@@ -26,6 +28,7 @@ export interface SweepPoint {
   seconds: number[];
   evaluations?: number;
   bytesRead?: number;
+  latencyMs?: { p50: number; p95: number; p99: number };
 }
 
 export interface SweepOptions {
@@ -107,6 +110,7 @@ export class SweepPlanner {
       p.evaluations = m.evaluations;
     }
     if (m.bytesRead !== undefined && Number.isFinite(m.bytesRead) && m.bytesRead >= 0) p.bytesRead = m.bytesRead;
+    if (m.latencyMs) p.latencyMs = { ...m.latencyMs };
     this.measured.set(effort, p);
     return p;
   }

@@ -27,6 +27,8 @@ export interface EvaluateOptions {
   probeEffort?: number;
   recallFloor?: number;
   timeouts?: { compileMs?: number; correctnessMs?: number; callMs?: number };
+  /** Where each fresh query's k-th true distance is computed: 'auto' (the GPU exact kNN for a large base, pool-truth.ts), 'gpu' or 'cpu'. */
+  truth?: 'auto' | 'cpu' | 'gpu';
   /** Seed of query draws and measurement order; default random. */
   seed?: number;
   /** A reward above this is re-measured once and the lower one kept (the loop passes 3 x best so far). */

@@ -10,21 +10,24 @@ import { auc, DEFAULT_WINDOW } from '../bench/reward.ts';
 import { SweepPlanner, shuffle, sweepInterleaved } from '../bench/sweep.ts';
 import { MIN_INTERVAL_ROUNDS, formatInterval, pairedRatioInterval, relativePrecision, type RatioInterval } from '../bench/interval.ts';
 import type { QueryBatch, QueryPool } from './query-pool.ts';
+import type { PoolTruth } from './pool-truth.ts';
 import { BaselineFault, StageFail } from './eval-system.ts';
 import { planQps, rejectNoisy, relevantEfforts, sideCurve } from './eval-curves.ts';
 import type { EvalSide } from './eval-side.ts';
 import type { Resolved } from './eval-options.ts';
 
-/** Fresh query batches from the pool, each handed out once. */
+/** Fresh query batches from the pool, each handed out once; their truth computed as they are taken (pool-truth.ts). */
 export class QueryFeed {
   readonly pool: QueryPool;
   private next: number;
   private readonly perCall: number;
+  private readonly truth: PoolTruth | undefined;
 
-  constructor(pool: QueryPool, start: number, perCall: number) {
+  constructor(pool: QueryPool, start: number, perCall: number, truth?: PoolTruth) {
     this.pool = pool;
     this.next = start;
     this.perCall = perCall;
+    this.truth = truth;
   }
 
   /** Whether `calls` more batches fit in the pool. */
@@ -32,7 +35,8 @@ export class QueryFeed {
     return this.next + calls * this.perCall <= this.pool.size;
   }
 
-  take(): QueryBatch {
+  async take(): Promise<QueryBatch> {
+    if (this.truth) await this.pool.prepare(this.next + this.perCall, this.truth);
     const b = this.pool.batch(this.next, this.perCall);
     this.next += this.perCall;
     return b;
@@ -100,7 +104,7 @@ async function planSweeps(sides: Sides, feed: QueryFeed, o: Resolved, rng: () =>
     prepare: async (step) => {
       if (!feed.holds(1)) throw new UserError(`evaluate: ${dsName} holds ${feed.pool.size} distinct queries, too few for the sweep at ${o.queriesPerCall} per call; lower queriesPerCall or maxPoints`);
       for (const x of shuffle([...step], rng)) await x.lane.side.warm(x.effort);
-      return feed.take();
+      return await feed.take();
     },
     measure: async ({ lane: { side }, effort }, batch) => {
       const m = await side.timed(effort, batch);
@@ -117,7 +121,7 @@ async function planSweeps(sides: Sides, feed: QueryFeed, o: Resolved, rng: () =>
 async function pairedRound(sides: Sides, relevant: number[][], r: number, feed: QueryFeed, rng: () => number): Promise<void> {
   const slots = Math.max(...relevant.map((x) => x.length));
   for (const i of shuffle(Array.from({ length: slots }, (_, j) => j), rng)) {
-    const b = feed.take();
+    const b = await feed.take();
     const pair = sides.map((side, s) => ({ side, effort: relevant[s][i] })).filter((x) => x.effort !== undefined);
     for (const x of shuffle(pair, rng)) {
       const m = await x.side.timed(x.effort, b);

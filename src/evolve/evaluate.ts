@@ -33,7 +33,10 @@ import { loadDataset } from '../data/resolve.ts';
 import { seededRng } from '../bench/sweep.ts';
 import type { Stage, Verdict } from './contract.ts';
 import { loadVariant, type LoadedModule } from './modules.ts';
-import { QueryPool } from './query-pool.ts';
+import { QueryPool, type QueryBatch } from './query-pool.ts';
+import { openPoolTruth, type PoolTruth } from './pool-truth.ts';
+import { datasetFingerprint } from '../data/fingerprint.ts';
+import type { AdapterQuery } from '../gpu/adapters.ts';
 import { BaselineFault, DeadlineFault, StageFail } from './eval-system.ts';
 import { resolveOptions, type EvaluateOptions, type Resolved } from './eval-options.ts';
 import { openSides } from './eval-open.ts';
@@ -122,8 +125,23 @@ async function runStages(ds: Dataset, variantMod: LoadedModule, o: Resolved, scr
   // The query sequence has its own stream: a seed fixes the probe and every batch (queryPoolFor).
   const rng = seededRng(seed + 1);
   const pool = queryPoolFor(ds, o.k, seed);
-  const probe = pool.batch(0, Math.min(o.probeQueries, pool.size));
   const log = o.onProgress ?? (() => {});
+  const t0 = performance.now();
+  const truth = await openPoolTruth({ ...ds, fingerprint: datasetFingerprint(ds) }, o.k, o.truth ?? 'auto', o.adapter as AdapterQuery | undefined, log);
+  try {
+    const probeN = Math.min(o.probeQueries, pool.size);
+    await pool.prepare(probeN, truth);
+    const probe = pool.batch(0, probeN);
+    log(`probe: ${probe.queries.n} queries, truth on the ${truth.kind} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    return await timedStages(ds, variantMod, o, scratchRoot, sides, at, common, { rng, pool, probe, truth, log });
+  } finally {
+    truth.close();
+  }
+}
+
+async function timedStages(ds: Dataset, variantMod: LoadedModule, o: Resolved, scratchRoot: string, sides: EvalSide[], at: { stage: Stage }, common: VerdictBase,
+  q: { rng: () => number; pool: QueryPool; probe: QueryBatch; truth: PoolTruth; log: (line: string) => void }): Promise<ReturnType<typeof rewardOf>> {
+  const { rng, pool, probe, truth, log } = q;
   const env = { ds, module: variantMod.module, k: o.k, probe, compileMs: o.compileMs, callMs: o.callMs, searchedRows: new Map<string, VectorSet>() };
   await openSides(sides, variantMod, { ...env, o, scratchRoot, rng, log });
   const [baseline, variant] = sides;
@@ -131,7 +149,7 @@ async function runStages(ds: Dataset, variantMod: LoadedModule, o: Resolved, scr
   at.stage = 'correctness';
   await checkCorrectness(sides, o, rng);
   at.stage = 'timing';
-  const timing = await timeSides([baseline, variant], new QueryFeed(pool, probe.queries.n, o.queriesPerCall), o, rng, log, ds.name);
+  const timing = await timeSides([baseline, variant], new QueryFeed(pool, probe.queries.n, o.queriesPerCall, truth), o, rng, log, ds.name);
   at.stage = 'reward';
   return rewardOf([baseline, variant], timing, o.precision, pool.size);
 }

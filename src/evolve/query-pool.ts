@@ -6,11 +6,13 @@
  * workload (like a held-out row, the test sets of ann-benchmarks), yet the query is not the row.
  * Two queries are as far apart as their sources, never near-copies of one source (the noisy copies
  * of 100 queries this replaced let a host answer from the nearest earlier query with 99% hits).
- * Ground truth (each query's k-th true distance) is computed here, in the parent, and never sent.
+ * Ground truth (each query's k-th true distance) is computed here, in the parent, and never sent:
+ * on the GPU where the evaluator opened one (`prepare`, pool-truth.ts), else by CPU scans.
  */
 import { distance } from '../data/metric.ts';
 import type { Metric, VectorSet } from '../data/types.ts';
 import { shuffle } from '../bench/sweep.ts';
+import type { PoolTruth } from './pool-truth.ts';
 
 export interface QueryBatch {
   queries: VectorSet;
@@ -69,7 +71,40 @@ export class QueryPool {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * Generates queries [generated, end) in one pass through `truth` (the GPU exact kNN, in a block):
+   * the same queries, drawn in the same order from the same stream, as `batch` makes one by one.
+   */
+  async prepare(end: number, truth: PoolTruth): Promise<void> {
+    end = Math.min(end, this.size);
+    const from = this.items.length;
+    if (end <= from) return;
+    const idx = Array.from({ length: end - from }, (_, j) => from + j);
+    const rows = idx.filter((i) => i >= this.sources.n).map((i) => this.rowOrder[i - this.sources.n]);
+    const nn = await truth.rowNn(rows);
+    let r = 0;
+    const vecs = idx.map((i) => this.vector(i, i >= this.sources.n ? nn[r++] : 0));
+    const dim = this.base.dim;
+    const data = new Float32Array(vecs.length * dim);
+    vecs.forEach((v, j) => data.set(v, j * dim));
+    const kth = await truth.kth({ data, n: vecs.length, dim });
+    vecs.forEach((vec, j) => this.items.push({ vec, kth: kth[j] }));
+  }
+
   private make(i: number): { vec: Float32Array; kth: number } {
+    let nn = 0;
+    if (i >= this.sources.n) {
+      const { base } = this;
+      const row = this.rowOrder[i - this.sources.n];
+      nn = Infinity;
+      for (let j = 0; j < base.n; j++) if (j !== row) nn = Math.min(nn, distance('l2', base.data, row, base.data, j, base.dim));
+    }
+    const vec = this.vector(i, nn);
+    return { vec, kth: this.kthDistance(vec) };
+  }
+
+  /** Query i: a dataset query, or base row's perturbed copy at noise scale from its nearest-neighbour distance `nn`. */
+  private vector(i: number, nn: number): Float32Array {
     const { base, sources } = this;
     const dim = base.dim;
     let vec: Float32Array;
@@ -78,8 +113,6 @@ export class QueryPool {
       vec = sources.data.slice(s * dim, (s + 1) * dim);
     } else {
       const row = this.rowOrder[i - sources.n];
-      let nn = Infinity;
-      for (let j = 0; j < base.n; j++) if (j !== row) nn = Math.min(nn, distance('l2', base.data, row, base.data, j, dim));
       if (!Number.isFinite(nn)) nn = 1; // a one-row base
       const sigma = this.alpha * Math.sqrt(Math.max(nn, 1e-12) / dim);
       vec = new Float32Array(dim);
@@ -91,7 +124,7 @@ export class QueryPool {
         for (let c = 0; c < dim; c++) vec[c] /= norm;
       }
     }
-    return { vec, kth: this.kthDistance(vec) };
+    return vec;
   }
 
   /** k smallest true distances, by insertion into a sorted list of k; the k-th is kept. */

@@ -1,5 +1,5 @@
 import { GpuError, UserError } from '../errors.ts';
-import { COMPUTE_LIMITS, selectAdapter, type AdapterDescription, type AdapterQuery } from './adapters.ts';
+import { COMPUTE_LIMITS, selectAdapter, type AdapterDescription, type AdapterQuery, type ComputeLimitName } from './adapters.ts';
 import { dawnProvider, type GpuProvider } from './provider.ts';
 import { watchdog, gpuTimeoutMs } from './watchdog.ts';
 
@@ -8,6 +8,28 @@ export interface OpenOptions extends AdapterQuery {
   /** Print every generated WGSL source to stderr before compiling it. */
   verbose?: boolean;
   timeoutMs?: number;
+  /**
+   * Limits to hold below the device's (never above): what the host plans against, e.g. a binding
+   * limit low enough that a small index takes the split layout a 1M index needs (tests, debugging).
+   */
+  limitCaps?: Partial<Record<ComputeLimitName, number>>;
+}
+
+/** `limits` with each capped key lowered to its cap. */
+function cappedLimits(limits: GPUSupportedLimits, caps: Partial<Record<string, number>>): GPUSupportedLimits {
+  const own = limits as unknown as Record<string, number>;
+  const out: Record<string, number> = {};
+  // Every limit the device reports (the prototype's getters), then the caps.
+  for (let o: object | null = limits; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) if (key !== 'constructor' && typeof own[key] === 'number') out[key] ??= own[key];
+  }
+  for (const [key, cap] of Object.entries(caps)) {
+    if (cap === undefined) continue;
+    if (!Number.isFinite(cap) || cap <= 0) throw new UserError(`limit cap ${key}: ${cap} is not a positive number`);
+    if (typeof own[key] !== 'number') throw new UserError(`limit cap ${key}: not a limit of this device`);
+    out[key] = Math.min(own[key], cap);
+  }
+  return Object.freeze(out) as unknown as GPUSupportedLimits;
 }
 
 const OPTIONAL_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;
@@ -25,12 +47,14 @@ export class GpuContext {
   private lostMessage: string | undefined;
   private readonly lostPromise: Promise<never>;
   private errors: string[] = [];
+  private readonly cappedLimits: GPUSupportedLimits | undefined;
   private destroyed = false;
   /** Keeps the GPU instance reachable for the device's lifetime (see AdapterCandidate.gpu). */
   private readonly owner: unknown;
 
-  constructor(device: GPUDevice, adapter: AdapterDescription, opts: { verbose?: boolean; timeoutMs?: number; owner?: unknown } = {}) {
+  constructor(device: GPUDevice, adapter: AdapterDescription, opts: { verbose?: boolean; timeoutMs?: number; owner?: unknown; limitCaps?: OpenOptions['limitCaps'] } = {}) {
     this.device = device;
+    this.cappedLimits = opts.limitCaps && Object.keys(opts.limitCaps).length ? cappedLimits(device.limits, opts.limitCaps) : undefined;
     this.owner = opts.owner;
     this.adapter = adapter;
     this.features = new Set([...device.features].map(String));
@@ -46,8 +70,9 @@ export class GpuContext {
     });
   }
 
+  /** The device's limits, lowered by any `limitCaps` it was opened with: what the host plans against. */
   get limits(): GPUSupportedLimits {
-    return this.device.limits;
+    return this.cappedLimits ?? this.device.limits;
   }
 
   get hasTimestamps(): boolean {
@@ -84,6 +109,7 @@ export class GpuContext {
 
   /** Checks a workgroup size and a dispatch count against this device's limits. */
   checkDispatch(label: string, workgroupSize: number, groups: [number, number?, number?]): void {
+    // The device's own limits (not limitCaps): what a dispatch is validated against.
     const lim = this.device.limits;
     if (workgroupSize > lim.maxComputeInvocationsPerWorkgroup) {
       throw new UserError(`${label}: workgroup size ${workgroupSize} exceeds this adapter's maxComputeInvocationsPerWorkgroup ${lim.maxComputeInvocationsPerWorkgroup}`);

@@ -88,25 +88,34 @@ function checkBase(base: VectorSet, metric: Metric): void {
   }
 }
 
-/** A progress sink: the caller's callback, plus a bar on stderr once the build has run 1 s. */
+const rssMiB = (): number => Math.round(process.memoryUsage.rss() / 2 ** 20);
+
+/** A progress sink: the caller's callback, plus a bar on stderr (ETA, resident memory) once the build has run 1 s. */
 function reporter(opts: BuildOptions, started: number): { phase(name: string, frac: number): void; stop(): void } {
   const wantBar = !opts.quiet && process.stderr.isTTY === true;
   let bar: cliProgress.SingleBar | null = null;
+  let lastTenth = 0;
   return {
     phase(name, frac) {
       const [a, b] = WEIGHTS[name] ?? [0, 1];
       const fraction = a + (b - a) * Math.min(1, Math.max(0, frac));
       const seconds = (performance.now() - started) / 1000;
       opts.onProgress?.({ phase: name, fraction, seconds });
+      // Without a terminal (a log file, a remote run), a line per tenth with the same estimate.
+      if (!wantBar && !opts.quiet && Math.floor(fraction * 10) > lastTenth && seconds > 1) {
+        lastTenth = Math.floor(fraction * 10);
+        const eta = fraction > 0 ? (seconds * (1 - fraction)) / fraction : NaN;
+        process.stderr.write(`graph build: ${Math.round(fraction * 100)}% ${name}, ${seconds.toFixed(0)} s, ETA ${Number.isFinite(eta) ? eta.toFixed(0) : '?'} s, RSS ${rssMiB()} MiB\n`);
+      }
       if (!wantBar) return;
       if (!bar && seconds > 1) {
         bar = new cliProgress.SingleBar(
-          { format: 'graph build [{bar}] {percentage}% {phase} | {elapsed}s', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+          { format: 'graph build [{bar}] {percentage}% {phase} | {elapsed}s | ETA {eta_formatted} | RSS {rss} MiB', stream: process.stderr, hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(1000, Math.round(fraction * 1000), { phase: name, elapsed: seconds.toFixed(1) });
+        bar.start(1000, Math.round(fraction * 1000), { phase: name, elapsed: seconds.toFixed(1), rss: rssMiB() });
       }
-      bar?.update(Math.round(fraction * 1000), { phase: name, elapsed: seconds.toFixed(1) });
+      bar?.update(Math.round(fraction * 1000), { phase: name, elapsed: seconds.toFixed(1), rss: rssMiB() });
     },
     stop() {
       bar?.stop();

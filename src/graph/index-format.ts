@@ -60,6 +60,19 @@ export interface Index {
 export const pad4 = (x: number): number => (x + 3) & ~3;
 
 /**
+ * Bytes per base vector of each part of an index as stored (file) and uploaded (GPU, where rows pad
+ * to whole 16-byte groups): the rows in the index's codec, the graph, and the entry layer (its ids
+ * and rows spread over n), plus their total. What 1M vectors cost is n times these.
+ */
+export function indexBytesPerVector(index: Pick<Index, 'n' | 'dim' | 'storage' | 'graph' | 'entryLayer' | 'entryPoints'>): { base: number; graph: number; entryLayer: number; total: number } {
+  const n = Math.max(1, index.n);
+  const base = codecFor(index.storage).fileRowBytes(index.dim);
+  const graph = index.graph.degree * 4;
+  const entryLayer = ((index.entryLayer.ids.length + index.entryLayer.neighbors.length + index.entryPoints.length) * 4) / n;
+  return { base, graph, entryLayer, total: base + graph + entryLayer };
+}
+
+/**
  * Section offsets. `codec`: version 3's codec section sizes (params and codes bytes, each a
  * multiple of 4), read from its 8-byte head; undefined for version 2, which has no such section.
  */

@@ -16,7 +16,7 @@ import { METRIC_CODE, type Neighbors, type VectorSet } from '../data/types.ts';
 import type { EntryLayer } from '../graph/entry-layer.ts';
 import { entryLayerOf, type SearchableIndex } from './searchable-index.ts';
 import { fitWorkgroupMemory, resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
-import { baseBindingWgsl } from './base-binding.ts';
+import { baseBindingWgsl, checkStorageBindings, chunkLayout, chunkRange, graphBindingWgsl, type ChunkLayout } from './base-binding.ts';
 
 export { beamWorkgroupBytes } from './params.ts';
 
@@ -32,7 +32,8 @@ const NONE = 0xffffffff;
  * Explicit layouts (the host's, not the variant's): the index buffers (base, graph, entry layer)
  * persist across calls and systems, so a kernel can only read them; WGSL declaring one of them
  * `read_write` fails pipeline creation.
- * beam_search: params; queries, base, graph, entry layer; out_ids, out_dist, out_evals.
+ * beam_search: params; queries, base, graph, entry layer; out_ids, out_dist, out_evals; then the
+ * extra chunks of a base and a graph too large for one binding (base-binding.ts).
  */
 export const BEAM_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage'];
 /** A filtered beam search adds the filter file's two: labels, the call's filter table (shaders/filter_labels.wgsl). */
@@ -42,7 +43,7 @@ export const FILTER_BINDINGS: readonly BindingKind[] = ['read-only-storage', 're
  * WGSL needs the function defined, and the filter file's bindings must stay out of this pipeline.
  */
 const NO_FILTER_WGSL = 'fn passes(id: u32) -> bool { return true; }';
-/** refine: params; queries, base (f32), candidate ids; dist, ids. */
+/** refine: params; queries, base (f32), candidate ids; dist, ids; then the extra chunks of the f32 rows. */
 export const REFINE_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
 
 /**
@@ -63,6 +64,19 @@ export interface SearchKernelSources {
 
 /** A kernel role: beam, refine, topk, or a codec's row loader role. */
 export type KernelRole = string;
+
+const readOnly = (count: number): BindingKind[] => Array.from({ length: count }, () => 'read-only-storage' as const);
+/** Bindings [from, from + count): where a kernel's extra chunks go. */
+const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+
+/** One array uploaded as its layout's chunks (one buffer per binding). */
+function uploadChunks(ctx: GpuContext, label: string, data: ArrayBufferView, layout: ChunkLayout): GPUBuffer[] {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return Array.from({ length: layout.chunks }, (_, c) => {
+    const [a, b] = chunkRange(layout, c);
+    return storageBuffer(ctx, layout.chunks === 1 ? label : `${label}[${c}]`, bytes.subarray(a * layout.elementBytes, b * layout.elementBytes));
+  });
+}
 
 const baseName = (file: string): string => file.slice(file.lastIndexOf('/') + 1);
 
@@ -124,9 +138,11 @@ export class BeamSearchCore {
   private readonly exactDim4: number;
   /** A trained codec's params and codes (int8, binary): the index's, or trained here as buildIndex would. */
   readonly codecData: CodecData | undefined;
-  private readonly baseSearch: GPUBuffer;
-  private readonly baseExact: GPUBuffer | null;
-  private readonly graphBuf: GPUBuffer;
+  private readonly baseSearch: GPUBuffer[];
+  private readonly baseExact: GPUBuffer[] | null;
+  private readonly graphBuf: GPUBuffer[];
+  /** How the GPU rows, the f32 rerank rows and the graph are split over bindings (base-binding.ts). */
+  readonly layouts: { base: ChunkLayout; exact: ChunkLayout | null; graph: ChunkLayout };
   private readonly entryBuf: GPUBuffer;
   private readonly layer: EntryLayer;
   private readonly sources: SearchKernelSources;
@@ -154,10 +170,20 @@ export class BeamSearchCore {
     if (this.codecData && this.codecData.codes.length * 4 !== index.n * codec.packRows(new Float32Array(index.dim), 1, index.dim, dim4, this.codecData.params).byteLength) {
       throw new UserError(`index storage ${codec.name}: its codes hold ${this.codecData.codes.length * 4} bytes, not ${index.n} rows of this codec`);
     }
-    this.baseSearch = storageBuffer(ctx, `index:vectors-${codec.name}`, this.codecData ? this.codecData.codes : codec.packRows(index.vectors, index.n, index.dim, dim4));
+    // Arrays past one binding are split (base-binding.ts); a device that cannot bind all the chunks cannot hold the index.
+    const lim = ctx.limits;
+    const rows = this.codecData ? this.codecData.codes : codec.packRows(index.vectors, index.n, index.dim, dim4);
+    const base = chunkLayout(`index rows (${codec.name})`, Math.ceil(rows.byteLength / 16), 16, lim);
+    const exact = codec.needsRefine ? chunkLayout('index rows (f32, for the rerank)', index.n * this.exactDim4, 16, lim) : null;
+    const graph = chunkLayout('index graph', index.n * index.graph.degree, 4, lim);
+    this.layouts = { base, exact, graph };
+    const mib = (l: ChunkLayout) => `${((l.elements * l.elementBytes) / 2 ** 20).toFixed(1)} MiB`;
+    checkStorageBindings('beam_search', BEAM_BINDINGS.length + FILTER_BINDINGS.length - 1, [base, graph], lim, `the rows (${mib(base)}) and the graph (${mib(graph)})`);
+    if (exact) checkStorageBindings('refine', REFINE_BINDINGS.length - 1, [exact], lim, `the f32 rows (${mib(exact)})`);
+    this.baseSearch = uploadChunks(ctx, `index:vectors-${codec.name}`, rows, base);
     // A lossy codec's results are reranked with exact f32 distances over the f32 rows (f16: of the same width as its own).
-    this.baseExact = codec.needsRefine ? storageBuffer(ctx, 'index:vectors-f32', padRows({ data: index.vectors, n: index.n, dim: index.dim }, this.exactDim4).data) : null;
-    this.graphBuf = storageBuffer(ctx, 'index:graph', index.graph.neighbors);
+    this.baseExact = exact ? uploadChunks(ctx, 'index:vectors-f32', padRows({ data: index.vectors, n: index.n, dim: index.dim }, this.exactDim4).data, exact) : null;
+    this.graphBuf = uploadChunks(ctx, 'index:graph', index.graph.neighbors, graph);
     // The entry layer in one binding: node ids, then rows (beam_search.wgsl `entries`).
     this.layer = entryLayerOf(index);
     const packed = new Uint32Array(this.layer.ids.length + this.layer.neighbors.length);
@@ -185,18 +211,36 @@ export class BeamSearchCore {
       HASH_BITS: p.hashBits, METRIC: METRIC_CODE[this.index.metric], NSEEDS: p.numSeeds,
       UDEG: this.layer.degree, UBEAM: p.entryBeam, COUNT_EVALS: countEvals ? 1 : 0, ...(filter ? { FILTER: filter } : {}),
     };
+    const { base, graph } = this.layouts;
+    const [baseExtra, graphExtra] = this.beamExtraBindings(filter !== 0);
     return {
       name: 'beam_search',
-      cacheKey: `${this.codec.name}-d4=${this.dim4}-itopk=${p.itopk}${filter ? '-filtered' : ''}`,
-      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${baseBindingWgsl()}\n${loader}\n${filter ? this.sources.filter : NO_FILTER_WGSL}`,
+      // The chunk counts are compile-time (bindings and accessor): part of the key where the arrays are split.
+      cacheKey: `${this.codec.name}-d4=${this.dim4}-itopk=${p.itopk}${filter ? '-filtered' : ''}${base.chunks > 1 || graph.chunks > 1 ? `-chunks=${base.chunks}.${graph.chunks}` : ''}`,
+      source: `${withConst(withConst(this.sources.beam, 'D4', this.dim4), 'ITOPK', p.itopk)}\n${baseBindingWgsl(base, baseExtra)}\n${graphBindingWgsl(graph, graphExtra)}\n${loader}\n${filter ? this.sources.filter : NO_FILTER_WGSL}`,
       constants,
-      bindings: filter ? [...BEAM_BINDINGS, ...FILTER_BINDINGS] : BEAM_BINDINGS,
+      bindings: [...BEAM_BINDINGS, ...(filter ? FILTER_BINDINGS : []), ...readOnly(baseExtra.length + graphExtra.length)],
     };
+  }
+
+  /** The beam kernel's extra chunk bindings: the base's, then the graph's, after its own (and the filter file's two when filtered). */
+  private beamExtraBindings(filtered: boolean): [number[], number[]] {
+    const first = BEAM_BINDINGS.length + (filtered ? FILTER_BINDINGS.length : 0);
+    const b = this.layouts.base.chunks - 1;
+    return [range(first, b), range(first + b, this.layouts.graph.chunks - 1)];
   }
 
   /** The exact-distance rerank kernel (a codec that needs a refine, with refine > 0). */
   refineKernel(): Kernel {
-    return { name: 'refine', cacheKey: 'f32', source: this.sources.refine, constants: { WG: 64, D4: this.exactDim4, METRIC: METRIC_CODE[this.index.metric] }, bindings: REFINE_BINDINGS };
+    const exact = this.layouts.exact ?? chunkLayout('index rows (f32, for the rerank)', this.index.n * this.exactDim4, 16, this.ctx.limits);
+    const extra = range(REFINE_BINDINGS.length, exact.chunks - 1);
+    return {
+      name: 'refine',
+      cacheKey: exact.chunks > 1 ? `f32-chunks=${exact.chunks}` : 'f32',
+      source: `${this.sources.refine}\n${baseBindingWgsl(exact, extra)}`,
+      constants: { WG: 64, D4: this.exactDim4, METRIC: METRIC_CODE[this.index.metric] },
+      bindings: [...REFINE_BINDINGS, ...readOnly(extra.length)],
+    };
   }
 
   /**
@@ -253,7 +297,7 @@ export class BeamSearchCore {
         const u = uniformBuffer(ctx, 'search:params', new Uint32Array([nq, this.index.n, this.layer.ids.length, p.searchK, p.maxIterations, p.entryIterations, q0, 0]));
         const enc = ctx.device.createCommandEncoder({ label: 'search' });
         const groups = grid2d(ctx, 'beam_search', Math.ceil(nq / qpw), p.workgroupSize);
-        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch, this.graphBuf, this.entryBuf, outIds, outDist, evalBuf, ...filterBufs]), groups);
+        encodePass(enc, 'beam_search', beamPipe, bindGroup(ctx, beamPipe, 'beam', [u, qbuf, this.baseSearch[0], this.graphBuf[0], this.entryBuf, outIds, outDist, evalBuf, ...filterBufs, ...this.baseSearch.slice(1), ...this.graphBuf.slice(1)]), groups);
         let resIds = outIds;
         let resDist = outDist;
         let stride = p.searchK;
@@ -265,7 +309,7 @@ export class BeamSearchCore {
           u2 = uniformBuffer(ctx, 'refine:params', new Uint32Array([nq, p.searchK, this.index.n, 0]));
           const tasks = nq * p.searchK;
           const qref = qexact ? mk('refine:queries', qexact.subarray(q0 * this.exactDim4 * 4, (q0 + nq) * this.exactDim4 * 4)) : qbuf;
-          encodePass(enc, 'refine', refinePipe!, bindGroup(ctx, refinePipe!, 'refine', [u2, qref, this.baseExact!, outIds, rd, ri]), grid2d(ctx, 'refine', Math.ceil(tasks / 64), 64));
+          encodePass(enc, 'refine', refinePipe!, bindGroup(ctx, refinePipe!, 'refine', [u2, qref, this.baseExact![0], outIds, rd, ri, ...this.baseExact!.slice(1)]), grid2d(ctx, 'refine', Math.ceil(tasks / 64), 64));
           const sd = mk('refine:topd', nq * K * 4);
           const si = mk('refine:topi', nq * K * 4);
           // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
@@ -313,12 +357,12 @@ export class BeamSearchCore {
     return this.labelBuf;
   }
 
-  /** f32 rows at the query width, for exact distances (the refine rows; the search rows when they are f32). */
-  exactRows(): GPUBuffer {
+  /** f32 rows at the query width, for exact distances (the refine rows; the search rows when they are f32), in their binding chunks. */
+  exactRows(): GPUBuffer[] {
     if (this.baseExact) return this.baseExact;
     if (this.codec.name === 'f32') return this.baseSearch;
     this.exactBuf ??= storageBuffer(this.ctx, 'index:vectors-f32', padRows({ data: this.index.vectors, n: this.index.n, dim: this.index.dim }, this.dim4).data);
-    return this.exactBuf;
+    return [this.exactBuf];
   }
 
   /** Kernel sources in use (the refine and select kernels serve exact distances over candidate lists too). */
@@ -327,9 +371,7 @@ export class BeamSearchCore {
   }
 
   destroy(): void {
-    this.baseSearch.destroy();
-    this.baseExact?.destroy();
-    this.graphBuf.destroy();
+    for (const b of [...this.baseSearch, ...(this.baseExact ?? []), ...this.graphBuf]) b.destroy();
     this.entryBuf.destroy();
     this.labelBuf?.destroy();
     this.exactBuf?.destroy();

@@ -138,7 +138,7 @@ export async function exactAmong(core: BeamSearchCore, queries: VectorSet, k: nu
       const u3 = uniformBuffer(ctx, 'filter:select', new Uint32Array([nq, r, r, 1, r, K, 0, 0, 1, 0, 0, 0]));
       owned.push(u2, u3);
       const enc = ctx.device.createCommandEncoder({ label: 'filtered-exact' });
-      encodePass(enc, 'refine', refinePipe, bindGroup(ctx, refinePipe, 'filter-refine', [u2, qbuf, core.exactRows(), cbuf, rd, ri]), grid2d(ctx, 'refine', Math.ceil((nq * r) / 64), 64));
+      encodePass(enc, 'refine', refinePipe, bindGroup(ctx, refinePipe, 'filter-refine', [u2, qbuf, core.exactRows()[0], cbuf, rd, ri, ...core.exactRows().slice(1)]), grid2d(ctx, 'refine', Math.ceil((nq * r) / 64), 64));
       encodePass(enc, 'topk_select', selPipe, bindGroup(ctx, selPipe, 'filter-select', [u3, rd, ri, sd, si]), grid2d(ctx, 'topk_select', Math.ceil(nq / 64), 64));
       ctx.device.queue.submit([enc.finish()]);
       const [ib, db] = await readBuffers(ctx, [si, sd], nq * K * 4);

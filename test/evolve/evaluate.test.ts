@@ -168,11 +168,11 @@ describe('evaluateVariant', () => {
 
   it('WGSL writing into an index buffer fails at compile: the layout binds it read-only', async () => {
     const v = await evaluate(searchVariant([
-      ['var<storage, read> graph: array<u32>;', 'var<storage, read_write> graph: array<u32>;'],
-      ['if (!live || !leader) { return; }', 'if (!live || !leader) { return; }\n  graph[q] = 0u;'],
+      ['var<storage, read> entries: array<u32>;', 'var<storage, read_write> entries: array<u32>;'],
+      ['if (!live || !leader) { return; }', 'if (!live || !leader) { return; }\n  entries[q] = 0u;'],
     ]));
     expect([v.status, v.stage]).toEqual(['failed', 'compile']);
-    expect(v.reason).toMatch(/beam_search.*pipeline creation failed.*not compatible with the type in the layout.*ReadOnlyStorage.*@binding\(3\)/s);
+    expect(v.reason).toMatch(/beam_search.*pipeline creation failed.*not compatible with the type in the layout.*ReadOnlyStorage.*@binding\(4\)/s);
   }, LONG);
 
   it('duplicate ids fail correctness', async () => {

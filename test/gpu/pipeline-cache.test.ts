@@ -92,16 +92,16 @@ describe('explicit layouts', () => {
 });
 
 describe('beam search with explicit layouts', () => {
-  it('a beam kernel declaring the graph read_write is refused; the baseline then searches on the same device exactly like the CPU reference', async () => {
+  it('a beam kernel declaring the entry layer read_write is refused; the baseline then searches on the same device exactly like the CPU reference', async () => {
     const base = randomSet(1000, 16, 5);
     const queries = randomSet(40, 16, 6);
     const { index } = await buildIndex(base, 'l2', { seed: 1, threads: 1 }, { quiet: true });
     const beam = shaderSource('beam_search.wgsl');
-    const hostile = beam.replace('var<storage, read> graph', 'var<storage, read_write> graph').replace('if (!live || !leader) { return; }', 'if (!live || !leader) { return; }\n  graph[q] = 0u;');
-    expect(hostile).toContain('graph[q] = 0u;');
+    const hostile = beam.replace('var<storage, read> entries', 'var<storage, read_write> entries').replace('if (!live || !leader) { return; }', 'if (!live || !leader) { return; }\n  entries[q] = 0u;');
+    expect(hostile).toContain('entries[q] = 0u;');
     const bad = new GpuSearcher(ctx, index, { beam: hostile });
     try {
-      await expect(bad.search(queries, 10, { itopk: 16 })).rejects.toThrow(/pipeline creation failed.*ReadOnlyStorage.*@binding\(3\)/s);
+      await expect(bad.search(queries, 10, { itopk: 16 })).rejects.toThrow(/pipeline creation failed.*ReadOnlyStorage.*@binding\(4\)/s);
     } finally {
       bad.destroy();
     }

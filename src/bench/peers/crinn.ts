@@ -12,7 +12,7 @@ import { datasetFingerprint } from '../../data/fingerprint.ts';
 import path from 'node:path';
 import { kernelStorage, type KernelBundle } from '../../search/kernel-params.ts';
 import { codecFor, searchRowBytes } from '../../data/codecs/registry.ts';
-import { indexFileBytes } from '../../graph/index-format.ts';
+import { indexBytesPerVector, indexFileBytes } from '../../graph/index-format.ts';
 
 export interface CrinnSystemOptions extends SystemOptions {
   build?: BuildParamsInput;
@@ -66,7 +66,7 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
       const searchBytes = searchRowBytes(codec, index.dim);
       const rerankBytes = codec.needsRefine ? Math.ceil(index.dim / 4) * 16 : 0;
       Object.assign(params, { bytesPerVector: searchBytes, rerankBytesPerVector: rerankBytes, indexBytes: indexFileBytes(index) });
-      return { seconds: (performance.now() - t0) / 1000, params: { ...index.buildParams, storage: index.storage, phases: stats.phases } as Record<string, unknown> };
+      return { seconds: (performance.now() - t0) / 1000, params: { ...index.buildParams, storage: index.storage, phases: stats.phases, indexBytesPerVector: indexBytesPerVector(index) } as Record<string, unknown> };
     },
     async search(queries: VectorSet, k: number, effort: number, filter?: DatasetFilter) {
       if (!engine) throw new Error('crinn: search before build');

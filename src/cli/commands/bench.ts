@@ -5,9 +5,11 @@ import type { Command } from 'commander';
 import { UserError } from '../../errors.ts';
 import { loadDataset } from '../../data/resolve.ts';
 import { withTempFile } from '../../data/vecs.ts';
-import { runBench } from '../../bench/run.ts';
+import { runBench, runBenchBatches } from '../../bench/run.ts';
 import { parseSelectivities, runFilteredBench } from '../../bench/filtered.ts';
 import { renderFilteredSummary } from '../../bench/table.ts';
+import { parseBatchList, renderBatchTable } from '../../bench/batches.ts';
+import { memoryLines } from '../../bench/memory.ts';
 import { benchProgress } from '../../bench/progress.ts';
 import { renderTable } from '../../bench/table.ts';
 import { renderReportHtml } from '../../bench/report-html.ts';
@@ -47,6 +49,7 @@ interface BenchOpts {
   bundle?: string;
   kernel?: string;
   filterSelectivity?: string;
+  batch?: string;
 }
 
 /** The exact TypeScript scan is only a default where one batch takes seconds, not hours. */
@@ -144,6 +147,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--browser', "run the crinn search inside headless Chromium's WebGPU adapter (peers are not run)")
     .option('--browser-path <path>', 'Chromium binary for --browser (default /usr/bin/chromium or $CRINN_CHROMIUM)')
     .option('--bundle <dir>', 'kernel bundle folder (manifest.json + WGSL) for --browser (default: the shipped shaders/)')
+    .option('--batch <list>', 'queries per search call, comma-separated (e.g. 1,100,1000,10000): one sweep per size over the same builds; latency percentiles per call (default: all queries in one call)')
     .option('--kernel <dir>', 'also run crinn-kernel: crinn with the tuned-kernel bundle for this adapter from DIR (a bundle or a folder of bundles such as kernels/)')
     .option('--filter-selectivity <list>', 'filtered search: seeded Zipf labels on the base and, per listed fraction (e.g. 0.5,0.1,0.01,0.001), one filter per query passing about that share; one curve per selectivity (--json writes an array of results)')
     .action(async (o: BenchOpts, cmd: Command) => {
@@ -155,6 +159,9 @@ export function registerBenchCommands(program: Command): void {
       const seed = nonNegativeInt(o.seed, '--seed');
       const selectivities = o.filterSelectivity === undefined ? undefined : parseSelectivities(o.filterSelectivity);
       if (selectivities && o.browser) throw new UserError('--filter-selectivity: not with --browser (the page searches unfiltered)');
+      const batches = o.batch === undefined ? undefined : parseBatchList(o.batch);
+      if (batches && o.browser) throw new UserError('--batch: not with --browser (the page answers all the queries in one call)');
+      if (selectivities && batches) throw new UserError('--batch: not with --filter-selectivity (one of them per run)');
       // crinn-kernel runs only with a bundle; --kernel adds it beside the baseline crinn, so the ratio shows.
       const ownNames = systemNames().filter((n) => !peerNames().includes(n) && n !== 'crinn-kernel');
       const own = o.systems !== undefined ? splitList(o.systems, '--systems', systemNames()) : ownNames;
@@ -234,8 +241,28 @@ export function registerBenchCommands(program: Command): void {
         return;
       }
       let result;
+      let results: BenchResult[] = [];
       try {
-        result = o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench({
+        if (batches) {
+          results = await runBenchBatches({
+            dataset,
+            systems: names,
+            systemOptions: {
+              usearch: hnsw,
+              hnswlib: hnsw,
+              crinn: crinnOptions({ ...o, storage }),
+              'crinn-kernel': { ...crinnOptions({ ...o, storage: o.storage === undefined ? storage : undefined }), kernels: o.kernel, onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) } as CrinnSystemOptions,
+            },
+            k,
+            reps,
+            seed,
+            cacheDir: o.cacheDir,
+            onProgress: progress.onProgress,
+            ctxProvider: () => openFromOptions(g),
+            batches,
+          });
+        }
+        result = batches ? results[0] : o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench({
           dataset,
           systems: names,
           systemOptions: {
@@ -256,8 +283,11 @@ export function registerBenchCommands(program: Command): void {
       } finally {
         progress.stop();
       }
-      const table = [renderTable(result, o.reference), ...kernelLines(result)].join('\n');
-      const json = `${JSON.stringify(result, null, 2)}\n`;
+      const table = batches
+        ? [...results.map((r) => `batch ${r.batch} (${Math.ceil(r.dataset.nq / r.batch!)} calls of <= ${r.batch} queries)\n${renderTable(r, o.reference)}`), `batch sizes: ${dataset.name}, ${dataset.queries.n} queries\n${renderBatchTable(results)}`, [...memoryLines(results.at(-1)!), ...kernelLines(result)].join('\n')].join('\n\n')
+        : [renderTable(result, o.reference), ...memoryLines(result), ...kernelLines(result)].join('\n');
+      // With --batch the JSON is the array of per-batch results.
+      const json = `${JSON.stringify(batches ? results : result, null, 2)}\n`;
       if (o.json === '-') {
         process.stdout.write(json);
         if (!g.quiet) process.stderr.write(`${table}\n`);
@@ -265,7 +295,7 @@ export function registerBenchCommands(program: Command): void {
         print(table);
         if (o.json) await writeAtomic(o.json, json);
       }
-      if (o.html) await writeAtomic(o.html, renderReportHtml([result], kernelTitle(result)));
+      if (o.html) await writeAtomic(o.html, renderReportHtml(batches ? results : [result], kernelTitle(result)));
     });
 
   bench

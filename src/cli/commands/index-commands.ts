@@ -11,6 +11,7 @@ import { assertDistancesFit, assertStorageFits } from '../../data/validate.ts';
 import { codecFor } from '../../data/codecs/registry.ts';
 import { readLabelsFile } from '../../data/labels-file.ts';
 import { AnnEngine, buildIndex, loadIndex, saveIndex } from '../../search/engine.ts';
+import { indexBytesPerVector } from '../../graph/index-format.ts';
 import { MAX_ITOPK, resolveSearchParams } from '../../search/params.ts';
 import type { BuildParamsInput } from '../../graph/params.ts';
 import { globals, openFromOptions, positiveInt, print } from '../context.ts';
@@ -84,7 +85,12 @@ export function registerIndexCommands(program: Command): void {
       try {
         const { index, stats } = await buildIndex(base, metric, params, { ctx, storage: o.storage, quiet: g.quiet, labels });
         await saveIndex(o.out, index);
-        if (!g.quiet) print(`built ${source}: n=${index.n} dim=${index.dim} ${metric} degree=${index.graph.degree} entry points=${index.entryPoints.length} storage=${index.storage}${labels ? ` labels=${labels.ids.length} on ${labels.n} vectors` : ''} in ${stats.seconds.toFixed(2)} s (${stats.threads} threads) -> ${o.out}`);
+        if (!g.quiet) {
+          const b = indexBytesPerVector(index);
+          print(`built ${source}: n=${index.n} dim=${index.dim} ${metric} degree=${index.graph.degree} entry points=${index.entryPoints.length} storage=${index.storage}${labels ? ` labels=${labels.ids.length} on ${labels.n} vectors` : ''} in ${stats.seconds.toFixed(2)} s (${stats.threads} threads) -> ${o.out}`);
+          // maxRSS: the process's peak resident set (workers included), KiB on Linux.
+          print(`memory: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB; bytes/vector: base ${b.base}, graph ${b.graph}, entry layer ${b.entryLayer.toFixed(1)}, total ${b.total.toFixed(1)} (${((b.total * index.n) / 2 ** 20).toFixed(0)} MiB)`);
+        }
       } finally {
         ctx.destroy();
       }
