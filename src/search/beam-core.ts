@@ -178,7 +178,7 @@ export class BeamSearchCore {
     const graph = chunkLayout('index graph', index.n * index.graph.degree, 4, lim);
     this.layouts = { base, exact, graph };
     const mib = (l: ChunkLayout) => `${((l.elements * l.elementBytes) / 2 ** 20).toFixed(1)} MiB`;
-    checkStorageBindings('beam_search', BEAM_BINDINGS.length + FILTER_BINDINGS.length - 1, [base, graph], lim, `the rows (${mib(base)}) and the graph (${mib(graph)})`);
+    checkStorageBindings('beam_search', BEAM_BINDINGS.length - 1, [base, graph], lim, `the rows (${mib(base)}) and the graph (${mib(graph)})`);
     if (exact) checkStorageBindings('refine', REFINE_BINDINGS.length - 1, [exact], lim, `the f32 rows (${mib(exact)})`);
     this.baseSearch = uploadChunks(ctx, `index:vectors-${codec.name}`, rows, base);
     // A lossy codec's results are reranked with exact f32 distances over the f32 rows (f16: of the same width as its own).
@@ -255,7 +255,7 @@ export class BeamSearchCore {
     const count = opts.countEvaluations === true;
     const filtered = opts.filter !== undefined;
     if (filtered) {
-      const need = BEAM_BINDINGS.length - 1 + FILTER_BINDINGS.length;
+      const need = BEAM_BINDINGS.length - 1 + FILTER_BINDINGS.length + this.layouts.base.chunks - 1 + this.layouts.graph.chunks - 1;
       const have = ctx.limits.maxStorageBuffersPerShaderStage;
       if (need > have) throw new UserError(`filtered search: the beam kernel binds ${need} storage buffers but this adapter allows ${have} per shader stage (maxStorageBuffersPerShaderStage)`);
     }
