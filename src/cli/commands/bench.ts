@@ -216,7 +216,7 @@ export function registerBenchCommands(program: Command): void {
           results = await runFilteredBench({
             dataset,
             systems: names,
-            systemOptions: { usearch: hnsw, hnswlib: hnsw, crinn: crinnOptions({ ...o, storage }) },
+            systemOptions: { usearch: hnsw, hnswlib: hnsw, crinn: crinnOptions({ ...o, storage }), ...codecRows },
             k,
             reps,
             seed,
@@ -251,6 +251,7 @@ export function registerBenchCommands(program: Command): void {
               usearch: hnsw,
               hnswlib: hnsw,
               crinn: crinnOptions({ ...o, storage }),
+              ...codecRows,
               'crinn-kernel': { ...crinnOptions({ ...o, storage: o.storage === undefined ? storage : undefined }), kernels: o.kernel, onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) } as CrinnSystemOptions,
             },
             k,
