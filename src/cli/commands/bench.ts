@@ -242,45 +242,28 @@ export function registerBenchCommands(program: Command): void {
       }
       let result;
       let results: BenchResult[] = [];
+      // One run's systems and settings, whether it sweeps once or once per batch size.
+      const run = {
+        dataset,
+        systems: names,
+        systemOptions: {
+          usearch: hnsw,
+          hnswlib: hnsw,
+          crinn: crinnOptions({ ...o, storage }),
+          ...codecRows,
+          // The bundle's storage is part of what was tuned: --storage sets the crinn row only (f32 forced by the data applies to both).
+          'crinn-kernel': { ...crinnOptions({ ...o, storage: o.storage === undefined ? storage : undefined }), kernels: o.kernel, onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) } as CrinnSystemOptions,
+        },
+        k,
+        reps,
+        seed,
+        cacheDir: o.cacheDir,
+        onProgress: progress.onProgress,
+        ctxProvider: () => openFromOptions(g),
+      };
       try {
-        if (batches) {
-          results = await runBenchBatches({
-            dataset,
-            systems: names,
-            systemOptions: {
-              usearch: hnsw,
-              hnswlib: hnsw,
-              crinn: crinnOptions({ ...o, storage }),
-              ...codecRows,
-              'crinn-kernel': { ...crinnOptions({ ...o, storage: o.storage === undefined ? storage : undefined }), kernels: o.kernel, onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) } as CrinnSystemOptions,
-            },
-            k,
-            reps,
-            seed,
-            cacheDir: o.cacheDir,
-            onProgress: progress.onProgress,
-            ctxProvider: () => openFromOptions(g),
-            batches,
-          });
-        }
-        result = batches ? results[0] : o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench({
-          dataset,
-          systems: names,
-          systemOptions: {
-            usearch: hnsw,
-            hnswlib: hnsw,
-            crinn: crinnOptions({ ...o, storage }),
-            ...codecRows,
-            // The bundle's storage is part of what was tuned: --storage sets the crinn row only (f32 forced by the data applies to both).
-            'crinn-kernel': { ...crinnOptions({ ...o, storage: o.storage === undefined ? storage : undefined }), kernels: o.kernel, onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) } as CrinnSystemOptions,
-          },
-          k,
-          reps,
-          seed,
-          cacheDir: o.cacheDir,
-          onProgress: progress.onProgress,
-          ctxProvider: () => openFromOptions(g),
-        });
+        if (batches) results = await runBenchBatches({ ...run, batches });
+        result = batches ? results[0] : o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench(run);
       } finally {
         progress.stop();
       }
