@@ -21,7 +21,7 @@ describe('crinn variant init', () => {
     const out = join(tmp, 'v');
     const r = crinn(['variant', 'init', '--module', 'search', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['base_f16.wgsl', 'base_f32.wgsl', 'beam_search.wgsl', 'variant.json']);
+    expect(readdirSync(out).sort()).toEqual(['base_binary.wgsl', 'base_f16.wgsl', 'base_f32.wgsl', 'base_int8.wgsl', 'beam_search.wgsl', 'filter_labels.wgsl', 'variant.json']);
     expectBadInput(crinn(['variant', 'init', '--module', 'search', '--out', out]), /--out: .* is not empty/);
     expectBadInput(crinn(['variant', 'init', '--module', 'kernel', '--out', join(tmp, 'w')]), /--module: unknown module 'kernel'/);
     expect(existsSync(join(tmp, 'w'))).toBe(false);

@@ -161,7 +161,7 @@ describe('evaluateVariant', () => {
   }, LONG);
 
   it('NaN distances fail correctness (distances are part of the answer, checked against the true ones)', async () => {
-    const v = await evaluate(searchVariant([['out_dist[q * params.k_out + j] = top_d[j];', 'out_dist[q * params.k_out + j] = bitcast<f32>(0x7fc00000u | params._pad0);']]));
+    const v = await evaluate(searchVariant([['out_dist[q * params.k_out + j] = d;', 'out_dist[q * params.k_out + j] = bitcast<f32>(0x7fc00000u | params.q_base);']]));
     expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
     expect(v.reason).toMatch(/query 0 result 0: distance NaN of id \d+ is not its true distance/);
   }, LONG);
@@ -191,7 +191,7 @@ describe('reward hacks score no better than the baseline', () => {
 
   it('fixed ids from the kernel: their distances are not a ranking', async () => {
     // Distances true but in id order, not ascending: the distance check rejects the list itself.
-    const v = noBetter(await evaluate(searchVariant([[OUT, 'out_ids[q * params.k_out + j] = j;'], ['out_dist[q * params.k_out + j] = top_d[j];', 'out_dist[q * params.k_out + j] = distance(j);']])));
+    const v = noBetter(await evaluate(searchVariant([[OUT, 'out_ids[q * params.k_out + j] = j;'], ['out_dist[q * params.k_out + j] = d;', 'out_dist[q * params.k_out + j] = distance(j);']])));
     expect([v.status, v.stage]).toEqual(['failed', 'correctness']);
     expect(v.reason).toMatch(/distances not ascending/);
   }, LONG);
@@ -214,7 +214,10 @@ describe('reward hacks score no better than the baseline', () => {
   }, LONG);
 
   it('ignoring the effort knob (a fixed iteration cap): its points merge into one', async () => {
-    const v = noBetter(await evaluate(searchVariant([['let cap = select(params.max_iter, params.entry_iter, entry);', 'let cap = select(64u, params.entry_iter, entry);']])));
+    // A fixed cap is also a real configuration (64 iterations at the lowest itopk), which can be
+    // faster than the baseline's curve at a recall above the window: what the defence guarantees is
+    // that its efforts merge into that one point, never that it scores below the baseline.
+    const v = await evaluate(searchVariant([['let cap = select(params.max_iter, params.entry_iter, entry);', 'let cap = select(64u, params.entry_iter, entry);']]));
     expect(v.status, v.reason).toBe('ok');
     expect(v.variantCurve).toHaveLength(1);
     expect(v.reason).toMatch(/variant: \d identical configuration\(s\) merged/);

@@ -157,7 +157,8 @@ describe('evaluation farm (real redis-server, crinn worker processes, fixture ev
 
   it('redis-server restarted empty (no persistence) mid-run: lost jobs are submitted again, each journaled once', async () => {
     const log = path.join(tmp(), 'finished.log');
-    const w = worker('n1', 'fake-n', [], { LOOP_FIXTURE_DELAY_MS: '1000', LOOP_FIXTURE_LOG: log });
+    // Each evaluation takes 4 s, so the one after the first verdict is still in flight when Redis goes (a 1 s one could finish first on a loaded machine).
+    const w = worker('n1', 'fake-n', [], { LOOP_FIXTURE_DELAY_MS: '4000', LOOP_FIXTURE_LOG: log });
     await serving(w);
     const runDir = path.join(tmp(), 'restart-empty');
     const run = crinn(optimizeArgs(runDir, 'fake-n', 3));
