@@ -70,3 +70,19 @@ export function bindGroup(ctx: GpuContext, pipeline: GPUComputePipeline, label: 
     entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
 }
+
+/** Buffers made for one dispatch batch: `make` creates and keeps each, `destroy` frees them all (in a finally). */
+export function bufferScope(ctx: GpuContext): { make: (label: string, data: ArrayBufferView | number) => GPUBuffer; own: (...b: GPUBuffer[]) => void; destroy: () => void } {
+  const owned: GPUBuffer[] = [];
+  return {
+    make: (label, data) => {
+      const b = storageBuffer(ctx, label, data);
+      owned.push(b);
+      return b;
+    },
+    own: (...b) => void owned.push(...b),
+    destroy: () => {
+      for (const b of owned) b.destroy();
+    },
+  };
+}

@@ -8,7 +8,7 @@
 import { UserError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { Kernel } from '../gpu/kernel-text.ts';
-import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
+import { bindGroup, bufferScope, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { padRows, selectKernelFrom, selectListLength, withConst, type BindingKind } from '../gpu/kernel-text.ts';
 import { codecFor, codecs, trainCodec, type CodecData, type StorageCodec } from '../data/codecs/registry.ts';
@@ -283,12 +283,8 @@ export class BeamSearchCore {
     const evaluations = count ? new Uint32Array(queries.n) : undefined;
     for (let q0 = 0; q0 < queries.n; q0 += batch) {
       const nq = Math.min(batch, queries.n - q0);
-      const owned: GPUBuffer[] = [];
-      const mk = (label: string, v: number | ArrayBufferView) => {
-        const b = storageBuffer(ctx, label, v);
-        owned.push(b);
-        return b;
-      };
+      const scope = bufferScope(ctx);
+      const mk = scope.make;
       try {
         const qbuf = mk('search:queries', qdata.subarray(q0 * this.dim4 * 4, (q0 + nq) * this.dim4 * 4));
         const outIds = mk('search:ids', nq * p.searchK * 4);
@@ -335,7 +331,7 @@ export class BeamSearchCore {
           }
         }
       } finally {
-        for (const b of owned) b.destroy();
+        scope.destroy();
       }
     }
     filterBufs[1]?.destroy();

@@ -10,7 +10,7 @@
  * Results hold passing ids only, -1 where fewer than k pass.
  */
 import { UserError } from '../errors.ts';
-import { bindGroup, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
+import { bindGroup, bufferScope, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { padRows, selectKernelFrom, selectListLength } from '../gpu/kernel-text.ts';
 import { filtersPerQuery, passingIds, Postings, type FilterSpec, type QueryFilter } from '../data/filter.ts';
@@ -120,12 +120,8 @@ export async function exactAmong(core: BeamSearchCore, queries: VectorSet, k: nu
     const nq = Math.min(batch, queries.n - q0);
     const cand = new Uint32Array(nq * r).fill(NONE);
     for (let q = 0; q < nq; q++) cand.set(lists[q0 + q], q * r);
-    const owned: GPUBuffer[] = [];
-    const mk = (label: string, v: number | ArrayBufferView) => {
-      const b = storageBuffer(ctx, label, v);
-      owned.push(b);
-      return b;
-    };
+    const scope = bufferScope(ctx);
+    const mk = scope.make;
     try {
       const qbuf = mk('filter:queries', qdata.subarray(q0 * core.dim4 * 4, (q0 + nq) * core.dim4 * 4));
       const cbuf = mk('filter:passing', cand);
@@ -136,7 +132,7 @@ export async function exactAmong(core: BeamSearchCore, queries: VectorSet, k: nu
       const u2 = uniformBuffer(ctx, 'filter:refine-params', new Uint32Array([nq, r, core.index.n, 0]));
       // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
       const u3 = uniformBuffer(ctx, 'filter:select', new Uint32Array([nq, r, r, 1, r, K, 0, 0, 1, 0, 0, 0]));
-      owned.push(u2, u3);
+      scope.own(u2, u3);
       const enc = ctx.device.createCommandEncoder({ label: 'filtered-exact' });
       encodePass(enc, 'refine', refinePipe, bindGroup(ctx, refinePipe, 'filter-refine', [u2, qbuf, core.exactRows()[0], cbuf, rd, ri, ...core.exactRows().slice(1)]), grid2d(ctx, 'refine', Math.ceil((nq * r) / 64), 64));
       encodePass(enc, 'topk_select', selPipe, bindGroup(ctx, selPipe, 'filter-select', [u3, rd, ri, sd, si]), grid2d(ctx, 'topk_select', Math.ceil(nq / 64), 64));
@@ -152,7 +148,7 @@ export async function exactAmong(core: BeamSearchCore, queries: VectorSet, k: nu
         }
       }
     } finally {
-      for (const b of owned) b.destroy();
+      scope.destroy();
     }
   }
   return { ids, distances, nq: queries.n, k };
