@@ -1,13 +1,49 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Files that time something or wait on a clock (the evaluator's paired rounds and intervals, sandbox
+ * and call timeouts, signals, the farm's heartbeats, Chromium start-up, benches through the CLI):
+ * they run one at a time, alone, after the rest. Everything else is correctness against an oracle
+ * and runs two files at a time: most of it is single-threaded JavaScript (builds, CPU references,
+ * CLI start-ups), which a second core halves; two lavapipe files share the cores at no loss.
+ */
+const ALONE = [
+  'test/evolve/evaluate.test.ts',
+  'test/evolve/evaluate-cli.test.ts',
+  'test/evolve/llm-e2e.test.ts',
+  'test/evolve/llm-loop.test.ts',
+  'test/evolve/llm-cli.test.ts',
+  'test/evolve/llm-client.test.ts',
+  'test/evolve/loop.test.ts',
+  'test/evolve/loop-cli.test.ts',
+  'test/evolve/graph-variant.test.ts',
+  'test/evolve/remeasure.test.ts',
+  'test/evolve/isolation.test.ts',
+  'test/evolve/sandbox.test.ts',
+  'test/farm/**/*.test.ts',
+  'test/cli/signals.test.ts',
+  'test/cli/slow-wait.test.ts',
+  'test/cli/loop-commands.test.ts',
+  'test/bench/qps-accounting.test.ts',
+  'test/bench/cli-bench.test.ts',
+  'test/bench/run.test.ts',
+  'test/browser/browser-search.test.ts',
+  'test/search/kernel-bundle.test.ts',
+  'test/data/download.test.ts',
+];
+
+const common = {
+  testTimeout: 120_000,
+  hookTimeout: 120_000,
+  pool: 'forks' as const,
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // One GPU device per worker; lavapipe uses every core, so parallel files only thrash.
-    fileParallelism: false,
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-    pool: 'forks',
     reporters: ['default', './test/summary-reporter.ts'],
+    projects: [
+      { test: { ...common, name: 'oracle', include: ['test/**/*.test.ts'], exclude: ALONE, maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      { test: { ...common, name: 'timed', include: ALONE, maxWorkers: 1, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
