@@ -5,8 +5,6 @@ import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import { UserError } from '../../errors.ts';
 import type { Evaluator } from '../../evolve/backend.ts';
-import { parseFarmUrl } from '../../farm/connection.ts';
-import { defaultCacheDir, startWorker } from '../../farm/worker.ts';
 import { assertRegularFileSync } from '../../data/vecs.ts';
 import { globals, openFromOptions, optionalPositiveInt, print } from '../context.ts';
 
@@ -38,6 +36,9 @@ export function registerWorkerCommand(program: Command): void {
     .action(async (o: WorkerOpts, cmd: Command) => {
       const g = globals(cmd);
       if (o.farm === undefined) throw new UserError('--farm: required (redis://:PASSWORD@HOST:PORT)');
+      // Loaded here, not at start-up: BullMQ and ioredis cost every other command ~0.5 s.
+      const { parseFarmUrl } = await import('../../farm/connection.ts');
+      const { defaultCacheDir, startWorker } = await import('../../farm/worker.ts');
       const url = parseFarmUrl(o.farm, { insecure: o.insecure });
       let evaluate: Evaluator;
       if (o.evaluator) {

@@ -10,7 +10,7 @@
  * BudgetExhausted before sending anything, so a run stops between requests, never mid-sample.
  * Requests already in flight when the cap is crossed still count (overshoot <= concurrency x maxTokens).
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { EnvironmentError } from '../../errors.ts';
 import { costUsd, type LlmConfig } from './config.ts';
 
@@ -85,7 +85,16 @@ export interface ClientOptions {
   onWait?: (line: string) => void;
 }
 
+// The client library is loaded with the first request, not at import: it costs every CLI start-up ~0.4 s.
+let openai: typeof import('openai') | undefined;
+async function openaiModule(): Promise<typeof import('openai')> {
+  return (openai ??= await import('openai'));
+}
+
+/** An error of a request: the client library is loaded by then. */
 function classify(err: unknown): { kind: LlmFailure; status?: number; retryable: boolean; retryAfterMs?: number } {
+  const OpenAI = openai?.default;
+  if (!OpenAI) return { kind: 'client', retryable: false };
   if (err instanceof OpenAI.APIConnectionTimeoutError) return { kind: 'timeout', retryable: true };
   if (err instanceof OpenAI.APIConnectionError) return { kind: 'connection', retryable: true };
   if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
@@ -136,7 +145,8 @@ class Gate {
 
 export class LlmClient {
   readonly config: LlmConfig;
-  #api: OpenAI;
+  #api: Promise<OpenAI> | undefined;
+  #fetch?: typeof fetch;
   #usage: Usage;
   #onUsage?: (delta: Usage) => void;
   #sleep: (ms: number) => Promise<void>;
@@ -149,7 +159,7 @@ export class LlmClient {
 
   constructor(config: LlmConfig, o: ClientOptions = {}) {
     this.config = config;
-    this.#api = new OpenAI({ baseURL: config.baseURL, apiKey: config.apiKey ?? 'unset', maxRetries: 0, timeout: config.timeoutMs, fetch: o.fetch });
+    this.#fetch = o.fetch;
     this.#usage = { ...(o.usage ?? emptyUsage()) };
     this.#onUsage = o.onUsage;
     this.#sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -182,6 +192,11 @@ export class LlmClient {
     }
   }
 
+  #client(): Promise<OpenAI> {
+    const c = this.config;
+    return (this.#api ??= openaiModule().then((m) => new m.default({ baseURL: c.baseURL, apiKey: c.apiKey ?? 'unset', maxRetries: 0, timeout: c.timeoutMs, fetch: this.#fetch })));
+  }
+
   usage(): Usage {
     return { ...this.#usage };
   }
@@ -208,9 +223,10 @@ export class LlmClient {
         // Checked per attempt: a retry after another request spent the budget is not sent either.
         const spent = this.budgetReached();
         if (spent) throw new BudgetExhausted(spent, attempt > 0);
+        const api = await this.#client();
         const inFlight = this.#began();
         try {
-          const r = await this.#api.chat.completions.create({
+          const r = await api.chat.completions.create({
             model: this.config.model,
             messages,
             temperature: o.temperature ?? this.config.temperature,
