@@ -6,7 +6,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuBruteForce } from '../data/exact-knn.ts';
 import type { Metric, Neighbors, VectorSet } from '../data/types.ts';
-import { buildGraph, type BuildOptions, type BuildStats } from '../graph/build.ts';
+import { buildGraph, type BuildOptions, type BuildResult, type BuildStats } from '../graph/build.ts';
 import type { BuildParamsInput } from '../graph/params.ts';
 import type { Index } from '../graph/index-file.ts';
 import { codecFor, DEFAULT_CODEC_SEED, searchRowBytes, trainCodec, type VectorStorage } from '../data/codecs/registry.ts';
@@ -62,11 +62,26 @@ export interface BuildIndexOptions extends Omit<BuildOptions, 'knn'> {
 
 /** Builds an index over `base` (angular rows must already be normalised, as loadDataset does). */
 export async function buildIndex(base: VectorSet, metric: Metric, params: BuildParamsInput = {}, opts: BuildIndexOptions = {}): Promise<{ index: Index; stats: BuildStats }> {
-  const codec = codecFor(opts.storage ?? (opts.kernels && kernelStorage(opts.kernels)) ?? 'f32');
+  // Checked before the build too: a bad labels file fails before minutes of work.
   const badLabels = opts.labels && checkLabelSets(opts.labels, base.n);
   if (badLabels) throw new UserError(badLabels);
+  return indexOnGraph(base, metric, await buildIndexGraph(base, metric, params, opts), opts);
+}
+
+/** The graph part of buildIndex (the bundle's graph knobs as default params): independent of the storage codec. */
+export function buildIndexGraph(base: VectorSet, metric: Metric, params: BuildParamsInput = {}, opts: BuildIndexOptions = {}): Promise<BuildResult> {
   if (opts.kernels) params = { ...kernelBuildParams(opts.kernels), ...params };
-  const res = await buildGraph(base, metric, params, { ...opts, knn: opts.ctx && opts.ctx.adapter.type === 'gpu' ? gpuKnnProvider(opts.ctx) : undefined });
+  return buildGraph(base, metric, params, { ...opts, knn: opts.ctx && opts.ctx.adapter.type === 'gpu' ? gpuKnnProvider(opts.ctx) : undefined });
+}
+
+/**
+ * An index over `base` searching a graph built by buildIndexGraph with the same base and metric:
+ * the codec of `opts.storage` (or the bundle's) is trained here, so several codecs share one build.
+ */
+export function indexOnGraph(base: VectorSet, metric: Metric, res: BuildResult, opts: Pick<BuildIndexOptions, 'storage' | 'kernels' | 'labels'> = {}): { index: Index; stats: BuildStats } {
+  const badLabels = opts.labels && checkLabelSets(opts.labels, base.n);
+  if (badLabels) throw new UserError(badLabels);
+  const codec = codecFor(opts.storage ?? (opts.kernels && kernelStorage(opts.kernels)) ?? 'f32');
   // The index keeps the values as its codec stores them (f16: rounded) in memory too, so a saved and reloaded index is identical.
   const vectors = codec.round(base.data);
   // A trained codec (int8, binary) keeps its params and codes beside the f32 rows the rerank reads.

@@ -31,6 +31,34 @@ beforeAll(async () => {
   sets.ip = await loadDataset('synthetic-2000-d24-ip', { queries: 40 });
 });
 
+describe('crinn codec rows share one graph build', () => {
+  it('crinn-f32 and crinn-int8 on one base search the same graph (built once), each with its own codec; another seed builds its own', async () => {
+    const ds = sets.l2!;
+    const oracle = bruteForceKnn(ds.base, ds.queries, 10, ds.metric);
+    const rows = await Promise.all([
+      createSystem('crinn', env, { seed: 3, storage: 'f32', name: 'crinn-f32' } as object),
+      createSystem('crinn', env, { seed: 3, storage: 'int8', name: 'crinn-int8' } as object),
+      createSystem('crinn', env, { seed: 4, storage: 'f32' } as object),
+    ]);
+    try {
+      const builds = [];
+      for (const r of rows) builds.push(await r.build(ds));
+      // The graph's phase timings are measured once per build: equal to the last digit only when shared.
+      expect(builds[1].params.phases).toEqual(builds[0].params.phases);
+      expect(builds[2].params.phases).not.toEqual(builds[0].params.phases);
+      expect([builds[0].params.storage, builds[1].params.storage]).toEqual(['f32', 'int8']);
+      // The shared graph's build time counts in each row (what the row would cost alone).
+      expect(builds[1].seconds).toBeGreaterThanOrEqual(builds[0].seconds * 0.5);
+      for (const r of rows) {
+        const { recall } = recallAtK({ ids: await r.search(ds.queries, 10, 64), nq: ds.queries.n, k: 10 }, ds.base, ds.queries, ds.metric, oracle, 10);
+        expect(recall, r.name).toBeGreaterThanOrEqual(0.97);
+      }
+    } finally {
+      for (const r of rows) await r.close();
+    }
+  });
+});
+
 describe('peers against the bruteForceKnn oracle', () => {
   for (const name of ['usearch', 'hnswlib', 'bruteforce', 'gpu-exact']) {
     for (const metric of ['l2', 'angular', 'ip'] as const) {
