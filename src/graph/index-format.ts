@@ -64,12 +64,15 @@ export const pad4 = (x: number): number => (x + 3) & ~3;
  * to whole 16-byte groups): the rows in the index's codec, the graph, and the entry layer (its ids
  * and rows spread over n), plus their total. What 1M vectors cost is n times these.
  */
-export function indexBytesPerVector(index: Pick<Index, 'n' | 'dim' | 'storage' | 'graph' | 'entryLayer' | 'entryPoints'>): { base: number; graph: number; entryLayer: number; total: number } {
+export function indexBytesPerVector(index: Pick<Index, 'n' | 'dim' | 'storage' | 'graph' | 'entryLayer' | 'entryPoints' | 'codecData'>): { base: number; codes: number; graph: number; entryLayer: number; total: number } {
   const n = Math.max(1, index.n);
+  // The rows the index file stores (f32 for int8 / binary: the rerank's) ...
   const base = codecFor(index.storage).fileRowBytes(index.dim);
+  // ... and a trained codec's codes the beam search reads, with its params shared out.
+  const codes = index.codecData ? (index.codecData.codes.byteLength + index.codecData.params.byteLength) / n : 0;
   const graph = index.graph.degree * 4;
   const entryLayer = ((index.entryLayer.ids.length + index.entryLayer.neighbors.length + index.entryPoints.length) * 4) / n;
-  return { base, graph, entryLayer, total: base + graph + entryLayer };
+  return { base, codes, graph, entryLayer, total: base + codes + graph + entryLayer };
 }
 
 /**

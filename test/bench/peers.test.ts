@@ -9,6 +9,7 @@ import { loadDataset } from '../../src/data/resolve.ts';
 import type { Dataset, Metric } from '../../src/data/types.ts';
 import { openGpu, type GpuContext } from '../../src/gpu/device.ts';
 import { expectUserError } from '../data/helpers.ts';
+import { codecFor, searchRowBytes } from '../../src/data/codecs/registry.ts';
 
 const installed: Record<string, boolean> = {
   usearch: packageVersion('usearch') !== undefined,
@@ -47,6 +48,12 @@ describe('crinn codec rows share one graph build', () => {
       expect(builds[1].params.phases).toEqual(builds[0].params.phases);
       expect(builds[2].params.phases).not.toEqual(builds[0].params.phases);
       expect([builds[0].params.storage, builds[1].params.storage]).toEqual(['f32', 'int8']);
+      // Bytes per vector: int8 adds its code rows (what the beam search reads) and its params to the f32 rows the rerank reads.
+      const bpv = builds.map((b) => b.params.indexBytesPerVector as { base: number; codes: number });
+      expect([bpv[0].base, bpv[0].codes, bpv[1].base]).toEqual([128, 0, 128]);
+      const codeRow = searchRowBytes(codecFor('int8'), 32);
+      expect(bpv[1].codes).toBeGreaterThan(codeRow);
+      expect(bpv[1].codes).toBeLessThan(codeRow + 1);
       // The shared graph's build time counts in each row (what the row would cost alone).
       expect(builds[1].seconds).toBeGreaterThanOrEqual(builds[0].seconds * 0.5);
       for (const r of rows) {

@@ -89,7 +89,7 @@ export function registerIndexCommands(program: Command): void {
           const b = indexBytesPerVector(index);
           print(`built ${source}: n=${index.n} dim=${index.dim} ${metric} degree=${index.graph.degree} entry points=${index.entryPoints.length} storage=${index.storage}${labels ? ` labels=${labels.ids.length} on ${labels.n} vectors` : ''} in ${stats.seconds.toFixed(2)} s (${stats.threads} threads) -> ${o.out}`);
           // maxRSS: the process's peak resident set (workers included), KiB on Linux.
-          print(`memory: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB; bytes/vector: base ${b.base}, graph ${b.graph}, entry layer ${b.entryLayer.toFixed(1)}, total ${b.total.toFixed(1)} (${((b.total * index.n) / 2 ** 20).toFixed(0)} MiB)`);
+          print(`memory: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB; bytes/vector: base ${b.base}${b.codes ? `, codes ${b.codes.toFixed(1)}` : ''}, graph ${b.graph}, entry layer ${b.entryLayer.toFixed(1)}, total ${b.total.toFixed(1)} (${((b.total * index.n) / 2 ** 20).toFixed(0)} MiB)`);
         }
       } finally {
         ctx.destroy();
