@@ -34,7 +34,8 @@ import { seededRng } from '../bench/sweep.ts';
 import type { Stage, Verdict } from './contract.ts';
 import { loadVariant, type LoadedModule } from './modules.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
-import { poolFiltersFor, type FilterSetting } from './pool-filter.ts';
+import { poolFiltersFor, probeEffortUnder, type FilterSetting } from './pool-filter.ts';
+import { MAX_ITOPK } from '../search/params.ts';
 import { openPoolTruth, type PoolTruth } from './pool-truth.ts';
 import { datasetFingerprint } from '../data/fingerprint.ts';
 import type { AdapterQuery } from '../gpu/adapters.ts';
@@ -149,7 +150,7 @@ async function timedStages(ds: Dataset, variantMod: LoadedModule, o: Resolved, s
   const [baseline, variant] = sides;
   common.adapter = baseline.sys!.adapter;
   at.stage = 'correctness';
-  await checkCorrectness(sides, o, rng);
+  await checkCorrectness(sides, { ...o, probeEffort: probeEffortUnder(o.probeEffort, pool.filters, MAX_ITOPK) }, rng);
   at.stage = 'timing';
   const timing = await timeSides([baseline, variant], new QueryFeed(pool, probe.queries.n, o.queriesPerCall, truth), o, rng, log, ds.name);
   at.stage = 'reward';

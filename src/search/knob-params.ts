@@ -16,6 +16,9 @@ export type Knobs = Record<string, number>;
 // exported before the filter knobs searches filtered queries as the library does.
 const SEARCH_DEFAULTS: Knobs = { searchWidth: 1, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 32, iterationSlack: 32, storage: 0, rerankFactor: 0, filterTraversal: 1, bruteForceBelow: 0.05 };
 
+/** Search knobs that act on filtered searches only (src/search/filter.ts): an unfiltered run's autotune leaves them at their values. */
+export const FILTER_ONLY_KNOBS: readonly string[] = ['filterTraversal', 'bruteForceBelow'];
+
 /** The search knob `storage`'s values: the codec each one picks. */
 export const STORAGE_KNOB_CODECS: readonly VectorStorage[] = ['f32', 'f16', 'int8', 'binary'];
 

@@ -6,6 +6,9 @@
  * pass is scored by recall. Real Dawn on lavapipe; the small synthetic set of the evaluator tests.
  */
 import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { verdictSchema } from '../../src/evolve/contract.ts';
 import { queryPoolFor } from '../../src/evolve/evaluate.ts';
 import { cpuPoolTruth, gpuPoolTruth } from '../../src/evolve/pool-truth.ts';
@@ -17,7 +20,11 @@ import { distance } from '../../src/data/metric.ts';
 import { passesFilter } from '../../src/data/filter.ts';
 import type { Dataset } from '../../src/data/types.ts';
 import type { QueryBatch } from '../../src/evolve/query-pool.ts';
+import { farmSettingsSchema } from '../../src/farm/protocol.ts';
+import { loadRun } from '../../src/evolve/runs.ts';
+import { initVariant } from '../../src/evolve/variant-init.ts';
 import { openTestGpu } from '../gpu/helpers.ts';
+import { crinn, expectBadInput } from '../cli/helpers.ts';
 import { editedVariant, evalContext, evaluateSmall } from './eval-helpers.ts';
 
 const LONG = 600_000;
@@ -104,6 +111,34 @@ describe('filtered evaluation: truth and checks', () => {
   });
 });
 
+describe('filtered evaluation: the command line and the farm', () => {
+  it('--filter-selectivity: one line naming the flag and its range; optimize journals it (resume reads it back); the farm\'s settings carry it', () => {
+    const dir = join(ctx.tmp, 'cli-variant');
+    initVariant('search', dir);
+    for (const bad of ['0', '1.5', 'x', '0.1,0.2']) {
+      expectBadInput(crinn(['evaluate', '--variant', dir, '--filter-selectivity', bad]), `--filter-selectivity: expected one fraction in (0, 1], e.g. 0.1; got '${bad}'`);
+    }
+    const fixture = fileURLToPath(new URL('./fixtures/loop-evaluator.ts', import.meta.url));
+    // An evaluator that records the settings each evaluation receives.
+    const log = join(ctx.tmp, 'settings.jsonl');
+    const rec = join(ctx.tmp, 'recording-evaluator.ts');
+    writeFileSync(rec, `import { appendFileSync } from 'node:fs';\nimport * as f from ${JSON.stringify(fixture)};\nexport const baseline = f.baseline;\nexport async function evaluate(dir: string, o: { options: unknown }) {\n  appendFileSync(${JSON.stringify(log)}, JSON.stringify(o.options) + '\\n');\n  return f.evaluate(dir, o as never);\n}\n`);
+    const run = join(ctx.tmp, 'run');
+    expectBadInput(crinn(['optimize', '--evaluator', rec, '--run-dir', run, '--filter-selectivity', '-0.1']), /^crinn: --filter-selectivity: expected one fraction in \(0, 1\]/);
+    expect(existsSync(run)).toBe(false);
+    const r = crinn(['optimize', '--evaluator', rec, '--run-dir', run, '--budget', '2', '--stages', 'search', '--filter-selectivity', '0.1']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(loadRun(run).config.evaluator).toMatchObject({ filter: { selectivity: 0.1 } });
+    const seen = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    for (const o of seen) expect(o).toMatchObject({ filter: { selectivity: 0.1 } });
+    // The farm's strict whitelist takes the setting, and nothing else under it.
+    expect(farmSettingsSchema.parse({ filter: { selectivity: 0.1, labels: { vocabulary: 100 } } })).toEqual({ filter: { selectivity: 0.1, labels: { vocabulary: 100 } } });
+    expect(farmSettingsSchema.safeParse({ filter: { selectivity: 0 } }).success).toBe(false);
+    expect(farmSettingsSchema.safeParse({ filter: { selectivity: 0.1, childEntry: 'x' } }).success).toBe(false);
+  }, 120_000);
+});
+
 describe('filtered evaluation: end to end', () => {
   it('baseline vs baseline under a 0.1 filter: ok, the reward\'s interval holds 1', async () => {
     const dir = editedVariant(ctx.tmp, 'search', 'filter_labels.wgsl');
@@ -128,6 +163,7 @@ describe('filtered evaluation: end to end', () => {
     const dir = editedVariant(ctx.tmp, 'search', 'beam_search.wgsl', [['      v = res_i[j];', '      v = select(res_i[j], NONE, j >= params.k_out / 2u);']]);
     const v = verdictSchema.parse(await evaluateSmall(dir, ctx.ds, { seed: 7, filter: FILTER, efforts: [10], maxPoints: 1 }));
     expect([v.status, v.stage], v.reason).toEqual(['failed', 'correctness']);
-    expect(v.reason).toMatch(/^recall 0\.[0-5]\d* at itopk 10 is below the floor 0.7$/);
+    // The probe effort is raised under a filter (pool-filter.ts probeEffortUnder: 10 -> 31 at 0.105).
+    expect(v.reason).toMatch(/^recall 0\.[0-5]\d* at itopk \d+ is below the floor 0.7$/);
   }, LONG);
 });
