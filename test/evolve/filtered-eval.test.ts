@@ -8,7 +8,6 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { verdictSchema } from '../../src/evolve/contract.ts';
 import { queryPoolFor } from '../../src/evolve/evaluate.ts';
 import { cpuPoolTruth, gpuPoolTruth } from '../../src/evolve/pool-truth.ts';
@@ -112,26 +111,45 @@ describe('filtered evaluation: truth and checks', () => {
 });
 
 describe('filtered evaluation: the command line and the farm', () => {
-  it('--filter-selectivity: one line naming the flag and its range; optimize journals it (resume reads it back); the farm\'s settings carry it', () => {
+  it('--filter-selectivity: one line naming the flag and its range; optimize journals it (resume reads it back) and tunes the filter knobs only then; the farm\'s settings carry it', () => {
     const dir = join(ctx.tmp, 'cli-variant');
     initVariant('search', dir);
     for (const bad of ['0', '1.5', 'x', '0.1,0.2']) {
       expectBadInput(crinn(['evaluate', '--variant', dir, '--filter-selectivity', bad]), `--filter-selectivity: expected one fraction in (0, 1], e.g. 0.1; got '${bad}'`);
     }
-    const fixture = fileURLToPath(new URL('./fixtures/loop-evaluator.ts', import.meta.url));
-    // An evaluator that records the settings each evaluation receives.
+    // An evaluator that records the settings and knob values each evaluation receives (the shipped baselines, a made-up reward).
     const log = join(ctx.tmp, 'settings.jsonl');
     const rec = join(ctx.tmp, 'recording-evaluator.ts');
-    writeFileSync(rec, `import { appendFileSync } from 'node:fs';\nimport * as f from ${JSON.stringify(fixture)};\nexport const baseline = f.baseline;\nexport async function evaluate(dir: string, o: { options: unknown }) {\n  appendFileSync(${JSON.stringify(log)}, JSON.stringify(o.options) + '\\n');\n  return f.evaluate(dir, o as never);\n}\n`);
+    writeFileSync(rec, `import { appendFileSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+export async function evaluate(dir: string, o: { options: unknown; module: string; dataset: string }) {
+  const v = JSON.parse(readFileSync(join(dir, 'variant.json'), 'utf8'));
+  appendFileSync(${JSON.stringify(log)}, JSON.stringify({ options: o.options, knobs: v.knobValues }) + '\\n');
+  const r = 1 + 0.01 * v.knobValues.searchWidth;
+  const curve = [0.8, 0.9, 0.96].map((x, i) => ({ effort: 16 << i, recall: x, qps: 1000 * r * (1.2 - x) }));
+  return { status: 'ok', stage: 'reward', reason: '', module: o.module, variantHash: basename(dir), dataset: o.dataset, adapter: 'rec', variantAuc: 1000 * r, baselineAuc: 1000, reward: r,
+    qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null, variantCurve: curve, baselineCurve: curve, seconds: 0 };
+}
+`);
     const run = join(ctx.tmp, 'run');
     expectBadInput(crinn(['optimize', '--evaluator', rec, '--run-dir', run, '--filter-selectivity', '-0.1']), /^crinn: --filter-selectivity: expected one fraction in \(0, 1\]/);
     expect(existsSync(run)).toBe(false);
-    const r = crinn(['optimize', '--evaluator', rec, '--run-dir', run, '--budget', '2', '--stages', 'search', '--filter-selectivity', '0.1']);
-    expect(r.status, r.stderr).toBe(0);
+    const seen = (args: string[], dir: string) => {
+      writeFileSync(log, '');
+      const r = crinn(['optimize', '--evaluator', rec, '--run-dir', dir, '--budget', '6', '--stages', 'search', ...args]);
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { options: Record<string, unknown>; knobs: Record<string, number> });
+    };
+    const filtered = seen(['--filter-selectivity', '0.1'], run);
     expect(loadRun(run).config.evaluator).toMatchObject({ filter: { selectivity: 0.1 } });
-    const seen = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(seen.length).toBeGreaterThanOrEqual(1);
-    for (const o of seen) expect(o).toMatchObject({ filter: { selectivity: 0.1 } });
+    expect(filtered.length).toBeGreaterThanOrEqual(4);
+    for (const o of filtered) expect(o.options).toMatchObject({ filter: { selectivity: 0.1 } });
+    // Autotune tunes the filter knobs in a filtered run, and leaves them at the baseline's values in an unfiltered one.
+    expect(filtered.some((o) => o.knobs.filterTraversal !== 1 || o.knobs.bruteForceBelow !== 0.05)).toBe(true);
+    const plain = seen([], join(ctx.tmp, 'run-plain'));
+    expect(plain.length).toBeGreaterThanOrEqual(4);
+    for (const o of plain) expect([o.options.filter, o.knobs.filterTraversal, o.knobs.bruteForceBelow]).toEqual([undefined, 1, 0.05]);
+    expect(new Set(plain.map((o) => JSON.stringify(o.knobs))).size).toBe(plain.length);
     // The farm's strict whitelist takes the setting, and nothing else under it.
     expect(farmSettingsSchema.parse({ filter: { selectivity: 0.1, labels: { vocabulary: 100 } } })).toEqual({ filter: { selectivity: 0.1, labels: { vocabulary: 100 } } });
     expect(farmSettingsSchema.safeParse({ filter: { selectivity: 0 } }).success).toBe(false);
