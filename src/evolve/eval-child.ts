@@ -5,10 +5,10 @@
  *
  * Ops: open({ module, sources, knobs, k, index, adapter?, filtered? }) -> { adapter }
  *      search({ queries, dim, k, effort, countEvaluations?, drain?, filter? }) -> { ids, distances, evaluations? }      drain() -> true
- * A filtered evaluation (pool-filter.ts) sends the index with its labels and each search its
- * batch's filters (the parent draws them); the search is the library's filtered search.
  *      buildIndex({ knobs, build }) -> index: only in a throwaway graph-build child, which never answers
  *      a timed call; a child that answers searches never imports variant host code.
+ * A filtered evaluation (pool-filter.ts) sends the index with its labels and each search its
+ * batch's filters (the parent draws them); the search is the library's filtered search.
  */
 import { openGpu, type GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/pipeline.ts';
