@@ -5,6 +5,7 @@
 import type { Metric, VectorSet } from '../data/types.ts';
 import { distance } from '../data/metric.ts';
 import { codecFor, type VectorStorage } from '../data/codecs/registry.ts';
+import type { QueryFilter } from '../data/filter.ts';
 import { StageFail } from './eval-system.ts';
 
 /**
@@ -63,4 +64,25 @@ export function checkIds(ids: unknown, nq: number, k: number, n: number): Int32A
     }
   }
   return ids;
+}
+
+/** A filter as an error message shows it (label lists cut at 8). */
+function filterText(f: QueryFilter): string {
+  if ('bitmap' in f) return 'bitmap';
+  const [kind, list] = 'anyOf' in f ? ['anyOf', f.anyOf] : ['allOf', f.allOf];
+  return `${kind} [${list.slice(0, 8).join(', ')}${list.length > 8 ? ', ...' : ''}]`;
+}
+
+/**
+ * A filtered evaluation (pool-filter.ts): every returned id passes its query's filter; an id the
+ * filter rejects is a wrong answer, not a miss. A -1 is no answer: recall counts it as a miss (the
+ * evaluator's filters pass at least k rows each, so a full answer always exists).
+ */
+export function checkPassing(ids: Int32Array, k: number, filters: readonly QueryFilter[], sets: { passes(f: QueryFilter, id: number): boolean }): void {
+  for (let q = 0; q < filters.length; q++) {
+    for (let j = 0; j < k; j++) {
+      const id = ids[q * k + j];
+      if (id !== -1 && !sets.passes(filters[q], id)) throw new StageFail('correctness', `query ${q} result ${j}: id ${id} does not pass the query's filter (${filterText(filters[q])})`);
+    }
+  }
 }

@@ -3,10 +3,12 @@
  * sources and knob values and answers searches. It receives vectors and the graph, never queries'
  * ground truth; the parent decides the queries, holds the clock and scores the ids.
  *
- * Ops: open({ module, sources, knobs, k, index, adapter? }) -> { adapter }
- *      search({ queries, dim, k, effort, countEvaluations?, drain? }) -> { ids, distances, evaluations? }      drain() -> true
+ * Ops: open({ module, sources, knobs, k, index, adapter?, filtered? }) -> { adapter }
+ *      search({ queries, dim, k, effort, countEvaluations?, drain?, filter? }) -> { ids, distances, evaluations? }      drain() -> true
  *      buildIndex({ knobs, build }) -> index: only in a throwaway graph-build child, which never answers
  *      a timed call; a child that answers searches never imports variant host code.
+ * A filtered evaluation (pool-filter.ts) sends the index with its labels and each search its
+ * batch's filters (the parent draws them); the search is the library's filtered search.
  */
 import { openGpu, type GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/pipeline.ts';
@@ -16,6 +18,9 @@ import { codecFor } from '../data/codecs/registry.ts';
 import type { Metric } from '../data/types.ts';
 import type { ModuleName } from '../bundle/module-manifest.ts';
 import { buildParamsFor, searchParamsFor, storageOf, type Knobs } from '../search/knob-params.ts';
+import { filteredSearch } from '../search/filter.ts';
+import type { QueryFilter } from '../data/filter.ts';
+import type { Neighbors } from '../data/types.ts';
 
 /** The base vectors to build from, and the file URL of the system's prune.ts as the parent materialised it (graph-variant.ts). */
 export interface BuildPayload {
@@ -36,6 +41,22 @@ export interface OpenPayload {
   adapter?: { adapter?: string; backend?: string };
   /** refine: the search stage's best (sources and knobs) to search with instead of the baseline. */
   searchContext?: { sources: Record<string, string>; knobs: Knobs };
+  /** A filtered evaluation: the index carries labels; the filtered kernels compile at open. */
+  filtered?: boolean;
+}
+
+/** A search call's filters: each distinct one once, per query its index (pool-filter.ts filterPayload). */
+interface FilterPayload {
+  distinct: QueryFilter[];
+  of: Uint32Array;
+}
+
+function filtersOf(f: FilterPayload, nq: number): QueryFilter[] {
+  if (!Array.isArray(f.distinct) || !(f.of instanceof Uint32Array) || f.of.length !== nq) throw new Error(`search: the filter payload names ${f.of?.length} filters for ${nq} queries`);
+  return Array.from(f.of, (i) => {
+    if (i >= f.distinct.length) throw new Error(`search: filter ${i} of ${f.distinct.length}`);
+    return f.distinct[i];
+  });
 }
 
 let ctx: GpuContext | undefined;
@@ -76,6 +97,12 @@ export const ops = {
     const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, p.k, p.k, p.searchContext?.knobs));
     await kernelPipeline(ctx, searcher.beamKernel(rp));
     if (searcher.codec.needsRefine && rp.refine > 0) await kernelPipeline(ctx, searcher.refineKernel());
+    if (p.filtered) {
+      // The filtered beam (filter_labels.wgsl appended) and the exact path over passing rows (refine + select).
+      if (!index.labels) throw new Error('open: a filtered evaluation without labels on the index');
+      await kernelPipeline(ctx, searcher.beamKernel(rp, false, rp.filterTraversal));
+      await kernelPipeline(ctx, searcher.refineKernel());
+    }
     return { adapter: ctx.adapter.name };
   },
 
@@ -88,12 +115,16 @@ export const ops = {
    * the one call the parent times, so work left queued by earlier calls, or after this one, is paid
    * here and not in the other system's window; one round trip instead of three keeps the timing tight.
    */
-  async search(p: { queries: Float32Array; dim: number; k: number; effort: number; countEvaluations?: boolean; drain?: boolean }) {
+  async search(p: { queries: Float32Array; dim: number; k: number; effort: number; countEvaluations?: boolean; drain?: boolean; filter?: FilterPayload }) {
     if (!searcher || !state || !ctx) throw new Error('open first');
     const n = p.queries.length / p.dim;
     const params = searchParamsFor(state.module, state.knobs, p.effort, p.k, state.searchKnobs);
+    const filters = p.filter ? filtersOf(p.filter, n) : undefined;
     if (p.drain) await ops.drain();
-    const r = await searcher.search({ data: p.queries, n, dim: p.dim }, p.k, params, { countEvaluations: p.countEvaluations === true });
+    const q = { data: p.queries, n, dim: p.dim };
+    const r: Neighbors & { evaluations?: Uint32Array } = filters
+      ? await filteredSearch(searcher, q, p.k, params, filters)
+      : await searcher.search(q, p.k, params, { countEvaluations: p.countEvaluations === true });
     if (p.drain) await ops.drain();
     if (!r.evaluations) return { ids: r.ids, distances: r.distances };
     const rp = searcher.resolve(p.k, params);

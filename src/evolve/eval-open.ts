@@ -58,9 +58,12 @@ export async function openSides(sides: EvalSide[], variantMod: LoadedModule, env
       scratch: mkdtempSync(join(env.scratchRoot, `${side.name}-`)), memMiB: o.memMiB ?? 4096, allowNetwork: o.allowNetwork,
       startMs: o.compileMs, callMs: o.callMs, deadline: o.deadline,
     });
+    // A filtered evaluation: the index goes with the pool's labels (pool-filter.ts).
+    const index = env.filter ? { ...side.index, labels: env.filter.labels } : side.index;
     const payload: OpenPayload = {
-      module, sources: side.mod.sources, knobs: side.mod.knobs, k: o.k, adapter: o.adapter, index: side.index,
+      module, sources: side.mod.sources, knobs: side.mod.knobs, k: o.k, adapter: o.adapter, index,
       ...(searchCtx ? { searchContext: { sources: searchCtx.sources, knobs: searchCtx.knobs } } : {}),
+      ...(env.filter ? { filtered: true } : {}),
     };
     const r = await side.sys.call<{ adapter: string }>('open', payload, 'compile', o.compileMs);
     side.sys.adapter = String(r.value?.adapter ?? '');

@@ -1,6 +1,7 @@
 /** The evaluator's options and their defaults (src/evolve/evaluate.ts; docs/ARCHITECTURE.md "The reward"). */
 import type { Dataset } from '../data/types.ts';
 import type { ModuleName } from '../bundle/module-manifest.ts';
+import type { FilterSetting } from './pool-filter.ts';
 
 export interface EvaluateOptions {
   variantDir: string;
@@ -29,6 +30,13 @@ export interface EvaluateOptions {
   timeouts?: { compileMs?: number; correctnessMs?: number; callMs?: number };
   /** Where each fresh query's k-th true distance is computed: 'auto' (the GPU exact kNN for a large base, pool-truth.ts), 'gpu' or 'cpu'. */
   truth?: 'auto' | 'cpu' | 'gpu';
+  /**
+   * A filtered evaluation (a dataset setting, not a new reward; pool-filter.ts): every query gets an
+   * any-of filter of about this selectivity over the base's labels (the dataset's own, else seeded
+   * Zipf labels of `labels`' spec); truth is the exact top-k among its passing rows and every
+   * returned id must pass. Absent: unfiltered.
+   */
+  filter?: FilterSetting;
   /** Seed of query draws and measurement order; default random. */
   seed?: number;
   /** A reward above this is re-measured once and the lower one kept (the loop passes 3 x best so far). */

@@ -14,8 +14,9 @@ import type { Stage } from './contract.ts';
 import type { LoadedModule } from './modules.ts';
 import type { QueryBatch } from './query-pool.ts';
 import { BaselineFault, StageFail, type EvalSystem, type SystemName } from './eval-system.ts';
-import { checkResults, rowsAsSearched } from './eval-answers.ts';
+import { checkPassing, checkResults, rowsAsSearched } from './eval-answers.ts';
 import type { PointData, SidePoints } from './eval-curves.ts';
+import { filterPayload, type PoolFilters } from './pool-filter.ts';
 
 /** What both sides share: the data, the probe batch and the call timeouts. */
 export interface SideEnv {
@@ -28,6 +29,8 @@ export interface SideEnv {
   callMs: number;
   /** The base rows as a storage codec's index holds them, by codec name (shared, computed once each). */
   searchedRows: Map<string, VectorSet>;
+  /** A filtered evaluation: the pool's labels and filters (every batch carries its queries' filters). */
+  filter?: PoolFilters;
 }
 
 export class EvalSide implements SidePoints {
@@ -70,10 +73,27 @@ export class EvalSide implements SidePoints {
   /** The probe batch at one effort, untimed: its recall and a hash of its answer (the configuration's signature). */
   async probeRecall(effort: number, stage: Stage, timeoutMs: number): Promise<{ recall: number; sig: string }> {
     const { ds, k, probe } = this.env;
-    const r = await this.sys!.call<{ ids: unknown; distances: unknown }>('search', { queries: probe.queries.data, dim: ds.base.dim, k, effort }, stage, timeoutMs);
-    const ids = this.checked(() => checkResults(r.value, probe.queries, k, this.distanceBase(), ds.metric));
-    const recall = recallAtK({ ids, nq: probe.queries.n, k }, ds.base, probe.queries, ds.metric, probe.kth, k).recall;
+    const r = await this.sys!.call<{ ids: unknown; distances: unknown }>('search', { queries: probe.queries.data, dim: ds.base.dim, k, effort, ...filterOf(probe) }, stage, timeoutMs);
+    const ids = this.answer(r.value, probe);
+    const recall = this.recall(ids, probe).recall;
     return { recall, sig: createHash('sha256').update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex') };
+  }
+
+  /** The batch's answer, checked: ids, distances and, under a filter, that every id passes it. */
+  private answer(value: { ids?: unknown; distances?: unknown } | undefined, b: QueryBatch): Int32Array {
+    const { ds, k } = this.env;
+    return this.checked(() => {
+      const ids = checkResults(value, b.queries, k, this.distanceBase(), ds.metric);
+      if (b.filter) checkPassing(ids, k, b.filter.filters, b.filter.sets);
+      return ids;
+    });
+  }
+
+  /** Recall against the batch's truth (under a filter, the passing rows' k-th distance; a rejected id is never a hit). */
+  private recall(ids: Int32Array, b: QueryBatch): ReturnType<typeof recallAtK> {
+    const { ds, k } = this.env;
+    const f = b.filter;
+    return recallAtK({ ids, nq: b.queries.n, k }, ds.base, b.queries, ds.metric, b.kth, k, f ? (q, id) => f.sets.passes(f.filters[q], id) : undefined);
   }
 
   /** Untimed: compiles the effort's kernel, warms it and fingerprints the configuration. */
@@ -87,6 +107,8 @@ export class EvalSide implements SidePoints {
    */
   async count(effort: number): Promise<void> {
     const { ds, k, probe, compileMs } = this.env;
+    // The counting kernel is the unfiltered one: under a filter no work figure is reported.
+    if (probe.filter) return;
     const c = await this.sys!.call<{ evaluations?: unknown }>('search', { queries: probe.queries.data, dim: ds.base.dim, k, effort, countEvaluations: true }, 'timing', compileMs);
     const e = c.value?.evaluations;
     if (typeof e === 'number' && Number.isFinite(e) && e >= 0) this.evaluations.set(effort, e);
@@ -97,9 +119,14 @@ export class EvalSide implements SidePoints {
     const { ds, k, callMs } = this.env;
     // Both drains are inside the timed call: whatever is still queued when the system is continued
     // (work it deferred past its last call) is its own, and so is what it leaves queued at return.
-    const s = await this.sys!.call<{ ids: unknown; distances: unknown }>('search', { queries: b.queries.data, dim: ds.base.dim, k, effort, drain: true }, 'timing', callMs);
-    const ids = this.checked(() => checkResults(s.value, b.queries, k, this.distanceBase(), ds.metric));
-    const rr = recallAtK({ ids, nq: b.queries.n, k }, ds.base, b.queries, ds.metric, b.kth, k);
+    const s = await this.sys!.call<{ ids: unknown; distances: unknown }>('search', { queries: b.queries.data, dim: ds.base.dim, k, effort, drain: true, ...filterOf(b) }, 'timing', callMs);
+    const ids = this.answer(s.value, b);
+    const rr = this.recall(ids, b);
     return { recall: rr.recall, perQuery: Array.from(rr.perQuery), qps: b.queries.n / (s.ms / 1000) };
   }
+}
+
+/** A search call's filter field: the batch's filters (the parent decides them), none unfiltered. */
+function filterOf(b: QueryBatch): { filter?: ReturnType<typeof filterPayload> } {
+  return b.filter ? { filter: filterPayload(b.filter.filters) } : {};
 }

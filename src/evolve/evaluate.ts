@@ -34,6 +34,8 @@ import { seededRng } from '../bench/sweep.ts';
 import type { Stage, Verdict } from './contract.ts';
 import { loadVariant, type LoadedModule } from './modules.ts';
 import { QueryPool, type QueryBatch } from './query-pool.ts';
+import { poolFiltersFor, probeEffortUnder, type FilterSetting } from './pool-filter.ts';
+import { MAX_ITOPK } from '../search/params.ts';
 import { openPoolTruth, type PoolTruth } from './pool-truth.ts';
 import { datasetFingerprint } from '../data/fingerprint.ts';
 import type { AdapterQuery } from '../gpu/adapters.ts';
@@ -124,8 +126,9 @@ async function runStages(ds: Dataset, variantMod: LoadedModule, o: Resolved, scr
   const seed = o.seed ?? randomInt(2 ** 31);
   // The query sequence has its own stream: a seed fixes the probe and every batch (queryPoolFor).
   const rng = seededRng(seed + 1);
-  const pool = queryPoolFor(ds, o.k, seed);
+  const pool = queryPoolFor(ds, o.k, seed, o.filter);
   const log = o.onProgress ?? (() => {});
+  if (pool.filters) log(`filtered evaluation: ${pool.filters.description}`);
   const t0 = performance.now();
   const truth = await openPoolTruth({ ...ds, fingerprint: datasetFingerprint(ds) }, o.k, o.truth ?? 'auto', o.adapter as AdapterQuery | undefined, log);
   try {
@@ -142,19 +145,26 @@ async function runStages(ds: Dataset, variantMod: LoadedModule, o: Resolved, scr
 async function timedStages(ds: Dataset, variantMod: LoadedModule, o: Resolved, scratchRoot: string, sides: EvalSide[], at: { stage: Stage }, common: VerdictBase,
   q: { rng: () => number; pool: QueryPool; probe: QueryBatch; truth: PoolTruth; log: (line: string) => void }): Promise<ReturnType<typeof rewardOf>> {
   const { rng, pool, probe, truth, log } = q;
-  const env = { ds, module: variantMod.module, k: o.k, probe, compileMs: o.compileMs, callMs: o.callMs, searchedRows: new Map<string, VectorSet>() };
+  const env = { ds, module: variantMod.module, k: o.k, probe, compileMs: o.compileMs, callMs: o.callMs, searchedRows: new Map<string, VectorSet>(), filter: pool.filters };
   await openSides(sides, variantMod, { ...env, o, scratchRoot, rng, log });
   const [baseline, variant] = sides;
   common.adapter = baseline.sys!.adapter;
   at.stage = 'correctness';
-  await checkCorrectness(sides, o, rng);
+  await checkCorrectness(sides, { ...o, probeEffort: probeEffortUnder(o.probeEffort, pool.filters, MAX_ITOPK) }, rng);
   at.stage = 'timing';
   const timing = await timeSides([baseline, variant], new QueryFeed(pool, probe.queries.n, o.queriesPerCall, truth), o, rng, log, ds.name);
   at.stage = 'reward';
-  return rewardOf([baseline, variant], timing, o.precision, pool.size);
+  const r = rewardOf([baseline, variant], timing, o.precision, pool.size);
+  return pool.filters ? { ...r, reason: `${r.reason}; filtered: ${pool.filters.description}` } : r;
 }
 
-/** The evaluation's query sequence (probe first, then the timed batches) for a seed; tests rebuild it. */
-export function queryPoolFor(ds: Dataset, k: number, seed: number): QueryPool {
-  return new QueryPool(ds.base, ds.queries, ds.metric, k, seededRng(seed));
+/**
+ * The evaluation's query sequence (probe first, then the timed batches) for a seed; tests rebuild
+ * it. A filter setting gives each query a filter drawn from its own stream (seed + 2): the
+ * queries are the unfiltered evaluation's.
+ */
+export function queryPoolFor(ds: Dataset, k: number, seed: number, filter?: FilterSetting): QueryPool {
+  const size = ds.queries.n + ds.base.n;
+  const filters = filter ? poolFiltersFor(ds, filter, k, seed + 2, size) : undefined;
+  return new QueryPool(ds.base, ds.queries, ds.metric, k, seededRng(seed), undefined, filters);
 }

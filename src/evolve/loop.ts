@@ -17,7 +17,8 @@ import { type ModuleName } from '../bundle/module-manifest.ts';
 import { JournalWriter, readJournal, runConfigSchema, type RunConfig } from './journal.ts';
 import { getVariant, putVariant, type VariantFile } from './store.ts';
 import { bestOf, bestPerModule, evaluated, foldJournal, laneNames, ok, pending, stageConverged, startOf, totals, type Proposal, type RunState, type StageState } from './run-state.ts';
-import { proposeNext } from './autotune.ts';
+import { baselineFor, proposeNext } from './autotune.ts';
+import { FILTER_ONLY_KNOBS } from '../search/knob-params.ts';
 import { loadBaseline } from './modules.ts';
 import { UserError } from '../errors.ts';
 import { localBackend, type EvaluationBackend, type EvaluationJob, type Evaluator, type JobResult, type VariantRef } from './backend.ts';
@@ -248,7 +249,12 @@ async function driveLane(runDir: string, journal: JournalWriter, deps: LoopDeps,
     const budget = stageBudget(st, idx);
     deps.onEvent?.({ type: 'stage-start', lane, stage: module, budget });
     const start = getVariant(runDir, stage.startHash!);
-    const knobs = start.variant.manifest.knobs;
+    const allKnobs = start.variant.manifest.knobs;
+    // An unfiltered run tunes no knob that acts on filtered searches only: those keep their values
+    // (a proposal differing in them alone would measure the same search twice).
+    const filtered = st.config.evaluator.filter !== undefined;
+    const knobs = filtered ? allKnobs : allKnobs.filter((k) => !FILTER_ONLY_KNOBS.includes(k.name));
+    const constraintSource = knobs.length === allKnobs.length ? {} : { manifest: baselineFor(allKnobs) };
     let reason: 'budget' | 'converged' | 'exhausted' | 'time' | undefined;
     /**
      * One autotune proposal journaled; false when the knob space is exhausted. Its code is the
@@ -258,10 +264,11 @@ async function driveLane(runDir: string, journal: JournalWriter, deps: LoopDeps,
       if (knobs.length === 0) return false;
       const done = evaluated(stage);
       const history = done.map((p) => ({ knobValues: p.knobValues, reward: ok(p) ? p.verdict.reward : null }));
-      const x = proposeNext(knobs, history, { seed: st.config.seed * 31 + idx, index: stage.proposals.length - 1 });
-      if (x === null) return false;
+      const x0 = proposeNext(knobs, history, { seed: st.config.seed * 31 + idx, index: stage.proposals.length - 1, ...constraintSource });
+      if (x0 === null) return false;
       const parent = bestOf(stage)?.hash ?? stage.startHash!;
       const from = parent === stage.startHash ? start : getVariant(runDir, parent);
+      const x = { ...from.variant.knobValues, ...x0 };
       const stored = putVariant(runDir, { ...from.variant, knobValues: x, parents: [parent], origin: 'autotune' }, from.files);
       journal.append({ type: 'variant-proposed', lane, stage: module, hash: stored.hash, parents: [parent], origin: 'autotune', knobValues: x, context });
       refresh();

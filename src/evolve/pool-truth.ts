@@ -9,17 +9,28 @@
 import { createHash } from 'node:crypto';
 import { openGpu, type GpuContext } from '../gpu/device.ts';
 import type { AdapterQuery } from '../gpu/adapters.ts';
-import { GpuBruteForce } from '../data/exact-knn.ts';
+import { GpuBruteForce, type ExactFilter } from '../data/exact-knn.ts';
 import { distance } from '../data/metric.ts';
 import type { Metric, VectorSet } from '../data/types.ts';
+import type { QueryFilter } from '../data/filter.ts';
+
+/**
+ * A filtered evaluation's queries (pool-filter.ts): one filter per query, and the rows each
+ * filter passes (ascending ids; as a bitmap for the GPU mask). Truth is then the k-th distance
+ * among the passing rows (Infinity where fewer than k pass).
+ */
+export interface TruthFilter {
+  filters: readonly QueryFilter[];
+  sets: { passing(f: QueryFilter): Uint32Array; bitmap(f: QueryFilter): Uint32Array };
+}
 
 export interface PoolTruth {
   /** 'gpu' or 'cpu', for reports. */
   readonly kind: 'gpu' | 'cpu';
   /** Nearest-neighbour L2 distance (squared, the metric's units) of each base row to another row; Infinity for a one-row base. */
   rowNn(rows: readonly number[]): Promise<Float64Array>;
-  /** k-th smallest true distance of each query (metric units). */
-  kth(queries: VectorSet): Promise<Float64Array>;
+  /** k-th smallest true distance of each query (metric units); with `filter`, among the rows its filter passes. */
+  kth(queries: VectorSet, filter?: TruthFilter): Promise<Float64Array>;
   close(): void;
 }
 
@@ -34,12 +45,16 @@ export function cpuPoolTruth(base: VectorSet, metric: Metric, k: number): PoolTr
         return nn;
       });
     },
-    async kth(queries) {
+    async kth(queries, filter) {
       const out = new Float64Array(queries.n);
       const best = new Float64Array(k);
       for (let q = 0; q < queries.n; q++) {
         best.fill(Infinity);
-        for (let j = 0; j < base.n; j++) {
+        // Under a filter, a scan of the passing rows only.
+        const among = filter ? filter.sets.passing(filter.filters[q]) : null;
+        const m = among ? among.length : base.n;
+        for (let t = 0; t < m; t++) {
+          const j = among ? among[t] : t;
           const d = distance(metric, queries.data, q, base.data, j, base.dim);
           if (d >= best[k - 1]) continue;
           let i = k - 1;
@@ -60,6 +75,16 @@ export function cpuPoolTruth(base: VectorSet, metric: Metric, k: number): PoolTr
 const rowNnCache = new Map<string, number>();
 const kthCache = new Map<string, number>();
 const CACHE_MAX = 1 << 20;
+
+/** A filter's part of a k-th distance's cache key. */
+function filterKey(f: QueryFilter | undefined): string {
+  if (f === undefined) return '';
+  if ('bitmap' in f) return `:bitmap=${createHash('sha1').update(new Uint8Array(f.bitmap.buffer, f.bitmap.byteOffset, f.bitmap.byteLength)).digest('hex')}`;
+  return 'anyOf' in f ? `:anyOf=${f.anyOf.join(',')}` : `:allOf=${f.allOf.join(',')}`;
+}
+
+/** Masked rows of the filtered exact kNN come back as knn_mask.wgsl's FAR (3e38): no k-th passing row. */
+const FAR = 1e38;
 
 function remember(cache: Map<string, number>, key: string, v: number): void {
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
@@ -102,11 +127,11 @@ export function gpuPoolTruth(ctx: GpuContext, base: VectorSet, metric: Metric, k
       });
       return out;
     },
-    async kth(queries) {
+    async kth(queries, filter) {
       const out = new Float64Array(queries.n);
       const keys = Array.from({ length: queries.n }, (_, q) => {
         const bytes = queries.data.subarray(q * queries.dim, (q + 1) * queries.dim);
-        return `${fingerprint}:${metric}:${k}:${createHash('sha1').update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).digest('hex')}`;
+        return `${fingerprint}:${metric}:${k}:${createHash('sha1').update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).digest('hex')}${filterKey(filter?.filters[q])}`;
       });
       const todo = keys.map((key, q) => ({ key, q })).filter((x) => {
         const hit = kthCache.get(x.key);
@@ -116,9 +141,10 @@ export function gpuPoolTruth(ctx: GpuContext, base: VectorSet, metric: Metric, k
       if (todo.length === 0) return out;
       const data = new Float32Array(todo.length * queries.dim);
       todo.forEach((x, i) => data.set(queries.data.subarray(x.q * queries.dim, (x.q + 1) * queries.dim), i * queries.dim));
-      const r = await own.search({ data, n: todo.length, dim: queries.dim }, k);
+      const r = await own.search({ data, n: todo.length, dim: queries.dim }, k, filter ? exactFilter(todo.map((x) => filter.filters[x.q]), filter.sets) : undefined);
       todo.forEach((x, i) => {
-        out[x.q] = r.distances![i * k + k - 1];
+        const d = r.distances![i * k + k - 1];
+        out[x.q] = d >= FAR ? Infinity : d;
         remember(kthCache, x.key, out[x.q]);
       });
       return out;
@@ -128,6 +154,18 @@ export function gpuPoolTruth(ctx: GpuContext, base: VectorSet, metric: Metric, k
       if (own !== l2) own.destroy();
     },
   };
+}
+
+/** The exact kNN's mask: each distinct filter's bitmap once, and each query's row among them. */
+function exactFilter(filters: readonly QueryFilter[], sets: TruthFilter['sets']): ExactFilter {
+  const rows = new Map<QueryFilter, number>();
+  const bitmaps: Uint32Array[] = [];
+  const rowOf = Uint32Array.from(filters, (f) => {
+    let r = rows.get(f);
+    if (r === undefined) rows.set(f, (r = bitmaps.push(sets.bitmap(f)) - 1));
+    return r;
+  });
+  return { bitmaps, rowOf };
 }
 
 /** Below this many base values (n x dim) the CPU scans are cheap enough (siftsmall-5k: 640k) and no GPU is opened for them. */

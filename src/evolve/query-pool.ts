@@ -8,16 +8,22 @@
  * of 100 queries this replaced let a host answer from the nearest earlier query with 99% hits).
  * Ground truth (each query's k-th true distance) is computed here, in the parent, and never sent:
  * on the GPU where the evaluator opened one (`prepare`, pool-truth.ts), else by CPU scans.
+ * A filtered evaluation (pool-filter.ts) gives query i the filter `filters.of(i)`: its truth is the
+ * k-th distance among the rows that filter passes, and its batch carries the filters to the search.
  */
 import { distance } from '../data/metric.ts';
 import type { Metric, VectorSet } from '../data/types.ts';
 import { shuffle } from '../bench/sweep.ts';
 import type { PoolTruth } from './pool-truth.ts';
+import type { QueryFilter } from '../data/filter.ts';
+import type { PoolFilters } from './pool-filter.ts';
 
 export interface QueryBatch {
   queries: VectorSet;
-  /** k-th smallest true distance per query (recallAtK's `truth`). */
+  /** k-th smallest true distance per query (recallAtK's `truth`; under a filter, among its passing rows). */
   kth: Float32Array;
+  /** A filtered evaluation: each query's filter, and the pool's labels and passing sets. */
+  filter?: { filters: QueryFilter[]; sets: PoolFilters };
 }
 
 export class QueryPool {
@@ -30,12 +36,16 @@ export class QueryPool {
   private readonly alpha: number;
   private readonly rowOrder: number[];
   private readonly queryOrder: number[];
+  /** A filtered evaluation's filters (undefined: unfiltered). */
+  readonly filters: PoolFilters | undefined;
 
   /**
    * `alpha`: noise norm as a fraction of the source row's nearest-neighbour L2 distance; 0.5 keeps
-   * the row nearest to its query while the query stays a point of its own.
+   * the row nearest to its query while the query stays a point of its own. `filters`: a filtered
+   * evaluation (query i gets filters.of(i)); the queries themselves are the unfiltered pool's.
    */
-  constructor(base: VectorSet, sources: VectorSet, metric: Metric, k: number, rng: () => number, alpha = 0.5) {
+  constructor(base: VectorSet, sources: VectorSet, metric: Metric, k: number, rng: () => number, alpha = 0.5, filters?: PoolFilters) {
+    this.filters = filters;
     this.base = base;
     this.sources = sources;
     this.metric = metric;
@@ -62,7 +72,8 @@ export class QueryPool {
       data.set(this.items[start + i].vec, i * dim);
       kth[i] = this.items[start + i].kth;
     }
-    return { queries: { data, n: count, dim }, kth };
+    const f = this.filters;
+    return { queries: { data, n: count, dim }, kth, ...(f ? { filter: { filters: Array.from({ length: count }, (_, i) => f.of(start + i)), sets: f } } : {}) };
   }
 
   private gauss(): number {
@@ -87,7 +98,8 @@ export class QueryPool {
     const dim = this.base.dim;
     const data = new Float32Array(vecs.length * dim);
     vecs.forEach((v, j) => data.set(v, j * dim));
-    const kth = await truth.kth({ data, n: vecs.length, dim });
+    const f = this.filters;
+    const kth = await truth.kth({ data, n: vecs.length, dim }, f ? { filters: idx.map((i) => f.of(i)), sets: f } : undefined);
     vecs.forEach((vec, j) => this.items.push({ vec, kth: kth[j] }));
   }
 
@@ -100,7 +112,7 @@ export class QueryPool {
       for (let j = 0; j < base.n; j++) if (j !== row) nn = Math.min(nn, distance('l2', base.data, row, base.data, j, base.dim));
     }
     const vec = this.vector(i, nn);
-    return { vec, kth: this.kthDistance(vec) };
+    return { vec, kth: this.kthDistance(vec, this.filters ? this.filters.passing(this.filters.of(i)) : null) };
   }
 
   /** Query i: a dataset query, or base row's perturbed copy at noise scale from its nearest-neighbour distance `nn`. */
@@ -127,11 +139,13 @@ export class QueryPool {
     return vec;
   }
 
-  /** k smallest true distances, by insertion into a sorted list of k; the k-th is kept. */
-  private kthDistance(vec: Float32Array): number {
+  /** k smallest true distances (among `among`'s rows when given), by insertion into a sorted list of k; the k-th is kept. */
+  private kthDistance(vec: Float32Array, among: Uint32Array | null): number {
     const { base } = this;
     const best = new Float64Array(this.k).fill(Infinity);
-    for (let j = 0; j < base.n; j++) {
+    const m = among ? among.length : base.n;
+    for (let t = 0; t < m; t++) {
+      const j = among ? among[t] : t;
       const d = distance(this.metric, vec, 0, base.data, j, base.dim);
       if (d >= best[this.k - 1]) continue;
       let i = this.k - 1;

@@ -58,6 +58,16 @@ export const farmSettingsSchema = z.strictObject({
   probeQueries: z.number().int().positive().max(100_000).optional(),
   probeEffort: z.number().int().positive().max(4096).optional(),
   recallFloor: z.number().min(0).max(1).optional(),
+  /** A filtered run (src/evolve/pool-filter.ts FilterSetting): the target selectivity and the synthetic labels' spec. */
+  filter: z.strictObject({
+    selectivity: z.number().gt(0).max(1),
+    labels: z.strictObject({
+      vocabulary: z.number().int().positive().max(1 << 24),
+      perVector: z.number().int().positive().max(1024),
+      exponent: z.number().min(0).max(16),
+      seed: z.number().int(),
+    }).partial().optional(),
+  }).optional(),
 });
 
 /** The version fields alone: read first, so a job from another contract is refused by name, not as malformed. */

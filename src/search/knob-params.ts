@@ -12,7 +12,12 @@ import { codecFor, type VectorStorage } from '../data/codecs/registry.ts';
 
 export type Knobs = Record<string, number>;
 
-const SEARCH_DEFAULTS: Knobs = { searchWidth: 1, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 32, iterationSlack: 32, storage: 0, rerankFactor: 0 };
+// filterTraversal 1 and bruteForceBelow 0.05 are the library's auto values (params.ts): a bundle
+// exported before the filter knobs searches filtered queries as the library does.
+const SEARCH_DEFAULTS: Knobs = { searchWidth: 1, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 32, iterationSlack: 32, storage: 0, rerankFactor: 0, filterTraversal: 1, bruteForceBelow: 0.05 };
+
+/** Search knobs that act on filtered searches only (src/search/filter.ts): an unfiltered run's autotune leaves them at their values. */
+export const FILTER_ONLY_KNOBS: readonly string[] = ['filterTraversal', 'bruteForceBelow'];
 
 /** The search knob `storage`'s values: the codec each one picks. */
 export const STORAGE_KNOB_CODECS: readonly VectorStorage[] = ['f32', 'f16', 'int8', 'binary'];
@@ -40,7 +45,11 @@ export function storageOf(module: ModuleName, knobs: Knobs): VectorStorage {
 export function searchParamsFor(module: ModuleName, knobs: Knobs, effort: number, k: number, searchKnobs?: Knobs): Partial<SearchParams> {
   const s = module === 'search' ? { ...SEARCH_DEFAULTS, ...knobs } : { ...SEARCH_DEFAULTS, ...(searchKnobs ?? {}) };
   const e = effortParams(effort, k);
-  const p: Partial<SearchParams> = { ...e, searchWidth: s.searchWidth, teamSize: s.teamSize, workgroupSize: s.workgroupSize, numSeeds: s.numSeeds, entryBeam: s.entryBeam };
+  // The filter knobs act on filtered searches only (src/search/filter.ts); an unfiltered one ignores them.
+  const p: Partial<SearchParams> = {
+    ...e, searchWidth: s.searchWidth, teamSize: s.teamSize, workgroupSize: s.workgroupSize, numSeeds: s.numSeeds, entryBeam: s.entryBeam,
+    filterTraversal: s.filterTraversal, bruteForceBelow: s.bruteForceBelow,
+  };
   const codec = codecFor(storageOf(module, knobs));
   const lossy = codec.needsRefine;
   const asked = e.itopk ?? k;

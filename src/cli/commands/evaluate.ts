@@ -11,6 +11,7 @@ import { globals, MAX_SEED, positiveInt, print } from '../context.ts';
 import { loadVariant } from '../../evolve/modules.ts';
 import { checkOutputs, folderFiles, type NamedPath } from '../../data/output-paths.ts';
 import { watchOutputs } from '../signals.ts';
+import { parseFilterSelectivity } from '../../evolve/pool-filter.ts';
 
 const fmt = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));
 
@@ -40,7 +41,8 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--max-rounds <n>', 'most paired rounds (default 30)')
     .option('--precision <x>', 'relative half-width of the reward interval to reach (default 0.1); wider after the last round is inconclusive')
     .option('--seed <n>', 'seed of query draws and measurement order (default random)')
-    .action(async (o: { variant: string; dataset: string; json?: string; queries?: string; reps?: string; maxRounds?: string; precision?: string; seed?: string }, cmd: Command) => {
+    .option('--filter-selectivity <s>', 'a filtered evaluation: every query gets an any-of label filter passing about this fraction of the base, in (0, 1] (the dataset\'s labels, else seeded Zipf labels); recall is against the exact top-k among passing rows and every returned id must pass')
+    .action(async (o: { variant: string; dataset: string; json?: string; queries?: string; reps?: string; maxRounds?: string; precision?: string; seed?: string; filterSelectivity?: string }, cmd: Command) => {
       const g = globals(cmd);
       if (!existsSync(o.variant) || !statSync(o.variant).isDirectory()) throw new UserError(`--variant: '${o.variant}' is not a folder`);
       // A folder that does not load is bad input (exit 1, one line naming the file), not a verdict.
@@ -54,6 +56,7 @@ export function registerEvaluateCommand(program: Command): void {
         if (!(o.precision.trim() !== '' && Number.isFinite(precision) && precision > 0 && precision < 1)) throw new UserError(`--precision: expected a relative half-width in (0, 1), got '${o.precision}'`);
       }
       const seed = o.seed === undefined ? undefined : positiveInt(o.seed, '--seed', undefined, MAX_SEED);
+      const filter = o.filterSelectivity === undefined ? undefined : { selectivity: parseFilterSelectivity(o.filterSelectivity) };
       if (o.json) {
         // The verdict must not land on the variant's own files (variant.json, its WGSL) or the dataset file.
         const inputs: NamedPath[] = [...folderFiles(o.variant).map((f) => ({ path: f, flag: '--variant' })), ...(existsSync(o.dataset) ? [{ path: o.dataset, flag: '--dataset' }] : [])];
@@ -70,6 +73,7 @@ export function registerEvaluateCommand(program: Command): void {
         maxRounds,
         precision,
         seed,
+        filter,
         onProgress: g.quiet ? undefined : (line) => process.stderr.write(`crinn: ${line}\n`),
       });
       if (o.json) await withTempFile(o.json, (tmp) => writeFile(tmp, `${JSON.stringify(verdict, null, 2)}\n`));

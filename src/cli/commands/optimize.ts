@@ -14,6 +14,7 @@ import { loadRun, renderSummary } from '../../evolve/runs.ts';
 import { loadLlmConfig } from '../../evolve/llm/config.ts';
 import { configOfRun, llmProposer, llmSettings, type LlmProposer } from '../../evolve/llm/loop-policy.ts';
 import { globals, nonNegativeInt, positiveInt, print, type GlobalOptions } from '../context.ts';
+import { parseFilterSelectivity, poolFiltersFor, type FilterSetting } from '../../evolve/pool-filter.ts';
 import { loadDataset } from '../../data/resolve.ts';
 import { writeRunReport } from '../../evolve/run-report.ts';
 import { oneLine } from '../../errors.ts';
@@ -147,6 +148,7 @@ interface OptimizeOpts {
   queries?: string;
   precision?: string;
   maxRounds?: string;
+  filterSelectivity?: string;
   farm?: string;
   adapters?: string;
   insecure?: boolean;
@@ -165,8 +167,8 @@ function llmDeps(quiet: boolean | undefined): Parameters<typeof llmProposer>[2] 
 }
 
 /** Evaluator settings journaled with the run (so a resume measures the same way). */
-function evaluatorOptions(o: { reps?: string; queries?: string; precision?: string; maxRounds?: string }): Record<string, number> {
-  const out: Record<string, number> = {};
+function evaluatorOptions(o: { reps?: string; queries?: string; precision?: string; maxRounds?: string; filterSelectivity?: string }): Record<string, number | FilterSetting> {
+  const out: Record<string, number> & { filter?: FilterSetting } = {};
   if (o.reps !== undefined) {
     out.reps = positiveInt(o.reps, '--reps');
     if (out.reps < 3) throw new UserError(`--reps: at least 3 paired rounds are required, got ${out.reps}`);
@@ -181,6 +183,8 @@ function evaluatorOptions(o: { reps?: string; queries?: string; precision?: stri
     out.maxRounds = positiveInt(o.maxRounds, '--max-rounds');
     if (out.maxRounds < (out.reps ?? 3)) throw new UserError(`--max-rounds: must be at least --reps (${out.reps ?? 3}), got ${out.maxRounds}`);
   }
+  // A filtered run (a dataset setting): journaled with the evaluator's options, so resume keeps it.
+  if (o.filterSelectivity !== undefined) out.filter = { selectivity: parseFilterSelectivity(o.filterSelectivity) };
   return out;
 }
 
@@ -207,6 +211,7 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--queries <n>', 'evaluator: queries per timed call, each distinct (default 64)')
     .option('--precision <x>', 'evaluator: relative half-width of the reward interval to reach (default 0.1); wider after the last round is inconclusive')
     .option('--max-rounds <n>', 'evaluator: most paired rounds per evaluation (default 10)')
+    .option('--filter-selectivity <s>', 'evaluator: a filtered run; every query gets a label filter passing about this fraction of the base, in (0, 1] (kept by resume; see crinn evaluate)')
     .option('--farm <url>', 'evaluate on an evaluation farm: workers (`crinn worker`) on the Redis at redis://:PASSWORD@HOST:PORT')
     .option('--adapters <list>', 'with --farm: the adapters to tune, comma-separated text matched in the workers\' adapter names (default every adapter served); one bundle each')
     .option('--insecure', 'with --farm: allow a Redis without a password (a trusted network only)')
@@ -241,6 +246,8 @@ export function registerOptimizeCommands(program: Command): void {
       }
       // A dataset that does not load fails here, before the run folder exists.
       const ds = o.evaluator ? undefined : await loadDataset(config.dataset, { dataDir: g.dataDir });
+      // So does a selectivity its labels cannot reach (one draw of the filters an evaluation makes).
+      if (ds && config.evaluator.filter) poolFiltersFor(ds, config.evaluator.filter as FilterSetting, 10, seed, 1);
       let farm: Awaited<ReturnType<typeof openFarm>> | undefined;
       if (o.farm !== undefined) {
         // Redis reachable, password accepted, and a live worker per adapter: checked before the run folder exists.
