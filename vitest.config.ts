@@ -2,14 +2,15 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Files that time something or wait on a clock (the evaluator's paired rounds and intervals, sandbox
- * and call timeouts, signals, the farm's heartbeats, Chromium start-up, benches through the CLI):
- * they run one at a time, alone, after the rest. Everything else is correctness against an oracle
+ * and call timeouts, signals, the farm's heartbeats): they run one at a time, alone, after the rest. Everything else is correctness against an oracle
  * and runs two files at a time: most of it is single-threaded JavaScript (builds, CPU references,
- * CLI start-ups), which a second core halves; two lavapipe files share the cores at no loss.
+ * CLI start-ups), which a second core halves; two lavapipe (or SwiftShader) files share the cores
+ * at no loss. Benches through the CLI there assert recall, never speed.
  */
 const ALONE = [
   'test/evolve/evaluate.test.ts',
   'test/evolve/evaluate-cli.test.ts',
+  'test/evolve/filtered-eval.test.ts',
   'test/evolve/llm-e2e.test.ts',
   'test/evolve/llm-loop.test.ts',
   'test/evolve/llm-cli.test.ts',
@@ -25,10 +26,7 @@ const ALONE = [
   'test/cli/slow-wait.test.ts',
   'test/cli/loop-commands.test.ts',
   'test/bench/qps-accounting.test.ts',
-  'test/bench/cli-bench.test.ts',
   'test/bench/run.test.ts',
-  'test/browser/browser-search.test.ts',
-  'test/search/kernel-bundle.test.ts',
   'test/data/download.test.ts',
 ];
 

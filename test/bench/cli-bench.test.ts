@@ -16,7 +16,7 @@ async function crinn(...args: string[]): Promise<{ code: number | null; stdout: 
   const localNode = path.join(repoRoot, 'node_modules/.bin/node');
   const r = await spawnCli(existsSync(localNode) ? localNode : process.execPath, [CLI, ...args], {
     cwd: dir,
-    timeout: 90_000,
+    timeout: 240_000,
     env: { ...process.env, CRINN_CACHE_DIR: path.join(dir, 'cache') },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -44,7 +44,7 @@ describe('crinn bench (end to end)', () => {
     expect(page).toContain('bruteforce');
     // No temp files left beside the outputs.
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-  });
+  }, 300_000);
 
   it.skipIf(!hasUsearch)(`that run measured usearch: no error, a sweep with recall >= 0.95${hasUsearch ? '' : ' (SKIPPED: usearch not installed: npm install usearch)'}`, () => {
     const json = path.join(dir, 'out.json');
@@ -63,7 +63,7 @@ describe.concurrent('crinn bench (one run each)', () => {
     const r = await crinn('--quiet', 'bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--json', '-');
     expect(r.code, r.stderr).toBe(0);
     expect(parseBenchResultText(r.stdout, 'stdout').systems.map((s) => s.name)).toContain('bruteforce');
-  });
+  }, 300_000);
 
   it('an unknown dataset exits 1 and lists the known names', async () => {
     const r = await crinn('bench', '--dataset', 'no-such-set', '--peers', 'bruteforce');
