@@ -30,9 +30,11 @@ const ALONE = [
   'test/data/download.test.ts',
 ];
 
+// A hang's limit, not a speed goal: a cold shader cache on a loaded 2-core machine makes a GPU test
+// several times slower than its usual seconds (filter.test's 0.5 cases: 10 s quiet, 120 s at load 11).
 const common = {
-  testTimeout: 120_000,
-  hookTimeout: 120_000,
+  testTimeout: 300_000,
+  hookTimeout: 300_000,
   pool: 'forks' as const,
 };
 
