@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, copyFileSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import type { Dataset } from '../../src/data/types.ts';
 import { loadDataset } from '../../src/data/resolve.ts';
@@ -199,12 +199,14 @@ describe.skipIf(!chromium)(`browser loader in headless Chromium${REASON}`, () =>
     const b = join(dir, 'kernel-bundle');
     writeExportedBundle(b, 'test-kernel', knobs);
     // One effort, 3 reps: two pages, each compiling its own specialisation on SwiftShader.
-    const result = await runBrowserBench({ dataset: ds, k: K, reps: 3, seed: 5, efforts: [32], kernelDir: b, ctxProvider: () => openTestGpu() });
+    // Relative to the working directory, as `--kernel kernels/NAME` gives it: the page server still finds its WGSL.
+    const rel = relative(process.cwd(), b);
+    const result = await runBrowserBench({ dataset: ds, k: K, reps: 3, seed: 5, efforts: [32], kernelDir: rel, ctxProvider: () => openTestGpu() });
     expect(result.adapter?.architecture).toMatch(/swiftshader|google/);
     expect(result.systems.map((s) => s.name)).toEqual(['crinn', 'crinn-kernel']);
     const [base, kern] = result.systems;
     expect(base.params.bundle).toBe('baseline (shaders/)');
-    expect(kern.params).toMatchObject({ bundle: 'test-kernel', bundleHash: readBundle(b).contentHash, bundleDir: b, bundleAdapter: 'llvmpipe', storage: 'f16' });
+    expect(kern.params).toMatchObject({ bundle: 'test-kernel', bundleHash: readBundle(b).contentHash, bundleDir: rel, bundleAdapter: 'llvmpipe', storage: 'f16' });
     // The sweep starts at effort 32 and may add lower efforts to reach the recall window.
     const at32 = (s: (typeof result.systems)[number]) => s.points.find((p) => p.effort === 32);
     for (const s of result.systems) {
