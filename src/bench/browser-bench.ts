@@ -17,8 +17,10 @@ import { saveIndex, type VectorStorage } from '../graph/index-file.ts';
 import type { BuildParamsInput } from '../graph/params.ts';
 import { MAX_ITOPK, effortParams } from '../search/params.ts';
 import { findChromium, launchChromium, type Chromium } from './browser-chromium.ts';
-import { readBundleFolder, servePage, type BrowserAdapter, type PageServer } from './browser-server.ts';
-import { buildParamsFor, storageOf } from '../search/knob-params.ts';
+import { readBundleFolder, servePage, type BrowserAdapter, type BundleFolder, type PageServer } from './browser-server.ts';
+import { BUNDLE_FORMAT } from '../bundle/bundle-id.ts';
+import { buildParamsFor, searchParamsFor, storageOf } from '../search/knob-params.ts';
+import { codecFor } from '../data/codecs/registry.ts';
 import { runBench, type BenchEvent } from './run.ts';
 import { parseBenchResult, type AdapterInfo, type BenchResult } from './schema.ts';
 import type { BenchSystem, SystemEnv } from './bench-system.ts';
@@ -33,6 +35,8 @@ export interface BrowserSystemOptions {
   efforts?: number[];
   /** Page start-up limit (adapter, index upload), ms. */
   startTimeoutMs?: number;
+  /** System name (default crinn; crinn-kernel for the bundle beside the baseline). */
+  name?: string;
 }
 
 /** The browser's adapter as a bench adapter record. */
@@ -49,6 +53,13 @@ export function browserAdapterInfo(a: BrowserAdapter): AdapterInfo {
     limits: { ...a.limits },
     features: [...a.features],
   };
+}
+
+/** bundle, bundleHash, bundleDir, bundleAdapter of an exported bundle (kernels/README.md); {} for a plain one. */
+function bundleRecord(f: BundleFolder): Record<string, unknown> {
+  const m = JSON.parse(f.manifest) as { format?: string; name?: string; contentHash?: string; adapter?: { name?: string } };
+  if (m.format !== BUNDLE_FORMAT) return {};
+  return { bundle: m.name ?? f.name, bundleHash: m.contentHash, bundleDir: f.dir, bundleAdapter: m.adapter?.name };
 }
 
 /** Fails with the first of: the browser exiting, the page failing, a timeout. */
@@ -74,16 +85,19 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
   // Evaluations per query are the adapter-independent work, counted by the Node engine's CPU reference on the same index.
   let counter: AnnEngine | undefined;
   // An exported bundle says how its index was stored and built (search storage or older storageF16, graph knobs).
-  const knobs = o.bundleDir ? readBundleFolder(o.bundleDir).knobs : {};
+  const folder = o.bundleDir ? readBundleFolder(o.bundleDir) : undefined;
+  const knobs = folder?.knobs ?? {};
+  // An exported bundle names itself, its content and its adapter, as the Dawn crinn-kernel row records them.
+  const exported = folder ? bundleRecord(folder) : {};
   // No bundle, or one without the knob: f16, the bench's default storage.
   const sk = knobs.search;
   const storage = o.storage ?? storageOf('search', sk?.storage !== undefined ? { storage: sk.storage } : { storageF16: sk?.storageF16 ?? 1 });
   const buildParams: BuildParamsInput = { ...(knobs.graph ? buildParamsFor(knobs.graph) : {}), ...(o.build ?? {}) };
   const sys: BenchSystem & { adapter?: BrowserAdapter; chromiumPath: string } = {
-    name: 'crinn',
+    name: o.name ?? 'crinn',
     kind: 'gpu',
     chromiumPath: binary,
-    params: { storage, runtime: 'chromium', bundle: o.bundleDir ?? 'baseline (shaders/)', timing: 'wall clock of one batched call, loopback round trip to the page included', effort: 'itopk (>= k), else itopk = k and maxIterations = effort' },
+    params: { storage, runtime: 'chromium', bundle: o.bundleDir ?? 'baseline (shaders/)', ...exported, timing: 'wall clock of one batched call, loopback round trip to the page included', effort: 'itopk (>= k), else itopk = k and maxIterations = effort' },
     efforts: o.efforts ?? [4, 8, 16, 24, 32, 48, 64, 96],
     minEffort: 1,
     maxEffort: MAX_ITOPK,
@@ -125,7 +139,10 @@ export function createBrowserCrinn(env: SystemEnv, o: BrowserSystemOptions): Ben
     },
     async evaluations(queries: VectorSet, k: number, effort: number) {
       if (!counter) throw new Error('crinn (browser): evaluations before build');
-      return counter.evaluations(queries, k, effortParams(effort, k));
+      // The params the page searches with (src/browser/crinn-browser.ts paramsAt): the bundle's knobs through the evaluator's mapping.
+      const p = sk ? searchParamsFor('search', sk, effort, k) : effortParams(effort, k);
+      if (knobs.refine && codecFor(storage).needsRefine) p.refine = searchParamsFor('refine', knobs.refine, effort, k).refine;
+      return counter.evaluations(queries, k, p);
     },
     async close() {
       counter?.destroy();
@@ -148,22 +165,31 @@ export interface BrowserBenchOptions extends BrowserSystemOptions {
   onProgress?: (ev: BenchEvent) => void;
   /** Opens the Dawn context used to build the index (and for ground truth on a cache miss). */
   ctxProvider: () => Promise<GpuContext>;
+  /**
+   * A second row, crinn-kernel: this bundle folder in its own page, beside the baseline crinn row
+   * (bundleDir unset) in the same interleaved sweep, so the ratio is the bundle's gain on the
+   * browser's adapter. Its storage is the bundle's unless `kernelStorage` is set.
+   */
+  kernelDir?: string;
+  kernelStorage?: VectorStorage;
 }
 
 /** Runs the sweep in the browser; the result's adapter is Chromium's. */
 export async function runBrowserBench(o: BrowserBenchOptions): Promise<BenchResult> {
   let shared: Promise<GpuContext> | undefined;
   const env: SystemEnv = { gpu: () => (shared ??= o.ctxProvider()) };
-  const sys = createBrowserCrinn(env, o);
+  const systems = [createBrowserCrinn(env, o)];
+  if (o.kernelDir !== undefined) systems.push(createBrowserCrinn(env, { ...o, name: 'crinn-kernel', bundleDir: o.kernelDir, storage: o.kernelStorage }));
   let result: BenchResult;
   try {
-    result = await runBench({ dataset: o.dataset, systems: [sys], k: o.k, reps: o.reps, seed: o.seed, cacheDir: o.cacheDir, onProgress: o.onProgress, ctxProvider: o.ctxProvider });
+    result = await runBench({ dataset: o.dataset, systems, k: o.k, reps: o.reps, seed: o.seed, cacheDir: o.cacheDir, onProgress: o.onProgress, ctxProvider: o.ctxProvider });
   } finally {
     if (shared) (await shared.catch(() => undefined))?.destroy();
   }
-  const failed = result.systems[0]?.error;
-  // No browser adapter (or the page failed to start): an environment fault, said in one line.
-  if (!sys.adapter) throw new EnvironmentError((failed ?? 'bench --browser: the page never reported a WebGPU adapter').replace(/^build: /, ''));
-  const chrome = sys.adapter.userAgent.match(/Chrome\/([\d.]+)/)?.[1];
-  return parseBenchResult({ ...result, adapter: browserAdapterInfo(sys.adapter), versions: { ...result.versions, ...(chrome ? { chromium: chrome } : {}) } }, 'bench result');
+  // No browser adapter (or a page failed to start): an environment fault, said in one line.
+  const down = systems.findIndex((s) => !s.adapter);
+  if (down >= 0) throw new EnvironmentError((result.systems[down]?.error ?? 'bench --browser: the page never reported a WebGPU adapter').replace(/^build: /, ''));
+  const adapter = systems[0].adapter!;
+  const chrome = adapter.userAgent.match(/Chrome\/([\d.]+)/)?.[1];
+  return parseBenchResult({ ...result, adapter: browserAdapterInfo(adapter), versions: { ...result.versions, ...(chrome ? { chromium: chrome } : {}) } }, 'bench result');
 }

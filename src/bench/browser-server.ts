@@ -133,7 +133,9 @@ function deferred<T>() {
 }
 
 /** A file under `root` only: `..` and absolute paths never leave it. */
-function under(root: string, rel: string): string | null {
+function under(dir: string, rel: string): string | null {
+  // Absolute, so a bundle folder given relative to the working directory (--kernel kernels/x) serves its files.
+  const root = resolve(dir);
   const p = resolve(root, normalize(rel).replace(/^([/\\])+/, ''));
   return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep) ? p : null;
 }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, copyFileSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import type { Dataset } from '../../src/data/types.ts';
 import { loadDataset } from '../../src/data/resolve.ts';
@@ -17,6 +17,7 @@ import { GpuSearcher } from '../../src/search/gpu-search.ts';
 import { effortParams, type SearchParams } from '../../src/search/params.ts';
 import { findChromium, launchChromium } from '../../src/bench/browser-chromium.ts';
 import { servePage, type PageRow } from '../../src/bench/browser-server.ts';
+import { runBrowserBench } from '../../src/bench/browser-bench.ts';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleContentHash, readBundle } from '../../src/bundle/format.ts';
 import { searchParamsFor } from '../../src/search/knob-params.ts';
 import { decodePng } from '../../scripts/check-report-screenshot.ts';
@@ -120,6 +121,29 @@ async function nodeIds(params: Partial<SearchParams>): Promise<Int32Array> {
   }
 }
 
+/** Search knobs of the test bundles: baseline search WGSL, other knob values than the baseline's. */
+const knobs = { searchWidth: 2, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 16, iterationSlack: 16, storageF16: 1 };
+
+/** An exported bundle (kernels/README.md format: modules, knob values, content hash) with the shipped search WGSL. */
+function writeExportedBundle(b: string, name: string, knobValues: Record<string, number>): void {
+  mkdirSync(join(b, 'search'), { recursive: true });
+  const files = ['beam_search.wgsl', 'base_f32.wgsl', 'base_f16.wgsl'].map((f) => {
+    copyFileSync(join(repo, 'shaders', f), join(b, 'search', f));
+    return `search/${f}`;
+  });
+  writeFileSync(join(b, 'params.json'), JSON.stringify({ search: knobValues }));
+  const searchManifest = JSON.parse(readFileSync(join(repo, 'kernels/baseline/search/manifest.json'), 'utf8'));
+  const manifest = {
+    format: BUNDLE_FORMAT, version: BUNDLE_VERSION, name, createdAt: new Date().toISOString(),
+    run: { id: 'test', policy: 'autotune', seed: 1, stages: ['search'], evaluations: 1 },
+    adapter: { name: 'llvmpipe' }, dataset: { name: 'siftsmall-5k', fingerprint: null },
+    reward: 1, auc: 1, baselineAuc: 1, qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null, curve: [], baselineCurve: [],
+    modules: { search: { hash: 'x', origin: 'autotune', files, knobValues, reward: 1, curve: [], lineage: [], manifest: searchManifest } },
+    params: 'params.json', contentHash: bundleContentHash(b),
+  };
+  writeFileSync(join(b, 'manifest.json'), JSON.stringify(manifest));
+}
+
 describe.skipIf(!chromium)(`browser loader in headless Chromium${REASON}`, () => {
   async function check(bundleDir: string | undefined, efforts: number[], params: (effort: number) => Partial<SearchParams>, floors: number[]) {
     const page = await runPage(bundleDir, efforts);
@@ -163,33 +187,59 @@ describe.skipIf(!chromium)(`browser loader in headless Chromium${REASON}`, () =>
 
   it('an exported bundle (kernels/README.md format: modules, knob values, content hash) runs with its knobs: same ids as Dawn with the evaluator\'s mapping', async () => {
     const b = join(dir, 'bundle');
-    mkdirSync(join(b, 'search'), { recursive: true });
-    const files = ['beam_search.wgsl', 'base_f32.wgsl', 'base_f16.wgsl'].map((f) => {
-      copyFileSync(join(repo, 'shaders', f), join(b, 'search', f));
-      return `search/${f}`;
-    });
-    const knobs = { searchWidth: 2, teamSize: 32, workgroupSize: 64, numSeeds: 16, entryBeam: 16, iterationSlack: 16, storageF16: 1 };
-    writeFileSync(join(b, 'params.json'), JSON.stringify({ search: knobs }));
-    const searchManifest = JSON.parse(readFileSync(join(repo, 'kernels/baseline/search/manifest.json'), 'utf8'));
-    const manifest = {
-      format: BUNDLE_FORMAT, version: BUNDLE_VERSION, name: 'test-export', createdAt: new Date().toISOString(),
-      run: { id: 'test', policy: 'autotune', seed: 1, stages: ['search'], evaluations: 1 },
-      adapter: { name: 'llvmpipe' }, dataset: { name: 'siftsmall-5k', fingerprint: null },
-      reward: 1, auc: 1, baselineAuc: 1, qpsAt90: null, qpsAt95: null, qpsAt99: null, evaluationsAt95: null, curve: [], baselineCurve: [],
-      modules: { search: { hash: 'x', origin: 'autotune', files, knobValues: knobs, reward: 1, curve: [], lineage: [], manifest: searchManifest } },
-      params: 'params.json', contentHash: bundleContentHash(b),
-    };
-    writeFileSync(join(b, 'manifest.json'), JSON.stringify(manifest));
+    writeExportedBundle(b, 'test-export', knobs);
     expect(readBundle(b).name).toBe('test-export');
     // One effort: each effort is one more kernel specialisation for SwiftShader to compile; the
     // baseline test above covers the page's loop over efforts.
     // Dawn with these knobs: 0.998 at effort 32.
     await check(b, [32], (effort) => searchParamsFor('search', knobs, effort, K), [0.99]);
   }, 300_000);
+
+  it('bench --browser with --kernel: the baseline crinn and crinn-kernel (the bundle, in its own page) in one sweep, the bundle named in its row', async () => {
+    const b = join(dir, 'kernel-bundle');
+    writeExportedBundle(b, 'test-kernel', knobs);
+    // One effort, 3 reps: two pages, each compiling its own specialisation on SwiftShader.
+    // Relative to the working directory, as `--kernel kernels/NAME` gives it: the page server still finds its WGSL.
+    const rel = relative(process.cwd(), b);
+    const result = await runBrowserBench({ dataset: ds, k: K, reps: 3, seed: 5, efforts: [32], kernelDir: rel, ctxProvider: () => openTestGpu() });
+    expect(result.adapter?.architecture).toMatch(/swiftshader|google/);
+    expect(result.systems.map((s) => s.name)).toEqual(['crinn', 'crinn-kernel']);
+    const [base, kern] = result.systems;
+    expect(base.params.bundle).toBe('baseline (shaders/)');
+    expect(kern.params).toMatchObject({ bundle: 'test-kernel', bundleHash: readBundle(b).contentHash, bundleDir: rel, bundleAdapter: 'llvmpipe', storage: 'f16' });
+    // The sweep starts at effort 32 and may add lower efforts to reach the recall window.
+    const at32 = (s: (typeof result.systems)[number]) => s.points.find((p) => p.effort === 32);
+    for (const s of result.systems) {
+      expect(s.error, s.name).toBeUndefined();
+      // Dawn: 0.998 at effort 32 with either knob set.
+      expect(at32(s)?.recall, s.name).toBeGreaterThanOrEqual(0.99);
+    }
+    // The two rows ran different searches: the bundle's searchWidth 2 does other distance work.
+    expect(at32(kern)?.evaluations).toBeGreaterThan(0);
+    expect(at32(kern)?.evaluations).not.toBe(at32(base)?.evaluations);
+  }, 400_000);
 });
 
 // Independent CLI runs: concurrent, so their start-ups overlap.
 describe.concurrent('crinn bench --browser: clear one-line errors', () => {
+  it('--browser --kernel with a folder of bundles (or with --bundle) is refused up front, one line, exit 1', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'crinn-kernels-'));
+    try {
+      writeExportedBundle(join(tmp, 'a'), 'a', knobs);
+      writeExportedBundle(join(tmp, 'b'), 'b', knobs);
+      const cli = (extra: string[]) => spawnCli(process.execPath, [join(repo, 'src/cli/main.ts'), 'bench', '--browser', '--dataset', 'siftsmall-5k', ...extra], { timeout: 60_000 });
+      const [folder, both] = await Promise.all([cli(['--kernel', tmp]), cli(['--kernel', join(tmp, 'a'), '--bundle', join(tmp, 'b')])]);
+      for (const r of [folder, both]) {
+        expect(r.status, r.stderr).toBe(1);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      }
+      expect(folder.stderr).toContain(`--kernel: with --browser, name one bundle folder (${tmp} holds 2 bundles)`);
+      expect(both.stderr).toContain('--kernel: not with --bundle');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 70_000);
+
   it('a --browser-path that does not exist is a one-line error, exit 1', async () => {
     const r = await spawnCli(process.execPath, [join(repo, 'src/cli/main.ts'), 'bench', '--browser', '--browser-path', '/nonexistent/chromium', '--dataset', 'siftsmall-5k'], { timeout: 120_000 });
     expect(r.status).toBe(1);

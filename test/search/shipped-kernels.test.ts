@@ -2,8 +2,13 @@
  * The tuned bundles shipped under kernels/ (SHIPPED_KERNELS, picked by AnnEngine.open per adapter
  * and dataset): every folder there but the module baselines is a bundle that loads (schema,
  * content hash), and each one, run on this adapter with its own graph and search knobs on the
- * dataset it was tuned on, reaches the recall its manifest recorded at each swept effort (recall
- * does not depend on the adapter; 0.02 below it for ties and float order).
+ * dataset it was tuned on, keeps the recall its run measured relative to the baseline at each swept
+ * effort: recall(bundle) - recall(baseline kernels) on the dataset's queries is at least what the
+ * manifest recorded (curve minus baselineCurve), 0.02 below it for ties and float order. Relative,
+ * because the evaluator's recall is over its own query pool (the dataset's queries, then perturbed
+ * base rows: src/evolve/query-pool.ts), an easier workload than the dataset's queries alone, so the
+ * absolute figures do not carry over (siftsmall-5k at effort 4: 0.946 in the pool, 0.736 here, the
+ * same for both kernels); recall does not depend on the adapter.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,22 +39,29 @@ describe('shipped kernel bundles (kernels/)', () => {
   });
 
   for (const dir of shipped) {
-    it(`${path.basename(dir)}: loads and reaches its recorded recall on its dataset`, async () => {
+    it(`${path.basename(dir)}: loads and keeps its recorded recall relative to the baseline on its dataset`, async () => {
       const bundle = loadKernelBundle(dir);
-      const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { dataset: { name: string; fingerprint: string | null }; curve: { effort: number; recall: number }[] };
+      type Pt = { effort: number; recall: number };
+      const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { dataset: { name: string; fingerprint: string | null }; curve: Pt[]; baselineCurve: Pt[] };
       const ds = await loadDataset(m.dataset.name, {});
       if (m.dataset.fingerprint) expect(datasetFingerprint(ds), 'the bundle was tuned on this data').toBe(m.dataset.fingerprint);
       const { index } = await buildIndex(ds.base, ds.metric, {}, { kernels: bundle, quiet: true });
       const engine = await AnnEngine.open(ctx, index, { kernels: bundle });
+      // The baseline: default build, baseline kernels and params (the evaluator's all-baseline side).
+      const base = new AnnEngine(ctx, (await buildIndex(ds.base, ds.metric, {}, { quiet: true })).index);
       try {
         const truth = bruteForceKnn(ds.base, ds.queries, 10, ds.metric);
-        expect(m.curve.length).toBeGreaterThan(0);
-        for (const pt of m.curve) {
-          const r = await engine.search(ds.queries, 10, effortParams(pt.effort, 10));
-          expect(recallAtK(r, ds.base, ds.queries, ds.metric, truth, 10).recall, `effort ${pt.effort}`).toBeGreaterThanOrEqual(pt.recall - 0.02);
+        const recall = async (e: AnnEngine, effort: number) => recallAtK(await e.search(ds.queries, 10, effortParams(effort, 10)), ds.base, ds.queries, ds.metric, truth, 10).recall;
+        // The efforts both sides were measured at (the evaluator sweeps them interleaved, so all of them).
+        const paired = m.curve.flatMap((pt) => m.baselineCurve.filter((b) => b.effort === pt.effort).map((b) => ({ pt, bp: b })));
+        expect(paired.length).toBeGreaterThan(0);
+        for (const { pt, bp } of paired) {
+          const floor = (await recall(base, pt.effort)) + (pt.recall - bp.recall) - 0.02;
+          expect(await recall(engine, pt.effort), `effort ${pt.effort}`).toBeGreaterThanOrEqual(floor);
         }
       } finally {
         engine.destroy();
+        base.destroy();
       }
     }, SLOW);
   }

@@ -17,7 +17,7 @@ export interface BrowserCliOptions {
 
 export async function runBrowserBenchCommand(
   o: BrowserCliOptions,
-  r: { dataset: Dataset; k: number; reps: number; seed: number; storage?: string; progress?: (ev: BenchEvent) => void; open: () => Promise<GpuContext> },
+  r: { dataset: Dataset; k: number; reps: number; seed: number; storage?: string; progress?: (ev: BenchEvent) => void; open: () => Promise<GpuContext>; kernel?: string; kernelStorage?: string },
 ): Promise<BenchResult> {
   if (o.peers !== undefined || (o.systems !== undefined && o.systems !== 'crinn')) throw new UserError('--browser: runs the crinn search only; drop --peers/--systems (bench the peers in a plain run and compare the files)');
   if (o.bundle !== undefined) {
@@ -32,6 +32,8 @@ export async function runBrowserBenchCommand(
     storage: r.storage as 'f16' | 'f32' | undefined,
     browserPath: o.browserPath,
     bundleDir: o.bundle,
+    kernelDir: r.kernel,
+    kernelStorage: r.kernelStorage as 'f16' | 'f32' | undefined,
     onProgress: r.progress,
     ctxProvider: r.open,
   });

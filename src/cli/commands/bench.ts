@@ -1,5 +1,6 @@
 /** `crinn bench` and `crinn bench compare`: thin wrappers over src/bench. */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UserError } from '../../errors.ts';
@@ -148,7 +149,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--browser-path <path>', 'Chromium binary for --browser (default /usr/bin/chromium or $CRINN_CHROMIUM)')
     .option('--bundle <dir>', 'kernel bundle folder (manifest.json + WGSL) for --browser (default: the shipped shaders/)')
     .option('--batch <list>', 'queries per search call, comma-separated (e.g. 1,100,1000,10000): one sweep per size over the same builds; latency percentiles per call (default: all queries in one call)')
-    .option('--kernel <dir>', 'also run crinn-kernel: crinn with the tuned-kernel bundle for this adapter from DIR (a bundle or a folder of bundles such as kernels/)')
+    .option('--kernel <dir>', 'also run crinn-kernel: crinn with the tuned-kernel bundle for this adapter from DIR (a bundle or a folder of bundles such as kernels/); with --browser, DIR is one bundle folder, run in the browser as it is')
     .option('--filter-selectivity <list>', 'filtered search: seeded Zipf labels on the base and, per listed fraction (e.g. 0.5,0.1,0.01,0.001), one filter per query passing about that share; one curve per selectivity (--json writes an array of results)')
     .action(async (o: BenchOpts, cmd: Command) => {
       const g = globals(cmd);
@@ -166,9 +167,11 @@ export function registerBenchCommands(program: Command): void {
       const ownNames = systemNames().filter((n) => !peerNames().includes(n) && n !== 'crinn-kernel');
       const own = o.systems !== undefined ? splitList(o.systems, '--systems', systemNames()) : ownNames;
       if (o.kernel !== undefined) {
-        if (o.browser) throw new UserError('--kernel: not with --browser (the page takes a bundle folder with --bundle)');
         // Every bundle there is validated (schema, content hash) before any work: a broken one fails here.
-        checkKernelDir(o.kernel);
+        const found = checkKernelDir(o.kernel);
+        // The browser's adapter is known only once its page is up, so --browser runs one named bundle (whatever adapter it was tuned on).
+        if (o.browser && o.bundle !== undefined) throw new UserError('--kernel: not with --bundle (--browser --kernel DIR runs the baseline crinn and crinn-kernel with DIR in one sweep; --bundle runs one bundle alone)');
+        if (o.browser && (found.length !== 1 || !existsSync(path.join(o.kernel, 'manifest.json')))) throw new UserError(`--kernel: with --browser, name one bundle folder (${o.kernel} holds ${found.length} bundles); e.g. --kernel kernels/<adapter>--<dataset>`);
         if (!own.includes('crinn-kernel')) own.push('crinn-kernel');
       } else if (own.includes('crinn-kernel')) {
         throw new UserError('--systems: crinn-kernel needs a bundle: add --kernel DIR');
@@ -263,7 +266,7 @@ export function registerBenchCommands(program: Command): void {
       };
       try {
         if (batches) results = await runBenchBatches({ ...run, batches });
-        result = batches ? results[0] : o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g) }) : await runBench(run);
+        result = batches ? results[0] : o.browser ? await runBrowserBenchCommand(o, { dataset, k, reps, seed, storage, progress: progress.onProgress, open: () => openFromOptions(g), kernel: o.kernel, kernelStorage: o.storage === undefined ? storage : undefined }) : await runBench(run);
       } finally {
         progress.stop();
       }
