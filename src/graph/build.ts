@@ -41,6 +41,11 @@ export interface BuildOptions {
    * checked (checkPrunedGraph) before anything else uses it.
    */
   pruneModule?: string;
+  /**
+   * Diagnostics: called once with the kNN graph the prune starts from (n * K ids in the caller's
+   * numbering, each row ascending distance; K = intermediateDegree). CAGRA builds only.
+   */
+  onKnnGraph?: (ids: Int32Array, K: number) => void;
 }
 
 export interface BuildStats {
@@ -254,6 +259,12 @@ export async function buildGraph(
         for (const [k, v] of Object.entries(res.seconds)) phases[`knn.${k}`] = v;
       }
       lap('knn');
+      if (opts.onKnnGraph) {
+        const ids = new Int32Array(n * K);
+        for (let i = 0; i < n; i++) for (let r = 0; r < K; r++) ids[perm[i] * K + r] = perm[lists[i * K + r] >> 1];
+        opts.onKnnGraph(ids, K);
+        t0 = performance.now();
+      }
       progress.phase('prune', 0);
       const g = createGraph(n, degree);
       await prune(pool, n, K, g);
