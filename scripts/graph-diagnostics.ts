@@ -61,7 +61,7 @@ function cached(name: string, make: () => Neighbors): Neighbors {
   const r = make();
   console.log(`  exact ${name}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const head = new Int32Array([r.nq, r.k]);
-  writeFileSync(file, Buffer.concat([Buffer.from(head.buffer), Buffer.from(r.ids.buffer, r.ids.byteOffset, r.ids.byteLength), Buffer.from(r.distances.buffer, r.distances.byteOffset, r.distances.byteLength)]));
+  writeFileSync(file, Buffer.concat([Buffer.from(head.buffer), Buffer.from(r.ids.buffer, r.ids.byteOffset, r.ids.byteLength), Buffer.from(r.distances!.buffer, r.distances!.byteOffset, r.distances!.byteLength)]));
   return r;
 }
 
@@ -214,7 +214,7 @@ for (const e of values.efforts!.split(',').map(Number)) {
       const got = new Set(Array.from(r.ids.subarray(q * 10, q * 10 + 10)));
       if (Array.from(truth.ids.subarray(q * 10, q * 10 + 10)).some((t) => got.has(t))) continue;
       const c = labels[truth.ids[q * 10]];
-      console.log(`  miss q${q}: true NN cluster ${c} (size ${clusterSize[c]}, edges in from other clusters ${clusterIn[c]}), found cluster ${labels[r.ids[q * 10]]}, d found/true ${(r.distances[q * 10] / truth.distances[q * 10]).toFixed(2)}, truth clusters ${Array.from(truth.ids.subarray(q * 10, q * 10 + 10)).map((t) => labels[t]).join(' ')}`);
+      console.log(`  miss q${q}: true NN cluster ${c} (size ${clusterSize[c]}, edges in from other clusters ${clusterIn[c]}), found cluster ${labels[r.ids[q * 10]]}, d found/true ${(r.distances![q * 10] / truth.distances![q * 10]).toFixed(2)}, truth clusters ${Array.from(truth.ids.subarray(q * 10, q * 10 + 10)).map((t) => labels[t]).join(' ')}`);
     }
   }
   console.log(`effort ${e}: recall@10 ${rec.recall.toFixed(4)}, evals/query ${evals.toFixed(0)}; queries with 0/10 ${zero}, 10/10 ${perfect}, top-1 in another cluster than the true NN's ${wrongCluster} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
