@@ -17,7 +17,7 @@ import { cpuExactKnn, type KnnProvider } from './knn.ts';
 import { cagraOptimize } from './prune.ts';
 import { vamanaBuild } from './vamana.ts';
 import { connectGraph, selectEntryPoints } from './entry-points.ts';
-import { buildEntryLayer, type EntryLayer } from './entry-layer.ts';
+import { buildEntryLayer, entryLayerShape, type EntryLayer } from './entry-layer.ts';
 
 export type { KnnProvider } from './knn.ts';
 
@@ -300,7 +300,7 @@ export async function buildGraph(
     for (let i = 0; i < entry.length; i++) entryPoints[i] = perm[entry[i]];
     lap('finish');
     progress.phase('entryLayer', 0);
-    const entryLayer = buildEntryLayer(base.data, n, dim, metric, entryPoints, { seed: p.seed });
+    const entryLayer = buildEntryLayer(base.data, n, dim, metric, entryPoints, { seed: p.seed, ...entryLayerShape(degree) });
     lap('entryLayer');
     progress.phase('entryLayer', 1);
     return {

@@ -48,6 +48,20 @@ export interface EntryLayerParams {
 }
 
 export const DEFAULT_ENTRY_LAYER: EntryLayerParams = { fraction: 0.02, k: 16, candidates: 64, alpha: 1.2, degree: 32, seed: 1 };
+/**
+ * The layer's row length and forward edges for a main graph of `graphDegree`: degree
+ * clamp(graphDegree, 32, 64) with half of it forward edges. A layer row as long as the main graph's
+ * costs the GPU search no workgroup memory (it sizes for the larger of the two). Measured on
+ * synthetic-200000-c200 (1,000-row clusters, CPU reference, recall@10 at effort 32 / 64 / 128):
+ * degree 32 with 16 forward 0.977 / 0.983 / 0.983 at 936 / 1153 / 1417 evaluations a query,
+ * degree 64 with 32 forward 0.989 / 0.997 / 0.997 at 1174 / 1390 / 1650; the auto graph degree is
+ * 64 above 200,000 rows, where the clusters of synthetic-1000000 live.
+ */
+export function entryLayerShape(graphDegree: number): Pick<EntryLayerParams, 'degree' | 'k'> {
+  const degree = Math.min(64, Math.max(DEFAULT_ENTRY_LAYER.degree, graphDegree));
+  return { degree, k: degree >> 1 };
+}
+
 /** Below this many sample nodes the layer is the whole sample of at least this size (or all of n). */
 const MIN_SAMPLE = 64;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEntryLayer, checkEntryLayer, flatEntryLayer } from '../../src/graph/entry-layer.ts';
+import { buildEntryLayer, checkEntryLayer, entryLayerShape, flatEntryLayer } from '../../src/graph/entry-layer.ts';
 import { buildIndex } from '../../src/search/engine.ts';
 import { cpuBeamSearch } from '../../src/search/cpu-search.ts';
 import { loadDataset } from '../../src/data/resolve.ts';
@@ -79,6 +79,13 @@ describe('entry layer (sampled upper graph)', () => {
     const tiny = buildEntryLayer(base.data, 3, 16, 'l2', new Uint32Array([1]));
     expect(Array.from(tiny.ids).sort()).toEqual([0, 1, 2]);
     expect(tiny.degree).toBe(2);
+  });
+
+  it('follows the main graph\'s degree between 32 and 64, half of it forward edges', () => {
+    expect(entryLayerShape(16)).toEqual({ degree: 32, k: 16 });
+    expect(entryLayerShape(32)).toEqual({ degree: 32, k: 16 });
+    expect(entryLayerShape(64)).toEqual({ degree: 64, k: 32 });
+    expect(entryLayerShape(128)).toEqual({ degree: 64, k: 32 });
   });
 
   it('reports out-of-range ids and edges', () => {
