@@ -17,7 +17,7 @@ import { cpuExactKnn, type KnnProvider } from './knn.ts';
 import { cagraOptimize } from './prune.ts';
 import { vamanaBuild } from './vamana.ts';
 import { connectGraph, selectEntryPoints } from './entry-points.ts';
-import { buildEntryLayer, type EntryLayer } from './entry-layer.ts';
+import { buildEntryLayer, entryLayerShape, type EntryLayer } from './entry-layer.ts';
 
 export type { KnnProvider } from './knn.ts';
 
@@ -41,6 +41,11 @@ export interface BuildOptions {
    * checked (checkPrunedGraph) before anything else uses it.
    */
   pruneModule?: string;
+  /**
+   * Diagnostics: called once with the kNN graph the prune starts from (n * K ids in the caller's
+   * numbering, each row ascending distance; K = intermediateDegree). CAGRA builds only.
+   */
+  onKnnGraph?: (ids: Int32Array, K: number) => void;
 }
 
 export interface BuildStats {
@@ -254,6 +259,12 @@ export async function buildGraph(
         for (const [k, v] of Object.entries(res.seconds)) phases[`knn.${k}`] = v;
       }
       lap('knn');
+      if (opts.onKnnGraph) {
+        const ids = new Int32Array(n * K);
+        for (let i = 0; i < n; i++) for (let r = 0; r < K; r++) ids[perm[i] * K + r] = perm[lists[i * K + r] >> 1];
+        opts.onKnnGraph(ids, K);
+        t0 = performance.now();
+      }
       progress.phase('prune', 0);
       const g = createGraph(n, degree);
       await prune(pool, n, K, g);
@@ -289,7 +300,7 @@ export async function buildGraph(
     for (let i = 0; i < entry.length; i++) entryPoints[i] = perm[entry[i]];
     lap('finish');
     progress.phase('entryLayer', 0);
-    const entryLayer = buildEntryLayer(base.data, n, dim, metric, entryPoints, { seed: p.seed });
+    const entryLayer = buildEntryLayer(base.data, n, dim, metric, entryPoints, { seed: p.seed, ...entryLayerShape(degree) });
     lap('entryLayer');
     progress.phase('entryLayer', 1);
     return {

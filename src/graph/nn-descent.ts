@@ -492,6 +492,7 @@ export async function nnDescent(
     seconds[phase] += (t - t0) / 1000;
     t0 = t;
   };
+  if (!(p.iterations >= 1)) throw new Error(`NN-descent: iterations = ${p.iterations}; resolve the auto (0) with resolveBuildParams first`);
   const S = sampleSize(K, p.rho);
   const threads = pool.threads;
   if (lists.length !== n * K) throw new Error(`NN-descent: list region holds ${lists.length} ints, expected ${n * K}`);

@@ -10,7 +10,13 @@ export type BuildAlgorithm = 'cagra' | 'vamana';
 export type KnnSource = 'auto' | 'exact' | 'nn-descent';
 
 export interface NnDescentParams {
-  /** Maximum local-join rounds [NN-descent "iterations"; pynndescent n_iters]. Default 12 (100k x 128 converges in ~7). */
+  /**
+   * Maximum local-join rounds [NN-descent "iterations"; pynndescent n_iters, default
+   * max(5, round(log2 n)); cuVS nn_descent max_iterations, default 20]. 0 = auto =
+   * max(12, round(log2 n)): 12 up to 4,096 rows, 17 at 100k, 20 at 1M. A cap, not a count: the
+   * rounds stop earlier once fewer than delta * n * K entries change (synthetic-200000: 11 rounds;
+   * 100k x 128: ~7), and rounds needed grow with log n, so a fixed 12 could cut a 1M build short.
+   */
   iterations: number;
   /**
    * Sample rate [NN-descent rho]: each round a node joins at most ceil(rho * K) of its new
@@ -76,7 +82,7 @@ export const DEFAULT_BUILD_PARAMS: BuildParams = {
   graphDegree: 0,
   intermediateDegree: 0,
   knn: 'auto',
-  nnDescent: { iterations: 12, rho: 0.2, delta: 0.001, trees: 0, leafSize: 0 },
+  nnDescent: { iterations: 0, rho: 0.2, delta: 0.001, trees: 0, leafSize: 0 },
   vamana: { alpha: 1.2, L: 0, R: 0 },
   numEntryPoints: 0,
   seed: 1,
@@ -133,8 +139,7 @@ export function validateBuildParams(input: BuildParamsInput = {}): BuildParams {
     fail('intermediateDegree', p.intermediateDegree, `0 (auto) or an integer >= graphDegree (${p.graphDegree})`);
   }
   const n = p.nnDescent;
-  int('nnDescent.iterations', n.iterations, 1, 1000, 'an integer 1..1000');
-  if (n.iterations === 0) fail('nnDescent.iterations', 0, 'an integer 1..1000');
+  int('nnDescent.iterations', n.iterations, 1, 1000);
   num('nnDescent.rho', n.rho, Number.MIN_VALUE, 1, 'a number in (0, 1]');
   num('nnDescent.delta', n.delta, 0, 1, 'a number in [0, 1]');
   int('nnDescent.trees', n.trees, 1, 64);
@@ -160,6 +165,7 @@ export function resolveBuildParams(input: BuildParamsInput | BuildParams, n: num
   if (p.intermediateDegree > maxDegree) fail('intermediateDegree', p.intermediateDegree, `at most n - 1 = ${maxDegree} for this base`);
   const intermediateDegree = p.intermediateDegree || Math.min(2 * graphDegree, maxDegree);
   const knn: KnnSource = p.knn !== 'auto' ? p.knn : hasExactProvider && n <= EXACT_KNN_AUTO_LIMIT ? 'exact' : 'nn-descent';
+  const iterations = p.nnDescent.iterations || Math.max(12, Math.round(Math.log2(Math.max(2, n))));
   const trees = p.nnDescent.trees || (n <= 20_000 ? 2 : n <= 200_000 ? 4 : 6);
   const leafSize = p.nnDescent.leafSize || Math.min(128, Math.max(16, intermediateDegree));
   const R = p.vamana.R || graphDegree;
@@ -173,7 +179,7 @@ export function resolveBuildParams(input: BuildParamsInput | BuildParams, n: num
     graphDegree,
     intermediateDegree,
     knn,
-    nnDescent: { ...p.nnDescent, trees, leafSize },
+    nnDescent: { ...p.nnDescent, iterations, trees, leafSize },
     vamana: { ...p.vamana, L, R },
     numEntryPoints,
     threads,

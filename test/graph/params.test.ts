@@ -12,6 +12,11 @@ describe('build params', () => {
     expect(p.numEntryPoints).toBe(256);
     expect(p.threads).toBeGreaterThanOrEqual(1);
     expect(resolveBuildParams({}, 1_000_000, false).graphDegree).toBe(64);
+    // NN-descent's round cap grows with log2 n (pynndescent n_iters; cuVS max_iterations 20 at 1M).
+    expect(p.nnDescent.iterations).toBe(17);
+    expect(resolveBuildParams({}, 1_000_000, false).nnDescent.iterations).toBe(20);
+    expect(resolveBuildParams({}, 1000, false).nnDescent.iterations).toBe(12);
+    expect(resolveBuildParams({ nnDescent: { iterations: 5 } }, 1_000_000, false).nnDescent.iterations).toBe(5);
     expect(resolveBuildParams({}, 10_000, true).knn).toBe('exact');
     expect(resolveBuildParams({}, 60_000, true).knn).toBe('nn-descent');
   });
@@ -37,7 +42,7 @@ describe('build params', () => {
     ['algorithm', { algorithm: 'hnsw' }],
     ['knn', { knn: 'gpu' }],
     ['nnDescent.rho', { nnDescent: { rho: 0 } }],
-    ['nnDescent.iterations', { nnDescent: { iterations: 0 } }],
+    ['nnDescent.iterations', { nnDescent: { iterations: -1 } }],
     ['vamana.alpha', { vamana: { alpha: 0.5 } }],
     ['seed', { seed: -1 }],
     ['threads', { threads: 1000 }],
