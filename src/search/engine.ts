@@ -65,7 +65,8 @@ export async function buildIndex(base: VectorSet, metric: Metric, params: BuildP
   // Checked before the build too: a bad labels file fails before minutes of work.
   const badLabels = opts.labels && checkLabelSets(opts.labels, base.n);
   if (badLabels) throw new UserError(badLabels);
-  return indexOnGraph(base, metric, await buildIndexGraph(base, metric, params, opts), opts);
+  const res = await buildIndexGraph(base, metric, params, opts);
+  return { index: indexOnGraph(base, metric, res, opts), stats: res.stats };
 }
 
 /** The graph part of buildIndex (the bundle's graph knobs as default params): independent of the storage codec. */
@@ -78,7 +79,7 @@ export function buildIndexGraph(base: VectorSet, metric: Metric, params: BuildPa
  * An index over `base` searching a graph built by buildIndexGraph with the same base and metric:
  * the codec of `opts.storage` (or the bundle's) is trained here, so several codecs share one build.
  */
-export function indexOnGraph(base: VectorSet, metric: Metric, res: BuildResult, opts: Pick<BuildIndexOptions, 'storage' | 'kernels' | 'labels'> = {}): { index: Index; stats: BuildStats } {
+export function indexOnGraph(base: VectorSet, metric: Metric, res: Omit<BuildResult, 'stats'>, opts: Pick<BuildIndexOptions, 'storage' | 'kernels' | 'labels'> = {}): Index {
   const badLabels = opts.labels && checkLabelSets(opts.labels, base.n);
   if (badLabels) throw new UserError(badLabels);
   const codec = codecFor(opts.storage ?? (opts.kernels && kernelStorage(opts.kernels)) ?? 'f32');
@@ -86,10 +87,7 @@ export function indexOnGraph(base: VectorSet, metric: Metric, res: BuildResult, 
   const vectors = codec.round(base.data);
   // A trained codec (int8, binary) keeps its params and codes beside the f32 rows the rerank reads.
   const codecData = trainCodec(codec, vectors, base.n, base.dim, res.params.seed ?? DEFAULT_CODEC_SEED);
-  return {
-    index: { metric, dim: base.dim, n: base.n, storage: codec.name, vectors, graph: res.graph, entryPoints: res.entryPoints, entryLayer: res.entryLayer, buildParams: res.params, ...(codecData ? { codecData } : {}), ...(opts.labels ? { labels: opts.labels } : {}) },
-    stats: res.stats,
-  };
+  return { metric, dim: base.dim, n: base.n, storage: codec.name, vectors, graph: res.graph, entryPoints: res.entryPoints, entryLayer: res.entryLayer, buildParams: res.params, ...(codecData ? { codecData } : {}), ...(opts.labels ? { labels: opts.labels } : {}) };
 }
 
 /** Search params of one call, and its filter (src/search/filter.ts). */

@@ -51,7 +51,7 @@ describe('shipped kernel bundles (kernels/)', () => {
       // The baseline: default build, baseline kernels and params (the evaluator's all-baseline side);
       // a bundle without graph knobs built that same graph, so only the codec is trained again.
       const sameGraph = Object.keys(kernelBuildParams(bundle)).length === 0;
-      const baseIndex = sameGraph ? indexOnGraph(ds.base, ds.metric, { graph: index.graph, entryPoints: index.entryPoints, entryLayer: index.entryLayer, params: index.buildParams, stats: undefined as never }).index : (await buildIndex(ds.base, ds.metric, {}, { quiet: true })).index;
+      const baseIndex = sameGraph ? indexOnGraph(ds.base, ds.metric, { graph: index.graph, entryPoints: index.entryPoints, entryLayer: index.entryLayer, params: index.buildParams }) : (await buildIndex(ds.base, ds.metric, {}, { quiet: true })).index;
       const base = new AnnEngine(ctx, baseIndex);
       try {
         const truth = bruteForceKnn(ds.base, ds.queries, 10, ds.metric);

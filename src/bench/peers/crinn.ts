@@ -86,7 +86,9 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
       const labels: LabelSets | undefined = ds.filter?.labels;
       const graph = sharedGraph(ds, buildParams, kernels, () => buildIndexGraph(ds.base, ds.metric, buildParams, { ctx, kernels, quiet: true }));
       const t0 = performance.now();
-      const { index, stats } = indexOnGraph(ds.base, ds.metric, await graph.res, { storage, kernels, labels });
+      const built = await graph.res;
+      const index = indexOnGraph(ds.base, ds.metric, built, { storage, kernels, labels });
+      const stats = built.stats;
       engine = new AnnEngine(ctx, index, { kernels });
       await ctx.idle('crinn upload');
       // What the index costs: bytes per vector the beam search reads (the codes), those the rerank reads (f32), the file's size.
