@@ -17,6 +17,7 @@ import { pruneOps } from './prune.ts';
 import { vamanaOps } from './vamana.ts';
 import { entryPointOps } from './entry-points.ts';
 import { rpOps } from './rp-tree.ts';
+import { entryLayerOps } from './entry-layer-ops.ts';
 
 export type OpTable = Record<string, OpHandler>;
 
@@ -27,6 +28,7 @@ const HARNESS_OPS: OpTable = {
   ...vamanaOps,
   ...entryPointOps,
   ...rpOps,
+  ...entryLayerOps,
 };
 
 const DEFAULT_OPS: OpTable = { ...HARNESS_OPS, ...pruneOps };

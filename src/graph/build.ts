@@ -18,6 +18,7 @@ import { cagraOptimize } from './prune.ts';
 import { vamanaBuild } from './vamana.ts';
 import { connectGraph, selectEntryPoints } from './entry-points.ts';
 import { buildEntryLayer, entryLayerShape, type EntryLayer } from './entry-layer.ts';
+import { buildEntryLayerOnPool } from './entry-layer-ops.ts';
 
 export type { KnnProvider } from './knn.ts';
 
@@ -300,7 +301,9 @@ export async function buildGraph(
     for (let i = 0; i < entry.length; i++) entryPoints[i] = perm[entry[i]];
     lap('finish');
     progress.phase('entryLayer', 0);
-    const entryLayer = buildEntryLayer(base.data, n, dim, metric, entryPoints, { seed: p.seed, ...entryLayerShape(degree) });
+    // Built in the arena's numbering on the pool, then its ids mapped like the graph's.
+    const layer = await buildEntryLayerOnPool(pool, f32, n, dim, arena.layout.dim4, metric, entry, { seed: p.seed, ...entryLayerShape(degree) });
+    const entryLayer: EntryLayer = { ...layer, ids: layer.ids.map((i) => perm[i]) };
     lap('entryLayer');
     progress.phase('entryLayer', 1);
     return {

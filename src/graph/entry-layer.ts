@@ -65,10 +65,10 @@ export function entryLayerShape(graphDegree: number): Pick<EntryLayerParams, 'de
 /** Below this many sample nodes the layer is the whole sample of at least this size (or all of n). */
 const MIN_SAMPLE = 64;
 
-function sqL2(v: Float32Array, a: number, b: number, dim: number): number {
+function sqL2(v: Float32Array, a: number, b: number, dim: number, stride: number): number {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   let t = 0;
-  const ao = a * dim, bo = b * dim;
+  const ao = a * stride, bo = b * stride;
   for (; t + 4 <= dim; t += 4) {
     const d0 = v[ao + t] - v[bo + t];
     const d1 = v[ao + t + 1] - v[bo + t + 1];
@@ -83,15 +83,43 @@ function sqL2(v: Float32Array, a: number, b: number, dim: number): number {
   return s0 + s1 + s2 + s3;
 }
 
-function negDot(v: Float32Array, a: number, b: number, dim: number): number {
+function negDot(v: Float32Array, a: number, b: number, dim: number, stride: number): number {
   let s = 0;
-  const ao = a * dim, bo = b * dim;
+  const ao = a * stride, bo = b * stride;
   for (let t = 0; t < dim; t++) s += v[ao + t] * v[bo + t];
   return -s;
 }
 
-/** Build the entry layer over `vectors` (n x dim, caller's numbering). */
-export function buildEntryLayer(vectors: Float32Array, n: number, dim: number, metric: Metric, entryPoints: Uint32Array, params: Partial<EntryLayerParams> = {}): EntryLayer {
+/** Distance between two base ids under the layer's ordering (squared L2, or -dot for ip). */
+export type LayerDist = (a: number, b: number) => number;
+
+/**
+ * The layer's distance over rows of `stride` floats: inner product ranks by -dot; l2 and angular
+ * (rows normalised) by squared L2, on which the heuristic's alpha acts.
+ */
+export function layerDist(vectors: Float32Array, dim: number, stride: number, metric: Metric): LayerDist {
+  const f = metric === 'ip' ? negDot : sqL2;
+  return (a, b) => f(vectors, a, b, dim, stride);
+}
+
+/** The parameters with defaults filled in and the row sizes for a sample of m nodes. */
+export interface LayerPlan {
+  p: EntryLayerParams;
+  /** Forward edges kept per node. */
+  kOut: number;
+  /** Candidates per node the heuristic chooses from (kOut when alpha is 0). */
+  k: number;
+  /** Row length after symmetrising. */
+  degree: number;
+  /** The heuristic's factor on the layer distance: alpha^2 on squared L2, 1 on -dot, 0 for none. */
+  a2: number;
+}
+
+/**
+ * The sample: the entry points first, then seeded random nodes up to `fraction` of n (at least
+ * MIN_SAMPLE, at most n). Returns the sample's base ids and the plan for its rows.
+ */
+export function planEntryLayer(n: number, metric: Metric, entryPoints: Uint32Array, params: Partial<EntryLayerParams> = {}): { ids: Uint32Array; plan: LayerPlan } {
   const p = { ...DEFAULT_ENTRY_LAYER, ...params };
   const m = Math.min(n, Math.max(MIN_SAMPLE, entryPoints.length, Math.round(n * p.fraction)));
   const ids = new Uint32Array(m);
@@ -107,11 +135,24 @@ export function buildEntryLayer(vectors: Float32Array, n: number, dim: number, m
       if (!taken[v]) { taken[v] = 1; ids[c++] = v; }
     }
   }
-  // Inner product ranks by -dot; l2 and angular (rows normalised) by squared L2.
-  const dist = metric === 'ip' ? negDot : sqL2;
   const kOut = Math.min(p.k, m - 1);
   const k = p.alpha > 0 ? Math.min(Math.max(p.candidates, p.k), m - 1) : kOut;
   const degree = Math.max(1, Math.min(p.degree, m - 1));
+  // Inner product: -dot is no distance, so no factor (alpha 1, hnswlib's heuristic) there.
+  const a2 = p.alpha > 0 ? (metric === 'ip' ? 1 : p.alpha * p.alpha) : 0;
+  return { ids, plan: { p, kOut, k, degree, a2 } };
+}
+
+/**
+ * Build the entry layer over `vectors` (n x dim, caller's numbering) on this thread, in plain
+ * TypeScript: O(m^2) distances for m = fraction * n sample nodes. The graph build uses the worker
+ * pool's SIMD version instead (entry-layer-ops.ts), which gives the same layer up to float rounding.
+ */
+export function buildEntryLayer(vectors: Float32Array, n: number, dim: number, metric: Metric, entryPoints: Uint32Array, params: Partial<EntryLayerParams> = {}): EntryLayer {
+  const { ids, plan } = planEntryLayer(n, metric, entryPoints, params);
+  const m = ids.length;
+  const { k, kOut, a2 } = plan;
+  const dist = layerDist(vectors, dim, dim, metric);
   // Exact candidate lists within the sample: a bounded sorted list per node, each pair computed once.
   const knnD = new Float64Array(m * k).fill(Infinity);
   const knnI = new Int32Array(m * k).fill(-1);
@@ -130,15 +171,24 @@ export function buildEntryLayer(vectors: Float32Array, n: number, dim: number, m
   if (k > 0) {
     for (let a = 0; a < m; a++) {
       for (let b = a + 1; b < m; b++) {
-        const d = dist(vectors, ids[a], ids[b], dim);
+        const d = dist(ids[a], ids[b]);
         push(a, b, d);
         push(b, a, d);
       }
     }
   }
-  // Inner product: -dot is no distance, so no factor (alpha 1, hnswlib's heuristic) there.
-  if (p.alpha > 0) selectDiverse(vectors, ids, dim, dist, knnD, knnI, k, kOut, metric === 'ip' ? 1 : p.alpha * p.alpha);
-  // Symmetrise: forward edges, then reverse edges (nearest first) while the row has room.
+  if (a2 > 0) selectDiverse(ids, dist, knnD, knnI, k, kOut, a2);
+  return finishEntryLayer(ids, knnD, knnI, k, plan.degree, dist);
+}
+
+/**
+ * Symmetrise and connect: each node's forward edges (rows of `rowLen` local ids in `knnI`,
+ * ascending `knnD`, -1 padding), then reverse edges (nearest first) while the row has room, then
+ * bridges so every sample node is reachable from node 0 (the medoid).
+ */
+export function finishEntryLayer(ids: Uint32Array, knnD: Float64Array | Float32Array, knnI: Int32Array, rowLen: number, degree: number, dist: LayerDist): EntryLayer {
+  const m = ids.length;
+  const k = rowLen;
   const rev: { d: number; from: number }[][] = Array.from({ length: m }, () => []);
   for (let a = 0; a < m; a++) {
     for (let r = 0; r < k; r++) {
@@ -166,7 +216,7 @@ export function buildEntryLayer(vectors: Float32Array, n: number, dim: number, m
       add(a, from);
     }
   }
-  bridge(vectors, ids, dim, dist, neighbors, degree, fill, add);
+  bridge(ids, dist, neighbors, degree, fill, add);
   return { ids, degree, neighbors };
 }
 
@@ -175,10 +225,7 @@ export function buildEntryLayer(vectors: Float32Array, n: number, dim: number, m
  * and clear the rest (-1, Infinity), kept ones first in their order. Candidate c is dropped when a
  * kept s has a2 * dist(s, c) <= dist(node, c): dist is squared L2 with a2 = alpha^2, or -dot with a2 = 1.
  */
-function selectDiverse(
-  vectors: Float32Array, ids: Uint32Array, dim: number, dist: (v: Float32Array, a: number, b: number, dim: number) => number,
-  knnD: Float64Array, knnI: Int32Array, k: number, kOut: number, a2: number,
-): void {
+function selectDiverse(ids: Uint32Array, dist: LayerDist, knnD: Float64Array, knnI: Int32Array, k: number, kOut: number, a2: number): void {
   const m = ids.length;
   const keptI = new Int32Array(kOut);
   const keptD = new Float64Array(kOut);
@@ -190,7 +237,7 @@ function selectDiverse(
       if (c < 0) break;
       const dc = knnD[o + r];
       let ok = true;
-      for (let s = 0; s < kept && ok; s++) if (a2 * dist(vectors, ids[keptI[s]], ids[c], dim) <= dc) ok = false;
+      for (let s = 0; s < kept && ok; s++) if (a2 * dist(ids[keptI[s]], ids[c]) <= dc) ok = false;
       if (ok) {
         keptI[kept] = c;
         keptD[kept++] = dc;
@@ -204,10 +251,7 @@ function selectDiverse(
 }
 
 /** Connect every sample node to node 0's component: each unreached node gets two-way edges to its nearest reached node. */
-function bridge(
-  vectors: Float32Array, ids: Uint32Array, dim: number, dist: (v: Float32Array, a: number, b: number, dim: number) => number,
-  neighbors: Uint32Array, degree: number, fill: Int32Array, add: (a: number, b: number) => void,
-): void {
+function bridge(ids: Uint32Array, dist: LayerDist, neighbors: Uint32Array, degree: number, fill: Int32Array, add: (a: number, b: number) => void): void {
   const m = ids.length;
   const reached = new Uint8Array(m);
   const queue = new Int32Array(m);
@@ -228,7 +272,7 @@ function bridge(
     if (reached[u]) continue;
     let best = -1, bestD = Infinity;
     for (let i = 0; i < tail; i++) {
-      const d = dist(vectors, ids[u], ids[queue[i]], dim);
+      const d = dist(ids[u], ids[queue[i]]);
       if (d < bestD) { bestD = d; best = queue[i]; }
     }
     add(best, u);
