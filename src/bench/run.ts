@@ -87,8 +87,15 @@ function adapterInfo(a: AdapterDescription): AdapterInfo {
 /** One context shared by all GPU systems, opened on first use. */
 function lazyGpu(open: () => Promise<GpuContext>) {
   let pending: Promise<GpuContext> | undefined;
+  let opened: GpuContext | undefined;
   return {
-    get: () => (pending ??= open()),
+    get: () =>
+      (pending ??= open().then((ctx) => {
+        opened = ctx;
+        return ctx;
+      })),
+    /** The context once open, else undefined (a CPU-only run never opens one). */
+    current: () => opened,
     async destroy() {
       const p = pending;
       pending = undefined;
@@ -157,6 +164,10 @@ interface Run {
   emit: (ev: BenchEvent) => void;
   /** Peak host memory of each system's timed calls (over every batch size). */
   searchRss: Map<string, RssWindow>;
+  /** Peak device memory (the project's GPU buffers) of each GPU system's timed calls. */
+  searchDevice: Map<string, number>;
+  /** The shared GPU context, when a system has opened it. */
+  gpuNow: () => GpuContext | undefined;
 }
 
 /** One result: all the queries in one call per repetition (or `o.batches[0]` per call). */
@@ -167,7 +178,7 @@ export async function runBench(o: RunBenchOptions): Promise<BenchResult> {
 /** One result per batch size in `o.batches` (builds shared, a fresh sweep per size), in that order. */
 export async function runBenchBatches(o: RunBenchOptions): Promise<BenchResult[]> {
   const ds = o.dataset;
-  const run: Run = { o, ds, k: o.k ?? 10, window: o.window ?? { ...DEFAULT_WINDOW }, reps: o.reps ?? 3, seed: o.seed ?? 1, emit: o.onProgress ?? (() => {}), searchRss: new Map() };
+  const run: Run = { o, ds, k: o.k ?? 10, window: o.window ?? { ...DEFAULT_WINDOW }, reps: o.reps ?? 3, seed: o.seed ?? 1, emit: o.onProgress ?? (() => {}), searchRss: new Map(), searchDevice: new Map(), gpuNow: () => undefined };
   const { k, reps } = run;
   if (!(Number.isInteger(reps) && reps >= 3)) throw new UserError(`bench: reps must be an integer >= 3, got ${reps}`);
   if (!(Number.isInteger(k) && k >= 1 && k <= ds.base.n)) throw new UserError(`bench: k must be an integer in 1..${ds.base.n} (the base size), got ${k}`);
@@ -184,6 +195,7 @@ export async function runBenchBatches(o: RunBenchOptions): Promise<BenchResult[]
     return ctx;
   };
   const gpu = lazyGpu(openTracked);
+  run.gpuNow = gpu.current;
   const entries: Entry[] = requested.map((r) => ({ ...r, build: { seconds: 0, params: {} } }));
   const batches: (number | undefined)[] = o.batches && o.batches.length ? [...o.batches] : [undefined];
   for (const b of batches) if (b !== undefined && !(Number.isInteger(b) && b >= 1)) throw new UserError(`bench: batch sizes must be positive integers, got ${b}`);
@@ -215,9 +227,13 @@ async function buildSystems(run: Run, entries: Entry[], gpu: () => Promise<GpuCo
       const t0 = performance.now();
       if (run.ds.filter && !e.system.filters) throw new Error(`${e.name} has no filtered search`);
       const rss = trackRss();
+      const deviceBefore = run.gpuNow()?.memory.liveBytes ?? 0;
       const b = await e.system.build(run.ds);
+      // What the index keeps on the device: the buffers it made and still holds after its build.
+      const deviceAfter = run.gpuNow()?.memory.liveBytes;
+      const deviceIndexBytes = deviceAfter !== undefined && (e.system.kind === 'gpu' || deviceAfter > deviceBefore) ? { deviceIndexBytes: deviceAfter - deviceBefore } : {};
       // The system's own figure is the build; the harness's wall clock and the host memory are kept beside it.
-      e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000, rss: rss.stop() } };
+      e.build = { seconds: b.seconds, params: { ...b.params, wallSeconds: (performance.now() - t0) / 1000, rss: rss.stop(), ...deviceIndexBytes } };
       e.planner = plannerFor(e.system, run.k, run.window, o);
       emit({ type: 'build', system: e.name, state: 'done', seconds: e.build.seconds });
     } catch (err) {
@@ -269,9 +285,12 @@ async function sweepSystems(run: Run, entries: Entry[], kth: Float32Array, batch
       measured++;
       planned = Math.max(planned, measured);
       const rss = trackRss();
+      const ctx = lane.build.params.deviceIndexBytes !== undefined ? run.gpuNow() : undefined;
+      const device = ctx?.memory.window();
       try {
         return await measurePoint(run, lane.system, effort, kth, batch);
       } finally {
+        if (device) run.searchDevice.set(lane.name, Math.max(device.stop().peakBytes, run.searchDevice.get(lane.name) ?? 0));
         const w = rss.stop();
         const was = run.searchRss.get(lane.name);
         run.searchRss.set(lane.name, { startMiB: Math.min(w.startMiB, was?.startMiB ?? Infinity), peakMiB: Math.max(w.peakMiB, was?.peakMiB ?? 0) });
@@ -293,7 +312,7 @@ function benchResult(run: Run, entries: Entry[], byName: Map<string, SweepPoint[
     return {
       name: e.name,
       kind: e.system?.kind ?? e.kind,
-      params: { ...(e.system?.params ?? {}), ...(run.searchRss.has(e.name) ? { searchRss: run.searchRss.get(e.name) } : {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
+      params: { ...(e.system?.params ?? {}), ...(run.searchRss.has(e.name) ? { searchRss: run.searchRss.get(e.name) } : {}), ...(run.searchDevice.has(e.name) ? { searchDevicePeakBytes: run.searchDevice.get(e.name) } : {}), ...(e.system && e.system.efforts.length > 0 ? { minEffort: e.system.minEffort, maxEffort: e.system.maxEffort } : {}) },
       build: e.build,
       points,
       summary: {

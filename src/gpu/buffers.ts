@@ -17,7 +17,7 @@ export function checkBindingSize(ctx: GpuContext, label: string, bytes: number):
 export function storageBuffer(ctx: GpuContext, label: string, data: ArrayBufferView | number): GPUBuffer {
   const bytes = typeof data === 'number' ? data : data.byteLength;
   checkBindingSize(ctx, label, bytes);
-  const buf = ctx.device.createBuffer({ label, size: paddedSize(bytes), usage: STORAGE(), mappedAtCreation: typeof data !== 'number' });
+  const buf = ctx.createBuffer({ label, size: paddedSize(bytes), usage: STORAGE(), mappedAtCreation: typeof data !== 'number' });
   if (typeof data !== 'number') {
     new Uint8Array(buf.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     buf.unmap();
@@ -26,14 +26,14 @@ export function storageBuffer(ctx: GpuContext, label: string, data: ArrayBufferV
 }
 
 export function uniformBuffer(ctx: GpuContext, label: string, words: Uint32Array | Float32Array): GPUBuffer {
-  const buf = ctx.device.createBuffer({ label, size: paddedSize(words.byteLength), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const buf = ctx.createBuffer({ label, size: paddedSize(words.byteLength), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   ctx.device.queue.writeBuffer(buf, 0, words);
   return buf;
 }
 
 /** Copies `bytes` from a storage buffer back to the host under the watchdog. */
 export async function readBuffer(ctx: GpuContext, src: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
-  const staging = ctx.device.createBuffer({ label: `${src.label}:readback`, size: paddedSize(bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const staging = ctx.createBuffer({ label: `${src.label}:readback`, size: paddedSize(bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const enc = ctx.device.createCommandEncoder({ label: 'readback' });
   enc.copyBufferToBuffer(src, offset, staging, 0, Math.ceil(bytes / 4) * 4);
   ctx.device.queue.submit([enc.finish()]);
@@ -50,7 +50,7 @@ export async function readBuffer(ctx: GpuContext, src: GPUBuffer, bytes: number,
  */
 export async function readBuffers(ctx: GpuContext, srcs: GPUBuffer[], bytes: number): Promise<ArrayBuffer[]> {
   const stride = Math.ceil(bytes / 16) * 16;
-  const staging = ctx.device.createBuffer({ label: 'readback', size: paddedSize(stride * srcs.length), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const staging = ctx.createBuffer({ label: 'readback', size: paddedSize(stride * srcs.length), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const enc = ctx.device.createCommandEncoder({ label: 'readback' });
   srcs.forEach((src, i) => enc.copyBufferToBuffer(src, 0, staging, i * stride, Math.ceil(bytes / 4) * 4));
   ctx.device.queue.submit([enc.finish()]);

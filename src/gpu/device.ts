@@ -2,6 +2,7 @@ import { GpuError, UserError } from '../errors.ts';
 import { COMPUTE_LIMITS, selectAdapter, type AdapterDescription, type AdapterQuery, type ComputeLimitName } from './adapters.ts';
 import { dawnProvider, type GpuProvider } from './provider.ts';
 import { watchdog, gpuTimeoutMs } from './watchdog.ts';
+import { GpuMemory } from './memory.ts';
 
 export interface OpenOptions extends AdapterQuery {
   provider?: GpuProvider;
@@ -49,6 +50,8 @@ export class GpuContext {
   private errors: string[] = [];
   private readonly cappedLimits: GPUSupportedLimits | undefined;
   private destroyed = false;
+  /** Device memory held by buffers made through createBuffer. */
+  readonly memory = new GpuMemory();
   /** Keeps the GPU instance reachable for the device's lifetime (see AdapterCandidate.gpu). */
   private readonly owner: unknown;
 
@@ -71,6 +74,11 @@ export class GpuContext {
   }
 
   /** The device's limits, lowered by any `limitCaps` it was opened with: what the host plans against. */
+  /** Creates a buffer counted in `memory` until it is destroyed: every buffer of the project goes through here. */
+  createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
+    return this.memory.track(this.device.createBuffer(desc), desc.size);
+  }
+
   get limits(): GPUSupportedLimits {
     return this.cappedLimits ?? this.device.limits;
   }

@@ -16,7 +16,7 @@ export class PassTimer {
     this.ctx = ctx;
     this.capacity = passes;
     this.querySet = ctx.device.createQuerySet({ label: 'pass-timer', type: 'timestamp', count: passes * 2 });
-    this.resolveBuf = ctx.device.createBuffer({
+    this.resolveBuf = ctx.createBuffer({
       label: 'pass-timer:resolve',
       size: passes * 16,
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,

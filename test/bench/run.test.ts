@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLines } from '../../src/bench/memory.ts';
 import { runBench, type BenchEvent } from '../../src/bench/run.ts';
 import { benchResultSchema } from '../../src/bench/schema.ts';
 import { registerSystem, unregisterSystem } from '../../src/bench/systems.ts';
@@ -120,6 +121,14 @@ describe('runBench', () => {
     }
     expect(by.bruteforce.kind).toBe('oracle');
     expect(by['gpu-exact'].kind).toBe('gpu');
+    // Device memory: gpu-exact holds its base rows (3000 x 32 f32, at least) after the build, more during a search; CPU systems none.
+    const held = by['gpu-exact'].build.params.deviceIndexBytes as number;
+    expect(held).toBeGreaterThanOrEqual(3000 * 32 * 4);
+    expect(held).toBeLessThan(2 * 3000 * 32 * 4);
+    expect(by['gpu-exact'].params.searchDevicePeakBytes as number).toBeGreaterThan(held);
+    expect(by.bruteforce.build.params.deviceIndexBytes).toBeUndefined();
+    expect(by.bruteforce.params.searchDevicePeakBytes).toBeUndefined();
+    expect(memoryLines(r).find((l) => l.startsWith('memory gpu-exact:'))).toMatch(/device: index 0\.[45] MiB; device search peak \d+\.\d MiB/);
     expect(events.filter((e) => e.type === 'build' && e.state === 'done')).toHaveLength(systems.length);
     expect(events.filter((e) => e.type === 'point').length).toBe(r.systems.reduce((a, s) => a + s.points.length, 0));
   });
