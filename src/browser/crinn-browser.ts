@@ -10,6 +10,7 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/pipeline.ts';
+import { GpuMemory } from '../gpu/memory.ts';
 import { decodeIndex, digestMatches, parseIndexHeader, sectionDigestMatches, type Index } from '../graph/index-format.ts';
 import { BeamSearchCore, searchKernelFiles, type SearchKernelSources } from '../search/beam-core.ts';
 import { codecFor, codecs } from '../data/codecs/registry.ts';
@@ -121,8 +122,11 @@ export async function parseIndex(bytes: ArrayBuffer | Uint8Array, name = 'index'
 
 /** The part of the Node GpuContext the shared search code uses, over a plain GPUDevice. */
 function browserContext(device: GPUDevice): GpuContext {
+  const memory = new GpuMemory();
   const ctx = {
     device,
+    memory,
+    createBuffer: (desc: GPUBufferDescriptor): GPUBuffer => memory.track(device.createBuffer(desc), desc.size),
     limits: device.limits,
     verbose: false,
     wait: <T>(p: Promise<T>): Promise<T> => p,

@@ -1,6 +1,7 @@
 /**
  * Tuned-kernel bundles: the best variant of each module of a run, as a folder users ship
- * (kernels/README.md documents the format; its schema and reader are src/bundle/format.ts). The
+ * (kernels/README.md documents the format; a module's files equal to the shipped baseline's are
+ * left out; its schema and reader are src/bundle/format.ts). The
  * folder is built beside its destination and renamed into place, so an interrupted export leaves
  * nothing half-written.
  */
@@ -9,6 +10,7 @@ import path from 'node:path';
 import type { ModuleName } from '../bundle/module-manifest.ts';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleContentHash, bundleManifestSchema, type BundleManifest } from '../bundle/format.ts';
 import { getVariant } from './store.ts';
+import { loadBaseline } from './modules.ts';
 import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun } from './runs.ts';
 import { UserError } from '../errors.ts';
@@ -58,7 +60,10 @@ export function exportRun(runDir: string, o: ExportOptions): { dir: string; mani
       const v = getVariant(runDir, hash);
       const stage = st.stages.find((s) => s.module === module)!;
       const best = bestOf(stage)!;
-      const files = v.files.map((f) => {
+      // Only what differs from the shipped baseline: every loader fills a missing file from it
+      // (search/bundle.ts, the browser's bundleSources), so a knob-only variant ships no WGSL.
+      const shipped = loadBaseline(module).sources;
+      const files = v.files.filter((f) => shipped[f.path] !== f.content.toString('utf8')).map((f) => {
         const rel = `${module}/${f.path}`;
         mkdirSync(path.dirname(path.join(tmp, rel)), { recursive: true });
         writeFileSync(path.join(tmp, rel), f.content);

@@ -3,7 +3,8 @@
  * device's limits, kernel specialisation, bind layout, uniforms, dispatch and readback. The Node
  * engine (gpu-search.ts, GpuSearcher) and the browser loader (src/browser/) both run this, so the
  * two execute the same WGSL the same way. The GPU context is typed as GpuContext but only `device`,
- * `limits`, `wait` and `checkDispatch` are used (the browser passes an object with just those).
+ * `limits`, `wait`, `checkDispatch` and `createBuffer` / `memory` are used (the browser passes an
+ * object with just those).
  */
 import { UserError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';

@@ -5,7 +5,7 @@
  * mismatch falls back with a message; a tampered bundle is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { GpuContext } from '../../src/gpu/device.ts';
@@ -51,6 +51,24 @@ function variantOf(name: string, edit: (dir: string) => void, resign = true): st
   return dir;
 }
 
+/**
+ * Writes `fn(text)` to the bundle file `rel` ('search/beam_search.wgsl'), starting from the bundle's
+ * copy or, as the exporter leaves out files equal to the shipped baseline, from shaders/; lists it
+ * in the manifest's search module.
+ */
+function plant(dir: string, rel: string, fn: (text: string) => string): void {
+  const file = path.join(dir, rel);
+  const src = existsSync(file) ? readFileSync(file, 'utf8') : readFileSync(path.join(ROOT, 'shaders', path.basename(rel)), 'utf8');
+  const out = fn(src);
+  expect(out).not.toBe(src);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, out);
+  const mf = path.join(dir, 'manifest.json');
+  const m = JSON.parse(readFileSync(mf, 'utf8'));
+  m.modules.search.files = [...new Set([...m.modules.search.files, rel])];
+  writeFileSync(mf, JSON.stringify(m, null, 2));
+}
+
 beforeAll(async () => {
   ctx = await openTestGpu();
   ds = await loadDataset('synthetic-2000-d16');
@@ -76,6 +94,10 @@ describe('kernel bundles: library', () => {
     try {
       expect(messages).toEqual([]);
       expect(engine.kernels?.dir).toBe(good);
+      // The run's variants are the shipped sources with tuned knobs: the export leaves every file
+      // equal to the baseline out (the loader fills it from shaders/), so no WGSL is duplicated.
+      expect(readdirSync(good).sort()).toEqual(['manifest.json', 'params.json']);
+      expect(Object.values(readBundle(good).modules).map((m) => m!.files)).toEqual([[], [], []]);
       expect(engine.kernels?.contentHash).toBe(readBundle(good).contentHash);
       const knobs = JSON.parse(readFileSync(path.join(good, 'params.json'), 'utf8'));
       expect(engine.kernels?.knobs).toEqual(knobs);
@@ -95,13 +117,7 @@ describe('kernel bundles: library', () => {
 
   it('a planted search shader (distances negated) is the one run: recall collapses, the baseline on the same index does not', async () => {
     const planted = variantOf('planted', (dir) => {
-      for (const f of ['search/base_f16.wgsl', 'search/base_f32.wgsl']) {
-        const file = path.join(dir, f);
-        const src = readFileSync(file, 'utf8');
-        const out = src.replace(/(fn l2_partial[\s\S]*?)return acc;/, '$1return -acc;');
-        expect(out).not.toBe(src);
-        writeFileSync(file, out);
-      }
+      for (const f of ['search/base_f16.wgsl', 'search/base_f32.wgsl']) plant(dir, f, (src) => src.replace(/(fn l2_partial[\s\S]*?)return acc;/, '$1return -acc;'));
     });
     const { engine, index } = await engineWith(planted);
     const baseline = new AnnEngine(ctx, index);
@@ -116,7 +132,7 @@ describe('kernel bundles: library', () => {
   }, 120_000);
 
   it('a planted shader that does not compile fails the search with the WGSL error', async () => {
-    const broken = variantOf('broken', (dir) => writeFileSync(path.join(dir, 'search/beam_search.wgsl'), `${readFileSync(path.join(dir, 'search/beam_search.wgsl'), 'utf8')}\nfn broken( {\n`));
+    const broken = variantOf('broken', (dir) => plant(dir, 'search/beam_search.wgsl', (src) => `${src}\nfn broken( {\n`));
     const { engine } = await engineWith(broken);
     try {
       await expect(engine.search(ds.queries, K, { itopk: 32 })).rejects.toThrow(/beam_search/);
@@ -196,7 +212,7 @@ describe('kernel bundles: crinn bench --kernel (new process)', () => {
   // bundle beside the baseline crinn shows the bench names the bundle it ran and really runs it.
   it('runs crinn and crinn-kernel side by side, naming the bundle and its hash; a planted search shader (distances negated) collapses crinn-kernel\'s recall, not crinn\'s', async () => {
     const planted = variantOf('planted-cli', (dir) => {
-      for (const f of ['search/base_f16.wgsl', 'search/base_f32.wgsl']) writeFileSync(path.join(dir, f), readFileSync(path.join(dir, f), 'utf8').replace(/(fn l2_partial[\s\S]*?)return acc;/, '$1return -acc;'));
+      for (const f of ['search/base_f16.wgsl', 'search/base_f32.wgsl']) plant(dir, f, (src) => src.replace(/(fn l2_partial[\s\S]*?)return acc;/, '$1return -acc;'));
     });
     const r = await crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', planted, '--json', '-');
     expect(r.status, r.stderr).toBe(0);
@@ -238,7 +254,10 @@ describe('kernel bundles: crinn bench --kernel (new process)', () => {
   }, 60_000);
 
   it('a tampered bundle: exit 1, one line naming the manifest, before any work', async () => {
-    const tampered = variantOf('tampered-cli', (dir) => writeFileSync(path.join(dir, 'search/beam_search.wgsl'), '// nothing\n'), false);
+    const tampered = variantOf('tampered-cli', (dir) => {
+      mkdirSync(path.join(dir, 'search'), { recursive: true });
+      writeFileSync(path.join(dir, 'search/beam_search.wgsl'), '// nothing\n');
+    }, false);
     const r = await crinn('bench', '--dataset', 'synthetic-2000-d16', '--peers', 'bruteforce', '--kernel', tampered);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
