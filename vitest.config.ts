@@ -3,34 +3,15 @@ import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Files that time something or wait on a clock (the evaluator's paired rounds and intervals, sandbox
- * and call timeouts, signals, the farm's heartbeats): they run one at a time, alone, after the rest. Everything else is correctness against an oracle
- * and runs two files at a time: most of it is single-threaded JavaScript (builds, CPU references,
- * CLI start-ups), which a second core halves; two lavapipe (or SwiftShader) files share the cores
- * at no loss. Benches through the CLI there assert recall, never speed.
+ * `*.timed.test.ts`: files that time something or wait on a clock (the evaluator's paired rounds
+ * and intervals, sandbox and call timeouts, signals, the farm's heartbeats). They run one at a time,
+ * alone, after the rest: the file name is the group, so a new timed file cannot land among the
+ * parallel ones by a forgotten list entry. Everything else is correctness against an oracle and runs
+ * two files at a time: most of it is single-threaded JavaScript (builds, CPU references, CLI
+ * start-ups), which a second core halves; two lavapipe (or SwiftShader) files share the cores at no
+ * loss. Benches through the CLI there assert recall, never speed.
  */
-const ALONE = [
-  'test/evolve/evaluate.test.ts',
-  'test/evolve/evaluate-cli.test.ts',
-  'test/evolve/filtered-eval.test.ts',
-  'test/evolve/llm-e2e.test.ts',
-  'test/evolve/llm-loop.test.ts',
-  'test/evolve/llm-cli.test.ts',
-  'test/evolve/llm-client.test.ts',
-  'test/evolve/loop.test.ts',
-  'test/evolve/loop-cli.test.ts',
-  'test/evolve/graph-variant.test.ts',
-  'test/evolve/remeasure.test.ts',
-  'test/evolve/isolation.test.ts',
-  'test/evolve/sandbox.test.ts',
-  'test/farm/**/*.test.ts',
-  'test/cli/signals.test.ts',
-  'test/cli/slow-wait.test.ts',
-  'test/cli/loop-commands.test.ts',
-  'test/bench/qps-accounting.test.ts',
-  'test/bench/run.test.ts',
-  'test/data/download.test.ts',
-];
+const TIMED = ['test/**/*.timed.test.ts'];
 
 // A hang's limit, not a speed goal: a cold shader cache on a loaded 2-core machine makes a GPU test
 // several times slower than its usual seconds (filter.test's 0.5 cases: 10 s quiet, 120 s at load 11).
@@ -53,8 +34,8 @@ export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
     projects: [
-      { test: { ...common, name: 'oracle', include: ['test/**/*.test.ts'], exclude: ALONE, maxWorkers: 2, env: UNOPTIMISED_SHADERS, sequence: { groupOrder: 0 } } },
-      { test: { ...common, name: 'timed', include: ALONE, maxWorkers: 1, sequence: { groupOrder: 1 } } },
+      { test: { ...common, name: 'oracle', include: ['test/**/*.test.ts'], exclude: TIMED, maxWorkers: 2, env: UNOPTIMISED_SHADERS, sequence: { groupOrder: 0 } } },
+      { test: { ...common, name: 'timed', include: TIMED, maxWorkers: 1, sequence: { groupOrder: 1 } } },
     ],
   },
 });

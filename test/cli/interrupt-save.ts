@@ -1,5 +1,5 @@
 /**
- * Child process for signals.test.ts: starts a large save (an index, or an .fvecs pair) with the
+ * Child process for signals.timed.test.ts: starts a large save (an index, or an .fvecs pair) with the
  * CLI's signal cleanup installed, and signals itself as soon as the temp file appears on disk.
  * argv: <kind: index|vecs> <out> <signal>
  */

@@ -1,5 +1,5 @@
 /**
- * Shared by the evaluator tests (evaluate.test.ts, graph-variant.test.ts): a temp folder and the
+ * Shared by the evaluator tests (evaluate.timed.test.ts, graph-variant.timed.test.ts): a temp folder and the
  * small synthetic set per file, variant folders made from the baseline with exact text edits, and
  * evaluateVariant at the small settings those tests use.
  */

@@ -99,6 +99,8 @@ describe('llm policy end to end (real evaluator, scripted model)', () => {
     const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
     expect(manifest.modules.search.hash).toBe(model.hash);
     expect(readFileSync(path.join(bundle, 'search', 'beam_search.wgsl'), 'utf8')).toContain('team_worst');
+    // Only the edited file travels: the module's other files equal the shipped baseline's.
+    expect(manifest.modules.search.files).toEqual(['search/beam_search.wgsl']);
 
     // A new process, the bundle beside the baseline crinn, interleaved in one run.
     const out = path.join(tmp, 'bench.json');

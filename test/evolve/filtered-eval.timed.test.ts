@@ -164,7 +164,7 @@ describe('filtered evaluation: end to end', () => {
     const v = verdictSchema.parse(await evaluateSmall(dir, ctx.ds, { seed: 5, filter: FILTER, efforts: [16, 32, 64], maxPoints: 3, maxRounds: 6 }));
     expect(v.status, v.reason).toBe('ok');
     expect(v.reason).toMatch(/filtered: selectivity 0.1 \(measured/);
-    // The spread the unfiltered self-vs-self tests allow (evaluate.test.ts): an interval from 6
+    // The spread the unfiltered self-vs-self tests allow (evaluate.timed.test.ts): an interval from 6
     // paired rounds excludes 1 often enough by chance (a clean-clone run: 1.19 at its low end).
     expect(v.reward!, v.reason).toBeGreaterThan(0.5);
     expect(v.reward!, v.reason).toBeLessThan(2.0);

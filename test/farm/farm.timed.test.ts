@@ -2,7 +2,7 @@
  * The evaluation farm's queue mechanics on a real redis-server (password, free port) with real
  * `crinn worker` processes. These workers run the GPU-free fixture evaluator
  * (test/evolve/fixtures/loop-evaluator.ts, through the hidden --evaluator/--as-adapter): the tests
- * are about jobs, workers, faults and the journal, not about measurement. farm-real.test.ts runs a
+ * are about jobs, workers, faults and the journal, not about measurement. farm-real.timed.test.ts runs a
  * real sandboxed evaluation through a worker.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -21,7 +21,7 @@ import { gaussianMixture } from '../graph/helpers.ts';
 import { applyEdits, editedVariant, evalContext, evaluateSmall } from './eval-helpers.ts';
 
 const LONG = 600_000;
-/** Self-vs-self reward spread at these settings (test/evolve/evaluate.test.ts, loaded 2-core machine). */
+/** Self-vs-self reward spread at these settings (test/evolve/evaluate.timed.test.ts, loaded 2-core machine). */
 const SPREAD = { lo: 0.5, hi: 2.0 };
 const PRUNE_SRC = readFileSync(join(REPO_ROOT, 'src', 'graph', 'prune.ts'), 'utf8');
 // The end of prune.merge's per-row loop: edits after it change every row the op writes.

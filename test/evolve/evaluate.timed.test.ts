@@ -261,7 +261,7 @@ describe('reward hacks score no better than the baseline', () => {
     // 8 extra searches after each answer: measured 0.53-0.55. On lavapipe the stopped child's
     // "GPU" stops with it, so the deferred work also lands in its own next call without the drains
     // (planted: 0.87); on a real GPU queued work runs while its process is stopped, and only the
-    // drains inside the timed call charge it (isolation.test.ts checks every timed call drains).
+    // drains inside the timed call charge it (isolation.timed.test.ts checks every timed call drains).
     const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('queued-host') }));
     expect(v.status, v.reason).toBe('ok');
     // No gain its interval supports (the loop's rule): it pays for the work it queues.
@@ -273,7 +273,7 @@ describe('reward hacks score no better than the baseline', () => {
     const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('late-queued-host') }));
     expect(v.status, v.reason).toBe('ok');
     // Its deferred work lands in its own timed calls: no gain its interval supports (measured
-    // 0.861 [0.366, 1.067] quiet; the stopped state itself is checked in isolation.test.ts).
+    // 0.861 [0.366, 1.067] quiet; the stopped state itself is checked in isolation.timed.test.ts).
     expect(v.interval!.lo, v.reason).toBeLessThan(1);
     expect(v.reward!, v.reason).toBeLessThan(1);
   }, LONG);
