@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Dataset, VectorSet } from './types.ts';
+import { updateHash } from './hash-bytes.ts';
 
 const TAG = 'crinn-dataset-v1';
 
@@ -18,8 +19,8 @@ export function datasetFingerprint(ds: Pick<Dataset, 'metric' | 'base' | 'querie
   const h = createHash('sha256');
   // Shapes go in a fixed header so equal bytes with different shapes cannot collide.
   h.update(`${TAG}\n${ds.metric}\nbase ${ds.base.n}x${ds.base.dim}\nqueries ${ds.queries.n}x${ds.queries.dim}\n`);
-  h.update(bytesOf(ds.base));
-  h.update(bytesOf(ds.queries));
+  updateHash(h, bytesOf(ds.base));
+  updateHash(h, bytesOf(ds.queries));
   return h.digest('hex');
 }
 

@@ -9,13 +9,14 @@ import { readFvecs, readIvecs, withTempFiles, writeNeighborFiles } from './vecs.
 import { assertDistancesFit } from './validate.ts';
 import { defaultCacheDir } from './download.ts';
 import type { Metric, Neighbors, VectorSet } from './types.ts';
+import { updateHash } from './hash-bytes.ts';
 
 /** Content hash of a ground-truth question: same vectors, metric and k give the same answer. */
 export function groundTruthKey(base: VectorSet, queries: VectorSet, k: number, metric: Metric): string {
   const h = createHash('sha256');
   h.update(`crinn-gt-v1|${metric}|${k}|${base.n}x${base.dim}|${queries.n}x${queries.dim}|`);
-  h.update(new Uint8Array(base.data.buffer, base.data.byteOffset, base.data.byteLength));
-  h.update(new Uint8Array(queries.data.buffer, queries.data.byteOffset, queries.data.byteLength));
+  updateHash(h, new Uint8Array(base.data.buffer, base.data.byteOffset, base.data.byteLength));
+  updateHash(h, new Uint8Array(queries.data.buffer, queries.data.byteOffset, queries.data.byteLength));
   return h.digest('hex');
 }
 

@@ -35,7 +35,7 @@
  * the file and the field: a file with a valid checksum but a bad id would otherwise be searched.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { UserError } from '../errors.ts';
 import { assertRegularFile } from '../data/vecs.ts';
@@ -44,6 +44,7 @@ import { codecFor } from '../data/codecs/registry.ts';
 // Layout and decoding live in a Node-free module the browser loader shares.
 import { decodeIndex, digestMatches, encodeLabelsSection, FLAG_SECTIONS, HEADER_BYTES, INDEX_MAGIC, INDEX_VERSION, LABELS_TAG, layout, METRIC_CODES, pad4, parseIndexHeader, sectionDigestMatches, type Index } from './index-format.ts';
 import { checkLabelSets } from '../data/labels.ts';
+import { updateHash } from '../data/hash-bytes.ts';
 
 export { INDEX_MAGIC, INDEX_VERSION, type Index, type VectorStorage } from './index-format.ts';
 
@@ -86,7 +87,7 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
   let ok = false;
   try {
     const put = async (b: Buffer): Promise<void> => {
-      hash.update(b);
+      updateHash(hash, b);
       await fh.write(b);
     };
     await put(header);
@@ -120,7 +121,7 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
       head.writeUInt32LE(payload.length, 4);
       await fh.write(head);
       await fh.write(payload);
-      await fh.write(createHash('sha256').update(head).update(payload).digest());
+      await fh.write(updateHash(createHash('sha256').update(head), payload).digest());
     }
     await fh.sync();
     ok = true;
@@ -136,6 +137,26 @@ export async function saveIndex(path: string, index: Index): Promise<void> {
   }
 }
 
+/**
+ * The whole file in one Buffer, read in slices: fs.readFile refuses files over 2 GiB, and an f32
+ * index of 1M x 768 vectors is 3.3 GB.
+ */
+async function readWhole(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const buf = Buffer.allocUnsafe(size);
+    for (let o = 0; o < size; ) {
+      const { bytesRead } = await fh.read(buf, o, Math.min(1 << 30, size - o), o);
+      if (bytesRead === 0) throw new Error(`file ended at ${o} of ${size} bytes`);
+      o += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Read and validate an index file. */
 export async function loadIndex(path: string): Promise<Index> {
   checkHost();
@@ -143,7 +164,7 @@ export async function loadIndex(path: string): Promise<Index> {
   // A FIFO would block, /dev/zero never end: refused before the read.
   await assertRegularFile(path);
   try {
-    buf = await readFile(path);
+    buf = await readWhole(path);
   } catch (err) {
     throw new UserError(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
@@ -151,9 +172,9 @@ export async function loadIndex(path: string): Promise<Index> {
     throw new UserError(`${path}: ${what}`);
   };
   const h = parseIndexHeader(buf, fail);
-  if (!digestMatches(buf, h, createHash('sha256').update(buf.subarray(0, h.layout.hashAt)).digest())) fail('corrupted (checksum mismatch)');
+  if (!digestMatches(buf, h, updateHash(createHash('sha256'), buf.subarray(0, h.layout.hashAt)).digest())) fail('corrupted (checksum mismatch)');
   for (const s of h.sections) {
-    if (!sectionDigestMatches(buf, s, createHash('sha256').update(buf.subarray(s.from, s.to)).digest())) fail(`corrupted (section '${s.tag}' checksum mismatch)`);
+    if (!sectionDigestMatches(buf, s, updateHash(createHash('sha256'), buf.subarray(s.from, s.to)).digest())) fail(`corrupted (section '${s.tag}' checksum mismatch)`);
   }
   return decodeIndex(buf, h, fail);
 }
