@@ -89,6 +89,9 @@ describe.concurrent('crinn build / search (CLI) on synthetic data', () => {
         const idx = path.join(dir, `${storage}.idx`);
         let r = await cli(['build', '--base', b, '--storage', storage, '--threads', '1', '--out', idx], env);
         expect(r.status, r.stderr).toBe(0);
+        // The build's phases and its memory, one line each.
+        expect(r.stdout).toMatch(/^phases: setup \d+\.\d s, order .*knn \d+\.\d s, prune .*entryLayer \d+\.\d s$/m);
+        expect(r.stdout).toMatch(/^memory: peak RSS \d+ MiB; bytes\/vector: base \d+/m);
         const out = path.join(dir, `${storage}.ivecs`);
         // --refine 20 makes the list hold 20 candidates: the report says so instead of printing itopk=10.
         const refine = storage === 'f16' ? ['--refine', '20'] : [];

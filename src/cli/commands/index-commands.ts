@@ -88,6 +88,9 @@ export function registerIndexCommands(program: Command): void {
         if (!g.quiet) {
           const b = indexBytesPerVector(index);
           print(`built ${source}: n=${index.n} dim=${index.dim} ${metric} degree=${index.graph.degree} entry points=${index.entryPoints.length} storage=${index.storage}${labels ? ` labels=${labels.ids.length} on ${labels.n} vectors` : ''} in ${stats.seconds.toFixed(2)} s (${stats.threads} threads) -> ${o.out}`);
+          // Top-level phases (a dotted name is a part of one of them).
+          const phases = Object.entries(stats.phases).filter(([k]) => !k.includes('.'));
+          print(`phases: ${phases.map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
           // maxRSS: the process's peak resident set (workers included), KiB on Linux.
           print(`memory: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB; bytes/vector: base ${b.base}${b.codes ? `, codes ${b.codes.toFixed(1)}` : ''}, graph ${b.graph}, entry layer ${b.entryLayer.toFixed(1)}, total ${b.total.toFixed(1)} (${((b.total * index.n) / 2 ** 20).toFixed(0)} MiB)`);
         }
