@@ -1,7 +1,7 @@
 /**
  * Shared by the evaluator tests (evaluate.timed.test.ts, graph-variant.timed.test.ts): a temp folder and the
  * small synthetic set per file, variant folders made from the baseline with exact text edits, and
- * evaluateVariant at the small settings those tests use.
+ * evaluateVariant at the small settings those tests use, and the self-vs-self check.
  */
 import { afterAll, beforeAll, expect } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,4 +51,22 @@ export function evaluateSmall(variantDir: string, ds: Dataset, extra: Partial<Ev
     variantDir, dataset: ds, queriesPerCall: 32, reps: 6, maxRounds: 8, efforts: [3, 6, 10], maxPoints: 5, probeQueries: 32, probeEffort: 10, recallFloor: 0.7,
     timeouts: { compileMs: 240_000, correctnessMs: 60_000, callMs: 60_000 }, ...extra,
   });
+}
+
+/** Where the reward of a module against itself may fall on a loaded 2-core machine (measured 0.7-1.4). */
+export const SPREAD = { lo: 0.5, hi: 2.0 };
+
+/**
+ * A variant with the baseline's code and knobs: an ok verdict, a reward within SPREAD, and the
+ * same recall as the baseline (within 0.05) at every effort both curves measured (same seeded,
+ * single-thread graph).
+ */
+export function expectSelfVsSelf(v: Verdict): void {
+  expect(v.status, v.reason).toBe('ok');
+  expect(v.reward!).toBeGreaterThan(SPREAD.lo);
+  expect(v.reward!).toBeLessThan(SPREAD.hi);
+  for (const p of v.variantCurve) {
+    const b = v.baselineCurve.find((x) => x.effort === p.effort);
+    if (b) expect(Math.abs(p.recall - b.recall), `effort ${p.effort}`).toBeLessThan(0.05);
+  }
 }

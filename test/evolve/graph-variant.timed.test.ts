@@ -18,11 +18,10 @@ import { buildGraph, checkPrunedGraph } from '../../src/graph/build.ts';
 import { loadOps } from '../../src/graph/build-worker.ts';
 import { checkGraph, NO_NEIGHBOR } from '../../src/graph/graph.ts';
 import { gaussianMixture } from '../graph/helpers.ts';
-import { applyEdits, editedVariant, evalContext, evaluateSmall } from './eval-helpers.ts';
+import { applyEdits, editedVariant, evalContext, evaluateSmall, expectSelfVsSelf, SPREAD } from './eval-helpers.ts';
 
 const LONG = 600_000;
 /** Self-vs-self reward spread at these settings (test/evolve/evaluate.timed.test.ts, loaded 2-core machine). */
-const SPREAD = { lo: 0.5, hi: 2.0 };
 const PRUNE_SRC = readFileSync(join(REPO_ROOT, 'src', 'graph', 'prune.ts'), 'utf8');
 // The end of prune.merge's per-row loop: edits after it change every row the op writes.
 const MERGE_ROW_END = `      for (let t = protectedEdges; t < d && k < d; t++) {
@@ -155,13 +154,7 @@ describe('graph variants in the evaluator', () => {
     initVariant('graph', dir);
     const v = verdictSchema.parse(await evaluate(dir));
     console.log(`unmodified graph: reward ${v.reward}`);
-    expect(v.status, v.reason).toBe('ok');
-    expect(v.reward!).toBeGreaterThan(SPREAD.lo);
-    expect(v.reward!).toBeLessThan(SPREAD.hi);
-    for (const p of v.variantCurve) {
-      const b = v.baselineCurve.find((x) => x.effort === p.effort);
-      if (b) expect(Math.abs(p.recall - b.recall)).toBeLessThan(0.05);
-    }
+    expectSelfVsSelf(v);
   }, LONG);
 
 });
