@@ -83,6 +83,10 @@ export async function timeSides(sides: Sides, feed: QueryFeed, o: Resolved, rng:
     if (rounds >= o.maxRounds) break;
   }
   checkAgreement(variant);
+  // The rounds pool a point's recall over many batches, so a point can cross the window's edge (a
+  // planning batch put effort 5 above 0.95, thirty rounds 0.939), leaving the work at 0.95 with no
+  // counted point above it: count what the final curves need too (untimed, on the probe).
+  for (const s of sides) for (const e of relevantEfforts(sideCurve(s, planQps))) if (!s.evaluations.has(e)) await s.count(e);
   return { iv: roundsInterval(sides, rounds), exhausted, variantReachesWindow: true };
 }
 

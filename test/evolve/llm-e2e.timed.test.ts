@@ -99,8 +99,9 @@ describe('llm policy end to end (real evaluator, scripted model)', () => {
     const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
     expect(manifest.modules.search.hash).toBe(model.hash);
     expect(readFileSync(path.join(bundle, 'search', 'beam_search.wgsl'), 'utf8')).toContain('team_worst');
-    // Only the edited file travels: the module's other files equal the shipped baseline's.
-    expect(manifest.modules.search.files).toEqual(['search/beam_search.wgsl']);
+    // Only the files the model edited travel (fixtures/llm/better-search-reply.md edits three):
+    // the module's others (int8, binary loaders, filter) equal the shipped baseline's.
+    expect(manifest.modules.search.files).toEqual(['search/beam_search.wgsl', 'search/base_f32.wgsl', 'search/base_f16.wgsl']);
 
     // A new process, the bundle beside the baseline crinn, interleaved in one run.
     const out = path.join(tmp, 'bench.json');

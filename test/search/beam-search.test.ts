@@ -60,16 +60,18 @@ describe('GPU beam search against the CPU reference and the shipped ground truth
   // kernel's visited hash never forgets at these sizes), and recall pinned near its measured value.
   // The capped cases stop mid-search, so a dropped final merge, an ignored searchWidth or a
   // mis-indexed entry layer changes the answer.
-  // Measured on siftsmall-5k (CPU reference = GPU): 0.958, 1.000, 0.717, 0.784, 0.622, 0.987.
-  // The capped cases run at itopk 10 (3 iterations never fill a longer list: itopk 16 gives the same
-  // 0.784 and 0.622), so they reuse the first case's kernel: each distinct itopk is a compile.
+  // Measured on siftsmall-5k (CPU reference = GPU): 0.957, 1.000, 0.736, 0.802, 0.625, 0.997
+  // (the entry layer built on the build's pool samples in its own numbering: before it 0.958,
+  // 1.000, 0.717, 0.784, 0.622, 0.987). The capped cases run at itopk 10 (3 iterations never fill
+  // a longer list: itopk 16 gives the same 0.802 and 0.625), so they reuse the first case's kernel:
+  // each distinct itopk is a compile.
   const cases: { params: Partial<SearchParams>; floor: number; ceil?: number }[] = [
     { params: { itopk: 10 }, floor: 0.95 },
     { params: { itopk: 64 }, floor: 0.999 },
-    { params: { itopk: 10, maxIterations: 4 }, floor: 0.705, ceil: 0.73 },
-    { params: { itopk: 10, maxIterations: 3, searchWidth: 2, teamSize: 8 }, floor: 0.77, ceil: 0.80 },
-    { params: { itopk: 10, maxIterations: 3 }, floor: 0.61, ceil: 0.635 },
-    { params: { itopk: 32, numSeeds: 4, entryBeam: 8, entryIterations: 2 }, floor: 0.98 },
+    { params: { itopk: 10, maxIterations: 4 }, floor: 0.72, ceil: 0.75 },
+    { params: { itopk: 10, maxIterations: 3, searchWidth: 2, teamSize: 8 }, floor: 0.79, ceil: 0.815 },
+    { params: { itopk: 10, maxIterations: 3 }, floor: 0.61, ceil: 0.64 },
+    { params: { itopk: 32, numSeeds: 4, entryBeam: 8, entryIterations: 2 }, floor: 0.985 },
   ];
   for (const { params, floor, ceil } of cases) {
     it(`agrees exactly with the CPU reference at ${JSON.stringify(params)}, recall in [${floor}, ${ceil ?? 1}]`, async () => {
