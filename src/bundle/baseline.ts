@@ -3,6 +3,7 @@
  * this repository. The library's bundle loader compares a bundle's graph code with them
  * (src/search/bundle.ts); the optimisation loop loads and varies them (src/evolve/modules.ts).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,4 +47,16 @@ export function baselineManifest(module: ModuleName): ModuleManifest {
   const names = r.data.files.map((f) => basename(f));
   if (new Set(names).size !== names.length) throw new UserError(`${path}: files must have distinct base names`);
   return r.data;
+}
+
+/**
+ * sha256 over the shipped baseline module's files (base name, NUL, content, NUL; sorted by name):
+ * what `crinn export` compared a variant's files against when it left the equal ones out, recorded
+ * in the bundle so a loader can tell that its own baseline differs (src/search/bundle.ts).
+ */
+export function baselineFilesHash(module: ModuleName): string {
+  const h = createHash('sha256');
+  const files = baselineManifest(module).files.map((f) => ({ name: basename(f), path: join(REPO_ROOT, f) }));
+  for (const f of files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) h.update(`${f.name}\0`).update(readFileSync(f.path)).update('\0');
+  return h.digest('hex');
 }

@@ -53,6 +53,12 @@ export const bundleManifestSchema = z.object({
     hash: z.string(),
     origin: z.string(),
     files: z.array(z.string()),
+    /**
+     * baselineFilesHash of the shipped baseline the export compared against: files equal to it
+     * are left out of `files`, and a loader whose baseline hashes differently says so. Absent in
+     * bundles exported before files were left out.
+     */
+    baselineFiles: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     knobValues: z.record(z.string(), z.number()),
     reward: z.number().nullable(),
     rewardInterval: rewardInterval.nullable().optional(),

@@ -11,6 +11,7 @@ import type { ModuleName } from '../bundle/module-manifest.ts';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleContentHash, bundleManifestSchema, type BundleManifest } from '../bundle/format.ts';
 import { getVariant } from './store.ts';
 import { loadBaseline } from './modules.ts';
+import { baselineFilesHash } from '../bundle/baseline.ts';
 import { bestOf, ok, type RunState } from './run-state.ts';
 import { lineage, loadRun } from './runs.ts';
 import { UserError } from '../errors.ts';
@@ -71,7 +72,7 @@ export function exportRun(runDir: string, o: ExportOptions): { dir: string; mani
       });
       params[module] = v.variant.knobValues;
       modules[module] = {
-        hash, origin: v.variant.origin, files, knobValues: v.variant.knobValues,
+        hash, origin: v.variant.origin, files, baselineFiles: baselineFilesHash(module), knobValues: v.variant.knobValues,
         reward: best.verdict!.reward, rewardInterval: best.verdict!.interval ?? null, curve: best.verdict!.variantCurve,
         lineage: lineage(st, hash).map((p) => {
           const ev = stage.proposals.find((x) => x.hash === p.hash && x.verdict);

@@ -11,7 +11,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readBundle, type BundleManifest } from '../bundle/format.ts';
-import { baselineManifest, REPO_ROOT } from '../bundle/baseline.ts';
+import { baselineFilesHash, baselineManifest, REPO_ROOT } from '../bundle/baseline.ts';
+import type { ModuleName } from '../bundle/module-manifest.ts';
 import { UserError } from '../errors.ts';
 import type { SearchKernelSources } from './beam-core.ts';
 import { bundleKernelPaths } from './bundle-kernels.ts';
@@ -53,6 +54,12 @@ export function loadKernelBundle(dir: string, onMessage?: (line: string) => void
   }
   for (const [mod, values] of Object.entries(knobs)) {
     for (const [knob, v] of Object.entries(values ?? {})) if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${paramsFile}: ${mod}.${knob}: expected a number, got ${JSON.stringify(v)}`);
+  }
+  // Files equal to the exporter's baseline were left out and come from this package's: say so when that baseline differs.
+  for (const [mod, entry] of Object.entries(m.modules)) {
+    if (entry?.baselineFiles && onMessage && entry.baselineFiles !== baselineFilesHash(mod as ModuleName)) {
+      onMessage(`kernel bundle ${m.name}: exported against other ${mod} baseline files (${entry.baselineFiles.slice(0, 12)}, this package ${baselineFilesHash(mod as ModuleName).slice(0, 12)}); the files it leaves out come from this package's baseline`);
+    }
   }
   // The graph module is host TypeScript: the library applies its knobs, never its code.
   if (m.modules.graph && onMessage && graphFilesChanged(dir, m.modules.graph.files)) {

@@ -20,6 +20,8 @@ import { exportRun } from '../../src/evolve/export.ts';
 import { bundleContentHash, readBundle } from '../../src/bundle/format.ts';
 import { AnnEngine, buildIndex, type Index } from '../../src/search/engine.ts';
 import { bundleDirs, loadKernelBundle, pickKernelBundle, SHIPPED_KERNELS } from '../../src/search/bundle.ts';
+import { baselineFilesHash } from '../../src/bundle/baseline.ts';
+import type { ModuleName } from '../../src/bundle/module-manifest.ts';
 import { kernelSearchParams } from '../../src/search/kernel-params.ts';
 import { UserError } from '../../src/errors.ts';
 import { openTestGpu } from '../gpu/helpers.ts';
@@ -98,6 +100,8 @@ describe('kernel bundles: library', () => {
       // equal to the baseline out (the loader fills it from shaders/), so no WGSL is duplicated.
       expect(readdirSync(good).sort()).toEqual(['manifest.json', 'params.json']);
       expect(Object.values(readBundle(good).modules).map((m) => m!.files)).toEqual([[], [], []]);
+      // Each module records which baseline it was compared against: this package's.
+      for (const [mod, entry] of Object.entries(readBundle(good).modules)) expect(entry!.baselineFiles, mod).toBe(baselineFilesHash(mod as ModuleName));
       expect(engine.kernels?.contentHash).toBe(readBundle(good).contentHash);
       const knobs = JSON.parse(readFileSync(path.join(good, 'params.json'), 'utf8'));
       expect(engine.kernels?.knobs).toEqual(knobs);
@@ -163,6 +167,23 @@ describe('kernel bundles: library', () => {
     else expect(messages[0]).toMatch(/^no kernel bundle (in|in .* matches adapter)/);
     // kernels/baseline holds module manifests, not a bundle.
     expect(bundleDirs(SHIPPED_KERNELS)).not.toContain(path.join(SHIPPED_KERNELS, 'baseline'));
+  });
+
+  it('a bundle exported against other baseline files still loads, with one line saying its left-out files come from this package', () => {
+    const older = variantOf('older-baseline', (dir) => {
+      const mf = path.join(dir, 'manifest.json');
+      const m = JSON.parse(readFileSync(mf, 'utf8'));
+      m.modules.search.baselineFiles = 'a'.repeat(64);
+      writeFileSync(mf, JSON.stringify(m, null, 2));
+    });
+    const messages: string[] = [];
+    const b = loadKernelBundle(older, (l) => messages.push(l));
+    expect(b.name).toBe('older-baseline');
+    expect(messages).toEqual([`kernel bundle older-baseline: exported against other search baseline files (aaaaaaaaaaaa, this package ${baselineFilesHash('search').slice(0, 12)}); the files it leaves out come from this package's baseline`]);
+    // The shipped bundles record this package's baseline: no such line.
+    const shipped: string[] = [];
+    for (const d of bundleDirs(SHIPPED_KERNELS)) loadKernelBundle(d, (l) => shipped.push(l));
+    expect(shipped).toEqual([]);
   });
 
   it('a tampered bundle (a file edited, hash not updated) is refused with one line naming its manifest', async () => {
