@@ -26,7 +26,10 @@ const host = (name: string) => fileURLToPath(new URL(`./fixtures/variants/${name
  */
 const LONG = 900_000;
 /** Fewer points for hacks caught by recall, rejection or cost (the reward needs no dense curve to show them). */
-const LIGHT: Partial<EvaluateOptions> = { efforts: [4, 10], maxPoints: 2 };
+// Two efforts bracketing the recall window on this set (effort 3: 0.68, effort 10: 0.99), so each
+// AUC interpolates across the whole window: with effort 4 (0.875) inside it, one point carried
+// the window and the reward-hack intervals widened past +-100% under load.
+const LIGHT: Partial<EvaluateOptions> = { efforts: [3, 10], maxPoints: 2 };
 
 const ctx = evalContext('crinn-evaluate-test-');
 
