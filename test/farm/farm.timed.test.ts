@@ -6,7 +6,7 @@
  * real sandboxed evaluation through a worker.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'bullmq';
@@ -157,15 +157,19 @@ describe('evaluation farm (real redis-server, crinn worker processes, fixture ev
 
   it('redis-server restarted empty (no persistence) mid-run: lost jobs are submitted again, each journaled once', async () => {
     const log = path.join(tmp(), 'finished.log');
-    // Each evaluation takes 4 s, so the one after the first verdict is still in flight when Redis goes (a 1 s one could finish first on a loaded machine).
-    const w = worker('n1', 'fake-n', [], { LOOP_FIXTURE_DELAY_MS: '4000', LOOP_FIXTURE_LOG: log });
+    // The evaluations after the first hold at a gate (the fixture's LOOP_FIXTURE_GATE): Redis goes
+    // while the second job is surely in flight, however loaded the machine (a fixed 4 s delay
+    // could let it finish first, or let Redis go before the job was taken).
+    const gate = path.join(tmp(), 'gate');
+    const w = worker('n1', 'fake-n', [], { LOOP_FIXTURE_LOG: log, LOOP_FIXTURE_GATE: gate });
     await serving(w);
     const runDir = path.join(tmp(), 'restart-empty');
     const run = crinn(optimizeArgs(runDir, 'fake-n', 3));
-    await until('the first verdict', () => existsSync(path.join(runDir, 'journal.jsonl')) && verdicts(readJournal(runDir).records).length >= 1);
+    await until('the second job in flight', () => existsSync(`${gate}.waiting`));
     await redis.stop();
     rmSync(path.join(redis.dir, 'appendonlydir'), { recursive: true, force: true });
     await redis.start(false);
+    writeFileSync(gate, '');
     const r = await Promise.race([run, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`run still going after the restart; worker: ${w.output()}`)), 40_000))]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/is gone from Redis \(restarted without persistence\?\): submitting it again/);
