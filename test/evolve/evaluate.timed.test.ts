@@ -252,24 +252,21 @@ describe('reward hacks score no better than the baseline', () => {
     expect(top(v.baselineCurve)).toBeGreaterThan(0.9);
   }, LONG);
 
-  it('a host that leaves GPU work queued pays for it in the drain', async () => {
-    // 8 extra searches after each answer: measured 0.53-0.55. On lavapipe the stopped child's
-    // "GPU" stops with it, so the deferred work also lands in its own next call without the drains
-    // (planted: 0.87); on a real GPU queued work runs while its process is stopped, and only the
-    // drains inside the timed call charge it (isolation.timed.test.ts checks every timed call drains).
-    const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('queued-host') }));
+  /** A host that defers GPU work: an ok verdict with no gain its interval supports (the loop's rule). */
+  const expectPaysForDeferredWork = async (hostName: string) => {
+    const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host(hostName) }));
     expect(v.status, v.reason).toBe('ok');
-    // No gain its interval supports (the loop's rule): it pays for the work it queues.
     expect(v.interval!.lo, v.reason).toBeLessThan(1);
     expect(v.reward!, v.reason).toBeLessThan(1);
-  }, LONG);
+  };
 
-  it('a host that queues GPU work on a timer after its drain pays for it too (idle children are stopped)', async () => {
-    const v = noBetter(await evaluate(searchVariant(), { ...LIGHT, childEntry: host('late-queued-host') }));
-    expect(v.status, v.reason).toBe('ok');
-    // Its deferred work lands in its own timed calls: no gain its interval supports (measured
-    // 0.861 [0.366, 1.067] quiet; the stopped state itself is checked in isolation.timed.test.ts).
-    expect(v.interval!.lo, v.reason).toBeLessThan(1);
-    expect(v.reward!, v.reason).toBeLessThan(1);
-  }, LONG);
+  // 8 extra searches after each answer: measured 0.53-0.55. On lavapipe the stopped child's "GPU"
+  // stops with it, so the deferred work also lands in its own next call without the drains
+  // (planted: 0.87); on a real GPU queued work runs while its process is stopped, and only the
+  // drains inside the timed call charge it (isolation.timed.test.ts checks every timed call drains).
+  it('a host that leaves GPU work queued pays for it in the drain', () => expectPaysForDeferredWork('queued-host'), LONG);
+
+  // Its deferred work lands in its own timed calls (measured 0.861 [0.366, 1.067] quiet; the
+  // stopped state itself is checked in isolation.timed.test.ts).
+  it('a host that queues GPU work on a timer after its drain pays for it too (idle children are stopped)', () => expectPaysForDeferredWork('late-queued-host'), LONG);
 });
