@@ -86,10 +86,11 @@ export async function loadBundle(base: string | URL, fetchFn: typeof fetch = fet
 /**
  * The kernel sources of `bundle`, each missing role taken from `fallback` (the baseline bundle).
  * A codec's row loader neither holds is left out: only an index of that storage needs it, and its
- * search then names the missing loader (beam-core.ts).
+ * search then names the missing loader (beam-core.ts); so is refine_pass.wgsl.
  */
 export function bundleSources(bundle: Bundle, fallback?: Bundle): SearchKernelSources {
-  const loaderRoles = new Set(codecs().map((c) => c.rowLoader.role));
+  // refine_pass only runs where the f32 rows need more bindings than one refine kernel has: a fallback older than it may lack it.
+  const optional = new Set([...codecs().map((c) => c.rowLoader.role), 'refinePass']);
   const pick = (b: Bundle | undefined, file: string): string | undefined => {
     if (!b) return undefined;
     const hit = Object.keys(b.files).find((k) => baseName(k) === file);
@@ -98,7 +99,7 @@ export function bundleSources(bundle: Bundle, fallback?: Bundle): SearchKernelSo
   const out = {} as SearchKernelSources;
   for (const [role, file] of Object.entries(searchKernelFiles())) {
     const src = pick(bundle, file) ?? pick(fallback, file);
-    if (src === undefined && loaderRoles.has(role)) continue;
+    if (src === undefined && optional.has(role)) continue;
     if (src === undefined) throw new Error(`bundle: no ${file} (and no fallback bundle holds one)`);
     out[role] = src;
   }

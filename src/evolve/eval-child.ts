@@ -96,12 +96,12 @@ export const ops = {
     // Compile now (stage 'compile'), without running anything: the kernel every effort <= k shares.
     const rp = searcher.resolve(p.k, searchParamsFor(p.module, p.knobs, p.k, p.k, p.searchContext?.knobs));
     await kernelPipeline(ctx, searcher.beamKernel(rp));
-    if (searcher.codec.needsRefine && rp.refine > 0) await kernelPipeline(ctx, searcher.refineKernel());
+    if (searcher.codec.needsRefine && rp.refine > 0) for (const k of searcher.refineKernels()) await kernelPipeline(ctx, k);
     if (p.filtered) {
       // The filtered beam (filter_labels.wgsl appended) and the exact path over passing rows (refine + select).
       if (!index.labels) throw new Error('open: a filtered evaluation without labels on the index');
       await kernelPipeline(ctx, searcher.beamKernel(rp, false, rp.filterTraversal));
-      await kernelPipeline(ctx, searcher.refineKernel());
+      for (const k of searcher.refineKernels()) await kernelPipeline(ctx, k);
     }
     return { adapter: ctx.adapter.name };
   },

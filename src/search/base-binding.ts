@@ -65,31 +65,73 @@ export function checkStorageBindings(kernel: string, own: number, layouts: reado
   }
 }
 
-/** A chunked array's declarations and accessor `fnName(i) -> elemType`; extra chunks at `extraBindings`. */
-function chunkedWgsl(name: string, fnName: string, elemType: string, binding: number, layout: ChunkLayout, extraBindings: readonly number[]): string {
+/**
+ * A chunked array's declarations and accessor `fnName(i) -> elemType`: every chunk of `layout`, or
+ * where a refine pass binds a window, chunks [window, window + 1 + extraBindings.length); the first
+ * at `binding`, the others at `extraBindings`. `i` is the array-wide index either way.
+ */
+function chunkedWgsl(name: string, fnName: string, elemType: string, binding: number, layout: ChunkLayout, extraBindings: readonly number[], window: number | null = null): string {
   if (layout.chunks === 1) {
     return [`@group(0) @binding(${binding}) var<storage, read> ${name}: array<${elemType}>;`, `fn ${fnName}(i: u32) -> ${elemType} { return ${name}[i]; }`].join('\n');
   }
-  if (extraBindings.length !== layout.chunks - 1) throw new Error(`${name}: ${layout.chunks} chunks but ${extraBindings.length + 1} bindings`);
+  const count = extraBindings.length + 1;
+  const first = window ?? 0;
+  if (window === null && count !== layout.chunks) throw new Error(`${name}: ${layout.chunks} chunks but ${count} bindings`);
+  if (first + count > layout.chunks) throw new Error(`${name}: chunks [${first}, ${first + count}) of ${layout.chunks}`);
   const bindings = [binding, ...extraBindings];
   const decls = bindings.map((b, c) => `@group(0) @binding(${b}) var<storage, read> ${name}_${c}: array<${elemType}>;`);
   const mask = (2 ** layout.shift - 1) >>> 0;
   const cases = bindings.map((_, c) => (c === bindings.length - 1 ? `    default: { return ${name}_${c}[j]; }` : `    case ${c}u: { return ${name}_${c}[j]; }`));
+  const chunk = first === 0 ? `i >> ${layout.shift}u` : `(i >> ${layout.shift}u) - ${first}u`;
   return [
     ...decls,
-    `// ${layout.chunks} chunks of 2^${layout.shift} elements: the binding limit is below the array's size.`,
+    `// ${layout.chunks} chunks of 2^${layout.shift} elements: the binding limit is below the array's size.${first > 0 || count < layout.chunks ? ` Bound here: chunks ${first}..${first + count - 1}.` : ''}`,
     `fn ${fnName}(i: u32) -> ${elemType} {`,
     `  let j = i & ${mask}u;`,
-    `  switch (i >> ${layout.shift}u) {`,
-    ...cases,
-    '  }',
+    ...(count === 1 ? [`  return ${name}_0[j];`] : [`  switch (${chunk}) {`, ...cases, '  }']),
     '}',
   ].join('\n');
 }
 
-/** The base rows at binding 2 (extra chunks at `extraBindings`) and `base_at(i) -> vec4<u32>`. */
-export function baseBindingWgsl(layout: ChunkLayout = { elements: 0, elementBytes: 16, chunks: 1, shift: 0 }, extraBindings: readonly number[] = []): string {
-  return chunkedWgsl('base', 'base_at', 'vec4<u32>', 2, layout, extraBindings);
+/**
+ * One pass of a rerank whose f32 rows need more bindings than one kernel has: it binds chunks
+ * [firstChunk, endChunk) and scores the rows [lo, hi) those chunks hold whole.
+ */
+export interface RowWindow {
+  firstChunk: number;
+  endChunk: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Splits `rows` rows of `rowElements` elements each, laid out as `layout`, into windows of at most
+ * `maxChunks` bindings: one window of every chunk when they fit. A row that straddles two chunks
+ * belongs to the window holding both, so consecutive windows can share a chunk.
+ */
+export function rowWindows(layout: ChunkLayout, rows: number, rowElements: number, maxChunks: number): RowWindow[] {
+  if (layout.chunks <= maxChunks) return [{ firstChunk: 0, endChunk: layout.chunks, lo: 0, hi: rows }];
+  const size = 2 ** layout.shift;
+  const out: RowWindow[] = [];
+  let lo = 0;
+  while (lo < rows) {
+    const firstChunk = Math.floor((lo * rowElements) / size);
+    const endChunk = Math.min(layout.chunks, firstChunk + maxChunks);
+    // Rows whose last element lies before endChunk's first.
+    const hi = endChunk === layout.chunks ? rows : Math.min(rows, Math.floor((endChunk * size) / rowElements));
+    if (hi <= lo) throw new UserError(`a row of ${rowElements * layout.elementBytes} bytes spans more than the ${maxChunks} bindings of ${size * layout.elementBytes} bytes one kernel can hold`);
+    out.push({ firstChunk, endChunk, lo, hi });
+    lo = hi;
+  }
+  return out;
+}
+
+/**
+ * The base rows at binding 2 (extra chunks at `extraBindings`) and `base_at(i) -> vec4<u32>`;
+ * `firstChunk` set where a refine pass binds a window of the chunks (rowWindows).
+ */
+export function baseBindingWgsl(layout: ChunkLayout = { elements: 0, elementBytes: 16, chunks: 1, shift: 0 }, extraBindings: readonly number[] = [], firstChunk: number | null = null): string {
+  return chunkedWgsl('base', 'base_at', 'vec4<u32>', 2, layout, extraBindings, firstChunk);
 }
 
 /** The graph at binding 3 (extra chunks at `extraBindings`) and `graph_at(i) -> u32` (beam_search.wgsl). */

@@ -12,12 +12,12 @@ import type { Kernel } from '../gpu/kernel-text.ts';
 import { bindGroup, bufferScope, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
 import { encodePass, grid2d } from '../gpu/dispatch.ts';
 import { padRows, selectKernelFrom, selectListLength, withConst, type BindingKind } from '../gpu/kernel-text.ts';
-import { codecFor, codecs, trainCodec, type CodecData, type StorageCodec } from '../data/codecs/registry.ts';
+import { codecFor, codecs, searchRowBytes, trainCodec, type CodecData, type StorageCodec } from '../data/codecs/registry.ts';
 import { METRIC_CODE, type Neighbors, type VectorSet } from '../data/types.ts';
 import type { EntryLayer } from '../graph/entry-layer.ts';
 import { entryLayerOf, type SearchableIndex } from './searchable-index.ts';
 import { fitWorkgroupMemory, resolveSearchParams, type ResolvedSearchParams, type SearchParams } from './params.ts';
-import { baseBindingWgsl, checkStorageBindings, chunkLayout, chunkRange, graphBindingWgsl, type ChunkLayout } from './base-binding.ts';
+import { baseBindingWgsl, checkStorageBindings, chunkLayout, chunkRange, graphBindingWgsl, rowWindows, type BindingLimits, type ChunkLayout, type RowWindow } from './base-binding.ts';
 
 export { beamWorkgroupBytes } from './params.ts';
 
@@ -46,6 +46,8 @@ export const FILTER_BINDINGS: readonly BindingKind[] = ['read-only-storage', 're
 const NO_FILTER_WGSL = 'fn passes(id: u32) -> bool { return true; }';
 /** refine: params; queries, base (f32), candidate ids; dist, ids; then the extra chunks of the f32 rows. */
 export const REFINE_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
+/** refine_pass: params; candidates, the pass's dist and ids; the next pass's candidates, dist, ids. */
+export const REFINE_PASS_BINDINGS: readonly BindingKind[] = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage'];
 
 /**
  * Kernel sources the search runs; the evolution loop swaps these for variants, the browser gets them
@@ -57,10 +59,12 @@ export interface SearchKernelSources {
   refine: string;
   /** topk_select.wgsl, for the refine pass's selection. */
   topk: string;
+  /** refine_pass.wgsl: masks and merges the passes of a rerank split over binding windows (needed only then). */
+  refinePass?: string;
   /** filter_labels.wgsl: the predicate of filtered searches. */
   filter: string;
   /** Row loaders by codec role (baseF32, baseF16, ...). */
-  [role: string]: string;
+  [role: string]: string | undefined;
 }
 
 /** A kernel role: beam, refine, topk, or a codec's row loader role. */
@@ -91,6 +95,7 @@ export function searchKernelFiles(): Readonly<Record<KernelRole, string>> {
     ...Object.fromEntries(codecs().map((c) => [c.rowLoader.role, baseName(c.rowLoader.file)])),
     refine: 'refine.wgsl',
     topk: 'topk_select.wgsl',
+    refinePass: 'refine_pass.wgsl',
     filter: 'filter_labels.wgsl',
   };
 }
@@ -124,6 +129,16 @@ export function withKernelFiles<T extends Partial<SearchKernelSources>>(sources:
 }
 
 /**
+ * The storage bindings the beam kernel needs for an index of `codec` rows, `n` x `dim`, on a graph
+ * of `degree`, under `limits` (the constructor's check, planned before anything is built).
+ */
+export function beamBindingsNeeded(codec: StorageCodec, n: number, dim: number, degree: number, limits: BindingLimits): number {
+  const rows = chunkLayout(`index rows (${codec.name})`, Math.ceil((searchRowBytes(codec, dim) * n) / 16), 16, limits);
+  const graph = chunkLayout('index graph', n * degree, 4, limits);
+  return BEAM_BINDINGS.length - 1 + rows.chunks - 1 + graph.chunks - 1;
+}
+
+/**
  * Batched graph search on the GPU: the index is uploaded once; each `search` call uploads the
  * queries, runs one fused beam-search dispatch per batch (split only past binding limits),
  * optionally reranks with exact f32 distances, and reads ids and distances back.
@@ -136,7 +151,7 @@ export class BeamSearchCore {
   /** vec4s per row of the queries the beam kernel reads (the codec's D4). */
   readonly dim4: number;
   /** Width of the f32 rows and queries the refine pass reads: dim4, or ceil(dim / 4) for a codec with its own query form. */
-  private readonly exactDim4: number;
+  readonly exactDim4: number;
   /** A trained codec's params and codes (int8, binary): the index's, or trained here as buildIndex would. */
   readonly codecData: CodecData | undefined;
   private readonly baseSearch: GPUBuffer[];
@@ -149,6 +164,11 @@ export class BeamSearchCore {
   private readonly sources: SearchKernelSources;
   private labelBuf: GPUBuffer | null = null;
   private exactBuf: GPUBuffer | null = null;
+  /**
+   * The rerank's passes: one over every chunk of the f32 rows, or where one kernel cannot bind them
+   * all (a 1M x 768 index on a 128 MiB x 16 adapter), one pass per window of chunks.
+   */
+  readonly refineWindows: readonly RowWindow[];
 
   /** Compiles (and caches) a kernel on this device. */
   readonly pipeline: (kernel: Kernel) => Promise<GPUComputePipeline>;
@@ -180,7 +200,8 @@ export class BeamSearchCore {
     this.layouts = { base, exact, graph };
     const mib = (l: ChunkLayout) => `${((l.elements * l.elementBytes) / 2 ** 20).toFixed(1)} MiB`;
     checkStorageBindings('beam_search', BEAM_BINDINGS.length - 1, [base, graph], lim, `the rows (${mib(base)}) and the graph (${mib(graph)})`);
-    if (exact) checkStorageBindings('refine', REFINE_BINDINGS.length - 1, [exact], lim, `the f32 rows (${mib(exact)})`);
+    // The refine kernel's own storage bindings hold the first chunk; the rest of a window follows them.
+    this.refineWindows = rowWindows(this.exactLayout(), index.n, this.exactDim4, lim.maxStorageBuffersPerShaderStage - (REFINE_BINDINGS.length - 2));
     this.baseSearch = uploadChunks(ctx, `index:vectors-${codec.name}`, rows, base);
     // A lossy codec's results are reranked with exact f32 distances over the f32 rows (f16: of the same width as its own).
     this.baseExact = exact ? uploadChunks(ctx, 'index:vectors-f32', padRows({ data: index.vectors, n: index.n, dim: index.dim }, this.exactDim4).data, exact) : null;
@@ -231,17 +252,72 @@ export class BeamSearchCore {
     return [range(first, b), range(first + b, this.layouts.graph.chunks - 1)];
   }
 
-  /** The exact-distance rerank kernel (a codec that needs a refine, with refine > 0). */
-  refineKernel(): Kernel {
-    const exact = this.layouts.exact ?? chunkLayout('index rows (f32, for the rerank)', this.index.n * this.exactDim4, 16, this.ctx.limits);
-    const extra = range(REFINE_BINDINGS.length, exact.chunks - 1);
+  /** How the f32 rows the rerank reads are split: the refine rows', or the search rows of an f32 index. */
+  private exactLayout(): ChunkLayout {
+    return this.layouts?.exact ?? chunkLayout('index rows (f32, for the rerank)', this.index.n * this.exactDim4, 16, this.ctx.limits);
+  }
+
+  /** The exact-distance rerank kernel of one window of the f32 rows (the only one where they fit one kernel). */
+  refineKernel(window: RowWindow = this.refineWindows[0]): Kernel {
+    const exact = this.exactLayout();
+    const whole = this.refineWindows.length === 1;
+    const extra = range(REFINE_BINDINGS.length, window.endChunk - window.firstChunk - 1);
     return {
       name: 'refine',
-      cacheKey: exact.chunks > 1 ? `f32-chunks=${exact.chunks}` : 'f32',
-      source: `${this.sources.refine}\n${baseBindingWgsl(exact, extra)}`,
+      cacheKey: (exact.chunks > 1 ? `f32-chunks=${exact.chunks}` : 'f32') + (whole ? '' : `-window=${window.firstChunk}.${window.endChunk}`),
+      source: `${this.sources.refine}\n${baseBindingWgsl(exact, extra, whole ? null : window.firstChunk)}`,
       constants: { WG: 64, D4: this.exactDim4, METRIC: METRIC_CODE[this.index.metric] },
       bindings: [...REFINE_BINDINGS, ...readOnly(extra.length)],
     };
+  }
+
+  /** Every kernel a rerank runs: the refine kernel of each window, and refine_pass between windows. */
+  refineKernels(): Kernel[] {
+    const out = this.refineWindows.map((w) => this.refineKernel(w));
+    if (this.refineWindows.length > 1) {
+      if (this.sources.refinePass === undefined) throw new UserError(`refine: the f32 rows need ${this.refineWindows.length} windows of bindings on this device, and these kernel sources have no refine_pass.wgsl to join them`);
+      out.push({ name: 'refine_pass', cacheKey: 'v1', source: this.sources.refinePass, constants: { WG: 64 }, bindings: REFINE_PASS_BINDINGS });
+    }
+    return out;
+  }
+
+  /**
+   * Encodes exact f32 distances of each query's `r` candidate ids (`cand`, nq x r; ids >= n score
+   * +inf / -1) into two buffers of the scope: one refine dispatch, or one per window with
+   * refine_pass between them. `queries` are the f32 queries at exactDim4.
+   */
+  async encodeRefine(enc: GPUCommandEncoder, scope: ReturnType<typeof bufferScope>, label: string, nq: number, r: number, queries: GPUBuffer, cand: GPUBuffer): Promise<{ dist: GPUBuffer; ids: GPUBuffer }> {
+    const ctx = this.ctx;
+    const total = nq * r;
+    const rows = this.exactRows();
+    const dist = scope.make(`${label}:dist`, total * 4);
+    const ids = scope.make(`${label}:ids`, total * 4);
+    const u = uniformBuffer(ctx, `${label}:refine-params`, new Uint32Array([nq, r, this.index.n, 0]));
+    scope.own(u);
+    const groups = grid2d(ctx, 'refine', Math.ceil(total / 64), 64);
+    const wins = this.refineWindows;
+    if (wins.length === 1) {
+      const pipe = await this.pipeline(this.refineKernel());
+      encodePass(enc, 'refine', pipe, bindGroup(ctx, pipe, label, [u, queries, rows[0], cand, dist, ids, ...rows.slice(1)]), groups);
+      return { dist, ids };
+    }
+    const [passPipe, ...pipes] = await Promise.all([this.pipeline(this.refineKernels().at(-1)!), ...wins.map((w) => this.pipeline(this.refineKernel(w)))]);
+    const passCand = scope.make(`${label}:window-cand`, total * 4);
+    const passDist = scope.make(`${label}:window-dist`, total * 4);
+    const passIds = scope.make(`${label}:window-ids`, total * 4);
+    // Before window w: merge window w - 1's scores (none before the first), mask the candidates to w's rows.
+    const step = (merge: number, lo: number, hi: number) => {
+      const pu = uniformBuffer(ctx, `${label}:window-params`, new Uint32Array([total, lo, hi, merge]));
+      scope.own(pu);
+      encodePass(enc, 'refine_pass', passPipe, bindGroup(ctx, passPipe, `${label}-window`, [pu, cand, passDist, passIds, passCand, dist, ids]), groups);
+    };
+    wins.forEach((w, i) => {
+      step(i === 0 ? 0 : 1, w.lo, w.hi);
+      const chunks = rows.slice(w.firstChunk, w.endChunk);
+      encodePass(enc, 'refine', pipes[i], bindGroup(ctx, pipes[i], `${label}[${w.lo}..${w.hi})`, [u, queries, chunks[0], passCand, passDist, passIds, ...chunks.slice(1)]), groups);
+    });
+    step(1, 0, 0);
+    return { dist, ids };
   }
 
   /**
@@ -264,9 +340,6 @@ export class BeamSearchCore {
     const filterBufs = filtered ? [this.labelsBuffer(), storageBuffer(ctx, 'search:filters', opts.filter!.table)] : [];
     const refine = this.baseExact !== null && p.refine > 0;
     const K = selectListLength(k);
-    const refinePipe = refine
-      ? await this.pipeline(this.refineKernel())
-      : null;
     const selPipe = refine ? await this.pipeline(selectKernelFrom(this.sources.topk, K)) : null;
 
     // The beam reads the queries in its codec's form (int8: code space; binary: rotated); the refine the f32 ones.
@@ -298,15 +371,10 @@ export class BeamSearchCore {
         let resIds = outIds;
         let resDist = outDist;
         let stride = p.searchK;
-        let u2: GPUBuffer | null = null;
         let u3: GPUBuffer | null = null;
         if (refine) {
-          const rd = mk('refine:dist', nq * p.searchK * 4);
-          const ri = mk('refine:ids', nq * p.searchK * 4);
-          u2 = uniformBuffer(ctx, 'refine:params', new Uint32Array([nq, p.searchK, this.index.n, 0]));
-          const tasks = nq * p.searchK;
           const qref = qexact ? mk('refine:queries', qexact.subarray(q0 * this.exactDim4 * 4, (q0 + nq) * this.exactDim4 * 4)) : qbuf;
-          encodePass(enc, 'refine', refinePipe!, bindGroup(ctx, refinePipe!, 'refine', [u2, qref, this.baseExact![0], outIds, rd, ri, ...this.baseExact!.slice(1)]), grid2d(ctx, 'refine', Math.ceil(tasks / 64), 64));
+          const { dist: rd, ids: ri } = await this.encodeRefine(enc, scope, 'refine', nq, p.searchK, qref, outIds);
           const sd = mk('refine:topd', nq * K * 4);
           const si = mk('refine:topi', nq * K * 4);
           // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
@@ -320,7 +388,6 @@ export class BeamSearchCore {
         const [ib, db] = await readBuffers(ctx, [resIds, resDist], nq * stride * 4);
         if (evaluations) evaluations.set(new Uint32Array((await readBuffers(ctx, [evalBuf], nq * 4))[0]), q0);
         u.destroy();
-        u2?.destroy();
         u3?.destroy();
         const ii = new Uint32Array(ib);
         const dd = new Float32Array(db);
@@ -364,7 +431,9 @@ export class BeamSearchCore {
 
   /** Kernel sources in use (the refine and select kernels serve exact distances over candidate lists too). */
   kernelSource(role: KernelRole): string {
-    return this.sources[role];
+    const src = this.sources[role];
+    if (src === undefined) throw new Error(`search kernels: no source for role ${role}`);
+    return src;
   }
 
   destroy(): void {

@@ -109,10 +109,10 @@ export async function exactAmong(core: BeamSearchCore, queries: VectorSet, k: nu
   const ctx = core.ctx;
   const r = Math.max(1, ...lists.map((l) => l.length));
   const K = selectListLength(k);
-  const refinePipe = await core.pipeline(core.refineKernel());
   const selPipe = await core.pipeline(selectKernelFrom(core.kernelSource('topk'), K));
-  const { data: qdata } = padRows(queries, core.dim4);
-  const perQuery = Math.max(r * 4, core.dim4 * 16);
+  // The refine kernel reads f32 queries at its own width (an int8 index's beam reads a wider code-space form).
+  const { data: qdata } = padRows(queries, core.exactDim4);
+  const perQuery = Math.max(r * 4, core.exactDim4 * 16);
   const batch = Math.max(1, Math.min(queries.n, Math.floor(ctx.limits.maxStorageBufferBindingSize / perQuery)));
   const ids = new Int32Array(queries.n * k).fill(-1);
   const distances = new Float32Array(queries.n * k).fill(Infinity);
@@ -123,18 +123,15 @@ export async function exactAmong(core: BeamSearchCore, queries: VectorSet, k: nu
     const scope = bufferScope(ctx);
     const mk = scope.make;
     try {
-      const qbuf = mk('filter:queries', qdata.subarray(q0 * core.dim4 * 4, (q0 + nq) * core.dim4 * 4));
+      const qbuf = mk('filter:queries', qdata.subarray(q0 * core.exactDim4 * 4, (q0 + nq) * core.exactDim4 * 4));
       const cbuf = mk('filter:passing', cand);
-      const rd = mk('filter:dist', nq * r * 4);
-      const ri = mk('filter:ids', nq * r * 4);
       const sd = mk('filter:topd', nq * K * 4);
       const si = mk('filter:topi', nq * K * 4);
-      const u2 = uniformBuffer(ctx, 'filter:refine-params', new Uint32Array([nq, r, core.index.n, 0]));
       // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
       const u3 = uniformBuffer(ctx, 'filter:select', new Uint32Array([nq, r, r, 1, r, K, 0, 0, 1, 0, 0, 0]));
-      scope.own(u2, u3);
+      scope.own(u3);
       const enc = ctx.device.createCommandEncoder({ label: 'filtered-exact' });
-      encodePass(enc, 'refine', refinePipe, bindGroup(ctx, refinePipe, 'filter-refine', [u2, qbuf, core.exactRows()[0], cbuf, rd, ri, ...core.exactRows().slice(1)]), grid2d(ctx, 'refine', Math.ceil((nq * r) / 64), 64));
+      const { dist: rd, ids: ri } = await core.encodeRefine(enc, scope, 'filter-refine', nq, r, qbuf, cbuf);
       encodePass(enc, 'topk_select', selPipe, bindGroup(ctx, selPipe, 'filter-select', [u3, rd, ri, sd, si]), grid2d(ctx, 'topk_select', Math.ceil(nq / 64), 64));
       ctx.device.queue.submit([enc.finish()]);
       const [ib, db] = await readBuffers(ctx, [si, sd], nq * K * 4);

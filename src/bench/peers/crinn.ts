@@ -14,12 +14,14 @@ import { datasetFingerprint } from '../../data/fingerprint.ts';
 import path from 'node:path';
 import { kernelStorage, type KernelBundle } from '../../search/kernel-params.ts';
 import { codecFor, searchRowBytes } from '../../data/codecs/registry.ts';
+import { beamBindingsNeeded } from '../../search/beam-core.ts';
+import type { BindingLimits } from '../../search/base-binding.ts';
 import { indexBytesPerVector, indexFileBytes } from '../../graph/index-format.ts';
 
 export interface CrinnSystemOptions extends SystemOptions {
   build?: BuildParamsInput;
   search?: Partial<SearchParams>;
-  /** Vector storage; default f16 (eight dimensions per load, f32 rerank), as CAGRA and GLASS search; with kernels, the bundle's. */
+  /** Vector storage; default f16 (eight dimensions per load, f32 rerank), as CAGRA and GLASS search, or int8 where the device cannot bind f16 (defaultStorage); with kernels, the bundle's. */
   storage?: VectorStorage;
   /**
    * Tuned kernels (the `crinn-kernel` system): a bundle folder or a folder of bundles, picked for
@@ -55,6 +57,18 @@ function sharedGraph(ds: Dataset, params: BuildParamsInput, kernels: KernelBundl
   return hit;
 }
 
+/**
+ * The default storage: f16 (eight dimensions a load, f32 rerank), or int8 where the device cannot
+ * bind f16 rows and the graph in one beam kernel (1M x 768 on a 16 x 128 MiB adapter), with a note.
+ */
+export function defaultStorage(limits: BindingLimits, base: VectorSet, degree: number, onMessage?: (line: string) => void): VectorStorage {
+  const need = (name: VectorStorage) => beamBindingsNeeded(codecFor(name), base.n, base.dim, degree, limits);
+  const have = limits.maxStorageBuffersPerShaderStage;
+  if (need('f16') <= have || need('int8') > have) return 'f16';
+  onMessage?.(`f16 rows of ${base.n} x ${base.dim} with a degree-${degree} graph need ${need('f16')} storage bindings on this adapter (maxStorageBuffersPerShaderStage ${have}); the row stores int8 (${need('int8')}), reranked in f32`);
+  return 'int8';
+}
+
 export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promise<BenchSystem> {
   let engine: AnnEngine | undefined;
   const buildParams: BuildParamsInput = { ...(o.build ?? {}) };
@@ -82,10 +96,11 @@ export async function createCrinn(env: SystemEnv, o: CrinnSystemOptions): Promis
         if (kernels) Object.assign(params, { bundle: kernels.name, bundleHash: kernels.contentHash, bundleDir: kernels.dir, bundleAdapter: kernels.adapter, storage: o.storage ?? kernelStorage(kernels) ?? 'f16' });
         else Object.assign(params, { bundle: null, bundleDir: path.resolve(o.kernels), bundleNote: `no kernel bundle for adapter '${ctx.adapter.name}'; the baseline kernels ran` });
       }
-      const storage = o.storage ?? (kernels && kernelStorage(kernels)) ?? 'f16';
       const labels: LabelSets | undefined = ds.filter?.labels;
       const graph = sharedGraph(ds, buildParams, kernels, () => buildIndexGraph(ds.base, ds.metric, buildParams, { ctx, kernels, quiet: true }));
       const built = await graph.res;
+      const storage = o.storage ?? (kernels && kernelStorage(kernels)) ?? defaultStorage(ctx.limits, ds.base, built.graph.degree, o.onMessage);
+      params.storage = storage;
       // This row's own work starts once the graph is there (graph.seconds already counts the build).
       const t0 = performance.now();
       const index = indexOnGraph(ds.base, ds.metric, built, { storage, kernels, labels });

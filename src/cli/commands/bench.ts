@@ -252,7 +252,7 @@ export function registerBenchCommands(program: Command): void {
         systemOptions: {
           usearch: hnsw,
           hnswlib: hnsw,
-          crinn: crinnOptions({ ...o, storage }),
+          crinn: { ...crinnOptions({ ...o, storage }), onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) },
           ...codecRows,
           // The bundle's storage is part of what was tuned: --storage sets the crinn row only (f32 forced by the data applies to both).
           'crinn-kernel': { ...crinnOptions({ ...o, storage: o.storage === undefined ? storage : undefined }), kernels: o.kernel, onMessage: (line: string) => g.quiet || process.stderr.write(`crinn: ${line}\n`) } as CrinnSystemOptions,
