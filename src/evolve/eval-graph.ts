@@ -41,6 +41,15 @@ export function trustedIndex(ds: Dataset, graphKnobs: Knobs): Promise<Index> {
   return p;
 }
 
+/**
+ * The graph the search and refine stages search when no graph stage ran: the library's default
+ * build (auto params, buildParamsFor({})), so at 1M they tune on the degree-64 graph users get,
+ * not the graph stage's small-set knobs (degree 32: recall topped at 0.89 there).
+ */
+export function defaultGraphIndex(ds: Dataset): Promise<Index> {
+  return trustedIndex(ds, {});
+}
+
 /** Whether a graph module runs code of its own (a prune.ts other than the shipped one). */
 export function hasOwnGraphCode(graph: LoadedModule): boolean {
   return graph.sources['prune.ts'] !== loadBaseline('graph').sources['prune.ts'];

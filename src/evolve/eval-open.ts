@@ -10,7 +10,7 @@ import type { Index } from '../search/engine.ts';
 import { shuffle } from '../bench/sweep.ts';
 import { projectReadPaths } from './sandbox-isolation.ts';
 import { loadBaseline, loadVariant, type LoadedModule } from './modules.ts';
-import { graphIndex, trustedIndex } from './eval-graph.ts';
+import { defaultGraphIndex, graphIndex, trustedIndex } from './eval-graph.ts';
 import { BaselineFault, EvalSystem, StageFail } from './eval-system.ts';
 import type { OpenPayload } from './eval-child.ts';
 import type { Resolved } from './eval-options.ts';
@@ -39,7 +39,7 @@ export async function openSides(sides: EvalSide[], variantMod: LoadedModule, env
     // The earlier stage's best graph was built and checked when it was evaluated; a failure now is the evaluator's.
     const ctxGraph = o.context?.graph ? loadVariant(o.context.graph) : undefined;
     try {
-      shared = ctxGraph ? await graphIndex(ds, ctxGraph, build) : await trustedIndex(ds, loadBaseline('graph').knobs);
+      shared = ctxGraph ? await graphIndex(ds, ctxGraph, build) : await defaultGraphIndex(ds);
     } catch (e) {
       if (e instanceof StageFail) throw new BaselineFault(`the context graph failed to build: ${e.message}`);
       throw e;

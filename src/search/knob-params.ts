@@ -66,12 +66,17 @@ export function searchParamsFor(module: ModuleName, knobs: Knobs, effort: number
   return p;
 }
 
-/** Build params of the graph module (threads 1 and a fixed seed: the build is reproducible). */
+/**
+ * Build params of the graph module (threads 1 and a fixed seed: the build is reproducible). A knob
+ * left out is the library's auto (0), so `{}` is the graph `crinn build` makes by default: degree
+ * 32 / 64 up to 200k rows and 64 / 128 above, max(12, log2 n) rounds. The graph manifest's
+ * defaults (32 / 64 / 12) are those autos on the small sets the graph stage runs on.
+ */
 export function buildParamsFor(knobs: Knobs): BuildParamsInput {
   return {
-    graphDegree: knobs.graphDegree ?? 32,
-    intermediateDegree: Math.max(knobs.intermediateDegree ?? 64, knobs.graphDegree ?? 32),
-    nnDescent: { iterations: knobs.nnDescentIterations ?? 12 },
+    graphDegree: knobs.graphDegree ?? 0,
+    intermediateDegree: knobs.intermediateDegree === undefined ? 0 : Math.max(knobs.intermediateDegree, knobs.graphDegree ?? 0),
+    nnDescent: { iterations: knobs.nnDescentIterations ?? 0 },
     seed: 1,
     threads: 1,
   };

@@ -75,7 +75,7 @@ describe('evaluateVariant', () => {
     // Work per query (informational): the kernel's counter on the probe queries equals the CPU
     // reference's count on the same graph and queries (exact at itopk <= 32, beam-search.test.ts).
     const knobs = loadBaseline('search').knobs;
-    const { index } = await buildIndex(ctx.ds.base, ctx.ds.metric, buildParamsFor(loadBaseline('graph').knobs), { quiet: true });
+    const { index } = await buildIndex(ctx.ds.base, ctx.ds.metric, buildParamsFor({}), { quiet: true });
     const probe = queryPoolFor(ctx.ds, 10, seed).batch(0, 32).queries;
     // Counted at the efforts the paired rounds time (a compile each), so on the curve around the window.
     const counted = [...v.variantCurve, ...v.baselineCurve].filter((p) => p.evaluations !== undefined);
