@@ -12,7 +12,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { kernelPipeline } from '../gpu/pipeline.ts';
 import { GpuMemory } from '../gpu/memory.ts';
 import { decodeIndex, digestMatches, parseIndexHeader, sectionDigestMatches, type Index } from '../graph/index-format.ts';
-import { BeamSearchCore, searchKernelFiles, type SearchKernelSources } from '../search/beam-core.ts';
+import { BeamSearchCore, moduleKernelRoles, searchKernelFiles, type SearchKernelSources } from '../search/beam-core.ts';
 import { codecFor, codecs } from '../data/codecs/registry.ts';
 import { DEFAULT_SEARCH_PARAMS, effortParams, type SearchParams } from '../search/params.ts';
 // Knob values -> search params, the same mapping the evaluator measured the bundle with.
@@ -189,10 +189,52 @@ export class CrinnSearcher {
 }
 
 /**
- * Opens an index (file bytes) on `device` with `bundle`'s kernels and host params; roles the
- * bundle lacks come from `opts.fallback` (the shipped baseline bundle).
+ * sha256 of a module's baseline files as the exporter records it (src/bundle/baseline.ts
+ * baselineFilesHash: base name, NUL, content, NUL; sorted by name), over `files` (name -> text).
  */
-export async function open(device: GPUDevice, indexBytes: ArrayBuffer | Uint8Array, bundle: Bundle, opts: { fallback?: Bundle; name?: string } = {}): Promise<CrinnSearcher> {
+export async function baselineFilesDigest(files: Record<string, string>): Promise<string> {
+  const enc = new TextEncoder();
+  const parts = Object.keys(files).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).flatMap((name) => [enc.encode(`${name}\0`), enc.encode(files[name]), enc.encode('\0')]);
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', all)), (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * One line per module of an exported bundle whose recorded baseline (modules.<m>.baselineFiles)
+ * differs from `fallback`'s copies of that module's files: the files the bundle leaves out then
+ * come from another baseline than the one it was measured against (the library's check, in the page).
+ */
+export async function baselineNotes(bundle: Bundle, fallback: Bundle): Promise<string[]> {
+  const modules = (bundle.manifest?.modules ?? {}) as Record<string, { baselineFiles?: unknown }>;
+  const names = searchKernelFiles();
+  const notes: string[] = [];
+  for (const mod of ['search', 'refine'] as const) {
+    const recorded = modules[mod]?.baselineFiles;
+    if (typeof recorded !== 'string') continue;
+    const files: Record<string, string> = {};
+    for (const role of moduleKernelRoles(mod)) {
+      const hit = Object.keys(fallback.files).find((k) => baseName(k) === names[role]);
+      if (hit !== undefined) files[names[role]] = fallback.files[hit];
+    }
+    const own = await baselineFilesDigest(files);
+    if (own !== recorded) notes.push(`kernel bundle: exported against other ${mod} baseline files (${recorded.slice(0, 12)}, the fallback bundle ${own.slice(0, 12)}); the files it leaves out come from the fallback`);
+  }
+  return notes;
+}
+
+/**
+ * Opens an index (file bytes) on `device` with `bundle`'s kernels and host params; roles the
+ * bundle lacks come from `opts.fallback` (the shipped baseline bundle). Where the fallback's files
+ * differ from the baseline the bundle was exported against, `opts.onMessage` (default console.warn)
+ * gets one line per module.
+ */
+export async function open(device: GPUDevice, indexBytes: ArrayBuffer | Uint8Array, bundle: Bundle, opts: { fallback?: Bundle; name?: string; onMessage?: (line: string) => void } = {}): Promise<CrinnSearcher> {
+  if (opts.fallback) for (const line of await baselineNotes(bundle, opts.fallback)) (opts.onMessage ?? ((l: string) => console.warn(l)))(line);
   const index = await parseIndex(indexBytes, opts.name);
   return new CrinnSearcher(device, index, bundleSources(bundle, opts.fallback), bundle.params ?? {}, bundle.knobs ?? {});
 }

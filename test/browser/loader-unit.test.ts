@@ -8,7 +8,9 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleSources, CrinnSearcher, loadBundle, manifestParams, parseIndex } from '../../src/browser/crinn-browser.ts';
+import { baselineNotes, bundleSources, CrinnSearcher, loadBundle, manifestParams, parseIndex } from '../../src/browser/crinn-browser.ts';
+import { baselineFilesHash, REPO_ROOT } from '../../src/bundle/baseline.ts';
+import { searchKernelFiles } from '../../src/search/beam-core.ts';
 import { searchParamsFor } from '../../src/search/knob-params.ts';
 import { bundleKernelPaths } from '../../src/search/bundle-kernels.ts';
 import { effortParams } from '../../src/search/params.ts';
@@ -121,5 +123,20 @@ describe('browser loader', () => {
     expect(fetched.sort()).toEqual(['manifest.json', 'refine/refine.wgsl', 'search/beam_search.wgsl']);
     const base = { files: { 'beam_search.wgsl': 'B', 'base_f32.wgsl': 'F32', 'base_f16.wgsl': 'F16', 'refine.wgsl': 'R', 'topk_select.wgsl': 'T', 'filter_labels.wgsl': 'FL' } };
     expect(bundleSources(b, base)).toEqual({ beam: 'BEAM', baseF32: 'F32', baseF16: 'F16', refine: 'REF', topk: 'T', filter: 'FL' });
+  });
+
+  it("says in one line when the fallback's files differ from the baseline an exported bundle recorded (the library's check, with WebCrypto)", async () => {
+    // The fallback the page gets: the shipped shaders/ files, by base name (src/bench/browser-server.ts baselineBundle).
+    const files = Object.fromEntries(Object.values(searchKernelFiles()).map((f) => [f, readFileSync(join(REPO_ROOT, 'shaders', f), 'utf8')]));
+    const shipped = JSON.parse(readFileSync(join(REPO_ROOT, 'kernels', 'llvmpipe-llvm-15-0-6-256-bits-vulkan--siftsmall-5k', 'manifest.json'), 'utf8')) as { modules: Record<string, { baselineFiles?: string }> };
+    expect(shipped.modules.search.baselineFiles).toBe(baselineFilesHash('search'));
+    // The page's digest of the fallback equals the Node exporter's: no note.
+    expect(await baselineNotes({ files: {}, manifest: shipped }, { files })).toEqual([]);
+    const other = { ...files, 'beam_search.wgsl': `${files['beam_search.wgsl']}\n// another release` };
+    const notes = await baselineNotes({ files: {}, manifest: shipped }, { files: other });
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(new RegExp(`^kernel bundle: exported against other search baseline files \\(${baselineFilesHash('search').slice(0, 12)}, the fallback bundle [0-9a-f]{12}\\)`));
+    // A file outside the module (topk_select.wgsl) is not part of what was recorded.
+    expect(await baselineNotes({ files: {}, manifest: shipped }, { files: { ...files, 'topk_select.wgsl': 'changed' } })).toEqual([]);
   });
 });
