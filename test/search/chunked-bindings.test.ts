@@ -23,6 +23,25 @@ import { openTestGpu } from '../gpu/helpers.ts';
 import { expectUserError } from '../data/helpers.ts';
 
 const SLOW = 300_000;
+
+/**
+ * Searches `index` on the device with lowered limits and on the plain one: the answers must be the
+ * same ids and distances. Returns the split search's recall@10 against brute force.
+ */
+async function splitEqualsWhole(capped: GpuContext, plain: GpuContext, index: Index, base: VectorSet, queries: VectorSet, itopk: number): Promise<number> {
+  const split = new GpuSearcher(capped, index);
+  const whole = new GpuSearcher(plain, index);
+  try {
+    const a = await split.search(queries, 10, { itopk });
+    const b = await whole.search(queries, 10, { itopk });
+    expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
+    expect(Array.from(a.distances!)).toEqual(Array.from(b.distances!));
+    return recallAtK(a, base, queries, 'l2', bruteForceKnn(base, queries, 10, 'l2'), 10).recall;
+  } finally {
+    split.destroy();
+    whole.destroy();
+  }
+}
 // 3,000 rows x 32 dims: 384,000 bytes of rows and of graph (degree 32): three chunks each at 128 KiB.
 const CAP = 128 * 1024;
 
@@ -148,7 +167,6 @@ describe('an index past the binding limit, split over several bindings', () => {
 
   it('f16 with the f32 rerank: the rerank rows split too, the answers equal the one-binding search', async () => {
     const split = new GpuSearcher(capped, f16);
-    const whole = new GpuSearcher(plain, f16);
     try {
       // f16 rows: 4 groups per row (two chunks); the f32 rerank rows: 8 groups per row (three).
       expect(split.layouts.base).toMatchObject({ chunks: 2 });
@@ -156,17 +174,10 @@ describe('an index past the binding limit, split over several bindings', () => {
       const r = split.refineKernel();
       expect(r.cacheKey).toBe('f32-chunks=3');
       expect(r.source).toContain('base_2');
-      const params = { itopk: 48 };
-      const a = await split.search(queries, 10, params);
-      const b = await whole.search(queries, 10, params);
-      expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
-      expect(Array.from(a.distances!)).toEqual(Array.from(b.distances!));
-      const truth = bruteForceKnn(base, queries, 10, 'l2');
-      expect(recallAtK(a, base, queries, 'l2', truth, 10).recall).toBeGreaterThan(0.97);
     } finally {
       split.destroy();
-      whole.destroy();
     }
+    expect(await splitEqualsWhole(capped, plain, f16, base, queries, 48)).toBeGreaterThan(0.97);
   }, SLOW);
 
   it('a device that cannot bind every chunk is refused with the limit and both numbers', async () => {
@@ -230,21 +241,8 @@ describe('a rerank split into windows of the f32 rows', () => {
   });
 
   it('the windowed search returns the one-pass search\'s ids and distances, and its recall against brute force', async () => {
-    const split = new GpuSearcher(capped, int8);
-    const whole = new GpuSearcher(plain, int8);
-    try {
-      const params = { itopk: 128 };
-      const a = await split.search(queries, 10, params);
-      const b = await whole.search(queries, 10, params);
-      expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
-      expect(Array.from(a.distances!)).toEqual(Array.from(b.distances!));
-      const truth = bruteForceKnn(base, queries, 10, 'l2');
-      // Measured 0.718, as an f32 index on the same graph gives (100 dims, degree 16: a hard set for a small graph).
-      expect(recallAtK(a, base, queries, 'l2', truth, 10).recall).toBeGreaterThan(0.7);
-    } finally {
-      split.destroy();
-      whole.destroy();
-    }
+    // Measured 0.718, as an f32 index on the same graph gives (100 dims, degree 16: a hard set for a small graph).
+    expect(await splitEqualsWhole(capped, plain, int8, base, queries, 128)).toBeGreaterThan(0.7);
   }, SLOW);
 
   it('exact distances over every row through the windows equal brute force (ids and f32 distances)', async () => {
