@@ -57,11 +57,11 @@ export function chunkRange(layout: ChunkLayout, c: number): [number, number] {
  * Checks that the storage bindings a kernel needs (its own plus the extra chunks) fit the device,
  * with both numbers in the error: the index cannot be held at all on this device otherwise.
  */
-export function checkStorageBindings(kernel: string, own: number, layouts: readonly ChunkLayout[], limits: BindingLimits, sizes: string): void {
+export function checkStorageBindings(kernel: string, own: number, layouts: readonly ChunkLayout[], limits: BindingLimits, sizes: string, hint?: () => string): void {
   const extra = layouts.reduce((s, l) => s + l.chunks - 1, 0);
   const need = own + extra;
   if (need > limits.maxStorageBuffersPerShaderStage) {
-    throw new UserError(`${kernel}: the index needs ${need} storage bindings (${own} of the kernel, ${extra} more to split ${sizes} at this adapter's maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}) but this adapter's maxStorageBuffersPerShaderStage is ${limits.maxStorageBuffersPerShaderStage}: this device cannot hold the index`);
+    throw new UserError(`${kernel}: the index needs ${need} storage bindings (${own} of the kernel, ${extra} more to split ${sizes} at this adapter's maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}) but this adapter's maxStorageBuffersPerShaderStage is ${limits.maxStorageBuffersPerShaderStage}: this device cannot hold the index${hint?.() ?? ''}`);
   }
 }
 

@@ -199,7 +199,14 @@ export class BeamSearchCore {
     const graph = chunkLayout('index graph', index.n * index.graph.degree, 4, lim);
     this.layouts = { base, exact, graph };
     const mib = (l: ChunkLayout) => `${((l.elements * l.elementBytes) / 2 ** 20).toFixed(1)} MiB`;
-    checkStorageBindings('beam_search', BEAM_BINDINGS.length - 1, [base, graph], lim, `the rows (${mib(base)}) and the graph (${mib(graph)})`);
+    // A smaller codec may fit where this one does not: name it (1M x 768 as f16 on lavapipe: int8 fits).
+    const smaller = () => {
+      const int8 = codecFor('int8');
+      if (codec.name === int8.name || searchRowBytes(int8, index.dim) >= searchRowBytes(codec, index.dim)) return '';
+      const need = beamBindingsNeeded(int8, index.n, index.dim, index.graph.degree, lim);
+      return need <= lim.maxStorageBuffersPerShaderStage ? ` as ${codec.name}; as int8 it needs ${need} (crinn build --storage int8)` : '';
+    };
+    checkStorageBindings('beam_search', BEAM_BINDINGS.length - 1, [base, graph], lim, `the rows (${mib(base)}) and the graph (${mib(graph)})`, smaller);
     // The refine kernel's own storage bindings hold the first chunk; the rest of a window follows them.
     this.refineWindows = rowWindows(this.exactLayout(), index.n, this.exactDim4, lim.maxStorageBuffersPerShaderStage - (REFINE_BINDINGS.length - 2));
     this.baseSearch = uploadChunks(ctx, `index:vectors-${codec.name}`, rows, base);

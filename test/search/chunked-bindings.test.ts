@@ -240,6 +240,12 @@ describe('a rerank split into windows of the f32 rows', () => {
     }
   });
 
+  it('an f32 index of the same size is refused on that device, naming the int8 index that fits', async () => {
+    const f32 = (await buildIndex(base, 'l2', { seed: 1, threads: 1, graphDegree: 16 }, { quiet: true, storage: 'f32' })).index;
+    // f32 rows: 19 chunks, the graph 3: 7 + 18 + 2 = 27 bindings; int8: 14.
+    await expectUserError(() => new GpuSearcher(capped, f32), 'beam_search: the index needs 27 storage bindings', 'maxStorageBuffersPerShaderStage is 14: this device cannot hold the index as f32; as int8 it needs 14 (crinn build --storage int8)');
+  }, SLOW);
+
   it('the windowed search returns the one-pass search\'s ids and distances, and its recall against brute force', async () => {
     // Measured 0.718, as an f32 index on the same graph gives (100 dims, degree 16: a hard set for a small graph).
     expect(await splitEqualsWhole(capped, plain, int8, base, queries, 128)).toBeGreaterThan(0.7);
