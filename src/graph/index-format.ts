@@ -57,7 +57,8 @@ export interface Index {
   labels?: LabelSets;
 }
 
-export const pad4 = (x: number): number => (x + 3) & ~3;
+/** x rounded up to a multiple of 4; arithmetic, not `& ~3`, which wraps past 2^31 (a 1M x 768 f32 section is 3 GB). */
+export const pad4 = (x: number): number => Math.ceil(x / 4) * 4;
 
 /**
  * Bytes per base vector of each part of an index as stored (file) and uploaded (GPU, where rows pad

@@ -7,6 +7,7 @@ import { UserError } from '../../src/errors.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/data/f16.ts';
 import { loadIndex, saveIndex, type Index } from '../../src/graph/index-file.ts';
 import { resolveBuildParams } from '../../src/graph/params.ts';
+import { HEADER_BYTES, layout, pad4 } from '../../src/graph/index-format.ts';
 import { gaussianMixture } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crinn-index-'));
@@ -42,6 +43,24 @@ async function expectReject(path: string, message: RegExp): Promise<void> {
   expect((err as Error).message).toContain(path);
   expect((err as Error).message).not.toContain('\n');
 }
+
+describe('index file layout past 2 GiB', () => {
+  it('pads and places sections by arithmetic: a 1M x 768 f32 section (3 GB) does not wrap at 2^31', () => {
+    expect([pad4(0), pad4(5), pad4(2 ** 31 + 1), pad4(3_072_000_002)]).toEqual([0, 8, 2 ** 31 + 4, 3_072_000_004]);
+    const L = layout(1_000_000, 768, 64, 'f32', 1000, 10, 20_000, 32);
+    expect(L.vectorBytes).toBe(3_072_000_000);
+    expect(L.vectorsAt).toBe(HEADER_BYTES + 12);
+    expect(L.graphAt).toBe(L.vectorsAt + 3_072_000_000);
+    expect(L.entriesAt).toBe(L.graphAt + 256_000_000);
+    const at = [L.vectorsAt, L.graphAt, L.entriesAt, L.layerIdsAt, L.layerEdgesAt, L.codecAt, L.hashAt, L.total];
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+    expect(L.total).toBe(L.hashAt + 32);
+    // int8 keeps the f32 rows for the rerank and adds its codes after the entry layer.
+    const Q = layout(1_000_000, 768, 64, 'int8', 1000, 10, 20_000, 32, { paramBytes: 6144, codeBytes: 784_000_000 });
+    expect(Q.hashAt - Q.codesAt).toBe(784_000_000);
+    expect(Q.codesAt).toBeGreaterThan(2 ** 31);
+  });
+});
 
 describe('index file', () => {
   it('round-trips f32 bit-exactly and atomically', async () => {
