@@ -289,11 +289,26 @@ export class BeamSearchCore {
   }
 
   /**
-   * Encodes exact f32 distances of each query's `r` candidate ids (`cand`, nq x r; ids >= n score
-   * +inf / -1) into two buffers of the scope: one refine dispatch, or one per window with
-   * refine_pass between them. `queries` are the f32 queries at exactDim4.
+   * Encodes the exact rerank of each query's `r` candidate ids (`cand`, nq x r; ids >= n score
+   * +inf / -1): f32 distances by one refine dispatch, or one per window with refine_pass between
+   * them, then topk_select's best `k` of each row. Returns the selection's buffers (of the scope),
+   * rows of `stride` = selectListLength(k) entries, sorted. `queries` are the f32 queries at exactDim4.
    */
-  async encodeRefine(enc: GPUCommandEncoder, scope: ReturnType<typeof bufferScope>, label: string, nq: number, r: number, queries: GPUBuffer, cand: GPUBuffer): Promise<{ dist: GPUBuffer; ids: GPUBuffer }> {
+  async encodeRerank(enc: GPUCommandEncoder, scope: ReturnType<typeof bufferScope>, label: string, nq: number, r: number, k: number, queries: GPUBuffer, cand: GPUBuffer): Promise<{ dist: GPUBuffer; ids: GPUBuffer; stride: number }> {
+    const { dist, ids } = await this.encodeRefine(enc, scope, label, nq, r, queries, cand);
+    const K = selectListLength(k);
+    const pipe = await this.pipeline(selectKernelFrom(this.kernelSource('topk'), K));
+    const topd = scope.make(`${label}:topd`, nq * K * 4);
+    const topi = scope.make(`${label}:topi`, nq * K * 4);
+    // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
+    const u = uniformBuffer(this.ctx, `${label}:select`, new Uint32Array([nq, r, r, 1, r, K, 0, 0, 1, 0, 0, 0]));
+    scope.own(u);
+    encodePass(enc, 'topk_select', pipe, bindGroup(this.ctx, pipe, `${label}-select`, [u, dist, ids, topd, topi]), grid2d(this.ctx, 'topk_select', Math.ceil(nq / 64), 64));
+    return { dist: topd, ids: topi, stride: K };
+  }
+
+  /** The exact f32 distances of encodeRerank, unselected: one refine dispatch, or one per window with refine_pass between them. */
+  private async encodeRefine(enc: GPUCommandEncoder, scope: ReturnType<typeof bufferScope>, label: string, nq: number, r: number, queries: GPUBuffer, cand: GPUBuffer): Promise<{ dist: GPUBuffer; ids: GPUBuffer }> {
     const ctx = this.ctx;
     const total = nq * r;
     const rows = this.exactRows();
@@ -346,8 +361,6 @@ export class BeamSearchCore {
     const beamPipe = await this.pipeline(this.beamKernel(p, count, filtered ? p.filterTraversal : 0));
     const filterBufs = filtered ? [this.labelsBuffer(), storageBuffer(ctx, 'search:filters', opts.filter!.table)] : [];
     const refine = this.baseExact !== null && p.refine > 0;
-    const K = selectListLength(k);
-    const selPipe = refine ? await this.pipeline(selectKernelFrom(this.sources.topk, K)) : null;
 
     // The beam reads the queries in its codec's form (int8: code space; binary: rotated); the refine the f32 ones.
     const qdata = this.codec.prepareQueries && this.codecData
@@ -378,24 +391,14 @@ export class BeamSearchCore {
         let resIds = outIds;
         let resDist = outDist;
         let stride = p.searchK;
-        let u3: GPUBuffer | null = null;
         if (refine) {
           const qref = qexact ? mk('refine:queries', qexact.subarray(q0 * this.exactDim4 * 4, (q0 + nq) * this.exactDim4 * 4)) : qbuf;
-          const { dist: rd, ids: ri } = await this.encodeRefine(enc, scope, 'refine', nq, p.searchK, qref, outIds);
-          const sd = mk('refine:topd', nq * K * 4);
-          const si = mk('refine:topi', nq * K * 4);
-          // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
-          u3 = uniformBuffer(ctx, 'refine:select', new Uint32Array([nq, p.searchK, p.searchK, 1, p.searchK, K, 0, 0, 1, 0, 0, 0]));
-          encodePass(enc, 'topk_select', selPipe!, bindGroup(ctx, selPipe!, 'refine-select', [u3, rd, ri, sd, si]), grid2d(ctx, 'topk_select', Math.ceil(nq / 64), 64));
-          resIds = si;
-          resDist = sd;
-          stride = K;
+          ({ dist: resDist, ids: resIds, stride } = await this.encodeRerank(enc, scope, 'refine', nq, p.searchK, k, qref, outIds));
         }
         ctx.device.queue.submit([enc.finish()]);
         const [ib, db] = await readBuffers(ctx, [resIds, resDist], nq * stride * 4);
         if (evaluations) evaluations.set(new Uint32Array((await readBuffers(ctx, [evalBuf], nq * 4))[0]), q0);
         u.destroy();
-        u3?.destroy();
         const ii = new Uint32Array(ib);
         const dd = new Float32Array(db);
         for (let q = 0; q < nq; q++) {

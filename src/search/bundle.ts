@@ -57,9 +57,9 @@ export function loadKernelBundle(dir: string, onMessage?: (line: string) => void
   }
   // Files equal to the exporter's baseline were left out and come from this package's: say so when that baseline differs.
   for (const [mod, entry] of Object.entries(m.modules)) {
-    if (entry?.baselineFiles && onMessage && entry.baselineFiles !== baselineFilesHash(mod as ModuleName)) {
-      onMessage(`kernel bundle ${m.name}: exported against other ${mod} baseline files (${entry.baselineFiles.slice(0, 12)}, this package ${baselineFilesHash(mod as ModuleName).slice(0, 12)}); the files it leaves out come from this package's baseline`);
-    }
+    if (!entry?.baselineFiles || !onMessage) continue;
+    const own = baselineFilesHash(mod as ModuleName);
+    if (entry.baselineFiles !== own) onMessage(`kernel bundle ${m.name}: exported against other ${mod} baseline files (${entry.baselineFiles.slice(0, 12)}, this package ${own.slice(0, 12)}); the files it leaves out come from this package's baseline`);
   }
   // The graph module is host TypeScript: the library applies its knobs, never its code.
   if (m.modules.graph && onMessage && graphFilesChanged(dir, m.modules.graph.files)) {

@@ -10,9 +10,8 @@
  * Results hold passing ids only, -1 where fewer than k pass.
  */
 import { UserError } from '../errors.ts';
-import { bindGroup, bufferScope, readBuffers, storageBuffer, uniformBuffer } from '../gpu/buffers.ts';
-import { encodePass, grid2d } from '../gpu/dispatch.ts';
-import { padRows, selectKernelFrom, selectListLength } from '../gpu/kernel-text.ts';
+import { bufferScope, readBuffers } from '../gpu/buffers.ts';
+import { padRows } from '../gpu/kernel-text.ts';
 import { filtersPerQuery, passingIds, Postings, type FilterSpec, type QueryFilter } from '../data/filter.ts';
 import type { LabelSets } from '../data/labels.ts';
 import type { Neighbors, VectorSet } from '../data/types.ts';
@@ -108,8 +107,6 @@ export async function filteredSearch(core: BeamSearchCore, queries: VectorSet, k
 export async function exactAmong(core: BeamSearchCore, queries: VectorSet, k: number, lists: readonly Uint32Array[]): Promise<Neighbors> {
   const ctx = core.ctx;
   const r = Math.max(1, ...lists.map((l) => l.length));
-  const K = selectListLength(k);
-  const selPipe = await core.pipeline(selectKernelFrom(core.kernelSource('topk'), K));
   // The refine kernel reads f32 queries at its own width (an int8 index's beam reads a wider code-space form).
   const { data: qdata } = padRows(queries, core.exactDim4);
   const perQuery = Math.max(r * 4, core.exactDim4 * 16);
@@ -125,14 +122,8 @@ export async function exactAmong(core: BeamSearchCore, queries: VectorSet, k: nu
     try {
       const qbuf = mk('filter:queries', qdata.subarray(q0 * core.exactDim4 * 4, (q0 + nq) * core.exactDim4 * 4));
       const cbuf = mk('filter:passing', cand);
-      const sd = mk('filter:topd', nq * K * 4);
-      const si = mk('filter:topi', nq * K * 4);
-      // One segment per row: rows, len, seg_len, segs, in_stride, out_stride, out_offset, id_base, explicit.
-      const u3 = uniformBuffer(ctx, 'filter:select', new Uint32Array([nq, r, r, 1, r, K, 0, 0, 1, 0, 0, 0]));
-      scope.own(u3);
       const enc = ctx.device.createCommandEncoder({ label: 'filtered-exact' });
-      const { dist: rd, ids: ri } = await core.encodeRefine(enc, scope, 'filter-refine', nq, r, qbuf, cbuf);
-      encodePass(enc, 'topk_select', selPipe, bindGroup(ctx, selPipe, 'filter-select', [u3, rd, ri, sd, si]), grid2d(ctx, 'topk_select', Math.ceil(nq / 64), 64));
+      const { dist: sd, ids: si, stride: K } = await core.encodeRerank(enc, scope, 'filter-refine', nq, r, k, qbuf, cbuf);
       ctx.device.queue.submit([enc.finish()]);
       const [ib, db] = await readBuffers(ctx, [si, sd], nq * K * 4);
       const ii = new Int32Array(ib);
